@@ -1,0 +1,29 @@
+//! provis turns a zip of a source repository into a versioned map of the code.
+//!
+//! # Layout
+//! - [`cli`]: subcommands (`serve`, `work`, `migrate`, `all-in-one`, `analyze`); the only place
+//!   that wires everything together.
+//! - [`config`]: settings from flags, environment, `provis.toml` and defaults.
+//! - [`error`]: the one table mapping errors to HTTP status and error code.
+//! - [`api`]: the actix-web HTTP layer.
+//! - [`queue`]: task queues (Redis in the RQ layout, or in-process) and the worker runtime.
+//! - [`tasks`]: the pipeline's task types, composed from db, artifacts, events and pipeline.
+//! - [`pipeline`]: pure code intelligence: discovery, parsing, resolution, graph. No I/O.
+//! - [`db`]: state through Diesel, Postgres or SQLite behind one schema.
+//! - [`artifacts`]: create-only versioned artifact storage on S3 or local disk.
+//! - [`events`]: live job status and event streams.
+//! - [`telemetry`]: logging and metrics set-up; metric names.
+//!
+//! `queue`, `db` and `artifacts` do not know each other; `tasks` composes them through a context.
+
+pub mod api;
+pub mod artifacts;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod pipeline;
+pub mod queue;
+pub mod tasks;
+pub mod telemetry;

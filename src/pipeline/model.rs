@@ -1,0 +1,237 @@
+//! The records the pipeline produces, in the wire shape of DESIGN §6 (camelCase JSON).
+//!
+//! These types are shared by the parser, the resolver, the graph builder and the artifact
+//! writers, so every stage agrees on one shape.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Language of a file, as the artifacts name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// JavaScript, JSX, .mjs/.cjs.
+    Js,
+    /// TypeScript, TSX, .mts/.cts, .d.ts.
+    Ts,
+    /// Python .py/.pyi.
+    Py,
+    /// Anything else: kept as a graph node, not parsed.
+    Other,
+}
+
+/// How an import was written; decides the edge kind in the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportKind {
+    /// `import … from 'x'`, `import 'x'`.
+    Esm,
+    /// `require('x')`, `import x = require('x')`.
+    Cjs,
+    /// `import('x')` with a literal.
+    Dynamic,
+    /// `export … from 'x'`.
+    Reexport,
+    /// `import type …` / `export type … from`.
+    Type,
+    /// Python absolute import (`import a.b`, `from a import b`).
+    Py,
+    /// Python relative import (`from .x import y`).
+    PyRelative,
+}
+
+/// One import statement as parsed, later completed by the resolver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Import {
+    /// The specifier as written (`./a`, `react`, `..x`, `a.b`). Python relative imports keep
+    /// their leading dots here.
+    pub raw: String,
+    /// How the import was written.
+    pub kind: ImportKind,
+    /// 1-based line of the statement.
+    pub line: u32,
+    /// Imported names (`{a, b}`, Python `from x import a, b`); empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Python relative level (number of leading dots); 0 for absolute and for JS.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub level: u32,
+    /// Repo-relative path of the file this import resolves to, when internal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+    /// True when the import names a package or stdlib module outside the snapshot.
+    #[serde(default)]
+    pub external: bool,
+    /// The package (npm name or top-level Python module) for external imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// Why a local-looking import resolved nowhere; set only for unresolved imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved_reason: Option<String>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// A function or method definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Function {
+    /// Name; methods are `Class.method`.
+    pub name: String,
+    /// Parameter names in order.
+    pub params: Vec<String>,
+    /// Decorators as written without `@` (`app.get("/x")`).
+    pub decorators: Vec<String>,
+    /// 1-based line.
+    pub line: u32,
+    /// True for `async` functions.
+    #[serde(rename = "async")]
+    pub is_async: bool,
+}
+
+/// A class definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Class {
+    /// Class name.
+    pub name: String,
+    /// Method names.
+    pub methods: Vec<String>,
+    /// Base classes / `extends` / `implements`, as written.
+    pub bases: Vec<String>,
+    /// 1-based line.
+    pub line: u32,
+}
+
+/// An HTTP route found in code or by file-system routing convention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// Upper-case HTTP method, or `ANY` / `PAGE` when not fixed.
+    pub method: String,
+    /// Route path as declared (`/users/:id`, `/api/items/[id]`).
+    pub path: String,
+    /// Handler name when known (function or view), else empty.
+    pub handler: String,
+    /// 1-based line (1 for file-system routes).
+    pub line: u32,
+    /// `express`, `koa`, `fastify`, `nextjs-app`, `nextjs-pages`, `fastapi`, `flask`, `django`.
+    pub framework: String,
+}
+
+/// Framework hints for one file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hints {
+    /// Main framework detected from imports (`react`, `express`, `fastapi`, …).
+    pub framework: Option<String>,
+    /// File defines or is a route.
+    pub is_route: bool,
+    /// File is an API handler.
+    #[serde(rename = "isAPI")]
+    pub is_api: bool,
+    /// File exports a React component (JSX returned from an exported function).
+    pub is_react_component: bool,
+    /// File starts with the `"use client"` directive.
+    pub is_client_component: bool,
+}
+
+/// A per-file problem that did not stop the job (`parse_error`, `parse_timeout`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileWarning {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// Everything provis knows about one file of a snapshot (DESIGN §6 FileRecord).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRecord {
+    /// Repo-relative, `/`-separated path.
+    pub path: String,
+    /// Language from the extension.
+    pub language: Language,
+    /// Extension without the dot (`ts`, `py`; `d.ts` for declaration files).
+    pub ext: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Number of lines.
+    pub lines: u64,
+    /// blake3 of the content, hex.
+    pub hash: String,
+    /// Imports in source order.
+    pub imports: Vec<Import>,
+    /// Exported names (`default` for a default export).
+    pub exports: Vec<String>,
+    /// Functions and methods.
+    pub functions: Vec<Function>,
+    /// Classes.
+    pub classes: Vec<Class>,
+    /// Routes declared in this file.
+    pub routes: Vec<Route>,
+    /// Other named facts (`variables`, `decorators`, `calls` …) keyed by category.
+    pub symbols: BTreeMap<String, Vec<String>>,
+    /// Framework hints.
+    pub hints: Hints,
+    /// Problems met while parsing this file.
+    pub warnings: Vec<FileWarning>,
+    /// True when the file was not parsed (too large, binary, not code).
+    pub skipped: bool,
+    /// Why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+}
+
+impl FileRecord {
+    /// A record with only the identity fields set; parsers fill in the rest.
+    pub fn new(path: &str, language: Language, ext: &str, bytes: &[u8]) -> Self {
+        let lines = if bytes.is_empty() {
+            0
+        } else {
+            bytes.iter().filter(|&&b| b == b'\n').count() as u64
+                + u64::from(bytes.last() != Some(&b'\n'))
+        };
+        Self {
+            path: path.to_string(),
+            language,
+            ext: ext.to_string(),
+            size: bytes.len() as u64,
+            lines,
+            hash: blake3::hash(bytes).to_hex().to_string(),
+            imports: Vec::new(),
+            exports: Vec::new(),
+            functions: Vec::new(),
+            classes: Vec::new(),
+            routes: Vec::new(),
+            symbols: BTreeMap::new(),
+            hints: Hints::default(),
+            warnings: Vec::new(),
+            skipped: false,
+            skip_reason: None,
+        }
+    }
+}
+
+/// Edge kinds in the graph artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EdgeKind {
+    /// Static ESM import.
+    Esm,
+    /// CommonJS require.
+    Cjs,
+    /// Dynamic import.
+    Dynamic,
+    /// Re-export.
+    Reexport,
+    /// Type-only import.
+    Type,
+    /// Python import.
+    Py,
+}
