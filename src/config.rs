@@ -1,1 +1,536 @@
-//! (being written)
+//! Settings: command-line flag > environment > `provis.toml` > built-in default (DESIGN §2).
+//!
+//! Every setting is declared once in [`KEYS`] with its TOML key, the environment names that
+//! set it (the old runbook's names keep working) and its default. Loading collects raw
+//! strings by precedence and then parses them into [`Config`]; a value that does not parse
+//! stops start-up with an error naming the key and the value. `provis.toml.example` must
+//! list every key (a test checks it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One setting: where it can come from and what it defaults to.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// Key in `provis.toml` (lower snake case).
+    pub toml: &'static str,
+    /// Environment variables, first match wins.
+    pub env: &'static [&'static str],
+    /// Default as text; empty means unset.
+    pub default: &'static str,
+    /// One line for `provis.toml.example` and `--help`.
+    pub help: &'static str,
+}
+
+macro_rules! keys {
+    ($( $toml:literal, [$($env:literal),*], $default:literal, $help:literal; )*) => {
+        /// Every setting provis reads, in documentation order.
+        pub const KEYS: &[KeySpec] = &[ $( KeySpec { toml: $toml, env: &[$($env),*], default: $default, help: $help } ),* ];
+    };
+}
+
+keys! {
+    "database_url", ["DATABASE_URL"], "", "postgres://… for cluster mode or sqlite://path; unset = SQLite in the data dir";
+    "redis_url", ["REDIS_URL"], "", "redis://host:port/db for cluster queues, status and events; unset = in-process";
+    "s3_bucket", ["S3_BUCKET"], "", "bucket for artifacts and uploads; unset (and no endpoint) = local disk under the data dir";
+    "s3_region", ["S3_REGION"], "us-east-1", "S3 region";
+    "s3_endpoint_url", ["S3_ENDPOINT_URL", "S3_ENDPOINT"], "", "S3-compatible endpoint (MinIO, moto); setting it enables S3 with bucket provis-artifacts";
+    "s3_access_key_id", ["S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"], "", "S3 access key";
+    "s3_secret_access_key", ["S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"], "", "S3 secret key";
+    "data_dir", ["PROVIS_DATA_DIR"], "./.provis", "embedded mode: SQLite file, artifacts and uploads live here";
+    "host", ["PROVIS_HOST"], "0.0.0.0", "address the API listens on";
+    "port", ["PORT", "PROVIS_PORT"], "8000", "port the API listens on";
+    "workers", ["PROVIS_WORKERS"], "2", "worker tasks run by all-in-one";
+    "queues", ["PROVIS_QUEUES"], "high,normal,low", "queues a worker takes from, in priority order";
+    "worker_lease_s", ["WORKER_LEASE_S"], "20", "seconds a claimed task stays leased without a heartbeat before another worker may take it";
+    "node_subproc_concurrency", ["NODE_SUBPROC_CONCURRENCY"], "2", "parser child processes per worker";
+    "node_file_timeout_s", ["NODE_FILE_TIMEOUT_S"], "20", "seconds one file may take to parse before it becomes a parse_timeout warning";
+    "node_batch_timeout_s", ["NODE_BATCH_TIMEOUT_S"], "120", "seconds one parse batch may take";
+    "parse_batch_size", ["PARSE_BATCH_SIZE"], "50", "files per parse_batch task";
+    "max_file_bytes", ["MAX_FILE_BYTES"], "2097152", "larger files are kept as graph nodes but not parsed";
+    "max_upload_bytes", ["MAX_UPLOAD_BYTES"], "536870912", "uploads larger than this are refused with 413";
+    "zip_max_entries", ["ZIP_MAX_ENTRIES"], "60000", "most entries a zip may have";
+    "zip_max_depth", ["ZIP_MAX_DEPTH"], "20", "deepest directory nesting a zip entry may have";
+    "zip_max_uncompressed_bytes", ["ZIP_MAX_UNCOMPRESSED_BYTES"], "1073741824", "most bytes a zip may inflate to in total";
+    "zip_max_ratio", ["ZIP_MAX_RATIO"], "200", "highest compression ratio of one entry, measured on the inflated bytes";
+    "llm_base_url", ["LLM_BASE_URL"], "", "OpenAI-compatible endpoint for summaries; unset = deterministic summaries";
+    "llm_api_key", ["LLM_API_KEY", "OPENAI_API_KEY"], "", "API key for the LLM endpoint";
+    "llm_model", ["LLM_MODEL"], "gpt-4o-mini", "model name sent to the LLM endpoint";
+    "llm_rpm", ["LLM_RPM"], "100", "LLM requests per minute across all workers";
+    "llm_tpm", ["LLM_TPM"], "10000", "LLM tokens per minute across all workers";
+    "api_token", ["PROVIS_API_TOKEN"], "", "when set, every route but /health and /metrics needs Authorization: Bearer <token>";
+    "cors_origins", ["CORS_ORIGINS"], "", "comma-separated origins allowed by CORS";
+    "presign_ttl_s", ["PRESIGN_TTL_S"], "600", "lifetime of presigned artifact URLs";
+    "otel_exporter_otlp_endpoint", ["OTEL_EXPORTER_OTLP_ENDPOINT"], "", "OTLP/HTTP endpoint for traces; unset = no export";
+    "log", ["RUST_LOG"], "info", "log filter (tracing EnvFilter syntax)";
+    "log_format", ["LOG_FORMAT"], "pretty", "json or pretty";
+}
+
+/// A setting that could not be used; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value did not parse.
+    #[error("invalid value for {key} (from {source_name}): {value:?}: {reason}")]
+    Invalid {
+        /// Setting name (TOML key).
+        key: String,
+        /// Where the value came from (env name, file, flag).
+        source_name: String,
+        /// The value as given.
+        value: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The config file could not be read or parsed.
+    #[error("cannot read config file {path}: {reason}")]
+    File {
+        /// Path of the file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The config file has a key provis does not know.
+    #[error("unknown key {key:?} in config file {path}")]
+    UnknownKey {
+        /// Path of the file.
+        path: String,
+        /// The unknown key.
+        key: String,
+    },
+}
+
+/// Output format of logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (for log shippers).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Where artifacts and uploads are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// Custom endpoint (MinIO, moto), path-style.
+    pub endpoint_url: Option<String>,
+    /// Access key.
+    pub access_key_id: Option<String>,
+    /// Secret key.
+    pub secret_access_key: Option<String>,
+}
+
+/// The effective configuration of one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Database URL; `None` = embedded SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    /// Redis URL; `None` = in-process queue and events.
+    pub redis_url: Option<String>,
+    /// S3 settings; `None` = local disk under `data_dir`.
+    pub s3: Option<S3Settings>,
+    /// Embedded-mode data directory.
+    pub data_dir: PathBuf,
+    /// API listen host.
+    pub host: String,
+    /// API listen port.
+    pub port: u16,
+    /// Worker tasks in all-in-one.
+    pub workers: usize,
+    /// Queues in priority order.
+    pub queues: Vec<String>,
+    /// Task lease without heartbeat, seconds.
+    pub worker_lease_s: u64,
+    /// Parser child processes per worker.
+    pub node_subproc_concurrency: usize,
+    /// Per-file parse timeout, seconds.
+    pub node_file_timeout_s: u64,
+    /// Per-batch parse timeout, seconds.
+    pub node_batch_timeout_s: u64,
+    /// Files per parse batch.
+    pub parse_batch_size: usize,
+    /// Largest file parsed, bytes.
+    pub max_file_bytes: u64,
+    /// Largest upload, bytes.
+    pub max_upload_bytes: u64,
+    /// Zip entry limit.
+    pub zip_max_entries: u64,
+    /// Zip depth limit.
+    pub zip_max_depth: u64,
+    /// Zip total inflated size limit.
+    pub zip_max_uncompressed_bytes: u64,
+    /// Zip per-entry ratio limit.
+    pub zip_max_ratio: u64,
+    /// LLM endpoint.
+    pub llm_base_url: Option<String>,
+    /// LLM key.
+    pub llm_api_key: Option<String>,
+    /// LLM model.
+    pub llm_model: String,
+    /// LLM requests per minute.
+    pub llm_rpm: u64,
+    /// LLM tokens per minute.
+    pub llm_tpm: u64,
+    /// Bearer token required by the API.
+    pub api_token: Option<String>,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Presigned URL lifetime, seconds.
+    pub presign_ttl_s: u64,
+    /// OTLP endpoint.
+    pub otel_endpoint: Option<String>,
+    /// Log filter.
+    pub log: String,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Raw values collected by precedence, remembering where each came from.
+#[derive(Debug, Default, Clone)]
+pub struct RawConfig {
+    values: BTreeMap<&'static str, (String, String)>,
+}
+
+impl RawConfig {
+    /// Starts from the built-in defaults.
+    pub fn defaults() -> Self {
+        let mut raw = Self::default();
+        for k in KEYS {
+            raw.values
+                .insert(k.toml, (k.default.to_string(), "default".to_string()));
+        }
+        raw
+    }
+
+    /// Applies a TOML file (`provis.toml`); unknown keys are an error so typos are caught.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        for (key, value) in table {
+            let Some(spec) = KEYS.iter().find(|k| k.toml == key) else {
+                return Err(ConfigError::UnknownKey {
+                    path: path.display().to_string(),
+                    key,
+                });
+            };
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            self.values
+                .insert(spec.toml, (text, format!("{}", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Applies environment variables through `lookup` (so tests need not mutate the process env).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        for k in KEYS {
+            for name in k.env {
+                if let Some(v) = lookup(name) {
+                    self.values.insert(k.toml, (v, (*name).to_string()));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Sets one key from a command-line flag (highest precedence).
+    pub fn set_flag(&mut self, key: &'static str, value: impl Into<String>) {
+        self.values
+            .insert(key, (value.into(), format!("--{}", key.replace('_', "-"))));
+    }
+
+    fn get(&self, key: &str) -> (&str, &str) {
+        self.values
+            .get(key)
+            .map(|(v, s)| (v.as_str(), s.as_str()))
+            .unwrap_or(("", "default"))
+    }
+
+    fn opt(&self, key: &str) -> Option<String> {
+        let v = self.get(key).0.trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &str, min: T) -> Result<T, ConfigError>
+    where
+        T: PartialOrd + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        let (value, source) = self.get(key);
+        let invalid = |reason: String| ConfigError::Invalid {
+            key: key.to_string(),
+            source_name: source.to_string(),
+            value: value.to_string(),
+            reason,
+        };
+        let n: T = value
+            .trim()
+            .replace('_', "")
+            .parse()
+            .map_err(|e: T::Err| invalid(format!("not a number ({e})")))?;
+        if n < min {
+            return Err(invalid(format!("must be at least {min}")));
+        }
+        Ok(n)
+    }
+
+    /// Parses and validates every value.
+    pub fn build(&self) -> Result<Config, ConfigError> {
+        let invalid = |key: &str, reason: &str| {
+            let (value, source) = self.get(key);
+            ConfigError::Invalid {
+                key: key.to_string(),
+                source_name: source.to_string(),
+                value: value.to_string(),
+                reason: reason.to_string(),
+            }
+        };
+        let database_url = self.opt("database_url");
+        if let Some(url) = &database_url {
+            let ok = ["postgres://", "postgresql://", "sqlite://", "sqlite:"]
+                .iter()
+                .any(|p| url.starts_with(p));
+            if !ok {
+                return Err(invalid(
+                    "database_url",
+                    "expected postgres://…, postgresql://… or sqlite://path",
+                ));
+            }
+        }
+        let redis_url = self.opt("redis_url");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid("redis_url", "expected redis://host:port[/db]"));
+            }
+        }
+        let endpoint = self.opt("s3_endpoint_url");
+        if let Some(url) = &endpoint {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid("s3_endpoint_url", "expected http(s)://host:port"));
+            }
+        }
+        let bucket = self.opt("s3_bucket");
+        let s3 = if bucket.is_some() || endpoint.is_some() {
+            Some(S3Settings {
+                bucket: bucket.unwrap_or_else(|| "provis-artifacts".to_string()),
+                region: self.opt("s3_region").unwrap_or_else(|| "us-east-1".into()),
+                endpoint_url: endpoint,
+                access_key_id: self.opt("s3_access_key_id"),
+                secret_access_key: self.opt("s3_secret_access_key"),
+            })
+        } else {
+            None
+        };
+        let queues: Vec<String> = self
+            .get("queues")
+            .0
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if queues.is_empty() {
+            return Err(invalid("queues", "at least one queue name"));
+        }
+        let log_format = match self.get("log_format").0.trim() {
+            "json" => LogFormat::Json,
+            "pretty" | "" => LogFormat::Pretty,
+            _ => return Err(invalid("log_format", "expected json or pretty")),
+        };
+        let port: u16 = self.num("port", 0)?;
+        Ok(Config {
+            database_url,
+            redis_url,
+            s3,
+            data_dir: PathBuf::from(self.opt("data_dir").unwrap_or_else(|| "./.provis".into())),
+            host: self.opt("host").unwrap_or_else(|| "0.0.0.0".into()),
+            port,
+            workers: self.num("workers", 1)?,
+            queues,
+            worker_lease_s: self.num("worker_lease_s", 1)?,
+            node_subproc_concurrency: self.num("node_subproc_concurrency", 1)?,
+            node_file_timeout_s: self.num("node_file_timeout_s", 1)?,
+            node_batch_timeout_s: self.num("node_batch_timeout_s", 1)?,
+            parse_batch_size: self.num("parse_batch_size", 1)?,
+            max_file_bytes: self.num("max_file_bytes", 1)?,
+            max_upload_bytes: self.num("max_upload_bytes", 1)?,
+            zip_max_entries: self.num("zip_max_entries", 1)?,
+            zip_max_depth: self.num("zip_max_depth", 1)?,
+            zip_max_uncompressed_bytes: self.num("zip_max_uncompressed_bytes", 1)?,
+            zip_max_ratio: self.num("zip_max_ratio", 1)?,
+            llm_base_url: self.opt("llm_base_url"),
+            llm_api_key: self.opt("llm_api_key"),
+            llm_model: self.opt("llm_model").unwrap_or_else(|| "gpt-4o-mini".into()),
+            llm_rpm: self.num("llm_rpm", 1)?,
+            llm_tpm: self.num("llm_tpm", 1)?,
+            api_token: self.opt("api_token"),
+            cors_origins: self
+                .get("cors_origins")
+                .0
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            presign_ttl_s: self.num("presign_ttl_s", 1)?,
+            otel_endpoint: self.opt("otel_exporter_otlp_endpoint"),
+            log: self.opt("log").unwrap_or_else(|| "info".into()),
+            log_format,
+        })
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the config file (explicit path, `PROVIS_CONFIG`, or `./provis.toml`
+    /// when present), then the process environment. Flags are applied by the caller through
+    /// `raw.set_flag` before [`RawConfig::build`]; see [`Config::load_with`].
+    pub fn load_raw(config_path: Option<&Path>) -> Result<RawConfig, ConfigError> {
+        let mut raw = RawConfig::defaults();
+        let env_path = std::env::var("PROVIS_CONFIG").ok().map(PathBuf::from);
+        let path = config_path.map(Path::to_path_buf).or(env_path).or_else(|| {
+            let p = PathBuf::from("provis.toml");
+            p.exists().then_some(p)
+        });
+        if let Some(p) = path {
+            raw.apply_file(&p)?;
+        }
+        raw.apply_env(|name| std::env::var(name).ok());
+        Ok(raw)
+    }
+
+    /// Loads the configuration with `flags` (TOML key, value) taking precedence over everything.
+    pub fn load_with(
+        config_path: Option<&Path>,
+        flags: &[(&'static str, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut raw = Self::load_raw(config_path)?;
+        for (k, v) in flags {
+            raw.set_flag(k, v.clone());
+        }
+        raw.build()
+    }
+
+    /// The database URL in effect: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("provis.db").display())
+        })
+    }
+
+    /// True when nothing external is configured (SQLite, in-process queue, local disk).
+    pub fn is_embedded(&self) -> bool {
+        self.redis_url.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_build() {
+        let cfg = RawConfig::defaults().build().expect("defaults are valid");
+        assert_eq!(cfg.port, 8000);
+        assert_eq!(cfg.max_upload_bytes, 536_870_912);
+        assert_eq!(cfg.queues, vec!["high", "normal", "low"]);
+        assert!(cfg.s3.is_none());
+        assert!(cfg.is_embedded());
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("provis.toml");
+        std::fs::write(&file, "port = 7000\nparse_batch_size = 10\nzip_max_ratio = 99\n")
+            .expect("write");
+        let mut raw = RawConfig::defaults();
+        raw.apply_file(&file).expect("file");
+        raw.apply_env(env(&[("PORT", "7100"), ("PARSE_BATCH_SIZE", "20")]));
+        raw.set_flag("port", "7200");
+        let cfg = raw.build().expect("valid");
+        assert_eq!(cfg.port, 7200, "flag beats env");
+        assert_eq!(cfg.parse_batch_size, 20, "env beats file");
+        assert_eq!(cfg.zip_max_ratio, 99, "file beats default");
+        assert_eq!(cfg.node_file_timeout_s, 20, "default");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_value() {
+        let mut raw = RawConfig::defaults();
+        raw.apply_env(env(&[("MAX_UPLOAD_BYTES", "lots")]));
+        let err = raw.build().expect_err("must fail").to_string();
+        assert!(err.contains("max_upload_bytes"), "{err}");
+        assert!(err.contains("MAX_UPLOAD_BYTES"), "{err}");
+        assert!(err.contains("lots"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("provis.toml");
+        std::fs::write(&file, "prot = 1\n").expect("write");
+        let err = RawConfig::defaults().apply_file(&file).expect_err("typo");
+        assert!(err.to_string().contains("prot"));
+    }
+
+    #[test]
+    fn old_runbook_names_enable_s3() {
+        let mut raw = RawConfig::defaults();
+        raw.apply_env(env(&[
+            ("S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("OPENAI_API_KEY", "k"),
+        ]));
+        let cfg = raw.build().expect("valid");
+        let s3 = cfg.s3.expect("s3 enabled by endpoint");
+        assert_eq!(s3.bucket, "provis-artifacts");
+        assert_eq!(cfg.llm_api_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn example_file_lists_every_key() {
+        let example = include_str!("../provis.toml.example");
+        for k in KEYS {
+            let needle = format!("{} =", k.toml);
+            assert!(
+                example.contains(&needle),
+                "provis.toml.example lacks {}",
+                k.toml
+            );
+        }
+        // And the example itself parses with every line uncommented.
+        let uncommented: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("provis.toml");
+        std::fs::write(&file, uncommented).expect("write");
+        let mut raw = RawConfig::defaults();
+        raw.apply_file(&file).expect("example keys are known");
+    }
+}
