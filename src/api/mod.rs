@@ -1,1 +1,3 @@
-//! (being written)
+//! The actix-web HTTP layer: routes, middleware and the SSE endpoint.
+
+pub mod upload;

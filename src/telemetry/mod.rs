@@ -1,4 +1,6 @@
-//! Logging set-up (and, in `metrics`, every metric name provis exports).
+//! Logging set-up; `metrics` holds every metric name provis exports.
+
+pub mod metrics;
 
 use crate::config::{Config, LogFormat};
 use tracing_subscriber::{fmt, EnvFilter};

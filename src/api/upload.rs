@@ -1,0 +1,167 @@
+//! Streaming multipart upload of a repository zip.
+//!
+//! The `file` field is written chunk by chunk to a temporary file while it is hashed and
+//! counted: the upload is never held in memory, reading stops as soon as it passes
+//! `MAX_UPLOAD_BYTES` (413), and the first bytes must carry a zip signature (400) — the file
+//! name is not trusted.
+
+use crate::error::{ApiError, ErrorCode};
+use actix_multipart::Multipart;
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// Largest accepted text field (`repo`, `settings`).
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Local file header and end-of-central-directory signatures (an empty zip has only the latter).
+const ZIP_MAGIC: [&[u8; 4]; 2] = [b"PK\x03\x04", b"PK\x05\x06"];
+
+/// What was received.
+#[derive(Debug)]
+pub struct ReceivedUpload {
+    /// Temporary file holding the zip (removed by the caller).
+    pub path: PathBuf,
+    /// Bytes received.
+    pub bytes: u64,
+    /// blake3 of the raw upload, hex.
+    pub upload_hash: String,
+    /// The `file` part's file name, if any.
+    pub filename: Option<String>,
+    /// The `repo` field.
+    pub repo: Option<String>,
+    /// The `settings` field (JSON text).
+    pub settings: Option<String>,
+}
+
+/// Reads the multipart body into `dest` (a file path in a directory that exists).
+pub async fn receive(
+    mut payload: Multipart,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<ReceivedUpload, ApiError> {
+    let mut out: Option<ReceivedUpload> = None;
+    let mut repo = None;
+    let mut settings = None;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| bad_multipart(&e))?;
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "file" => {
+                if out.is_some() {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "more than one `file` part in the upload",
+                    ));
+                }
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(str::to_string);
+                let (bytes, upload_hash) = write_file_field(&mut field, dest, max_bytes).await?;
+                out = Some(ReceivedUpload {
+                    path: dest.to_path_buf(),
+                    bytes,
+                    upload_hash,
+                    filename,
+                    repo: None,
+                    settings: None,
+                });
+            }
+            "repo" => repo = Some(read_text_field(&mut field, "repo").await?),
+            "settings" => settings = Some(read_text_field(&mut field, "settings").await?),
+            _ => {
+                // Unknown parts are drained and ignored, bounded like text fields.
+                read_text_field(&mut field, &name).await?;
+            }
+        }
+    }
+    let mut up = out.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingFile,
+            "multipart field `file` (the repository zip) is required",
+        )
+    })?;
+    up.repo = repo.filter(|s| !s.trim().is_empty());
+    up.settings = settings.filter(|s| !s.trim().is_empty());
+    Ok(up)
+}
+
+async fn write_file_field(
+    field: &mut actix_multipart::Field,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<(u64, String), ApiError> {
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut total: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(4);
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| bad_multipart(&e))?;
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        if head.len() < 4 {
+            let take = (4 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() == 4 && !ZIP_MAGIC.iter().any(|m| head.as_slice() == m.as_slice()) {
+                return Err(not_a_zip());
+            }
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    if head.len() < 4 {
+        return Err(not_a_zip());
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok((total, hasher.finalize().to_hex().to_string()))
+}
+
+async fn read_text_field(
+    field: &mut actix_multipart::Field,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| bad_multipart(&e))?;
+        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("multipart field `{name}` is longer than {MAX_FIELD_BYTES} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("multipart field `{name}` is not UTF-8 text"),
+        )
+    })
+}
+
+/// The 413 answer, naming the limit.
+pub fn too_large(max_bytes: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::UploadTooLarge,
+        format!("upload is larger than MAX_UPLOAD_BYTES ({max_bytes} bytes)"),
+    )
+}
+
+fn not_a_zip() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotAZip,
+        "the uploaded file is not a zip archive (no zip signature at its start)",
+    )
+}
+
+fn bad_multipart(e: &actix_multipart::MultipartError) -> ApiError {
+    ApiError::new(
+        ErrorCode::BadRequest,
+        format!("malformed multipart body: {e}"),
+    )
+}
