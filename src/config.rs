@@ -273,9 +273,9 @@ impl RawConfig {
         (!v.is_empty()).then(|| v.to_string())
     }
 
-    fn num<T: std::str::FromStr>(&self, key: &str, min: T) -> Result<T, ConfigError>
+    fn num<T>(&self, key: &str, min: T) -> Result<T, ConfigError>
     where
-        T: PartialOrd + std::fmt::Display,
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
         T::Err: std::fmt::Display,
     {
         let (value, source) = self.get(key);
