@@ -1,3 +1,4 @@
 //! The actix-web HTTP layer: routes, middleware and the SSE endpoint.
 
+pub mod middleware;
 pub mod upload;

@@ -1,0 +1,160 @@
+//! Cross-cutting request handling: a span and a log line per request, HTTP metrics, the
+//! bearer-token check and CORS headers.
+//!
+//! Written as one `wrap_fn` closure so the order is explicit: CORS preflight, then auth, then
+//! the handler, then logging and metrics of whatever answered.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::telemetry::metrics as m;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, ResponseError};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// Settings the middleware needs, cloned into every worker thread of the server.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// Required bearer token, if any.
+    pub api_token: Option<Arc<str>>,
+    /// Allowed CORS origins (`*` allows any).
+    pub cors_origins: Arc<Vec<String>>,
+}
+
+/// Routes that never need the token (probes and scrapes).
+fn is_public(path: &str) -> bool {
+    path == "/health" || path == "/metrics"
+}
+
+impl Guard {
+    fn allowed_origin(&self, req: &ServiceRequest) -> Option<HeaderValue> {
+        let origin = req.headers().get(header::ORIGIN)?;
+        let text = origin.to_str().ok()?;
+        self.cors_origins
+            .iter()
+            .any(|o| o == "*" || o == text)
+            .then(|| origin.clone())
+    }
+
+    fn authorized(&self, req: &ServiceRequest) -> bool {
+        let Some(token) = &self.api_token else {
+            return true;
+        };
+        if is_public(req.path()) {
+            return true;
+        }
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Collapses ids out of a path so metric labels stay a closed set.
+pub fn route_label(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let looks_like_id =
+                seg.len() >= 16 && seg.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            if looks_like_id {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The middleware body, used as `App::new().wrap_fn(move |req, srv| handle(guard.clone(), req, srv))`.
+pub async fn handle<S, B>(
+    guard: Guard,
+    req: ServiceRequest,
+    srv: &S,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: MessageBody + 'static,
+{
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let span = tracing::info_span!("http", http.method = %method, http.path = %path);
+    let origin = guard.allowed_origin(&req);
+
+    let mut res = if method == Method::OPTIONS && origin.is_some() {
+        let resp = HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "authorization, content-type, last-event-id",
+            ))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+            .finish();
+        req.into_response(resp).map_into_right_body()
+    } else if !guard.authorized(&req) {
+        let err = ApiError::new(
+            ErrorCode::Unauthorized,
+            "this route needs Authorization: Bearer <PROVIS_API_TOKEN>",
+        );
+        req.into_response(err.error_response())
+            .map_into_right_body()
+    } else {
+        srv.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body()
+    };
+
+    if let Some(origin) = origin {
+        let headers = res.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    let status = res.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let route = route_label(&path);
+    ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    ::metrics::histogram!(m::HTTP_REQUEST_DURATION_MS, "method" => method.to_string(), "route" => route).record(elapsed_ms);
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            duration_ms = elapsed_ms as u64,
+            "{method} {path} -> {status}"
+        );
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_labels_hide_ids() {
+        assert_eq!(
+            route_label("/status/0b7e2f3c-1d2e-4f5a-9b8c-7d6e5f4a3b2c"),
+            "/status/{id}"
+        );
+        assert_eq!(route_label("/health"), "/health");
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}
