@@ -1,0 +1,453 @@
+//! The zip source: [`inspect_zip`] checks and hashes a stored zip in place, [`read_entries`]
+//! reads chosen files back out of it for the parse stage.
+
+use super::inflate::{inflate, InflateError};
+use super::names::{common_top_dir, heavy_dir_at, normalize};
+use super::{
+    ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
+    ZipManifest, ZipRejection, INFLATE_BUFFER_BYTES, RATIO_EXEMPT_BYTES,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use zip::result::ZipError;
+use zip::{CompressionMethod, ZipArchive};
+
+/// Unix file-type bits and the symlink type, as in `<sys/stat.h>`.
+const S_IFMT: u32 = 0o170_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// What pass one learns about an entry from the central directory.
+struct Planned {
+    index: usize,
+    name: String,
+    parts: Vec<String>,
+    is_dir: bool,
+    size: u64,
+    compressed: u64,
+    crc: u32,
+    method: CompressionMethod,
+}
+
+/// Checks the zip at `path` against every rule of DESIGN §9 and returns its manifest.
+///
+/// Nothing is written anywhere: each file is inflated once through one
+/// [`INFLATE_BUFFER_BYTES`] buffer and hashed as it streams by. Rules on names and metadata
+/// run over the whole central directory before anything is inflated, so a bad name costs
+/// no inflation at all. See the [module docs](super) for every rule and its code.
+pub fn inspect_zip(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
+    let started = Instant::now();
+    let result = inspect(path, limits);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(m) => tracing::info!(
+            path = %path.display(),
+            files = m.entries.len(),
+            total_bytes = m.total_bytes,
+            skipped = m.skipped.len(),
+            duration_ms = elapsed_ms,
+            "zip accepted"
+        ),
+        Err(r) => tracing::warn!(
+            path = %path.display(),
+            code = r.code.as_str(),
+            entry = r.entry.as_deref().unwrap_or(""),
+            inflated_bytes = r.inflated_bytes,
+            duration_ms = elapsed_ms,
+            "zip rejected: {}",
+            r.message
+        ),
+    }
+    result
+}
+
+fn open_archive(path: &Path) -> Result<ZipArchive<BufReader<File>>, ZipRejection> {
+    let file = File::open(path).map_err(|e| ZipRejection::io(path, &e))?;
+    ZipArchive::new(BufReader::new(file)).map_err(|err| match err {
+        ZipError::Io(e)
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            ZipRejection::io(path, &e)
+        }
+        other => ZipRejection::new(
+            RejectCode::NotAZip,
+            format!("not a readable zip archive: {other}"),
+        ),
+    })
+}
+
+fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
+    let mut archive = open_archive(path)?;
+    let count = archive.len() as u64;
+    if count > limits.max_entries {
+        return Err(ZipRejection::new(
+            RejectCode::TooManyEntries,
+            format!(
+                "the archive has {count} entries, more than the limit of {}",
+                limits.max_entries
+            ),
+        ));
+    }
+    if archive.has_duplicate_names() {
+        return Err(ZipRejection::new(
+            RejectCode::DuplicateEntry,
+            "the central directory lists the same entry name more than once",
+        ));
+    }
+    let planned = plan(&archive, limits)?;
+    match archive.has_overlapping_files() {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(ZipRejection::new(
+                RejectCode::OverlappingEntries,
+                "two entries share the same compressed bytes (overlapping-entry zip bomb)",
+            ))
+        }
+        Err(err) => {
+            return Err(ZipRejection::new(
+                RejectCode::CorruptEntry,
+                format!("unreadable local file header: {err}"),
+            ))
+        }
+    }
+    let prefix = common_top_dir(planned.iter().map(|p| (p.parts.as_slice(), p.is_dir)));
+
+    let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
+    let mut entries = Vec::new();
+    let mut skipped = BTreeSet::new();
+    let mut total: u64 = 0;
+    for p in &planned {
+        let parts = match &prefix {
+            Some(top) if p.parts.first() == Some(top) => &p.parts[1..],
+            _ => &p.parts[..], // `__MACOSX/…`, the one kind allowed beside the wrapper
+        };
+        if let Some(k) = heavy_dir_at(parts, p.is_dir) {
+            skipped.insert(SkippedEntry {
+                path: parts[..=k].join("/"),
+                reason: SkipReason::IgnoredDir,
+            });
+            continue;
+        }
+        if p.is_dir {
+            continue;
+        }
+        let entry = inflate_planned(&mut archive, p, limits, &mut buf, &mut total)
+            .map_err(|r| r.with_inflated(total))?;
+        entries.push(ManifestEntry {
+            path: parts.join("/"),
+            ..entry
+        });
+    }
+    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    Ok(ZipManifest {
+        total_bytes: entries.iter().map(|e| e.size).sum(),
+        entries,
+        stripped_prefix: prefix,
+        skipped: skipped.into_iter().collect(),
+    })
+}
+
+/// Pass one: names, depth, symlinks, encryption and duplicates, from the central directory.
+fn plan(
+    archive: &ZipArchive<BufReader<File>>,
+    limits: &ZipLimits,
+) -> Result<Vec<Planned>, ZipRejection> {
+    let mut planned = Vec::with_capacity(archive.len());
+    // Normalised path -> position in `planned`, for files and for explicit directories.
+    let mut files: HashMap<String, usize> = HashMap::new();
+    let mut dirs: HashSet<String> = HashSet::new();
+    let mut implied_dirs: HashSet<String> = HashSet::new();
+    for index in 0..archive.len() {
+        let e = archive.by_index_data(index).map_err(|err| {
+            ZipRejection::new(
+                RejectCode::NotAZip,
+                format!("unreadable central directory entry {index}: {err}"),
+            )
+        })?;
+        let name = match e.name() {
+            Ok(n) => n.into_owned(),
+            Err(_) => {
+                let lossy = String::from_utf8_lossy(e.name_raw()).into_owned();
+                return Err(ZipRejection::entry(
+                    RejectCode::InvalidName,
+                    &lossy,
+                    format!("entry {lossy:?}: name cannot be decoded"),
+                ));
+            }
+        };
+        let parts = normalize(&name)?;
+        let is_dir = e.is_dir();
+        if parts.len() as u64 > limits.max_depth {
+            return Err(ZipRejection::entry(
+                RejectCode::TooDeep,
+                &name,
+                format!(
+                    "entry {name:?} is {} levels deep, more than the limit of {}",
+                    parts.len(),
+                    limits.max_depth
+                ),
+            ));
+        }
+        if e.unix_mode().is_some_and(|m| m & S_IFMT == S_IFLNK) {
+            return Err(ZipRejection::entry(
+                RejectCode::SymlinkEntry,
+                &name,
+                format!("entry {name:?} is a symbolic link"),
+            ));
+        }
+        if e.encrypted() {
+            return Err(ZipRejection::entry(
+                RejectCode::EncryptedEntry,
+                &name,
+                format!("entry {name:?} is encrypted"),
+            ));
+        }
+        if parts.is_empty() {
+            if is_dir {
+                continue; // `./` names the root itself
+            }
+            return Err(ZipRejection::entry(
+                RejectCode::InvalidName,
+                &name,
+                format!("entry {name:?} has no file name"),
+            ));
+        }
+        let joined = parts.join("/");
+        let fresh = if is_dir {
+            dirs.insert(joined.clone())
+        } else {
+            files.insert(joined.clone(), planned.len()).is_none()
+        };
+        if !fresh {
+            return Err(ZipRejection::entry(
+                RejectCode::DuplicateEntry,
+                &name,
+                format!("entry {name:?} appears twice (as {joined:?})"),
+            ));
+        }
+        for k in 1..parts.len() {
+            implied_dirs.insert(parts[..k].join("/"));
+        }
+        planned.push(Planned {
+            index,
+            name,
+            parts,
+            is_dir,
+            size: e.size(),
+            compressed: e.compressed_size(),
+            crc: e.crc32(),
+            method: e.compression(),
+        });
+    }
+    let mut clash: Option<&Planned> = None;
+    for (path, &at) in &files {
+        if dirs.contains(path) || implied_dirs.contains(path) {
+            let p = &planned[at];
+            if clash.is_none_or(|c| p.index < c.index) {
+                clash = Some(p);
+            }
+        }
+    }
+    if let Some(p) = clash {
+        return Err(ZipRejection::entry(
+            RejectCode::DuplicateEntry,
+            &p.name,
+            format!("entry {:?} is both a file and a directory", p.name),
+        ));
+    }
+    Ok(planned)
+}
+
+/// Pass two for one file: inflate, count, check, hash. `total` is the running sum of
+/// inflated bytes over the archive.
+fn inflate_planned(
+    archive: &mut ZipArchive<BufReader<File>>,
+    p: &Planned,
+    limits: &ZipLimits,
+    buf: &mut [u8],
+    total: &mut u64,
+) -> Result<ManifestEntry, ZipRejection> {
+    let name = p.name.as_str();
+    let method = match p.method {
+        CompressionMethod::Stored => StoredAs::Stored,
+        CompressionMethod::Deflated => StoredAs::Deflated,
+        other => {
+            return Err(ZipRejection::entry(
+                RejectCode::UnsupportedCompression,
+                name,
+                format!("entry {name:?} uses {other:?}; only stored and deflate are accepted"),
+            ))
+        }
+    };
+    let mut raw = archive.by_index_raw(p.index).map_err(|err| {
+        ZipRejection::entry(
+            RejectCode::CorruptEntry,
+            name,
+            format!("entry {name:?}: {err}"),
+        )
+    })?;
+    let data_offset = raw.data_start().ok_or_else(|| {
+        ZipRejection::entry(
+            RejectCode::CorruptEntry,
+            name,
+            format!("entry {name:?}: data offset unknown"),
+        )
+    })?;
+    let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
+    let done = inflate(&mut raw, method, buf, |chunk, out| {
+        *total += chunk.len() as u64;
+        if out > p.size {
+            return Err(ZipRejection::entry(
+                RejectCode::SizeMismatch,
+                name,
+                format!(
+                    "entry {name:?} inflates past the {} bytes its header declares",
+                    p.size
+                ),
+            ));
+        }
+        if out > RATIO_EXEMPT_BYTES && out > ratio_cap(p.compressed) {
+            return Err(ratio_error(name, out, p.compressed, limits.max_ratio));
+        }
+        if *total > limits.max_uncompressed_bytes {
+            return Err(ZipRejection::entry(
+                RejectCode::TotalTooLarge,
+                name,
+                format!(
+                    "the archive inflates to more than {} bytes (stopped at entry {name:?})",
+                    limits.max_uncompressed_bytes
+                ),
+            ));
+        }
+        Ok(())
+    })
+    .map_err(|e: InflateError| e.into_rejection(name))?;
+    if done.out != p.size {
+        return Err(ZipRejection::entry(
+            RejectCode::SizeMismatch,
+            name,
+            format!(
+                "entry {name:?} inflates to {} bytes, its header declares {}",
+                done.out, p.size
+            ),
+        ));
+    }
+    if done.out > RATIO_EXEMPT_BYTES && done.out > ratio_cap(done.consumed) {
+        return Err(ratio_error(name, done.out, done.consumed, limits.max_ratio));
+    }
+    if done.crc != p.crc {
+        return Err(ZipRejection::entry(
+            RejectCode::CorruptEntry,
+            name,
+            format!("entry {name:?}: CRC-32 mismatch"),
+        ));
+    }
+    Ok(ManifestEntry {
+        path: String::new(),
+        size: done.out,
+        hash: done.hash,
+        zip: Some(ZipLocation {
+            index: p.index,
+            data_offset,
+            compressed_size: p.compressed,
+            method,
+        }),
+    })
+}
+
+fn ratio_error(name: &str, out: u64, compressed: u64, max: u64) -> ZipRejection {
+    ZipRejection::entry(
+        RejectCode::RatioExceeded,
+        name,
+        format!(
+            "entry {name:?} inflated to {out} bytes from {compressed} compressed bytes, \
+             a ratio above the limit of {max}"
+        ),
+    )
+}
+
+/// Reads chosen files straight from a stored zip, in the order given, without parsing its
+/// central directory: each entry's [`ZipLocation`] from the manifest says where its bytes are.
+///
+/// The manifest is trusted, the zip is not: a zip changed since inspection can make an item
+/// fail with `entry_changed` (size or blake3 differs, or more bytes than the manifest's size
+/// would come out — inflation stops there), never make this inflate more than the manifest
+/// allows. An entry without a zip location (a directory manifest) is `entry_changed` too.
+pub fn read_entries<'a>(
+    zip_path: &Path,
+    wanted: &'a [ManifestEntry],
+) -> Result<ZipEntryReader<'a>, ZipRejection> {
+    let file = File::open(zip_path).map_err(|e| ZipRejection::io(zip_path, &e))?;
+    Ok(ZipEntryReader {
+        file,
+        path: zip_path.to_owned(),
+        wanted: wanted.iter(),
+        buf: vec![0u8; INFLATE_BUFFER_BYTES],
+    })
+}
+
+/// Iterator of [`read_entries`]: `(path, bytes)` per wanted entry, or why it failed. Items
+/// fail independently; the caller decides whether one failure ends the batch.
+pub struct ZipEntryReader<'a> {
+    file: File,
+    path: PathBuf,
+    wanted: std::slice::Iter<'a, ManifestEntry>,
+    buf: Vec<u8>,
+}
+
+impl ZipEntryReader<'_> {
+    fn read_one(&mut self, entry: &ManifestEntry) -> Result<(String, Vec<u8>), ZipRejection> {
+        let name = entry.path.as_str();
+        let changed = |why: String| ZipRejection::entry(RejectCode::EntryChanged, name, why);
+        let loc = entry
+            .zip
+            .as_ref()
+            .ok_or_else(|| changed(format!("entry {name:?} has no location in a zip")))?;
+        self.file
+            .seek(SeekFrom::Start(loc.data_offset))
+            .map_err(|e| ZipRejection::io(&self.path, &e))?;
+        let raw = (&mut self.file).take(loc.compressed_size);
+        // The manifest size bounds the allocation; a first reservation stays modest anyway.
+        let mut bytes = Vec::with_capacity(entry.size.min(16 << 20) as usize);
+        let done = inflate(raw, loc.method, &mut self.buf, |chunk, out| {
+            if out > entry.size {
+                return Err(changed(format!(
+                    "entry {name:?} now inflates past its {} bytes",
+                    entry.size
+                )));
+            }
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .map_err(|e| match e.into_rejection(name) {
+            r if r.code == RejectCode::CorruptEntry => changed(r.message),
+            r => r,
+        })?;
+        if done.out != entry.size || done.hash != entry.hash {
+            return Err(changed(format!(
+                "entry {name:?} no longer matches the manifest (size or hash differs)"
+            )));
+        }
+        Ok((entry.path.clone(), bytes))
+    }
+}
+
+impl Iterator for ZipEntryReader<'_> {
+    type Item = Result<(String, Vec<u8>), ZipRejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.wanted.next()?;
+        Some(self.read_one(entry))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.wanted.size_hint()
+    }
+}
