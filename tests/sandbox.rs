@@ -1,6 +1,9 @@
 //! The parser sandbox against the real `provis` binary, with the misbehaving test parser
 //! (`PROVIS_SANDBOX_TEST_PARSER=1` in the children only). Every failure mode must cost one file,
 //! never the batch or this process (the "worker").
+//!
+//! The children are `CARGO_BIN_EXE_provis`, or `PROVIS_SANDBOX_TEST_EXE` when set (useful when a
+//! shared target directory lets other checkouts overwrite `target/debug/provis` mid-run).
 
 use provis::pipeline::model::{FileRecord, Language};
 use provis::tasks::sandbox::{
@@ -12,7 +15,9 @@ use std::time::{Duration, Instant};
 
 fn options() -> SandboxOptions {
     SandboxOptions {
-        exe: env!("CARGO_BIN_EXE_provis").into(),
+        exe: std::env::var_os("PROVIS_SANDBOX_TEST_EXE")
+            .map(Into::into)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_provis").into()),
         child_env: vec![(TEST_PARSER_ENV.to_string(), "1".to_string())],
         concurrency: 2,
         file_timeout: Duration::from_secs(20),
@@ -490,6 +495,37 @@ fn paths_of(files: &[(String, Vec<u8>)]) -> Vec<&str> {
     files.iter().map(|(p, _)| p.as_str()).collect()
 }
 
+/// True while `pid` is a running (not zombie) process.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !(state.starts_with('Z') || state.starts_with('X'))
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_pool_ends_its_children() {
+    let pool = pool(options());
+    let records = pool
+        .parse_batch(vec![file("a.js", "1;\n"), file("b.js", "2;\n")])
+        .await;
+    let pids: BTreeSet<u32> = records.iter().filter_map(child_of).collect();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| alive(*p)), "idle children are kept");
+    drop(pool);
+    // A liveness bound, not a speed check: SIGKILL is immediate.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in &pids {
+        assert!(!alive(*pid), "child {pid} outlived its pool");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_sandbox_parses_in_process() {
     let pool = pool(SandboxOptions {
@@ -509,41 +545,43 @@ async fn disabled_sandbox_parses_in_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, prints numbers"]
 async fn sandbox_overhead() {
-    let content =
+    let typical =
         "import { a } from './a';\nexport function f(x) { return a(x) + 1; }\n".repeat(120);
-    let files: Vec<_> = (0..2000)
-        .map(|i| file(&format!("src/f{i}.ts"), content.clone()))
-        .collect();
-    let mb = (files.len() * content.len()) as f64 / 1e6;
-
-    let t = Instant::now();
-    let inproc = provis::tasks::sandbox::parse_in_process(&files, identity_record);
-    let in_ms = t.elapsed().as_secs_f64() * 1000.0;
-
-    for concurrency in [1usize, 2] {
-        let opts = SandboxOptions {
-            concurrency,
-            child_env: Vec::new(),
-            max_files_per_child: u32::MAX,
-            ..options()
-        };
-        let pool = pool(opts);
+    for (label, content) in [
+        ("8 KB files", typical),
+        ("tiny files", "export {};\n".to_string()),
+    ] {
+        let files: Vec<_> = (0..2000)
+            .map(|i| file(&format!("src/f{i}.ts"), content.clone()))
+            .collect();
+        let mb = (files.len() * content.len()) as f64 / 1e6;
         let t = Instant::now();
-        let cold = pool.parse_batch(vec![files[0].clone()]).await;
-        let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let t = Instant::now();
-        let records = pool.parse_batch(files.clone()).await;
-        let warm_ms = t.elapsed().as_secs_f64() * 1000.0;
-        assert_eq!(records, inproc, "same records in and out of the sandbox");
-        assert_eq!(cold.len(), 1);
-        println!(
-            "{} files, {mb:.1} MB: in-process {in_ms:.1} ms; sandbox concurrency {concurrency}: \
-             first file incl. spawn {cold_ms:.1} ms, warm batch {warm_ms:.1} ms \
-             ({:.1} µs/file vs {:.1} µs/file in-process)",
-            files.len(),
-            warm_ms * 1000.0 / files.len() as f64,
-            in_ms * 1000.0 / files.len() as f64,
-        );
+        let inproc = provis::tasks::sandbox::parse_in_process(&files, identity_record);
+        let in_ms = t.elapsed().as_secs_f64() * 1000.0;
+        for concurrency in [1usize, 2] {
+            let pool = pool(SandboxOptions {
+                concurrency,
+                child_env: Vec::new(),
+                max_files_per_child: u32::MAX,
+                ..options()
+            });
+            let t = Instant::now();
+            let cold = pool.parse_batch(vec![files[0].clone()]).await;
+            let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            let records = pool.parse_batch(files.clone()).await;
+            let warm_ms = t.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(records, inproc, "same records in and out of the sandbox");
+            assert_eq!(cold.len(), 1);
+            println!(
+                "{label}: {} files, {mb:.1} MB: in-process {in_ms:.1} ms ({:.1} µs/file); \
+                 sandbox concurrency {concurrency}: first file incl. spawn {cold_ms:.1} ms, \
+                 warm batch {warm_ms:.1} ms ({:.1} µs/file)",
+                files.len(),
+                in_ms * 1000.0 / files.len() as f64,
+                warm_ms * 1000.0 / files.len() as f64,
+            );
+        }
     }
     println!("histogram name: {NODE_PARSE_MS}");
 }
