@@ -211,12 +211,10 @@ impl RawConfig {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         for (key, value) in table {
             let Some(spec) = KEYS.iter().find(|k| k.toml == key) else {
                 return Err(ConfigError::UnknownKey {
@@ -228,11 +226,7 @@ impl RawConfig {
                 toml::Value::String(s) => s,
                 toml::Value::Array(items) => items
                     .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    })
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
                     .collect::<Vec<_>>()
                     .join(","),
                 other => other.to_string(),
@@ -382,9 +376,7 @@ impl RawConfig {
             zip_max_ratio: self.num("zip_max_ratio", 1)?,
             llm_base_url: self.opt("llm_base_url"),
             llm_api_key: self.opt("llm_api_key"),
-            llm_model: self
-                .opt("llm_model")
-                .unwrap_or_else(|| "gpt-4o-mini".into()),
+            llm_model: self.opt("llm_model").unwrap_or_else(|| "gpt-4o-mini".into()),
             llm_rpm: self.num("llm_rpm", 1)?,
             llm_tpm: self.num("llm_tpm", 1)?,
             api_token: self.opt("api_token"),
@@ -436,9 +428,9 @@ impl Config {
 
     /// The database URL in effect: the configured one, or the embedded SQLite file.
     pub fn effective_database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("provis.db").display()))
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("provis.db").display())
+        })
     }
 
     /// True when nothing external is configured (SQLite, in-process queue, local disk).
@@ -473,11 +465,8 @@ mod tests {
     fn precedence_flag_env_file_default() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("provis.toml");
-        std::fs::write(
-            &file,
-            "port = 7000\nparse_batch_size = 10\nzip_max_ratio = 99\n",
-        )
-        .expect("write");
+        std::fs::write(&file, "port = 7000\nparse_batch_size = 10\nzip_max_ratio = 99\n")
+            .expect("write");
         let mut raw = RawConfig::defaults();
         raw.apply_file(&file).expect("file");
         raw.apply_env(env(&[("PORT", "7100"), ("PARSE_BATCH_SIZE", "20")]));

@@ -137,10 +137,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(&cfg);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("provis: cannot start the async runtime: {e}");
@@ -150,9 +147,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Work(args) => work::run(cfg, args).await,
-            other => Err(anyhow::anyhow!(
-                "{other:?} is not available in this build yet"
-            )),
+            other => Err(anyhow::anyhow!("{other:?} is not available in this build yet")),
         }
     });
     match result {
