@@ -1,5 +1,9 @@
 //! The `provis` binary: parse the command line and hand off to the library.
 
 fn main() -> std::process::ExitCode {
+    // A parser child (DESIGN §9) is this binary re-executed; it must not parse the command line.
+    if std::env::var_os(provis::tasks::sandbox::CHILD_ENV).is_some() {
+        return provis::tasks::sandbox::child_main();
+    }
     provis::cli::main()
 }
