@@ -1,0 +1,201 @@
+//! Jobs, the parse-batch fan-in guard, the merge guard and warnings.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::models::{BatchResult, Job, JobInsert, JobUpdate, NewJob, NewWarning, Warning};
+use super::schema::{batch_results, jobs, warnings};
+use super::types::{DbTime, DbUuid};
+use super::{content_uuid, now, Db, DbError, Result};
+
+impl Db {
+    /// Inserts a job (phase and counters from `new`, everything else zero) and returns it.
+    pub async fn create_job(&self, new: NewJob) -> Result<Job> {
+        let t = now();
+        let row = JobInsert {
+            id: new.id.unwrap_or_else(Uuid::now_v7),
+            repo_id: new.repo_id,
+            snapshot_id: new.snapshot_id,
+            phase: new.phase,
+            priority: new.priority,
+            upload_key: new.upload_key,
+            upload_bytes: new.upload_bytes,
+            settings: new.settings,
+            cache_hit: new.cache_hit,
+            created_at: t,
+            updated_at: t,
+        };
+        with_conn!(self, conn => {
+            Ok(diesel::insert_into(jobs::table)
+                .values(row)
+                .returning(Job::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+    }
+
+    /// The job with this id.
+    pub async fn get_job(&self, id: Uuid) -> Result<Option<Job>> {
+        with_conn!(self, conn => {
+            Ok(jobs::table
+                .find(DbUuid(id))
+                .select(Job::as_select())
+                .first(conn)
+                .await
+                .optional()?)
+        })
+    }
+
+    /// Applies the `Some` fields of `update` (and `updated_at = now`) and returns the row.
+    pub async fn update_job(&self, id: Uuid, update: JobUpdate) -> Result<Job> {
+        let t = now();
+        with_conn!(self, conn => {
+            diesel::update(jobs::table.find(DbUuid(id)))
+                .set((update, jobs::updated_at.eq(DbTime(t))))
+                .returning(Job::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| DbError::NotFound { what: "job", id: id.to_string() })
+        })
+    }
+
+    /// Counts parse batch `batch_index` of a job as done, once: the first call for a batch
+    /// records it in `batch_results`, adds 1 to `jobs.batches_done` and `files_parsed` to
+    /// `jobs.files_parsed`, in one transaction, and returns `Some((batches_done,
+    /// batches_total))` after the increment. Any later call for the same batch (a retried or
+    /// re-delivered task) changes nothing and returns `None`.
+    ///
+    /// The caller that sees `batches_done == batches_total` is the one that may enqueue
+    /// `merge` (and should still go through [`Db::claim_merge`]).
+    pub async fn incr_batches_done(
+        &self,
+        job_id: Uuid,
+        batch_index: i32,
+        files_parsed: i32,
+    ) -> Result<Option<(i32, i32)>> {
+        let record = BatchResult {
+            job_id,
+            batch_index,
+            files_parsed,
+            done: true,
+            created_at: now(),
+        };
+        let t = now();
+        with_conn!(self, conn => {
+            conn.transaction::<_, DbError, _>(async |conn| {
+                // The insert takes the write lock first (SQLite) and is the guard itself.
+                let inserted = diesel::insert_into(batch_results::table)
+                    .values(record)
+                    .on_conflict((batch_results::job_id, batch_results::batch_index))
+                    .do_nothing()
+                    .execute(conn)
+                    .await?;
+                if inserted == 0 {
+                    return Ok(None);
+                }
+                let counts = diesel::update(jobs::table.find(DbUuid(job_id)))
+                    .set((
+                        jobs::batches_done.eq(jobs::batches_done + 1),
+                        jobs::files_parsed.eq(jobs::files_parsed + files_parsed),
+                        jobs::updated_at.eq(DbTime(t)),
+                    ))
+                    .returning((jobs::batches_done, jobs::batches_total))
+                    .get_result::<(i32, i32)>(conn)
+                    .await
+                    .optional()?;
+                match counts {
+                    Some(counts) => Ok(Some(counts)),
+                    // Roll back the guard row: there is no such job.
+                    None => Err(DbError::NotFound { what: "job", id: job_id.to_string() }),
+                }
+            })
+            .await
+        })
+    }
+
+    /// The counted batches of a job, by batch number.
+    pub async fn list_batch_results(&self, job_id: Uuid) -> Result<Vec<BatchResult>> {
+        with_conn!(self, conn => {
+            Ok(batch_results::table
+                .filter(batch_results::job_id.eq(DbUuid(job_id)))
+                .order(batch_results::batch_index.asc())
+                .select(BatchResult::as_select())
+                .load(conn)
+                .await?)
+        })
+    }
+
+    /// Flips `merge_enqueued` from false to true; returns true only for the one caller that
+    /// flipped it, so `merge` is enqueued exactly once however many batch tasks race here.
+    pub async fn claim_merge(&self, job_id: Uuid) -> Result<bool> {
+        let t = now();
+        with_conn!(self, conn => {
+            let flipped = diesel::update(
+                jobs::table
+                    .find(DbUuid(job_id))
+                    .filter(jobs::merge_enqueued.eq(false)),
+            )
+            .set((jobs::merge_enqueued.eq(true), jobs::updated_at.eq(DbTime(t))))
+            .execute(conn)
+            .await?;
+            Ok(flipped == 1)
+        })
+    }
+
+    /// Records a warning; returns false when the same warning (job, code, file, message)
+    /// was already recorded, so a retried task does not duplicate its warnings. The row id
+    /// is derived from that content.
+    pub async fn insert_warning(&self, new: &NewWarning) -> Result<bool> {
+        let key = format!(
+            "provis-warning\0{}\0{}\0{}\0{}",
+            new.job_id,
+            new.code,
+            new.file_path.as_deref().unwrap_or("\u{1}"),
+            new.message
+        );
+        let row = Warning {
+            id: content_uuid(&key),
+            job_id: new.job_id,
+            snapshot_id: new.snapshot_id,
+            file_path: new.file_path.clone(),
+            code: new.code.clone(),
+            message: new.message.clone(),
+            created_at: now(),
+        };
+        with_conn!(self, conn => {
+            let inserted = diesel::insert_into(warnings::table)
+                .values(row)
+                .on_conflict(warnings::id)
+                .do_nothing()
+                .execute(conn)
+                .await?;
+            Ok(inserted == 1)
+        })
+    }
+
+    /// Number of warnings recorded for a job.
+    pub async fn count_warnings(&self, job_id: Uuid) -> Result<i64> {
+        with_conn!(self, conn => {
+            Ok(warnings::table
+                .filter(warnings::job_id.eq(DbUuid(job_id)))
+                .count()
+                .get_result(conn)
+                .await?)
+        })
+    }
+
+    /// Warnings of a job in the order they were recorded, at most `limit`.
+    pub async fn list_warnings(&self, job_id: Uuid, limit: i64) -> Result<Vec<Warning>> {
+        with_conn!(self, conn => {
+            Ok(warnings::table
+                .filter(warnings::job_id.eq(DbUuid(job_id)))
+                .order((warnings::created_at.asc(), warnings::id.asc()))
+                .limit(limit)
+                .select(Warning::as_select())
+                .load(conn)
+                .await?)
+        })
+    }
+}
