@@ -126,6 +126,7 @@ impl S3Store {
             .bucket
             .http_client()
             .put(url)
+            .header("content-length", "0")
             .send()
             .await
             .map_err(|e| ArtifactError::Backend {
