@@ -1,8 +1,8 @@
 //! Artifact store against real backends: moto S3 at TEST_S3_ENDPOINT (a fresh bucket per test)
 //! and the local disk (a fresh temp dir per test). Every scenario runs on both.
 
-use std::io::{Cursor, Read, Write};
 use std::future::Future;
+use std::io::{Cursor, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -128,7 +128,10 @@ async fn round_trip(f: Fixture) {
 
     assert_eq!(f.store.get(&tree).await.unwrap(), tree_body);
     assert_eq!(f.store.get(&graph).await.unwrap(), graph_body);
-    assert_eq!(f.store.head(&tree).await.unwrap(), Some(tree_body.len() as u64));
+    assert_eq!(
+        f.store.head(&tree).await.unwrap(),
+        Some(tree_body.len() as u64)
+    );
     assert_eq!(f.store.head(&graph).await.unwrap(), Some(4321));
 
     let missing = artifact_key(repo, "c0ffee", "5e771", ArtifactKind::Metrics, 1).unwrap();
@@ -181,7 +184,10 @@ async fn second_write_is_refused(f: Fixture) {
         .put_new_stream(&tree, &b"third"[..], CONTENT_TYPE_JSON, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ArtifactError::AlreadyExists { .. }), "{err:?}");
+    assert!(
+        matches!(err, ArtifactError::AlreadyExists { .. }),
+        "{err:?}"
+    );
     assert_eq!(f.store.get(&tree).await.unwrap(), &b"first"[..]);
 }
 
@@ -196,7 +202,10 @@ async fn concurrent_writers_one_wins(f: Fixture) {
         tasks.push(tokio::spawn(async move {
             let body = vec![b'a' + i; 1000 + i as usize];
             barrier.wait().await;
-            (body.clone(), store.put_new(&key, body, CONTENT_TYPE_JSON).await)
+            (
+                body.clone(),
+                store.put_new(&key, body, CONTENT_TYPE_JSON).await,
+            )
         }));
     }
     let mut winners = Vec::new();
@@ -365,7 +374,12 @@ async fn streamed_upload(f: Fixture) {
     let key = upload_key(Uuid::new_v4());
     let stored = f
         .store
-        .put_new_stream(&key, Generated::new(7, LEN), CONTENT_TYPE_ZIP, Some(LEN as u64))
+        .put_new_stream(
+            &key,
+            Generated::new(7, LEN),
+            CONTENT_TYPE_ZIP,
+            Some(LEN as u64),
+        )
         .await
         .unwrap();
     let (len, digest) = expected_digest(7, LEN).await;
@@ -376,8 +390,13 @@ async fn streamed_upload(f: Fixture) {
 
     // What was stored is what was streamed.
     let dest = f.scratch.path().join("copy.bin");
-    assert_eq!(f.store.fetch_to_path(&key, &dest).await.unwrap(), LEN as u64);
-    let on_disk = blake3::hash(&std::fs::read(&dest).unwrap()).to_hex().to_string();
+    assert_eq!(
+        f.store.fetch_to_path(&key, &dest).await.unwrap(),
+        LEN as u64
+    );
+    let on_disk = blake3::hash(&std::fs::read(&dest).unwrap())
+        .to_hex()
+        .to_string();
     assert_eq!(on_disk, digest);
 
     // Create-only for streams too, content intact.
@@ -386,7 +405,10 @@ async fn streamed_upload(f: Fixture) {
         .put_new_stream(&key, Generated::new(8, 1000), CONTENT_TYPE_ZIP, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ArtifactError::AlreadyExists { .. }), "{err:?}");
+    assert!(
+        matches!(err, ArtifactError::AlreadyExists { .. }),
+        "{err:?}"
+    );
     assert_eq!(f.store.head(&key).await.unwrap(), Some(LEN as u64));
 
     // A small stream takes the single-request path.
@@ -425,16 +447,17 @@ impl AsyncRead for Failing {
 }
 
 async fn streamed_upload_limits_and_input_errors(f: Fixture) {
-    // Over the limit (small and multipart-sized inputs): TooLarge, nothing stored.
-    for len in [5_000usize, 9 * 1024 * 1024] {
+    // Over the limit: a small input (refused before anything is sent) and a multipart-sized
+    // one (on S3 the multipart upload has begun when the limit trips, and is aborted).
+    for (len, limit) in [(5_000usize, 4_096u64), (9 * 1024 * 1024, 17 * 512 * 1024)] {
         let key = upload_key(Uuid::new_v4());
         let err = f
             .store
-            .put_new_stream(&key, Generated::new(1, len), CONTENT_TYPE_ZIP, Some(4_096))
+            .put_new_stream(&key, Generated::new(1, len), CONTENT_TYPE_ZIP, Some(limit))
             .await
             .unwrap_err();
         assert!(
-            matches!(err, ArtifactError::TooLarge { limit: 4_096 }),
+            matches!(err, ArtifactError::TooLarge { limit: l } if l == limit),
             "{err:?}"
         );
         assert_eq!(err.code(), "upload_too_large");
@@ -444,7 +467,12 @@ async fn streamed_upload_limits_and_input_errors(f: Fixture) {
     let key = upload_key(Uuid::new_v4());
     let stored = f
         .store
-        .put_new_stream(&key, Generated::new(1, 4_096), CONTENT_TYPE_ZIP, Some(4_096))
+        .put_new_stream(
+            &key,
+            Generated::new(1, 4_096),
+            CONTENT_TYPE_ZIP,
+            Some(4_096),
+        )
         .await
         .unwrap();
     assert_eq!(stored.bytes, 4_096);
@@ -504,13 +532,24 @@ async fn presigned_urls(f: Fixture) {
 }
 
 async fn invalid_keys_rejected(f: Fixture) {
-    for bad in ["../escape", "/abs/key", "a\\b", "a//b", "a/../../b", "", "x/.hidden"] {
+    for bad in [
+        "../escape",
+        "/abs/key",
+        "a\\b",
+        "a//b",
+        "a/../../b",
+        "",
+        "x/.hidden",
+    ] {
         let err = f
             .store
             .put_new(bad, b"x".to_vec(), CONTENT_TYPE_JSON)
             .await
             .unwrap_err();
-        assert!(matches!(err, ArtifactError::InvalidKey { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, ArtifactError::InvalidKey { .. }),
+            "{bad:?}: {err:?}"
+        );
         assert!(matches!(
             f.store.get(bad).await,
             Err(ArtifactError::InvalidKey { .. })

@@ -9,7 +9,7 @@
 //! - **Create-only**: [`ArtifactStore::put_new`] and [`ArtifactStore::put_new_stream`] never
 //!   overwrite; a second write of a key fails with [`ArtifactError::AlreadyExists`] and the first
 //!   content stays. Of concurrent writers of one key exactly one wins (local: `hard_link`; S3:
-//!   `If-None-Match: *`, see [`s3`]).
+//!   `If-None-Match: *`, see [`S3Store`]).
 //! - **No partial reads**: a key becomes visible only complete (local: temp file + link; S3:
 //!   objects are atomic).
 //! - **Streaming**: uploads and downloads of large objects ([`ArtifactStore::put_new_stream`],
@@ -25,7 +25,7 @@
 mod hashing;
 pub mod key;
 mod local;
-mod s3;
+mod s3_store;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 pub use key::{artifact_key, snapshot_prefix, upload_key, validate_key, ArtifactKind, UnknownKind};
 pub use local::LocalStore;
-pub use s3::S3Store;
+pub use s3_store::S3Store;
 
 use crate::config::S3Settings;
 

@@ -6,7 +6,7 @@
 //! event exactly once whatever the timing. A subscriber that falls behind the channel re-reads
 //! the history instead of losing events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ const HISTORY_CAP: usize = 100_000;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 struct JobChannel {
-    history: Vec<Event>,
+    history: VecDeque<Event>,
     tx: broadcast::Sender<Event>,
     expires: Instant,
 }
@@ -81,9 +81,9 @@ impl MemoryBus {
         state.next_sweep = Some(now + SWEEP_EVERY);
     }
 
-    fn channel<'a>(state: &'a mut State, job_id: Uuid, expires: Instant) -> &'a mut JobChannel {
+    fn channel(state: &mut State, job_id: Uuid, expires: Instant) -> &mut JobChannel {
         let job = state.jobs.entry(job_id).or_insert_with(|| JobChannel {
-            history: Vec::new(),
+            history: VecDeque::new(),
             tx: broadcast::channel(CHANNEL_CAPACITY).0,
             expires,
         });
@@ -100,9 +100,9 @@ impl MemoryBus {
         let job = Self::channel(&mut state, event.job_id, now + self.config.ttl);
         job.expires = now + self.config.ttl;
         if job.history.len() >= HISTORY_CAP {
-            job.history.remove(0);
+            job.history.pop_front();
         }
-        job.history.push(event.clone());
+        job.history.push_back(event.clone());
         // No receivers is fine: nobody is following this job right now.
         let _ = job.tx.send(event.clone());
     }

@@ -31,7 +31,11 @@ const STREAM_PARTS_IN_FLIGHT: usize = 2;
 /// Longest presigned URL lifetime S3 accepts (7 days).
 const MAX_PRESIGN_SECS: u64 = 604_800;
 
-/// One bucket; cheap to clone.
+/// One bucket; cheap to clone. Writes are create-only: `HEAD` first, then the write carries
+/// `If-None-Match: *` (on `PutObject`, or on `CompleteMultipartUpload` for streams over 8 MiB),
+/// so the store refuses a taken key even when two writers pass their `HEAD` together. AWS S3
+/// and MinIO evaluate the condition atomically; moto enforces it but as check-then-write, so
+/// two requests interleaving inside moto can both succeed.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     bucket: Arc<Bucket>,
