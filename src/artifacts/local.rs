@@ -1,0 +1,293 @@
+//! Local-disk backend: keys are relative paths under one root directory.
+//!
+//! Create-only writes: the bytes go to a temporary file in the key's own directory, are synced,
+//! and are then `hard_link`ed to the final name. `link(2)` fails with `EEXIST` when the name is
+//! taken, so of any number of concurrent writers exactly one wins, no write ever replaces
+//! another, and readers never see a partial file. Temporary files start with `.` so they can
+//! never collide with a valid key (key components may not start with `.`) and listings skip them.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use uuid::Uuid;
+
+use super::hashing::HashingReader;
+use super::{ArtifactError, LocalCopy, ObjectInfo, StoredObject};
+
+/// Prefix of temporary file names (never a valid key component).
+const TMP_PREFIX: &str = ".provis-tmp-";
+
+/// Files under a root directory; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (and creates) the root directory; the root is made absolute so URIs are stable.
+    pub fn open(root: &Path) -> Result<Self, ArtifactError> {
+        std::fs::create_dir_all(root).map_err(|e| io_err("create root directory", root, e))?;
+        let root = std::fs::canonicalize(root).map_err(|e| io_err("resolve root", root, e))?;
+        Ok(Self { root })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Absolute path of a (validated) key.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        let mut path = self.root.clone();
+        path.extend(key.split('/'));
+        path
+    }
+
+    /// `file://` URI of a key.
+    pub fn uri(&self, key: &str) -> String {
+        format!("file://{}", self.path_of(key).display())
+    }
+
+    pub(super) async fn put_new(&self, key: &str, bytes: Bytes) -> Result<String, ArtifactError> {
+        let final_path = self.path_of(key);
+        let key_owned = key.to_string();
+        tokio::task::spawn_blocking(move || write_new_blocking(&final_path, &key_owned, &bytes))
+            .await
+            .map_err(join_err)??;
+        Ok(self.uri(key))
+    }
+
+    pub(super) async fn put_new_stream<R>(
+        &self,
+        key: &str,
+        reader: R,
+        max_bytes: Option<u64>,
+    ) -> Result<StoredObject, ArtifactError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let final_path = self.path_of(key);
+        let dir = parent_of(&final_path)?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err("create directory", &dir, e))?;
+        if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
+            return Err(ArtifactError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        let tmp = TempPath(dir.join(format!("{TMP_PREFIX}{}", Uuid::new_v4())));
+        let mut reader = HashingReader::new(reader, max_bytes);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp.0)
+            .await
+            .map_err(|e| io_err("create temporary file", &tmp.0, e))?;
+        let copied = tokio::io::copy(&mut reader, &mut file).await;
+        if let Err(e) = copied {
+            return Err(reader
+                .take_failure()
+                .unwrap_or_else(|| io_err("write", &tmp.0, e)));
+        }
+        file.flush().await.map_err(|e| io_err("flush", &tmp.0, e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| io_err("sync", &tmp.0, e))?;
+        drop(file);
+        let (bytes, blake3) = reader.finish();
+        let key_owned = key.to_string();
+        tokio::task::spawn_blocking(move || link_into_place(&tmp, &final_path, &key_owned))
+            .await
+            .map_err(join_err)??;
+        Ok(StoredObject {
+            uri: self.uri(key),
+            bytes,
+            blake3,
+        })
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Bytes, ArtifactError> {
+        let path = self.path_of(key);
+        match tokio::fs::read(&path).await {
+            Ok(data) => Ok(Bytes::from(data)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ArtifactError::NotFound {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(io_err("read", &path, e)),
+        }
+    }
+
+    pub(super) async fn head(&self, key: &str) -> Result<Option<u64>, ArtifactError> {
+        let path = self.path_of(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("stat", &path, e)),
+        }
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ArtifactError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || list_blocking(&root, &prefix))
+            .await
+            .map_err(join_err)?
+    }
+
+    pub(super) async fn fetch_to_path(&self, key: &str, dest: &Path) -> Result<u64, ArtifactError> {
+        let src = self.path_of(key);
+        match tokio::fs::copy(&src, dest).await {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !src.exists() => {
+                Err(ArtifactError::NotFound {
+                    key: key.to_string(),
+                })
+            }
+            Err(e) => Err(io_err("copy", dest, e)),
+        }
+    }
+
+    pub(super) async fn open_local(&self, key: &str) -> Result<LocalCopy, ArtifactError> {
+        match self.head(key).await? {
+            Some(_) => Ok(LocalCopy::borrowed(self.path_of(key))),
+            None => Err(ArtifactError::NotFound {
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    pub(super) async fn check(&self) -> Result<(), ArtifactError> {
+        let probe = self
+            .root
+            .join(format!("{TMP_PREFIX}health-{}", Uuid::new_v4()));
+        let result = tokio::fs::write(&probe, b"ok").await;
+        let _ = tokio::fs::remove_file(&probe).await;
+        result.map_err(|e| io_err("write health probe", &probe, e))
+    }
+}
+
+/// A temporary file removed on drop unless it was consumed.
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        // Best effort: after a successful link the temp name is just a second link to drop.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_new_blocking(final_path: &Path, key: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let dir = parent_of(final_path)?;
+    std::fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
+    if final_path.exists() {
+        return Err(ArtifactError::AlreadyExists {
+            key: key.to_string(),
+        });
+    }
+    let tmp = TempPath(dir.join(format!("{TMP_PREFIX}{}", Uuid::new_v4())));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp.0)
+        .map_err(|e| io_err("create temporary file", &tmp.0, e))?;
+    file.write_all(bytes)
+        .map_err(|e| io_err("write", &tmp.0, e))?;
+    file.sync_all().map_err(|e| io_err("sync", &tmp.0, e))?;
+    drop(file);
+    link_into_place(&tmp, final_path, key)
+}
+
+fn link_into_place(tmp: &TempPath, final_path: &Path, key: &str) -> Result<(), ArtifactError> {
+    match std::fs::hard_link(&tmp.0, final_path) {
+        Ok(()) => {
+            if let Some(dir) = final_path.parent() {
+                // Persist the new directory entry; not every platform can open a directory.
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(ArtifactError::AlreadyExists {
+            key: key.to_string(),
+        }),
+        Err(e) => Err(io_err("link", final_path, e)),
+    }
+}
+
+fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>, ArtifactError> {
+    // Start at the deepest directory the prefix names completely, then filter by string prefix
+    // (S3 semantics: "repos/ab" matches "repos/abc/x").
+    let dir_part = prefix.rfind('/').map(|i| &prefix[..i]).unwrap_or("");
+    let mut start = root.to_path_buf();
+    if !dir_part.is_empty() {
+        start.extend(dir_part.split('/'));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![start];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("list", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("list", &dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let file_type = entry.file_type().map_err(|e| io_err("stat", &dir, e))?;
+            let path = entry.path();
+            if file_type.is_dir() {
+                stack.push(path);
+            } else if file_type.is_file() {
+                let Some(key) = key_of(root, &path) else {
+                    continue;
+                };
+                if key.starts_with(prefix) {
+                    let size = entry
+                        .metadata()
+                        .map_err(|e| io_err("stat", &path, e))?
+                        .len();
+                    out.push(ObjectInfo { key, size });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+fn key_of(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+fn parent_of(path: &Path) -> Result<PathBuf, ArtifactError> {
+    path.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| ArtifactError::Config(format!("{} has no parent", path.display())))
+}
+
+fn io_err(op: &'static str, path: &Path, source: io::Error) -> ArtifactError {
+    ArtifactError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn join_err(e: tokio::task::JoinError) -> ArtifactError {
+    ArtifactError::Backend {
+        message: format!("blocking storage task failed: {e}"),
+        status: None,
+        retryable: true,
+    }
+}

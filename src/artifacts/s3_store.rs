@@ -1,0 +1,391 @@
+//! S3 backend (rust-s3; AWS, MinIO, moto), path-style when an endpoint is configured.
+//!
+//! Create-only writes are enforced twice: a `HEAD` first (so servers that ignore conditional
+//! writes still refuse a key that exists), then the write itself carries `If-None-Match: *`, which
+//! AWS S3, MinIO and moto 5 enforce atomically for `PutObject` (412 → [`ArtifactError::AlreadyExists`]).
+//! Streamed uploads above 8 MiB are multipart; rust-s3 sends the condition with
+//! `CompleteMultipartUpload`, where S3 evaluates it. A 409 `ConditionalRequestConflict` (another
+//! conditional write of the same key in flight) is a retryable backend error; the retry's `HEAD`
+//! then sees the winner.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use s3::creds::Credentials;
+use s3::error::S3Error;
+use s3::{Bucket, BucketConfiguration, Region};
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tracing::{debug, info};
+
+use super::hashing::HashingReader;
+use super::{ArtifactError, ObjectInfo, StoredObject};
+use crate::config::S3Settings;
+
+/// Whole-request timeout of rust-s3 calls (its default is 60 s, short for a large zip).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// Multipart parts in flight per streamed upload (each part is 8 MiB in memory).
+const STREAM_PARTS_IN_FLIGHT: usize = 2;
+/// Longest presigned URL lifetime S3 accepts (7 days).
+const MAX_PRESIGN_SECS: u64 = 604_800;
+
+/// One bucket; cheap to clone. Writes are create-only: `HEAD` first, then the write carries
+/// `If-None-Match: *` (on `PutObject`, or on `CompleteMultipartUpload` for streams over 8 MiB),
+/// so the store refuses a taken key even when two writers pass their `HEAD` together. AWS S3
+/// and MinIO evaluate the condition atomically; moto enforces it but as check-then-write, so
+/// two requests interleaving inside moto can both succeed.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    bucket: Arc<Bucket>,
+}
+
+impl S3Store {
+    /// Builds the client from the settings and creates the bucket when it is missing.
+    pub async fn connect(settings: &S3Settings) -> Result<Self, ArtifactError> {
+        let region = match &settings.endpoint_url {
+            Some(endpoint) => Region::Custom {
+                region: settings.region.clone(),
+                endpoint: endpoint.trim_end_matches('/').to_string(),
+            },
+            None => settings.region.parse().map_err(|e| {
+                ArtifactError::Config(format!("S3 region {:?}: {e}", settings.region))
+            })?,
+        };
+        let credentials = credentials(settings).await?;
+        let mut bucket = Bucket::new(&settings.bucket, region.clone(), credentials.clone())
+            .map_err(|e| config_err("S3 client", e))?;
+        if settings.endpoint_url.is_some() {
+            bucket = bucket.with_path_style();
+        }
+        bucket.set_request_timeout(Some(REQUEST_TIMEOUT));
+        let store = Self {
+            bucket: Arc::from(bucket),
+        };
+        store.ensure_bucket(region, credentials).await?;
+        Ok(store)
+    }
+
+    /// Bucket name.
+    pub fn bucket_name(&self) -> String {
+        self.bucket.name()
+    }
+
+    /// `s3://bucket/key` URI of a key.
+    pub fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket.name())
+    }
+
+    /// Creates the bucket; "already yours" counts as success (`Bucket::exists()` is not used:
+    /// it breaks on servers whose ListBuckets has no `Owner`).
+    async fn ensure_bucket(
+        &self,
+        region: Region,
+        credentials: Credentials,
+    ) -> Result<(), ArtifactError> {
+        let name = self.bucket.name();
+        let config = BucketConfiguration::default();
+        let created = if self.bucket.is_path_style() {
+            Bucket::create_with_path_style(&name, region, credentials, config).await
+        } else {
+            Bucket::create(&name, region, credentials, config).await
+        };
+        let (status, body) = match created {
+            Ok(resp) => (resp.response_code, resp.response_text),
+            Err(S3Error::HttpFailWithBody(status, body)) => (status, body),
+            Err(e) => return Err(backend_err("create bucket", e)),
+        };
+        match status {
+            200..=299 => {
+                info!(bucket = %name, "Created or found S3 bucket {name}");
+                Ok(())
+            }
+            409 if body.contains("BucketAlreadyOwnedByYou") => {
+                debug!(bucket = %name, "S3 bucket {name} already exists");
+                Ok(())
+            }
+            400 if body.contains("InvalidLocationConstraint") => {
+                // rust-s3 sends a LocationConstraint for custom regions unless
+                // RUST_S3_SKIP_LOCATION_CONSTRAINT is set; strict servers (moto, AWS in
+                // us-east-1) refuse it. Retry as a body-less, presigned CreateBucket.
+                self.create_bucket_without_constraint().await
+            }
+            _ => Err(ArtifactError::Backend {
+                message: format!("create bucket {name}: HTTP {status}: {}", short(&body)),
+                status: Some(status),
+                retryable: is_retryable_status(status),
+            }),
+        }
+    }
+
+    async fn create_bucket_without_constraint(&self) -> Result<(), ArtifactError> {
+        let name = self.bucket.name();
+        let url = self
+            .bucket
+            .presign_put("/", 300, None, None)
+            .await
+            .map_err(|e| backend_err("presign create bucket", e))?;
+        let resp = self
+            .bucket
+            .http_client()
+            .put(url)
+            .header("content-length", "0")
+            .send()
+            .await
+            .map_err(|e| ArtifactError::Backend {
+                message: format!("create bucket {name}: {e}"),
+                status: None,
+                retryable: true,
+            })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        if (200..300).contains(&status) || body.contains("BucketAlreadyOwnedByYou") {
+            info!(bucket = %name, "Created S3 bucket {name} without a location constraint");
+            Ok(())
+        } else {
+            Err(ArtifactError::Backend {
+                message: format!("create bucket {name}: HTTP {status}: {}", short(&body)),
+                status: Some(status),
+                retryable: is_retryable_status(status),
+            })
+        }
+    }
+
+    pub(super) async fn put_new(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<String, ArtifactError> {
+        self.refuse_existing(key).await?;
+        let request = self
+            .bucket
+            .put_object_builder(key, &bytes)
+            .with_content_type(content_type)
+            .with_header("if-none-match", "*")
+            .map_err(|e| backend_err("put", e))?;
+        match request.execute().await {
+            Ok(resp) if (200..300).contains(&resp.status_code()) => Ok(self.uri(key)),
+            Ok(resp) => Err(put_status_err(
+                key,
+                resp.status_code(),
+                &String::from_utf8_lossy(resp.as_slice()),
+            )),
+            Err(S3Error::HttpFailWithBody(status, body)) => Err(put_status_err(key, status, &body)),
+            Err(e) => Err(backend_err("put", e)),
+        }
+    }
+
+    pub(super) async fn put_new_stream<R>(
+        &self,
+        key: &str,
+        reader: R,
+        content_type: &str,
+        max_bytes: Option<u64>,
+    ) -> Result<StoredObject, ArtifactError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        self.refuse_existing(key).await?;
+        // The stream builder only takes typed headers; borrow rust-s3's own header map type
+        // through a scratch bucket instead of depending on the `http` crate directly.
+        let mut scratch = Bucket::clone(&self.bucket);
+        scratch.extra_headers_mut().clear();
+        scratch.add_header("if-none-match", "*");
+        let headers = scratch.extra_headers().clone();
+
+        let mut reader = HashingReader::new(reader, max_bytes);
+        let result = self
+            .bucket
+            .put_object_stream_builder(key)
+            .with_content_type(content_type)
+            .with_headers(headers)
+            .with_max_concurrent_chunks(STREAM_PARTS_IN_FLIGHT)
+            .execute_stream(&mut reader)
+            .await;
+        if let Some(input_failure) = reader.take_failure() {
+            return Err(input_failure);
+        }
+        match result {
+            Ok(resp) if (200..300).contains(&resp.status_code()) => {}
+            Ok(resp) => return Err(put_status_err(key, resp.status_code(), "")),
+            Err(S3Error::HttpFailWithBody(status, body)) => {
+                return Err(put_status_err(key, status, &body))
+            }
+            Err(e) => return Err(backend_err("streamed put", e)),
+        }
+        let (bytes, blake3) = reader.finish();
+        Ok(StoredObject {
+            uri: self.uri(key),
+            bytes,
+            blake3,
+        })
+    }
+
+    async fn refuse_existing(&self, key: &str) -> Result<(), ArtifactError> {
+        match self.head(key).await? {
+            Some(_) => Err(ArtifactError::AlreadyExists {
+                key: key.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Bytes, ArtifactError> {
+        match self.bucket.get_object(key).await {
+            Ok(resp) => Ok(resp.into_bytes()),
+            Err(S3Error::HttpFailWithBody(404, _)) => Err(ArtifactError::NotFound {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(backend_err("get", e)),
+        }
+    }
+
+    pub(super) async fn head(&self, key: &str) -> Result<Option<u64>, ArtifactError> {
+        match self.bucket.head_object(key).await {
+            Ok((head, _)) => Ok(Some(head.content_length.unwrap_or(0).max(0) as u64)),
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(None),
+            Err(e) => Err(backend_err("head", e)),
+        }
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ArtifactError> {
+        let pages = self
+            .bucket
+            .list(prefix.to_string(), None)
+            .await
+            .map_err(|e| backend_err("list", e))?;
+        let mut out: Vec<ObjectInfo> = pages
+            .into_iter()
+            .flat_map(|page| page.contents)
+            .map(|obj| ObjectInfo {
+                key: obj.key,
+                size: obj.size,
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    pub(super) async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<String, ArtifactError> {
+        let secs = ttl.as_secs().clamp(1, MAX_PRESIGN_SECS) as u32;
+        self.bucket
+            .presign_get(key, secs, None)
+            .await
+            .map_err(|e| backend_err("presign", e))
+    }
+
+    pub(super) async fn fetch_to_path(&self, key: &str, dest: &Path) -> Result<u64, ArtifactError> {
+        let mut stream = match self.bucket.get_object_stream(key).await {
+            Ok(stream) => stream,
+            Err(S3Error::HttpFailWithBody(404, _)) => {
+                return Err(ArtifactError::NotFound {
+                    key: key.to_string(),
+                })
+            }
+            Err(e) => return Err(backend_err("get", e)),
+        };
+        let io = |op: &'static str| {
+            move |source| ArtifactError::Io {
+                op,
+                path: dest.to_path_buf(),
+                source,
+            }
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(io("create"))?;
+        let mut total = 0u64;
+        while let Some(chunk) = stream.bytes().next().await {
+            let chunk = chunk.map_err(|e| backend_err("get", e))?;
+            file.write_all(&chunk).await.map_err(io("write"))?;
+            total += chunk.len() as u64;
+        }
+        file.flush().await.map_err(io("flush"))?;
+        file.sync_all().await.map_err(io("sync"))?;
+        Ok(total)
+    }
+
+    pub(super) async fn check(&self) -> Result<(), ArtifactError> {
+        self.bucket
+            .list_page(String::new(), None, None, None, Some(1))
+            .await
+            .map(|_| ())
+            .map_err(|e| backend_err("health check", e))
+    }
+}
+
+async fn credentials(settings: &S3Settings) -> Result<Credentials, ArtifactError> {
+    match (&settings.access_key_id, &settings.secret_access_key) {
+        (Some(access), Some(secret)) => {
+            Credentials::new(Some(access), Some(secret), None, None, None)
+                .map_err(|e| ArtifactError::Config(format!("S3 credentials: {e}")))
+        }
+        (None, None) => {
+            // The standard AWS chain (environment, profile, instance metadata) may block on
+            // HTTP, so it runs off the async threads.
+            tokio::task::spawn_blocking(Credentials::default)
+                .await
+                .map_err(|e| ArtifactError::Config(format!("S3 credentials: {e}")))?
+                .map_err(|e| ArtifactError::Config(format!("S3 credentials: {e}")))
+        }
+        _ => Err(ArtifactError::Config(
+            "S3 credentials: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
+                .to_string(),
+        )),
+    }
+}
+
+fn put_status_err(key: &str, status: u16, body: &str) -> ArtifactError {
+    match status {
+        412 => ArtifactError::AlreadyExists {
+            key: key.to_string(),
+        },
+        409 => ArtifactError::Backend {
+            message: format!("put {key}: concurrent conditional write: {}", short(body)),
+            status: Some(status),
+            retryable: true,
+        },
+        _ => ArtifactError::Backend {
+            message: format!("put {key}: HTTP {status}: {}", short(body)),
+            status: Some(status),
+            retryable: is_retryable_status(status),
+        },
+    }
+}
+
+fn backend_err(op: &str, e: S3Error) -> ArtifactError {
+    match e {
+        S3Error::HttpFailWithBody(status, body) => ArtifactError::Backend {
+            message: format!("{op}: HTTP {status}: {}", short(&body)),
+            status: Some(status),
+            retryable: is_retryable_status(status),
+        },
+        e @ (S3Error::Reqwest(_) | S3Error::Io(_) | S3Error::HttpFail) => ArtifactError::Backend {
+            message: format!("{op}: {e}"),
+            status: None,
+            retryable: true,
+        },
+        e => ArtifactError::Backend {
+            message: format!("{op}: {e}"),
+            status: None,
+            retryable: false,
+        },
+    }
+}
+
+fn config_err(what: &str, e: S3Error) -> ArtifactError {
+    ArtifactError::Config(format!("{what}: {e}"))
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+/// First 300 characters of an error body, for messages.
+fn short(body: &str) -> String {
+    body.chars().take(300).collect()
+}
