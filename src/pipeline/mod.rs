@@ -4,4 +4,7 @@
 //! return records, so the same code runs in workers, in `provis analyze` and in parser
 //! child processes.
 
+pub mod discover;
+pub mod graph;
 pub mod model;
+pub mod py;
