@@ -418,7 +418,8 @@ async def top(x):
         pass
 "#;
     let r = parse_py("m.py", src);
-    let f: Vec<(&str, Vec<String>, Vec<String>, u32, bool)> = r
+    type Summary<'a> = (&'a str, Vec<String>, Vec<String>, u32, bool);
+    let f: Vec<Summary> = r
         .functions
         .iter()
         .map(|f| {
@@ -624,5 +625,150 @@ def x():
     assert_eq!(
         routes_of(&r.routes),
         vec![route("GET", "/x", "x", "fastapi")]
+    );
+}
+
+#[test]
+fn every_kind_of_deep_nesting_is_freed_without_recursion() {
+    let n = 20_000;
+    let cases: Vec<(&str, String)> = vec![
+        ("calls", format!("x = {}0{}", "f(".repeat(n), ")".repeat(n))),
+        ("subscripts", format!("x = a{}", "[0]".repeat(n))),
+        ("attributes", format!("x = a{}", ".b".repeat(n))),
+        (
+            "dicts",
+            format!("x = {}0{}", "{0: ".repeat(n), "}".repeat(n)),
+        ),
+        ("lambdas", format!("x = {}0", "lambda: ".repeat(n))),
+        ("conditionals", format!("x = {}0", "0 if 0 else ".repeat(n))),
+        ("unary", format!("x = {}1", "-".repeat(n))),
+        (
+            "awaits",
+            format!("async def f():\n    return {}1", "await ".repeat(n)),
+        ),
+        (
+            "fstrings",
+            format!("x = {}0{}", "f'{".repeat(200), "}'".repeat(200)),
+        ),
+        (
+            "patterns",
+            format!(
+                "match x:\n    case {}0{}:\n        pass",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+        ),
+        (
+            "comprehensions",
+            format!("x = {}0{}", "[".repeat(n / 4), " for a in b]".repeat(n / 4)),
+        ),
+        (
+            "blocks",
+            (0..3_000)
+                .map(|d| format!("{}if a:\n", " ".repeat(d)))
+                .collect::<String>()
+                + &" ".repeat(3_000)
+                + "import inner\n",
+        ),
+    ];
+    for (name, body) in cases {
+        let src = format!("import first\n{body}\nimport last\n");
+        let r = on_small_stack(move || parse_py("deep.py", src.as_bytes()));
+        let raws: Vec<&str> = r.imports.iter().map(|i| i.raw.as_str()).collect();
+        assert_eq!(raws.first(), Some(&"first"), "{name}");
+        assert_eq!(raws.last(), Some(&"last"), "{name}");
+        if name == "blocks" {
+            assert_eq!(raws, vec!["first", "inner", "last"]);
+        }
+    }
+}
+
+/// Throughput on a local corpus; prints MB/s, asserts nothing about time. Run optimised
+/// (only the parser crates and provis, so dependencies are not all rebuilt):
+/// `cargo test --test pipeline_py --config profile.dev.package.provis.opt-level=3
+///  --config profile.dev.package.ruff_python_parser.opt-level=3
+///  --config profile.dev.package.ruff_python_ast.opt-level=3
+///  --config profile.dev.package.ruff_text_size.opt-level=3
+///  --config profile.dev.package.ruff_python_trivia.opt-level=3
+///  -- --ignored --nocapture parse_throughput`
+/// with `PROVIS_PY_CORPUS=/path/to/python/tree` (default `/usr/lib/python3.11`).
+#[test]
+#[ignore]
+fn parse_throughput() {
+    let root = std::env::var("PROVIS_PY_CORPUS").unwrap_or_else(|_| "/usr/lib/python3.11".into());
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(root)];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for p in entries.flatten().map(|e| e.path()) {
+            if p.is_symlink() {
+                continue;
+            } else if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "py") {
+                files.push((p.to_string_lossy().into_owned(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    assert!(!files.is_empty(), "empty corpus");
+    let bytes: usize = files.iter().map(|f| f.1.len()).sum();
+    let start = std::time::Instant::now();
+    let imports: usize = files
+        .iter()
+        .map(|(p, b)| parse_py(p, b).imports.len())
+        .sum();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{} files, {:.1} MB, {imports} imports: {:.1} MB/s on one core",
+        files.len(),
+        bytes as f64 / 1e6,
+        bytes as f64 / secs / 1e6
+    );
+    assert!(imports > 0);
+}
+
+#[test]
+fn byte_order_mark_and_crlf_line_endings() {
+    let r = parse_py(
+        "bom.py",
+        b"\xEF\xBB\xBFimport os\r\n\r\nfrom a import b\r\n",
+    );
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let lines: Vec<(&str, u32)> = r.imports.iter().map(|i| (i.raw.as_str(), i.line)).collect();
+    assert_eq!(lines, vec![("os", 1), ("a", 3)]);
+}
+
+#[test]
+fn django_include_cycles_opaque_includes_and_unreachable_urlconfs() {
+    let files: [(&str, &[u8]); 6] = [
+        ("a/__init__.py", b""),
+        ("b/__init__.py", b""),
+        ("c/__init__.py", b""),
+        (
+            "a/urls.py",
+            b"urlpatterns = [path('b/', include('b.urls')), path('x/', include(router.urls)), path('', view_a)]\n",
+        ),
+        ("b/urls.py", b"urlpatterns = [path('a/', include('a.urls')), path('y/', view_b)]\n"),
+        ("c/urls.py", b"urlpatterns = [path('z/', view_c)]\n"),
+    ];
+    let records: Vec<FileRecord> = files.iter().map(|(p, b)| parse_py(p, b)).collect();
+    let resolver = PyResolver::from_records(&records);
+    let composed: Vec<(String, String, String)> = compose_django_routes(&records, &resolver)
+        .into_iter()
+        .map(|c| (c.file, c.route.path, c.route.method))
+        .collect();
+    let expect = |f: &str, p: &str, m: &str| (f.to_string(), p.to_string(), m.to_string());
+    assert_eq!(
+        composed,
+        vec![
+            // c is the only urlconf nobody includes: the root.
+            expect("c/urls.py", "/z/", "ANY"),
+            // a and b include each other: walked afterwards, the cycle entered once.
+            expect("b/urls.py", "/b/y/", "ANY"),
+            expect("a/urls.py", "/x/", "INCLUDE"),
+            expect("a/urls.py", "/", "ANY"),
+        ]
     );
 }

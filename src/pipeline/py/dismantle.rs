@@ -34,6 +34,8 @@ pub(crate) fn dismantle(body: impl IntoIterator<Item = Stmt>) {
     }
 }
 
+// The AST hands children over boxed; unboxing here keeps the call sites short.
+#[allow(clippy::boxed_local)]
 fn boxed(e: Box<Expr>, work: &mut Vec<Node>) {
     work.push(Node::Expr(*e));
 }
@@ -81,6 +83,7 @@ fn arguments(args: ast::Arguments, work: &mut Vec<Node>) {
     all(args.keywords.into_iter().map(|k| k.value), work);
 }
 
+#[allow(clippy::boxed_local)]
 fn parameters(p: Box<ast::Parameters>, work: &mut Vec<Node>) {
     let ast::Parameters {
         posonlyargs,

@@ -5,6 +5,20 @@
 //! `try`/`except`, loops, `with`, `match` — because an import anywhere is a dependency.
 //! Scopes give qualified names (`Class.method`, `outer.inner`) and decide what is module
 //! level (exports, `__all__`, `urlpatterns`).
+//!
+//! Facts recorded besides imports, functions and classes:
+//! - `exports`: the literal `__all__` (list/tuple of strings, extended by `+=`, `.extend`,
+//!   `.append` with literals) when there is one, else the public (no leading `_`) module-level
+//!   functions, classes, assigned names and type aliases, in source order. Imported names are
+//!   not exports.
+//! - `hints.framework`: the first of [`FRAMEWORKS`] the file imports (absolute imports);
+//!   `hints.isRoute`: the file declares any route (Django includes too); `hints.isAPI`: it
+//!   declares at least one handler route (not only includes).
+//! - `symbols`: `variables` (module-level assigned names), `jobs` (functions decorated with
+//!   `…task`, `shared_task`, `…actor`, `…job`, `…periodic_task`), `cliCommands` (functions
+//!   decorated with `x.command`/`x.group`), `djangoRootUrlconf` (a `ROOT_URLCONF = "…"`
+//!   setting), `entrypoints` (`["__main__"]` when the module has an
+//!   `if __name__ == "__main__":` guard). Keys are present only when non-empty.
 
 use super::routes::{self, Receivers, RouteCandidate};
 use super::LineIndex;
@@ -257,11 +271,9 @@ impl<'a> Extractor<'a, '_> {
             }
             Stmt::AnnAssign(a) => self.assign(&a.target, a.value.as_deref(), scope),
             Stmt::AugAssign(a) => self.aug_assign(a, scope),
-            Stmt::TypeAlias(t) => {
-                if self.is_module(scope) {
-                    let name = self.text(&*t.name);
-                    push_unique(&mut self.public, name);
-                }
+            Stmt::TypeAlias(t) if self.is_module(scope) => {
+                let name = self.text(&*t.name);
+                push_unique(&mut self.public, name);
             }
             Stmt::Expr(e) => self.expr_stmt(&e.value, scope),
             _ => {}

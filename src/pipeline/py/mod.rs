@@ -5,7 +5,7 @@
 //! needs them: decorators, `__all__`, `urlpatterns`, router constructors). A file with syntax
 //! errors still yields everything the parser could recover plus one `parse_error` warning;
 //! invalid UTF-8 is decoded lossily with an `invalid_utf8` warning. The tree is then freed by
-//! [`dismantle`] without recursion, so hostile nesting (100,000 brackets, a 50 MB `1+1+…`
+//! `dismantle` without recursion, so hostile nesting (100,000 brackets, a 50 MB `1+1+…`
 //! line) cannot overflow the stack of the calling thread.
 //!
 //! Resolution lives in [`resolve`] ([`PyResolver`], [`resolve_all_py`]); Django `include()`
@@ -30,6 +30,8 @@ use ruff_text_size::TextSize;
 pub const WARN_PARSE_ERROR: &str = "parse_error";
 /// Warning code: the file is not valid UTF-8; it was decoded with replacement characters.
 pub const WARN_INVALID_UTF8: &str = "invalid_utf8";
+/// Skip reason: the file is larger than the parser can address (4 GiB).
+pub const SKIP_TOO_LARGE: &str = "too_large";
 
 /// Parses one Python file (`.py` or `.pyi`) into its [`FileRecord`].
 ///
@@ -40,6 +42,12 @@ pub fn parse_py(path: &str, bytes: &[u8]) -> FileRecord {
     let is_stub = path.ends_with(".pyi");
     let ext = if is_stub { "pyi" } else { "py" };
     let mut record = FileRecord::new(path, Language::Py, ext, bytes);
+    if u32::try_from(bytes.len()).is_err() {
+        // The parser addresses source with 32-bit offsets; larger input cannot be parsed.
+        record.skipped = true;
+        record.skip_reason = Some(SKIP_TOO_LARGE.to_string());
+        return record;
+    }
     let source = String::from_utf8_lossy(bytes);
     if matches!(source, std::borrow::Cow::Owned(_)) {
         record.warnings.push(FileWarning {
@@ -57,6 +65,12 @@ pub fn parse_py(path: &str, bytes: &[u8]) -> FileRecord {
     if let Some(first) = parsed.errors().first() {
         let count = parsed.errors().len();
         let line = lines.line(first.location.start());
+        tracing::debug!(
+            path,
+            errors = count,
+            first_line = line,
+            "python syntax errors"
+        );
         record.warnings.push(FileWarning {
             code: WARN_PARSE_ERROR.to_string(),
             message: format!(

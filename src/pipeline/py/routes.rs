@@ -28,7 +28,7 @@ use crate::pipeline::model::{FileRecord, Route};
 use ruff_python_ast::{self as ast, Expr};
 use ruff_text_size::Ranged;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Method of a Django `include()` entry: the path is a prefix for another urlconf.
 pub const INCLUDE: &str = "INCLUDE";
@@ -221,11 +221,11 @@ pub(crate) fn finish_routes(
     let mut routes = Vec::new();
     for c in candidates {
         let known = receivers.map.get(&c.receiver);
-        if known.is_none()
-            && !imports_fastapi
-            && !imports_flask
-            && !(c.path_is_literal && c.path.starts_with('/'))
-        {
+        let plausible = known.is_some()
+            || imports_fastapi
+            || imports_flask
+            || (c.path_is_literal && c.path.starts_with('/'));
+        if !plausible {
             continue;
         }
         let framework = match known {
@@ -380,7 +380,8 @@ fn strip_anchors(segment: &str) -> &str {
 /// a urlconf, else every urlconf that no other urlconf includes. From each root, routes are
 /// emitted in file order; an `include("a.urls")` whose module resolves (through `resolver`,
 /// as an absolute import) to a urlconf continues there with the accumulated prefix; an
-/// include that resolves nowhere is emitted as an `INCLUDE` route so nothing is lost. Regex
+/// include that resolves nowhere is emitted as an `INCLUDE` route so nothing is lost.
+/// Urlconfs that no root reaches are walked afterwards, as roots of their own. Regex
 /// anchors (`^`, `$`) of each segment are dropped when joining, and every composed path gets
 /// a leading `/`. A urlconf already on the current include chain is not entered again
 /// (include cycles end), and at most [`MAX_COMPOSED_ROUTES`] routes are produced (and as
@@ -418,9 +419,17 @@ pub fn compose_django_routes(records: &[FileRecord], resolver: &PyResolver) -> V
         Enter(&'r str, String, Vec<&'r str>),
         Emit(&'r str, Route),
     }
+    // Urlconfs no root reaches (dead code, include cycles without an entry) are walked too,
+    // afterwards and in path order, so every declared route appears at least once.
+    let mut all: Vec<&str> = urlconfs.keys().copied().collect();
+    all.sort_unstable();
+    let mut visited: HashSet<&str> = HashSet::new();
     let mut out = Vec::new();
     let mut entered = 0usize;
-    for root in roots {
+    for root in roots.into_iter().chain(all) {
+        if visited.contains(root) {
+            continue;
+        }
         let mut work = vec![Item::Enter(root, String::new(), vec![root])];
         while let Some(item) = work.pop() {
             let (file, prefix, chain) = match item {
@@ -436,6 +445,7 @@ pub fn compose_django_routes(records: &[FileRecord], resolver: &PyResolver) -> V
                 }
                 Item::Enter(file, prefix, chain) => (file, prefix, chain),
             };
+            visited.insert(file);
             entered += 1;
             if entered > MAX_COMPOSED_ROUTES {
                 return out;
