@@ -1,8 +1,12 @@
 //! Pure code intelligence: discovery rules, parsing, import resolution and the graph.
 //!
-//! Nothing here performs I/O: functions take bytes and in-memory views of a snapshot and
-//! return records, so the same code runs in workers, in `provis analyze` and in parser
-//! child processes.
+//! Nothing here talks to a service: functions take bytes and in-memory views of a snapshot
+//! and return records, so the same code runs in workers, in `provis analyze` and in parser
+//! child processes. The one exception is `ingest`, which reads the zip or directory at a path
+//! its caller passes.
 
+pub mod discover;
+pub mod graph;
 pub mod ingest;
 pub mod model;
+pub mod py;
