@@ -98,6 +98,9 @@ fn routes_of(r: &FileRecord) -> Vec<String> {
 
 // ---------------------------------------------------------------- parsing
 
+/// name, params, async, line, decorators
+type FnSummary<'a> = (&'a str, Vec<&'a str>, bool, u32, Vec<&'a str>);
+
 #[test]
 fn every_import_form_with_its_line() {
     let src = r#"import React, { useState, type FC } from 'react';
@@ -211,7 +214,7 @@ export { hidden as visible };
         r.exports,
         vec!["Button", "default", "load", "Store", "Color", "Shape", "Size", "visible"]
     );
-    let fns: Vec<(&str, Vec<&str>, bool, u32, Vec<&str>)> = r
+    let fns: Vec<FnSummary<'_>> = r
         .functions
         .iter()
         .map(|f| {
@@ -584,6 +587,22 @@ fn tsconfig_with_comments_and_trailing_commas() {
         vec![
             "src/index.ts:1 esm components/Button -> internal:src/components/Button.tsx",
             "src/index.ts:2 esm #ui/Card -> internal:src/components/ui/Card.tsx",
+        ]
+    );
+}
+
+#[test]
+fn unusable_tsconfigs_and_jsconfig() {
+    // A missing npm base config is dropped (the file's own paths still apply), a tsconfig that is
+    // not JSON leaves relative imports working, and jsconfig.json counts as a tsconfig.
+    assert_eq!(
+        edges_of("configs"),
+        vec![
+            "broken/x.ts:1 esm ./y -> internal:broken/y.ts",
+            "broken/x.ts:2 esm @/b -> unresolved:alias_not_found",
+            "src/a.ts:1 esm @/b -> internal:src/b.ts",
+            "web/app.js:1 esm ~/util -> internal:web/lib/util.js",
+            "web/app.js:2 esm components/Nav -> internal:web/components/Nav.jsx",
         ]
     );
 }

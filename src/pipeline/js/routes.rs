@@ -346,7 +346,7 @@ pub(super) fn next_file(path: &str) -> Option<NextFile> {
             let kept: Vec<&str> = rest
                 .iter()
                 .copied()
-                .filter(|d| !(d.starts_with('(') && d.ends_with(')')) && !d.starts_with('@'))
+                .filter(|d| !is_group_or_slot(d))
                 .collect();
             let route = format!("/{}", kept.join("/"));
             return match stem {
@@ -372,6 +372,11 @@ pub(super) fn next_file(path: &str) -> Option<NextFile> {
         }
     }
     None
+}
+
+/// `(group)` folders and `@slot` folders do not add to a Next.js app router path.
+fn is_group_or_slot(dir: &str) -> bool {
+    dir.starts_with('@') || (dir.starts_with('(') && dir.ends_with(')'))
 }
 
 /// HTTP methods a Next.js route handler file may export.

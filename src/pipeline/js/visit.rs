@@ -47,12 +47,11 @@ pub(super) struct Facts<'s> {
 
 impl<'s> Facts<'s> {
     pub fn new(src: &'s str) -> Self {
-        let mut line_starts = vec![0u32];
+        let mut line_starts = Vec::with_capacity(src.len() / 32 + 1);
+        line_starts.push(0u32);
         line_starts.extend(
-            src.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+            memchr::memchr_iter(b'\n', src.as_bytes())
+                .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
         );
         Self {
             src,
