@@ -608,6 +608,27 @@ fn unusable_tsconfigs_and_jsconfig() {
 }
 
 #[test]
+fn solution_style_tsconfig_and_files_outside_include() {
+    // Vite's layout: tsconfig.json only references app/node configs. Files the app config does
+    // not include (tests/, a .js file without allowJs) still get its paths.
+    assert_eq!(
+        edges_of("vite"),
+        vec![
+            "src/legacy.js:1 esm @/App -> internal:src/App.tsx",
+            "src/main.tsx:1 esm react-dom/client -> external:react-dom",
+            "src/main.tsx:2 esm @/App -> internal:src/App.tsx",
+            "src/main.tsx:3 esm ./index.css -> internal:src/index.css",
+            "tests/app.test.tsx:1 esm vitest -> external:vitest",
+            "tests/app.test.tsx:2 esm @/App -> internal:src/App.tsx",
+            "tests/app.test.tsx:3 esm @/gone -> unresolved:path_alias_not_found",
+            "vite.config.ts:1 esm vite -> external:vite",
+            "vite.config.ts:2 esm @vitejs/plugin-react -> external:@vitejs/plugin-react",
+            "vite.config.ts:3 esm node:path -> external:node:path",
+        ]
+    );
+}
+
+#[test]
 fn pnpm_workspace_sibling_packages() {
     assert_eq!(
         edges_of("pnpm"),

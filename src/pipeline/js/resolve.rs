@@ -10,19 +10,25 @@
 //! - Anything resolved inside `node_modules` is external, named by its package.
 //! - JavaScript files get the nearest tsconfig's `paths` too (as Next.js and bundlers do) unless
 //!   that tsconfig sets `allowJs: false`; `jsconfig.json` counts as a tsconfig.
+//! - The tsconfig of a file is the one that owns it (TypeScript's rule: `include`/`files`, or a
+//!   project reference). A file no tsconfig owns (tests outside `include`, `.js` files in a
+//!   solution-style layout) falls back to the nearest `tsconfig.json` and its references, as
+//!   test runners and bundlers apply them. `extends` entries naming files absent from the
+//!   snapshot (npm base configs) are ignored; an unreadable tsconfig counts as empty.
 //! - A workspace package whose `exports`/`main` point at build output missing from the snapshot
 //!   falls back to its `src/` entry (`src/index.*`, `src/<subpath>`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
-use oxc_resolver::{ResolveError, ResolveOptions, ResolverGeneric, TsconfigDiscovery};
+use oxc_resolver::{ResolveError, ResolveOptions, ResolverGeneric, TsConfig, TsconfigDiscovery};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::extract::package_root;
 use super::jsonc;
-use super::vfs::{abs_of, rel_of, MemFs, MemorySnapshot, SnapshotFiles};
+use super::vfs::{abs_of, rel_of, MemFs, MemorySnapshot, SnapshotFiles, ROOT};
 use super::workspace::{self, Workspaces};
 use crate::pipeline::model::{FileRecord, Import, Language};
 
@@ -59,6 +65,8 @@ pub struct JsResolver {
     /// The same without tsconfig, for files whose tsconfig cannot be loaded.
     plain: ResolverGeneric<MemFs>,
     workspaces: Workspaces,
+    /// Folders holding a `tsconfig.json` (or a lone `jsconfig.json`).
+    tsconfig_dirs: HashSet<String>,
 }
 
 impl std::fmt::Debug for JsResolver {
@@ -260,6 +268,11 @@ impl JsResolver {
             file_set.insert(path.clone());
             contents.insert(path, body);
         }
+        let tsconfig_dirs: HashSet<String> = file_set
+            .iter()
+            .filter(|p| p.rsplit('/').next() == Some("tsconfig.json"))
+            .map(|p| parent_dir(p).to_string())
+            .collect();
         let links: BTreeMap<String, String> = workspaces.links.clone();
         let fs = MemFs::new(file_set, contents, links);
         let options = resolve_options();
@@ -272,6 +285,7 @@ impl JsResolver {
             resolver,
             plain,
             workspaces,
+            tsconfig_dirs,
         }
     }
 
@@ -338,6 +352,9 @@ impl JsResolver {
                 return self.workspace_fallback(dir, &raw[pkg.len()..]);
             }
         }
+        if let Some(found) = self.unowned_fallback(from_path, raw) {
+            return found;
+        }
         if self.matches_paths(from_path, raw) {
             return unresolved("path_alias_not_found");
         }
@@ -372,16 +389,59 @@ impl JsResolver {
             )
     }
 
-    /// Whether `raw` matches a `paths` pattern of the tsconfig that owns `from_path`.
+    /// Tsconfigs whose `paths`/`baseUrl` apply to `from_path`: the one that owns it (its
+    /// `include`/`files`, or a reference's), else — for files no tsconfig claims, such as
+    /// tests outside `include` — the nearest `tsconfig.json` up the tree and its references,
+    /// as test runners and bundlers apply them.
+    fn configs_for(&self, from_path: &str) -> Vec<Arc<TsConfig>> {
+        if let Ok(Some(owner)) = self.resolver.find_tsconfig(abs_of(from_path)) {
+            return vec![owner];
+        }
+        let mut dir = parent_dir(from_path);
+        loop {
+            if self.tsconfig_dirs.contains(dir) {
+                let path = if dir.is_empty() {
+                    "tsconfig.json".to_string()
+                } else {
+                    format!("{dir}/tsconfig.json")
+                };
+                return match self.resolver.resolve_tsconfig(abs_of(&path)) {
+                    Ok(tc) => {
+                        let mut out = vec![Arc::clone(&tc)];
+                        out.extend(tc.references_resolved.iter().cloned());
+                        out
+                    }
+                    Err(_) => Vec::new(),
+                };
+            }
+            if dir.is_empty() {
+                return Vec::new();
+            }
+            dir = parent_dir(dir);
+        }
+    }
+
+    /// For a file no tsconfig owns, maps a bare specifier through the nearest tsconfig's
+    /// `paths`/`baseUrl` (see [`Self::configs_for`]).
+    fn unowned_fallback(&self, from_path: &str, raw: &str) -> Option<Resolution> {
+        if matches!(self.resolver.find_tsconfig(abs_of(from_path)), Ok(Some(_))) {
+            return None;
+        }
+        self.configs_for(from_path).iter().find_map(|tc| {
+            tc.resolve_path_alias_or_base_url(raw)
+                .iter()
+                .find_map(|candidate| {
+                    let spec = candidate.to_str()?;
+                    let found = self.plain.resolve(ROOT, spec).ok()?;
+                    Some(self.classify_found(from_path, raw, found.path()))
+                })
+        })
+    }
+
+    /// Whether `raw` matches a `paths` pattern of a tsconfig applying to `from_path`.
     fn matches_paths(&self, from_path: &str, raw: &str) -> bool {
-        let Ok(Some(tsconfig)) = self.resolver.find_tsconfig(abs_of(from_path)) else {
-            return false;
-        };
-        tsconfig
-            .compiler_options
-            .paths
-            .as_ref()
-            .is_some_and(|paths| {
+        self.configs_for(from_path).iter().any(|tc| {
+            tc.compiler_options.paths.as_ref().is_some_and(|paths| {
                 paths.keys().any(|pattern| match pattern.split_once('*') {
                     Some((prefix, suffix)) => {
                         raw.len() >= prefix.len() + suffix.len()
@@ -391,6 +451,7 @@ impl JsResolver {
                     None => pattern == raw,
                 })
             })
+        })
     }
 }
 

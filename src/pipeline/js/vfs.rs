@@ -23,21 +23,24 @@ pub trait SnapshotFiles {
 #[derive(Debug, Clone, Default)]
 pub struct MemorySnapshot {
     paths: Vec<String>,
+    known: HashSet<String>,
     contents: HashMap<String, Vec<u8>>,
 }
 
 impl MemorySnapshot {
     /// A snapshot of these files, with no content yet.
     pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        let paths: Vec<String> = paths.into_iter().collect();
         Self {
-            paths: paths.into_iter().collect(),
+            known: paths.iter().cloned().collect(),
+            paths,
             contents: HashMap::new(),
         }
     }
 
     /// Adds (or replaces) a file with its content.
     pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>) {
-        if !self.contents.contains_key(path) && !self.paths.iter().any(|p| p == path) {
+        if self.known.insert(path.to_string()) {
             self.paths.push(path.to_string());
         }
         self.contents.insert(path.to_string(), content.into());
