@@ -12,12 +12,7 @@ use super::visit::Facts;
 use crate::pipeline::model::{FileRecord, Import, ImportKind, Route};
 
 /// Fills `record` from a parsed program.
-pub(super) fn extract_program(
-    record: &mut FileRecord,
-    program: &Program<'_>,
-    text: &str,
-    _ret: &ParserReturn<'_>,
-) {
+pub(super) fn extract_program(record: &mut FileRecord, program: &Program<'_>, text: &str) {
     let mut facts = Facts::new(text);
     facts.visit_program(program);
     finish(record, facts);

@@ -153,9 +153,12 @@ pub fn parse_js(path: &str, bytes: &[u8]) -> FileRecord {
         ));
         return record;
     }
+    // A byte-order mark is not part of the program (and would hide a `#!` line from the
+    // parser); dropping it shifts offsets but not lines.
+    let code = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let outcome = run_on_parse_stack(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parse_into(&mut record, &text, source_type);
+            parse_into(&mut record, code, source_type);
         }))
         .is_ok()
     });
@@ -292,7 +295,7 @@ fn parse_with(alloc: &Allocator, record: &mut FileRecord, text: &str, source_typ
         ));
     }
     if !ret.panicked {
-        extract_program(record, &ret.program, text, &ret);
+        extract_program(record, &ret.program, text);
         return;
     }
     let mut patched = text.to_string();
@@ -309,7 +312,7 @@ fn parse_with(alloc: &Allocator, record: &mut FileRecord, text: &str, source_typ
                 "parse_recovered",
                 "facts read with the lines of fatal syntax errors blanked".to_string(),
             ));
-            extract_program(record, &retry.program, &patched, &retry);
+            extract_program(record, &retry.program, &patched);
             return;
         }
         offset = first_error_offset(&retry);
@@ -366,6 +369,69 @@ mod tests {
     fn bracket_depth_counts_nesting() {
         assert_eq!(max_bracket_depth(b"f(a[1], {b: (c)})"), 3);
         assert_eq!(max_bracket_depth(b"))) ((("), 3);
+    }
+
+    #[test]
+    fn bom_hashbang_and_anonymous_defaults() {
+        let src =
+            "\u{feff}#!/usr/bin/env node\nimport a from './a';\nexport default function () {}\n";
+        let r = parse_js("bin/cli.js", src.as_bytes());
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(
+            r.imports.iter().map(|i| i.line).collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(
+            r.functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["default"]
+        );
+        let r = parse_js("m.ts", b"export default class extends Base { run() {} }\n");
+        assert_eq!(
+            r.classes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["default"]
+        );
+        assert_eq!(
+            r.functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["default.run"]
+        );
+    }
+
+    #[test]
+    fn components_behind_wrappers_and_default_exports() {
+        let r = parse_js(
+            "Card.jsx",
+            b"function Card() { return <div/>; }\nexport default memo(Card);\n",
+        );
+        assert!(r.hints.is_react_component);
+        let r = parse_js(
+            "util.js",
+            b"function helper() { return 1; }\nexport default helper;\n",
+        );
+        assert!(!r.hints.is_react_component);
+        let r = parse_js(
+            "Icon.tsx",
+            b"export const Icon = forwardRef((props, ref) => null);\n",
+        );
+        assert!(
+            r.hints.is_react_component,
+            "capitalised export in a .tsx file"
+        );
+        assert_eq!(
+            r.functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["Icon"]
+        );
     }
 
     #[test]
