@@ -8,5 +8,6 @@
 pub mod discover;
 pub mod graph;
 pub mod ingest;
+pub mod js;
 pub mod model;
 pub mod py;

@@ -1,0 +1,342 @@
+//! Turns the facts of one walk (or, when the parser gave up, its module record) into the
+//! fields of a [`FileRecord`]: routes get their framework, Next.js routes come from the path,
+//! hints are decided.
+
+use oxc_ast::ast::Program;
+use oxc_ast_visit::VisitJs;
+use oxc_parser::ParserReturn;
+use oxc_syntax::module_record::ExportExportName;
+
+use super::routes::{self, NextFile, RawRoute, NEXT_METHODS};
+use super::visit::Facts;
+use crate::pipeline::model::{FileRecord, Import, ImportKind, Route};
+
+/// Fills `record` from a parsed program.
+pub(super) fn extract_program(record: &mut FileRecord, program: &Program<'_>, text: &str) {
+    let mut facts = Facts::new(text);
+    facts.visit_program(program);
+    finish(record, facts);
+}
+
+/// Fills `record` from the module record of a parse that stopped at a fatal error: the ESM
+/// imports, re-exports, dynamic imports and exports read before the error.
+pub(super) fn fallback_from_module_record(
+    record: &mut FileRecord,
+    text: &str,
+    ret: &ParserReturn<'_>,
+) {
+    let mut facts = Facts::new(text);
+    let mr = &ret.module_record;
+    let mut found: Vec<(u32, Import)> = Vec::new();
+    for (specifier, requests) in &mr.requested_modules {
+        for req in requests {
+            let kind = if req.is_type {
+                ImportKind::Type
+            } else if req.is_import {
+                ImportKind::Esm
+            } else {
+                ImportKind::Reexport
+            };
+            found.push((
+                req.statement_span.start,
+                import(
+                    specifier.as_str(),
+                    kind,
+                    facts.line(req.statement_span.start),
+                ),
+            ));
+        }
+    }
+    for d in &mr.dynamic_imports {
+        let raw = facts.text(d.module_request);
+        let unquoted = raw
+            .strip_prefix(['"', '\'', '`'])
+            .and_then(|r| r.strip_suffix(['"', '\'', '`']))
+            .filter(|r| !r.contains("${"));
+        if let Some(raw) = unquoted {
+            found.push((
+                d.span.start,
+                import(raw, ImportKind::Dynamic, facts.line(d.span.start)),
+            ));
+        }
+    }
+    found.sort_by_key(|(offset, _)| *offset);
+    facts.imports = found.into_iter().map(|(_, i)| i).collect();
+    let entries = mr
+        .local_export_entries
+        .iter()
+        .chain(&mr.indirect_export_entries);
+    let mut exports: Vec<(u32, String)> = entries
+        .filter_map(|e| match &e.export_name {
+            ExportExportName::Name(n) => Some((e.span.start, n.name.to_string())),
+            ExportExportName::Default(span) => Some((span.start, "default".to_string())),
+            ExportExportName::Null => None,
+        })
+        .collect();
+    exports.sort_by_key(|(offset, _)| *offset);
+    facts.exports = exports.into_iter().map(|(_, n)| n).collect();
+    finish(record, facts);
+}
+
+fn import(raw: &str, kind: ImportKind, line: u32) -> Import {
+    Import {
+        raw: raw.to_string(),
+        kind,
+        line,
+        names: Vec::new(),
+        level: 0,
+        resolved: None,
+        external: false,
+        package: None,
+        unresolved_reason: None,
+    }
+}
+
+/// The npm package a bare specifier names (`@scope/name`, `name`), `None` for paths.
+pub(super) fn package_root(raw: &str) -> Option<&str> {
+    if raw.starts_with('.') || raw.starts_with('/') || raw.starts_with('#') || raw.is_empty() {
+        return None;
+    }
+    let mut parts = raw.splitn(3, '/');
+    let first = parts.next()?;
+    if first.starts_with('@') {
+        let second = parts.next()?;
+        Some(&raw[..first.len() + 1 + second.len()])
+    } else {
+        Some(first)
+    }
+}
+
+/// Frameworks recognised from imported packages, most specific first.
+const FRAMEWORKS: &[(&str, &str)] = &[
+    ("next", "next"),
+    ("@nestjs/", "nestjs"),
+    ("express", "express"),
+    ("koa", "koa"),
+    ("@koa/router", "koa"),
+    ("koa-router", "koa"),
+    ("fastify", "fastify"),
+    ("hono", "hono"),
+    ("@hapi/hapi", "hapi"),
+    ("restify", "restify"),
+    ("@sveltejs/kit", "sveltekit"),
+    ("nuxt", "nuxt"),
+    ("@angular/core", "angular"),
+    ("vue", "vue"),
+    ("svelte", "svelte"),
+    ("solid-js", "solid"),
+    ("preact", "preact"),
+    ("react-native", "react-native"),
+    ("react", "react"),
+    ("react-dom", "react"),
+];
+
+/// Frameworks that serve HTTP routes declared in code.
+const SERVER_FRAMEWORKS: &[&str] = &[
+    "express", "koa", "fastify", "hono", "hapi", "restify", "nestjs",
+];
+
+fn framework_of(imports: &[Import]) -> Option<&'static str> {
+    imports
+        .iter()
+        .filter_map(|i| package_root(&i.raw))
+        .filter_map(|pkg| {
+            FRAMEWORKS.iter().position(|(key, _)| {
+                if key.ends_with('/') {
+                    pkg.starts_with(key)
+                } else {
+                    pkg == *key
+                }
+            })
+        })
+        .min()
+        .map(|i| FRAMEWORKS[i].1)
+}
+
+fn server_framework_of(imports: &[Import]) -> Option<&'static str> {
+    imports
+        .iter()
+        .filter_map(|i| package_root(&i.raw))
+        .filter_map(|pkg| {
+            FRAMEWORKS
+                .iter()
+                .find(|(key, fw)| {
+                    SERVER_FRAMEWORKS.contains(fw)
+                        && (pkg == *key || (key.ends_with('/') && pkg.starts_with(key)))
+                })
+                .map(|(_, fw)| *fw)
+        })
+        .next()
+}
+
+fn dedup(names: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+}
+
+fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
+    dedup(&mut facts.exports);
+    let server = server_framework_of(&facts.imports);
+    let mut out_routes: Vec<Route> = facts
+        .routes
+        .drain(..)
+        .filter(|r| {
+            r.object == "nestjs"
+                || server.is_some()
+                || r.inline_handler
+                || routes::is_strong_router_name(&r.object)
+        })
+        .map(|r: RawRoute| {
+            let framework = if r.object == "nestjs" {
+                "nestjs"
+            } else {
+                server.unwrap_or(if r.object.eq_ignore_ascii_case("fastify") {
+                    "fastify"
+                } else {
+                    "express"
+                })
+            };
+            Route {
+                method: r.method,
+                path: r.path,
+                handler: r.handler,
+                line: r.line,
+                framework: framework.to_string(),
+            }
+        })
+        .collect();
+    out_routes.sort_by_key(|r| r.line);
+    let is_api_in_code = !out_routes.is_empty();
+    let next = routes::next_file(&record.path);
+    let default_handler = facts
+        .default_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".to_string());
+    let has_default = facts.exports.iter().any(|e| e == "default");
+    let line_of = |name: &str| {
+        facts
+            .functions
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(1, |f| f.line)
+    };
+    let (mut is_route, mut is_api) = (is_api_in_code, is_api_in_code);
+    match &next {
+        Some(NextFile::AppRoute(path)) => {
+            is_route = true;
+            is_api = true;
+            for m in NEXT_METHODS
+                .iter()
+                .filter(|m| facts.exports.iter().any(|e| e == *m))
+            {
+                out_routes.push(next_route(m, path, m, line_of(m), "nextjs-app"));
+            }
+        }
+        Some(NextFile::AppPage(path)) if has_default => {
+            is_route = true;
+            out_routes.push(next_route(
+                "PAGE",
+                path,
+                &default_handler,
+                line_of(&default_handler),
+                "nextjs-app",
+            ));
+        }
+        Some(NextFile::PagesApi(path)) if has_default => {
+            is_route = true;
+            is_api = true;
+            out_routes.push(next_route(
+                "ANY",
+                path,
+                &default_handler,
+                line_of(&default_handler),
+                "nextjs-pages",
+            ));
+        }
+        Some(NextFile::PagesPage(path)) if has_default => {
+            is_route = true;
+            out_routes.push(next_route(
+                "PAGE",
+                path,
+                &default_handler,
+                line_of(&default_handler),
+                "nextjs-pages",
+            ));
+        }
+        _ => {}
+    }
+    let framework = match (&next, framework_of(&facts.imports)) {
+        (Some(_), _) => Some("next"),
+        (None, fw) => fw,
+    };
+    let is_component = is_react_component(record, &facts);
+    record.hints.framework = framework.map(str::to_string);
+    record.hints.is_route = is_route;
+    record.hints.is_api = is_api;
+    record.hints.is_react_component = is_component;
+    record.hints.is_client_component = facts.use_client;
+    for (key, values) in [
+        ("variables", std::mem::take(&mut facts.variables)),
+        ("types", std::mem::take(&mut facts.types)),
+        ("enums", std::mem::take(&mut facts.enums)),
+        ("dynamicImports", std::mem::take(&mut facts.dynamic_exprs)),
+    ] {
+        if !values.is_empty() {
+            record.symbols.insert(key.to_string(), values);
+        }
+    }
+    record.routes = out_routes;
+    record.imports = facts.imports;
+    record.exports = facts.exports;
+    record.functions = facts.functions;
+    record.classes = facts.classes;
+}
+
+fn next_route(method: &str, path: &str, handler: &str, line: u32, framework: &str) -> Route {
+    Route {
+        method: method.to_string(),
+        path: path.to_string(),
+        handler: handler.to_string(),
+        line,
+        framework: framework.to_string(),
+    }
+}
+
+/// An exported module-level function or class that renders JSX; or, in a `.jsx`/`.tsx` file,
+/// an exported capitalised function.
+fn is_react_component(record: &FileRecord, facts: &Facts<'_>) -> bool {
+    let exported = |name: &str, flag: bool| {
+        flag || facts.exports.iter().any(|e| e == name)
+            || facts.default_names.iter().any(|d| d == name)
+    };
+    let has_jsx = |start: u32, end: u32| {
+        let i = facts.jsx_starts.partition_point(|&s| s < start);
+        facts.jsx_starts.get(i).is_some_and(|&s| s < end)
+    };
+    let renders = facts
+        .candidates
+        .iter()
+        .any(|c| exported(&c.name, c.exported) && has_jsx(c.span.start, c.span.end));
+    let jsx_file = matches!(record.ext.as_str(), "jsx" | "tsx");
+    renders
+        || (jsx_file
+            && facts.candidates.iter().any(|c| {
+                c.name.starts_with(|ch: char| ch.is_ascii_uppercase())
+                    && exported(&c.name, c.exported)
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_roots() {
+        assert_eq!(package_root("react"), Some("react"));
+        assert_eq!(package_root("react-dom/client"), Some("react-dom"));
+        assert_eq!(package_root("@scope/pkg/sub/path"), Some("@scope/pkg"));
+        assert_eq!(package_root("./x"), None);
+        assert_eq!(package_root("#internal"), None);
+    }
+}

@@ -1,0 +1,699 @@
+//! One walk over the `oxc` tree collecting the facts of a file: imports of every form, exports,
+//! functions, classes, code-declared routes and what component detection needs.
+
+use oxc_ast::ast::*;
+use oxc_ast_visit::{walk_js, VisitJs};
+use oxc_span::{GetSpan, Span};
+use oxc_syntax::scope::ScopeFlags;
+
+use super::routes::{self, RawRoute};
+use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
+
+/// A module-level function or class that might be a React component.
+pub(super) struct Candidate {
+    pub name: String,
+    pub exported: bool,
+    pub span: Span,
+}
+
+/// Everything one walk collects; turned into the record by `extract`.
+pub(super) struct Facts<'s> {
+    src: &'s str,
+    line_starts: Vec<u32>,
+    pub imports: Vec<Import>,
+    pub exports: Vec<String>,
+    pub functions: Vec<FunctionFact>,
+    pub classes: Vec<ClassFact>,
+    pub routes: Vec<RawRoute>,
+    pub variables: Vec<String>,
+    pub types: Vec<String>,
+    pub enums: Vec<String>,
+    pub dynamic_exprs: Vec<String>,
+    pub candidates: Vec<Candidate>,
+    /// Identifiers exported as `default` (`export default Foo`, `export { Foo as default }`).
+    pub default_names: Vec<String>,
+    /// Start offsets of outermost JSX elements, in source order.
+    pub jsx_starts: Vec<u32>,
+    pub use_client: bool,
+    fn_depth: u32,
+    jsx_depth: u32,
+    class_depth: u32,
+    /// Set while walking the declaration of `export …` / `export default …`.
+    exporting: bool,
+    in_default: bool,
+    /// Name for the class expression starting at this offset (`const A = class {}`).
+    pending_class: Option<(u32, String)>,
+}
+
+impl<'s> Facts<'s> {
+    pub fn new(src: &'s str) -> Self {
+        let mut line_starts = Vec::with_capacity(src.len() / 32 + 1);
+        line_starts.push(0u32);
+        line_starts.extend(
+            memchr::memchr_iter(b'\n', src.as_bytes())
+                .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
+        Self {
+            src,
+            line_starts,
+            imports: Vec::new(),
+            exports: Vec::new(),
+            functions: Vec::new(),
+            classes: Vec::new(),
+            routes: Vec::new(),
+            variables: Vec::new(),
+            types: Vec::new(),
+            enums: Vec::new(),
+            dynamic_exprs: Vec::new(),
+            candidates: Vec::new(),
+            default_names: Vec::new(),
+            jsx_starts: Vec::new(),
+            use_client: false,
+            fn_depth: 0,
+            jsx_depth: 0,
+            class_depth: 0,
+            exporting: false,
+            in_default: false,
+            pending_class: None,
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line(&self, offset: u32) -> u32 {
+        let idx = self.line_starts.partition_point(|&s| s <= offset);
+        u32::try_from(idx.max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// Source text of a span (empty when the span is not on char boundaries).
+    pub fn text(&self, span: Span) -> &'s str {
+        self.src
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+    }
+
+    fn push_import(&mut self, raw: &str, kind: ImportKind, offset: u32, names: Vec<String>) {
+        let line = self.line(offset);
+        self.imports.push(Import {
+            raw: raw.to_string(),
+            kind,
+            line,
+            names,
+            level: 0,
+            resolved: None,
+            external: false,
+            package: None,
+            unresolved_reason: None,
+        });
+    }
+
+    fn top_level(&self) -> bool {
+        self.fn_depth == 0 && self.class_depth == 0
+    }
+
+    fn push_function(
+        &mut self,
+        name: String,
+        params: &FormalParameters<'_>,
+        decorators: &[Decorator<'_>],
+        span: Span,
+        is_async: bool,
+    ) {
+        // TS overloads repeat the name: keep the first signature only.
+        if self.functions.last().is_some_and(|f| f.name == name) {
+            return;
+        }
+        let decorators = decorators
+            .iter()
+            .map(|d| self.text(d.expression.span()).to_string())
+            .collect();
+        let line = self.line(span.start);
+        self.functions.push(FunctionFact {
+            name,
+            params: params_of(params),
+            decorators,
+            line,
+            is_async,
+        });
+    }
+
+    /// Records `name = <function>` when `expr` is a function, or a call wrapping one
+    /// (`memo(() => …)`, `forwardRef(function X() {…})`). Returns true when one was recorded.
+    fn record_function_expr(&mut self, expr: &Expression<'_>, name: &str, exported: bool) -> bool {
+        let expr = expr.get_inner_expression();
+        let found = match expr {
+            Expression::ArrowFunctionExpression(f) => Some((&*f.params, f.r#async)),
+            Expression::FunctionExpression(f) => Some((&*f.params, f.r#async)),
+            Expression::CallExpression(call) => {
+                return call
+                    .arguments
+                    .iter()
+                    .filter_map(Argument::as_expression)
+                    .any(|arg| {
+                        matches!(
+                            arg.get_inner_expression(),
+                            Expression::ArrowFunctionExpression(_)
+                                | Expression::FunctionExpression(_)
+                        ) && self.record_function_expr(arg, name, exported)
+                    });
+            }
+            _ => None,
+        };
+        let Some((params, is_async)) = found else {
+            return false;
+        };
+        self.push_function(name.to_string(), params, &[], expr.span(), is_async);
+        self.candidates.push(Candidate {
+            name: name.to_string(),
+            exported,
+            span: expr.span(),
+        });
+        true
+    }
+
+    /// `module.exports = …`, `exports.x = …`, `module.exports.x = …` at module level.
+    fn commonjs_export(&mut self, it: &AssignmentExpression<'_>) {
+        let Some(member) = it.left.as_member_expression() else {
+            return;
+        };
+        let object = member.object().get_inner_expression();
+        let prop = member.static_property_name();
+        if matches!(object, Expression::Identifier(id) if id.name == "module")
+            && prop == Some("exports")
+        {
+            self.exports.push("default".to_string());
+            match it.right.get_inner_expression() {
+                Expression::ObjectExpression(obj) => {
+                    for p in &obj.properties {
+                        if let ObjectPropertyKind::ObjectProperty(p) = p {
+                            if let Some(key) = p.key.static_name() {
+                                let key = key.to_string();
+                                self.record_function_expr(&p.value, &key, true);
+                                self.exports.push(key);
+                            }
+                        }
+                    }
+                }
+                Expression::Identifier(id) => self.default_names.push(id.name.to_string()),
+                other => {
+                    self.record_function_expr(other, "default", true);
+                }
+            }
+            return;
+        }
+        let is_exports_object = matches!(object, Expression::Identifier(id) if id.name == "exports")
+            || object.is_specific_member_access("module", "exports");
+        if let (true, Some(prop)) = (is_exports_object, prop) {
+            self.record_function_expr(&it.right, prop, true);
+            self.exports.push(prop.to_string());
+        }
+    }
+
+    fn declaration_names(&mut self, decl: &Declaration<'_>) {
+        match decl {
+            Declaration::VariableDeclaration(v) => {
+                for d in &v.declarations {
+                    for id in d.id.get_binding_identifiers() {
+                        self.exports.push(id.name.to_string());
+                    }
+                }
+            }
+            Declaration::FunctionDeclaration(f) => {
+                self.exports.extend(f.name().map(|n| n.to_string()))
+            }
+            Declaration::ClassDeclaration(c) => {
+                self.exports.extend(c.name().map(|n| n.to_string()))
+            }
+            Declaration::TSTypeAliasDeclaration(t) => self.exports.push(t.id.name.to_string()),
+            Declaration::TSInterfaceDeclaration(t) => self.exports.push(t.id.name.to_string()),
+            Declaration::TSEnumDeclaration(t) => self.exports.push(t.id.name.to_string()),
+            Declaration::TSNamespaceDeclaration(t) => self.exports.push(t.id.name.to_string()),
+            Declaration::TSImportEqualsDeclaration(t) => self.exports.push(t.id.name.to_string()),
+            Declaration::TSExternalModuleDeclaration(_) | Declaration::TSGlobalDeclaration(_) => {}
+        }
+    }
+
+    fn record_class(&mut self, it: &Class<'_>, name: &str) {
+        let mut bases = Vec::new();
+        if let Some(h) = &it.heritage {
+            bases.push(self.text(h.expression.span()).to_string());
+        }
+        for i in &it.implements {
+            bases.push(self.text(i.expression.span()).to_string());
+        }
+        let mut methods: Vec<String> = Vec::new();
+        for el in &it.body.body {
+            let (key, decorators, params, is_async, span) = match el {
+                ClassElement::MethodDefinition(m) => (
+                    &m.key,
+                    &m.decorators,
+                    &*m.value.params,
+                    m.value.r#async,
+                    m.key.span(),
+                ),
+                ClassElement::PropertyDefinition(p) => {
+                    match p.value.as_ref().map(Expression::get_inner_expression) {
+                        Some(Expression::ArrowFunctionExpression(f)) => {
+                            (&p.key, &p.decorators, &*f.params, f.r#async, p.key.span())
+                        }
+                        Some(Expression::FunctionExpression(f)) => {
+                            (&p.key, &p.decorators, &*f.params, f.r#async, p.key.span())
+                        }
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let Some(method) = key.name() else { continue };
+            let method = if key.is_private_identifier() {
+                format!("#{method}")
+            } else {
+                method.to_string()
+            };
+            if methods.contains(&method) {
+                continue;
+            }
+            self.push_function(
+                format!("{name}.{method}"),
+                params,
+                decorators,
+                span,
+                is_async,
+            );
+            if let ClassElement::MethodDefinition(m) = el {
+                self.nest_route(it, name, &method, m);
+            }
+            methods.push(method);
+        }
+        self.classes.push(ClassFact {
+            name: name.to_string(),
+            methods,
+            bases,
+            line: self.line(it.span.start),
+        });
+    }
+
+    /// NestJS: `@Get(':id')` on a method of a `@Controller('users')` class.
+    fn nest_route(
+        &mut self,
+        class: &Class<'_>,
+        class_name: &str,
+        method: &str,
+        m: &MethodDefinition<'_>,
+    ) {
+        let Some(prefix) = class
+            .decorators
+            .iter()
+            .find_map(|d| routes::nest_controller_prefix(&d.expression))
+        else {
+            return;
+        };
+        for d in &m.decorators {
+            if let Some((verb, path)) = routes::nest_method_route(&d.expression) {
+                self.routes.push(RawRoute {
+                    method: verb,
+                    path: routes::join_paths(&prefix, &path),
+                    handler: format!("{class_name}.{method}"),
+                    line: self.line(d.span.start),
+                    object: "nestjs".to_string(),
+                    inline_handler: false,
+                });
+            }
+        }
+    }
+}
+
+/// Parameter names: identifiers as written, `{a, b}` / `[a, b]` for patterns, `...rest`.
+fn params_of(params: &FormalParameters<'_>) -> Vec<String> {
+    let mut out: Vec<String> = params
+        .items
+        .iter()
+        .map(|p| pattern_name(&p.pattern))
+        .collect();
+    if let Some(rest) = &params.rest {
+        out.push(format!("...{}", pattern_name(&rest.rest.argument)));
+    }
+    out
+}
+
+fn pattern_name(p: &BindingPattern<'_>) -> String {
+    match p {
+        BindingPattern::BindingIdentifier(id) => id.name.to_string(),
+        BindingPattern::AssignmentPattern(a) => pattern_name(&a.left),
+        BindingPattern::ObjectPattern(o) => {
+            let mut names: Vec<String> = o
+                .properties
+                .iter()
+                .filter_map(|p| p.key.static_name().map(|n| n.to_string()))
+                .collect();
+            if let Some(rest) = &o.rest {
+                names.push(format!("...{}", pattern_name(&rest.argument)));
+            }
+            format!("{{{}}}", names.join(", "))
+        }
+        BindingPattern::ArrayPattern(a) => {
+            let names: Vec<String> = a
+                .elements
+                .iter()
+                .map(|e| e.as_ref().map(pattern_name).unwrap_or_default())
+                .collect();
+            format!("[{}]", names.join(", "))
+        }
+    }
+}
+
+/// The string of a literal or substitution-free template (`'x'`, `` `x` ``).
+pub(super) fn static_string<'a>(expr: &Expression<'a>) -> Option<&'a str> {
+    match expr.get_inner_expression() {
+        Expression::StringLiteral(s) => Some(s.value.as_str()),
+        Expression::TemplateLiteral(t) => t.single_quasi().map(|q| q.as_str()),
+        _ => None,
+    }
+}
+
+fn module_export_name(n: &ModuleExportName<'_>) -> String {
+    n.name().to_string()
+}
+
+impl<'a> VisitJs<'a> for Facts<'_> {
+    fn visit_program(&mut self, it: &Program<'a>) {
+        self.use_client = it.directives.iter().any(|d| d.directive == "use client");
+        walk_js::walk_program(self, it);
+    }
+
+    fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
+        let (kind, names) = match &it.specifiers {
+            None => (ImportKind::Esm, Vec::new()),
+            Some(specs) => {
+                let all_type = it.import_kind.is_type()
+                    || (!specs.is_empty()
+                        && specs.iter().all(|s| {
+                            matches!(s, ImportDeclarationSpecifier::ImportSpecifier(s) if s.import_kind.is_type())
+                        }));
+                let names = specs
+                    .iter()
+                    .map(|s| match s {
+                        ImportDeclarationSpecifier::ImportSpecifier(s) => {
+                            module_export_name(&s.imported)
+                        }
+                        ImportDeclarationSpecifier::ImportDefaultSpecifier(_) => {
+                            "default".to_string()
+                        }
+                        ImportDeclarationSpecifier::ImportNamespaceSpecifier(_) => "*".to_string(),
+                    })
+                    .collect();
+                (
+                    if all_type {
+                        ImportKind::Type
+                    } else {
+                        ImportKind::Esm
+                    },
+                    names,
+                )
+            }
+        };
+        self.push_import(it.source.value.as_str(), kind, it.span.start, names);
+    }
+
+    fn visit_export_from_declaration(&mut self, it: &ExportFromDeclaration<'a>) {
+        let all_type = it.export_kind.is_type()
+            || (!it.specifiers.is_empty() && it.specifiers.iter().all(|s| s.export_kind.is_type()));
+        let names = it
+            .specifiers
+            .iter()
+            .map(|s| module_export_name(&s.local))
+            .collect();
+        self.exports.extend(
+            it.specifiers
+                .iter()
+                .map(|s| module_export_name(&s.exported)),
+        );
+        let kind = if all_type {
+            ImportKind::Type
+        } else {
+            ImportKind::Reexport
+        };
+        self.push_import(it.source.value.as_str(), kind, it.span.start, names);
+    }
+
+    fn visit_export_all_declaration(&mut self, it: &ExportAllDeclaration<'a>) {
+        let kind = if it.export_kind.is_type() {
+            ImportKind::Type
+        } else {
+            ImportKind::Reexport
+        };
+        if let Some(name) = &it.exported {
+            self.exports.push(module_export_name(name));
+        }
+        self.push_import(
+            it.source.value.as_str(),
+            kind,
+            it.span.start,
+            vec!["*".to_string()],
+        );
+    }
+
+    fn visit_export_named_declaration(&mut self, it: &ExportNamedDeclaration<'a>) {
+        for s in &it.specifiers {
+            let exported = module_export_name(&s.exported);
+            if exported == "default" {
+                self.default_names.push(module_export_name(&s.local));
+            }
+            self.exports.push(exported);
+        }
+    }
+
+    fn visit_export_declaration(&mut self, it: &ExportDeclaration<'a>) {
+        self.declaration_names(&it.declaration);
+        self.exporting = true;
+        walk_js::walk_export_declaration(self, it);
+        self.exporting = false;
+    }
+
+    fn visit_export_default_declaration(&mut self, it: &ExportDefaultDeclaration<'a>) {
+        self.exports.push("default".to_string());
+        if let Some(expr) = it.declaration.as_expression() {
+            match expr.get_inner_expression() {
+                Expression::Identifier(id) => self.default_names.push(id.name.to_string()),
+                Expression::CallExpression(call) => {
+                    // `export default memo(Foo)`, `connect(a)(Foo)`, `memo(() => …)`.
+                    let mut c = Some(&**call);
+                    while let Some(call) = c {
+                        for arg in call.arguments.iter().filter_map(Argument::as_expression) {
+                            if let Expression::Identifier(id) = arg.get_inner_expression() {
+                                self.default_names.push(id.name.to_string());
+                            }
+                        }
+                        c = match call.callee.get_inner_expression() {
+                            Expression::CallExpression(inner) => Some(inner),
+                            _ => None,
+                        };
+                    }
+                    self.record_function_expr(expr, "default", true);
+                }
+                Expression::ClassExpression(_) => {}
+                other => {
+                    let name = match other {
+                        Expression::FunctionExpression(f) => f
+                            .name()
+                            .map_or_else(|| "default".to_string(), |n| n.to_string()),
+                        _ => "default".to_string(),
+                    };
+                    self.record_function_expr(other, &name, true);
+                }
+            }
+        }
+        self.in_default = true;
+        self.exporting = true;
+        walk_js::walk_export_default_declaration(self, it);
+        self.in_default = false;
+        self.exporting = false;
+    }
+
+    fn visit_ts_import_equals_declaration(&mut self, it: &TSImportEqualsDeclaration<'a>) {
+        if let TSModuleReference::ExternalModuleReference(r) = &it.module_reference {
+            let kind = if it.import_kind.is_type() {
+                ImportKind::Type
+            } else {
+                ImportKind::Cjs
+            };
+            self.push_import(r.expression.value.as_str(), kind, it.span.start, Vec::new());
+        }
+    }
+
+    fn visit_import_expression(&mut self, it: &ImportExpression<'a>) {
+        match static_string(&it.source) {
+            Some(raw) => self.push_import(raw, ImportKind::Dynamic, it.span.start, Vec::new()),
+            None => {
+                let text = self.text(it.source.span()).to_string();
+                self.dynamic_exprs.push(text);
+            }
+        }
+        walk_js::walk_import_expression(self, it);
+    }
+
+    fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+        if let Expression::Identifier(callee) = &it.callee {
+            if callee.name == "require" {
+                if let Some(raw) = it
+                    .arguments
+                    .first()
+                    .and_then(Argument::as_expression)
+                    .and_then(static_string)
+                {
+                    self.push_import(raw, ImportKind::Cjs, it.span.start, Vec::new());
+                }
+            }
+        }
+        let found = routes::call_routes(it, |span| self.text(span));
+        for mut r in found {
+            r.line = self.line(r.line);
+            self.routes.push(r);
+        }
+        walk_js::walk_call_expression(self, it);
+    }
+
+    fn visit_assignment_expression(&mut self, it: &AssignmentExpression<'a>) {
+        if self.top_level() {
+            self.commonjs_export(it);
+        }
+        walk_js::walk_assignment_expression(self, it);
+    }
+
+    fn visit_variable_declaration(&mut self, it: &VariableDeclaration<'a>) {
+        if self.top_level() {
+            for d in &it.declarations {
+                let ids = d.id.get_binding_identifiers();
+                for id in &ids {
+                    self.variables.push(id.name.to_string());
+                }
+                let (Some(init), BindingPattern::BindingIdentifier(id)) = (&d.init, &d.id) else {
+                    continue;
+                };
+                let name = id.name.to_string();
+                if let Expression::ClassExpression(c) = init.get_inner_expression() {
+                    self.pending_class = Some((c.span.start, name));
+                } else {
+                    let exported = self.exporting;
+                    self.record_function_expr(init, &name, exported);
+                }
+            }
+        }
+        let exporting = std::mem::take(&mut self.exporting);
+        walk_js::walk_variable_declaration(self, it);
+        self.exporting = exporting;
+    }
+
+    fn visit_function(&mut self, it: &Function<'a>, flags: ScopeFlags) {
+        let is_decl = matches!(
+            it.r#type,
+            FunctionType::FunctionDeclaration | FunctionType::TSDeclareFunction
+        );
+        if is_decl && self.top_level() {
+            let name = match (it.name(), self.in_default) {
+                (Some(n), _) => Some(n.to_string()),
+                (None, true) => Some("default".to_string()),
+                (None, false) => None,
+            };
+            if let Some(name) = name {
+                if self.in_default && name != "default" {
+                    self.default_names.push(name.clone());
+                }
+                self.push_function(name.clone(), &it.params, &[], it.span, it.r#async);
+                self.candidates.push(Candidate {
+                    name,
+                    exported: self.exporting,
+                    span: it.span,
+                });
+            }
+        }
+        let (exporting, in_default) = (
+            std::mem::take(&mut self.exporting),
+            std::mem::take(&mut self.in_default),
+        );
+        self.fn_depth += 1;
+        walk_js::walk_function(self, it, flags);
+        self.fn_depth -= 1;
+        (self.exporting, self.in_default) = (exporting, in_default);
+    }
+
+    fn visit_arrow_function_expression(&mut self, it: &ArrowFunctionExpression<'a>) {
+        let (exporting, in_default) = (
+            std::mem::take(&mut self.exporting),
+            std::mem::take(&mut self.in_default),
+        );
+        self.fn_depth += 1;
+        walk_js::walk_arrow_function_expression(self, it);
+        self.fn_depth -= 1;
+        (self.exporting, self.in_default) = (exporting, in_default);
+    }
+
+    fn visit_class(&mut self, it: &Class<'a>) {
+        let pending = self
+            .pending_class
+            .take_if(|(start, _)| *start == it.span.start)
+            .map(|(_, n)| n);
+        let name = match (it.name(), pending, self.in_default && self.top_level()) {
+            (Some(n), _, _) => Some(n.to_string()),
+            (None, Some(n), _) => Some(n),
+            (None, None, true) => Some("default".to_string()),
+            (None, None, false) => None,
+        };
+        if let Some(name) = &name {
+            if self.top_level() {
+                if self.in_default && name != "default" {
+                    self.default_names.push(name.clone());
+                }
+                self.candidates.push(Candidate {
+                    name: name.clone(),
+                    exported: self.exporting,
+                    span: it.span,
+                });
+            }
+            self.record_class(it, name);
+        }
+        let (exporting, in_default) = (
+            std::mem::take(&mut self.exporting),
+            std::mem::take(&mut self.in_default),
+        );
+        self.class_depth += 1;
+        walk_js::walk_class(self, it);
+        self.class_depth -= 1;
+        (self.exporting, self.in_default) = (exporting, in_default);
+    }
+
+    fn visit_declaration(&mut self, it: &Declaration<'a>) {
+        if self.top_level() {
+            match it {
+                Declaration::TSTypeAliasDeclaration(t) => self.types.push(t.id.name.to_string()),
+                Declaration::TSInterfaceDeclaration(t) => self.types.push(t.id.name.to_string()),
+                _ => {}
+            }
+        }
+        walk_js::walk_declaration(self, it);
+    }
+
+    fn visit_ts_enum_declaration(&mut self, it: &TSEnumDeclaration<'a>) {
+        if self.top_level() {
+            self.enums.push(it.id.name.to_string());
+        }
+        walk_js::walk_ts_enum_declaration(self, it);
+    }
+
+    fn visit_jsx_element(&mut self, it: &JSXElement<'a>) {
+        if self.jsx_depth == 0 {
+            self.jsx_starts.push(it.span.start);
+        }
+        self.jsx_depth += 1;
+        walk_js::walk_jsx_element(self, it);
+        self.jsx_depth -= 1;
+    }
+
+    fn visit_jsx_fragment(&mut self, it: &JSXFragment<'a>) {
+        if self.jsx_depth == 0 {
+            self.jsx_starts.push(it.span.start);
+        }
+        self.jsx_depth += 1;
+        walk_js::walk_jsx_fragment(self, it);
+        self.jsx_depth -= 1;
+    }
+}
