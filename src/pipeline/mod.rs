@@ -4,4 +4,5 @@
 //! return records, so the same code runs in workers, in `provis analyze` and in parser
 //! child processes.
 
+pub mod caps;
 pub mod model;
