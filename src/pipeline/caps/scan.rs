@@ -70,7 +70,7 @@ impl Scanned {
                 blank(&mut code, i, end);
                 i = end;
             } else if !python && b == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                let end = find_from(bytes, i + 2, b"*/").map_or(bytes.len(), |e| e + 2);
+                let end = find_from(text, i + 2, "*/").map_or(bytes.len(), |e| e + 2);
                 comments.push((line_of(i), text[i..end].to_string()));
                 blank(&mut code, i, end);
                 i = end;
@@ -78,8 +78,8 @@ impl Scanned {
                 let prefix = if python { py_prefix(bytes, i) } else { "" };
                 let triple = python && bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b);
                 let (content_start, end, closed_len) = if triple {
-                    let close = [b, b, b];
-                    let e = find_from(bytes, i + 3, &close).unwrap_or(bytes.len());
+                    let close = if b == b'"' { "\"\"\"" } else { "'''" };
+                    let e = find_from(text, i + 3, close).unwrap_or(bytes.len());
                     (i + 3, e, 3)
                 } else {
                     let e = string_end(bytes, i + 1, b, b == b'`');
@@ -148,7 +148,7 @@ impl Scanned {
         let b = self.code.as_bytes();
         let mut out = Vec::new();
         let mut from = 0;
-        while let Some(p) = find_from(b, from, callee.as_bytes()) {
+        while let Some(p) = find_from(&self.code, from, callee) {
             from = p + 1;
             if p > 0 && (is_ident(b[p - 1]) || b[p - 1] == b'.') {
                 continue;
@@ -165,14 +165,14 @@ impl Scanned {
         out
     }
 
-    /// Calls of `.method(`: the receiver identifier (last segment before the dot) and the
-    /// position after `(`.
+    /// Calls of `.method(`: the receiver identifier (last segment before the dot; empty for
+    /// chained calls such as `f().method(`) and the position after `(`.
     pub fn method_calls(&self, method: &str) -> Vec<(String, usize)> {
         let b = self.code.as_bytes();
         let pat = format!(".{method}");
         let mut out = Vec::new();
         let mut from = 0;
-        while let Some(p) = find_from(b, from, pat.as_bytes()) {
+        while let Some(p) = find_from(&self.code, from, &pat) {
             from = p + 1;
             let after = p + pat.len();
             if after < b.len() && is_ident(b[after]) {
@@ -186,9 +186,7 @@ impl Scanned {
             while s > 0 && is_ident(b[s - 1]) {
                 s -= 1;
             }
-            if s < p {
-                out.push((self.code[s..p].to_string(), q + 1));
-            }
+            out.push((self.code[s..p].to_string(), q + 1));
         }
         out
     }
@@ -235,7 +233,7 @@ impl Scanned {
         let end = self.args(open).last().map_or(open, |a| a.1);
         let b = self.code.as_bytes();
         let mut from = open;
-        while let Some(p) = find_from(&b[..end], from, name.as_bytes()) {
+        while let Some(p) = find_from(&self.code[..end], from, name) {
             from = p + 1;
             if p > 0 && (is_ident(b[p - 1]) || b[p - 1] == b'.') {
                 continue;
@@ -294,7 +292,7 @@ impl Scanned {
         let b = self.code.as_bytes();
         let mut out = Vec::new();
         let mut from = 0;
-        while let Some(p) = find_from(b, from, word.as_bytes()) {
+        while let Some(p) = find_from(&self.code, from, word) {
             from = p + 1;
             let before_ok = p == 0 || !is_ident(b[p - 1]);
             let after = p + word.len();
@@ -342,15 +340,13 @@ fn memchr_nl(b: &[u8], from: usize) -> usize {
         .map_or(b.len(), |p| from + p)
 }
 
-/// First occurrence of `needle` at or after `from`.
-pub fn find_from(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || from >= hay.len() {
+/// First occurrence of `needle` at or after `from`. `from` must be a char boundary (it is
+/// when it follows an ASCII match, which is how every caller advances).
+pub fn find_from(hay: &str, from: usize, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay.get(from..)?.find(needle).map(|p| p + from)
 }
 
 /// End (offset of the closing quote) of a single-line string, or of a template literal which
@@ -395,7 +391,10 @@ mod tests {
         let open = s.calls("Queue")[0].1;
         assert_eq!(s.lit_after(open).map(|l| l.value.as_str()), Some("email"));
         assert!(s.preceded_by_word(src.find("Queue").unwrap_or(0), "new"));
-        assert_eq!(s.assigned_ident(src.find("new").unwrap_or(0)).as_deref(), Some("q"));
+        assert_eq!(
+            s.assigned_ident(src.find("new").unwrap_or(0)).as_deref(),
+            Some("q")
+        );
         let calls = s.method_calls("add");
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, "x");
@@ -412,7 +411,10 @@ mod tests {
         assert!(!s.lits[1].dynamic);
         assert_eq!(s.lits[1].value, "a\n'b'\n");
         let open = s.calls("app.include_router")[0].1;
-        assert_eq!(s.kwarg_lit(open, "prefix").map(|l| l.value.as_str()), Some("/items"));
+        assert_eq!(
+            s.kwarg_lit(open, "prefix").map(|l| l.value.as_str()),
+            Some("/items")
+        );
         let args = s.args(open);
         assert_eq!(args.len(), 2);
         assert_eq!(s.code[args[0].0..args[0].1].trim(), "items.router");

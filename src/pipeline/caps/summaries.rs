@@ -2,8 +2,8 @@
 //! the parsed facts and the detections only, so every job has summaries even without an LLM.
 //! Every sentence states a fact that can be checked against the files or graph artifacts.
 
+use super::capabilities::describe::list;
 use super::capabilities::{CapabilitiesDoc, Capability};
-use super::capabilities::describe::{humanize, list};
 use super::detect::{stem, Detections, Finding, FindingKind, STORE_DEFINED};
 use super::CapsInput;
 use crate::pipeline::model::{FileRecord, Language};
@@ -68,7 +68,11 @@ pub struct CapabilitySummary {
 }
 
 /// Builds deterministic summaries for every file and capability.
-pub fn summarize_files(input: &CapsInput<'_>, det: &Detections, caps: &CapabilitiesDoc) -> SummariesDoc {
+pub fn summarize_files(
+    input: &CapsInput<'_>,
+    det: &Detections,
+    caps: &CapabilitiesDoc,
+) -> SummariesDoc {
     let mut out_deg: BTreeMap<&str, usize> = BTreeMap::new();
     let mut in_deg: BTreeMap<&str, usize> = BTreeMap::new();
     for (a, b) in input.edges.iter().filter(|(a, b)| a != b) {
@@ -145,17 +149,27 @@ pub fn framework_label(fw: &str) -> String {
 }
 
 fn of_kind<'a>(findings: &[&'a Finding], kind: FindingKind) -> Vec<&'a Finding> {
-    findings.iter().copied().filter(|f| f.kind == kind).collect()
+    findings
+        .iter()
+        .copied()
+        .filter(|f| f.kind == kind)
+        .collect()
 }
 
 fn fw_of(findings: &[&Finding]) -> String {
-    let set: BTreeSet<String> = findings.iter().map(|f| framework_label(&f.framework)).collect();
+    let set: BTreeSet<String> = findings
+        .iter()
+        .map(|f| framework_label(&f.framework))
+        .collect();
     set.into_iter().collect::<Vec<_>>().join("/")
 }
 
 fn unique(items: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    items.into_iter().filter(|i| seen.insert(i.clone())).collect()
+    items
+        .into_iter()
+        .filter(|i| seen.insert(i.clone()))
+        .collect()
 }
 
 fn language_label(rec: &FileRecord) -> &'static str {
@@ -229,7 +243,11 @@ fn title(rec: &FileRecord, fs: &[&Finding]) -> String {
         .collect();
     if !models.is_empty() {
         let names = unique(models.iter().map(|m| m.name.clone()));
-        let what = if rec.path.ends_with(".prisma") { "schema" } else { "models" };
+        let what = if rec.path.ends_with(".prisma") {
+            "schema"
+        } else {
+            "models"
+        };
         return format!("{} {what}: {}", fw_of(&models), list(&names, 4));
     }
     let handlers = of_kind(fs, FindingKind::RouteHandler);
@@ -242,7 +260,7 @@ fn title(rec: &FileRecord, fs: &[&Finding]) -> String {
             .iter()
             .find(|e| *e != "default")
             .cloned()
-            .unwrap_or_else(|| humanize(stem(&rec.path)).replace(' ', ""));
+            .unwrap_or_else(|| stem(&rec.path).to_string());
         return format!("React component {name}");
     }
     let name = rec.path.rsplit('/').next().unwrap_or(&rec.path);
@@ -257,30 +275,52 @@ fn title(rec: &FileRecord, fs: &[&Finding]) -> String {
     }
 }
 
-fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&Finding], degrees: (usize, usize)) -> Vec<String> {
+fn sentences(
+    input: &CapsInput<'_>,
+    det: &Detections,
+    rec: &FileRecord,
+    fs: &[&Finding],
+    degrees: (usize, usize),
+) -> Vec<String> {
     let mut out = Vec::new();
-    let names = |k: FindingKind, fmt: &dyn Fn(&Finding) -> String| unique(of_kind(fs, k).iter().map(|f| fmt(f)));
+    let names = |k: FindingKind, fmt: &dyn Fn(&Finding) -> String| {
+        unique(of_kind(fs, k).iter().map(|f| fmt(f)))
+    };
     let routes = names(FindingKind::Route, &|f| format!("{} {}", f.detail, f.name));
     if !routes.is_empty() {
-        out.push(format!("Declares {} route{}: {}.", routes.len(), if routes.len() == 1 { "" } else { "s" }, list(&routes, 6)));
+        out.push(format!(
+            "Declares {} route{}: {}.",
+            routes.len(),
+            if routes.len() == 1 { "" } else { "s" },
+            list(&routes, 6)
+        ));
     }
     let pages = names(FindingKind::Page, &|f| f.name.clone());
     if !pages.is_empty() {
         out.push(format!("Renders {}.", list(&pages, 6)));
     }
-    let handlers = names(FindingKind::RouteHandler, &|f| format!("{} ({})", f.detail, f.name));
+    let handlers = names(FindingKind::RouteHandler, &|f| {
+        format!("{} ({})", f.detail, f.name)
+    });
     if !handlers.is_empty() {
         out.push(format!("Handles {}.", list(&handlers, 6)));
     }
-    let consumers = names(FindingKind::JobConsumer, &|f| format!("{} ({})", f.name, framework_label(&f.framework)));
+    let consumers = names(FindingKind::JobConsumer, &|f| {
+        format!("{} ({})", f.name, framework_label(&f.framework))
+    });
     if !consumers.is_empty() {
-        out.push(format!("Processes background jobs: {}.", list(&consumers, 6)));
+        out.push(format!(
+            "Processes background jobs: {}.",
+            list(&consumers, 6)
+        ));
     }
     let producers = names(FindingKind::JobProducer, &|f| f.name.clone());
     if !producers.is_empty() {
         out.push(format!("Enqueues jobs: {}.", list(&producers, 6)));
     }
-    let sched = names(FindingKind::Schedule, &|f| format!("{} ({})", f.name, f.detail));
+    let sched = names(FindingKind::Schedule, &|f| {
+        format!("{} ({})", f.name, f.detail)
+    });
     if !sched.is_empty() {
         out.push(format!("Schedules {}.", list(&sched, 6)));
     }
@@ -293,12 +333,17 @@ fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&F
         out.push(format!("Options: {}.", list(&opts, 8)));
     }
     let stores = of_kind(fs, FindingKind::Store);
-    let defined = unique(stores.iter().filter(|f| f.detail.starts_with(STORE_DEFINED)).map(|f| {
-        match f.detail.strip_prefix(STORE_DEFINED).map(str::trim) {
-            Some(extra) if !extra.is_empty() => format!("{} {extra}", f.name),
-            _ => f.name.clone(),
-        }
-    }));
+    let defined = unique(
+        stores
+            .iter()
+            .filter(|f| f.detail.starts_with(STORE_DEFINED))
+            .map(
+                |f| match f.detail.strip_prefix(STORE_DEFINED).map(str::trim) {
+                    Some(extra) if !extra.is_empty() => format!("{} {extra}", f.name),
+                    _ => f.name.clone(),
+                },
+            ),
+    );
     if !defined.is_empty() {
         out.push(format!("Defines data models: {}.", list(&defined, 8)));
     }
@@ -311,7 +356,9 @@ fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&F
     if !used.is_empty() {
         out.push(format!("Uses data stores: {}.", list(&used, 8)));
     }
-    let ext = names(FindingKind::External, &|f| format!("{} ({})", f.name, f.detail));
+    let ext = names(FindingKind::External, &|f| {
+        format!("{} ({})", f.name, f.detail)
+    });
     if !ext.is_empty() {
         out.push(format!("Calls external services: {}.", list(&ext, 6)));
     }
@@ -322,6 +369,7 @@ fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&F
     let outputs = names(FindingKind::Output, &|f| match f.detail.as_str() {
         "email" | "sms" => format!("{} via {}", f.detail, f.name),
         "console" => "console output".to_string(),
+        "file" => format!("file writes ({})", f.name),
         d => format!("{d} {}", f.name),
     });
     if !outputs.is_empty() {
@@ -338,18 +386,35 @@ fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&F
     }
     let (nf, nc) = (rec.functions.len(), rec.classes.len());
     if nf + nc > 0 {
-        out.push(format!("Defines {nf} function{} and {nc} class{}.", if nf == 1 { "" } else { "s" }, if nc == 1 { "" } else { "es" }));
+        out.push(format!(
+            "Defines {nf} function{} and {nc} class{}.",
+            if nf == 1 { "" } else { "s" },
+            if nc == 1 { "" } else { "es" }
+        ));
     }
-    let exports: Vec<String> = rec.exports.iter().filter(|e| *e != "default").cloned().collect();
+    let exports: Vec<String> = rec
+        .exports
+        .iter()
+        .filter(|e| *e != "default")
+        .cloned()
+        .collect();
     if !exports.is_empty() {
         out.push(format!("Exports {}.", list(&exports, 5)));
     }
-    let packages = unique(rec.imports.iter().filter(|i| i.external).filter_map(|i| i.package.clone()));
+    let packages = unique(
+        rec.imports
+            .iter()
+            .filter(|i| i.external)
+            .filter_map(|i| i.package.clone()),
+    );
     let internal = degrees.1;
     match (internal, packages.is_empty()) {
         (0, true) => {}
         (0, false) => out.push(format!("Uses packages {}.", list(&packages, 5))),
-        (n, true) => out.push(format!("Imports {n} internal module{}.", if n == 1 { "" } else { "s" })),
+        (n, true) => out.push(format!(
+            "Imports {n} internal module{}.",
+            if n == 1 { "" } else { "s" }
+        )),
         (n, false) => out.push(format!(
             "Imports {n} internal module{} and packages {}.",
             if n == 1 { "" } else { "s" },
@@ -357,7 +422,11 @@ fn sentences(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, fs: &[&F
         )),
     }
     if degrees.0 > 0 {
-        out.push(format!("Imported by {} file{}.", degrees.0, if degrees.0 == 1 { "" } else { "s" }));
+        out.push(format!(
+            "Imported by {} file{}.",
+            degrees.0,
+            if degrees.0 == 1 { "" } else { "s" }
+        ));
     }
     if let Some(p) = det.facts.get(&rec.path).and_then(|f| f.prefix.as_ref()) {
         out.push(format!("Mounted under {p}."));
@@ -387,15 +456,36 @@ fn package_json_sentence(input: &CapsInput<'_>, path: &str) -> Option<String> {
 fn key_functions(rec: &FileRecord, fs: &[&Finding]) -> Vec<String> {
     let defined: BTreeSet<&str> = rec.functions.iter().map(|f| f.name.as_str()).collect();
     let mut picks: Vec<String> = Vec::new();
-    picks.extend(rec.routes.iter().map(|r| r.handler.clone()).filter(|h| defined.contains(h.as_str())));
+    // Route handlers are named by the parser even when they are function expressions.
+    picks.extend(
+        rec.routes
+            .iter()
+            .map(|r| r.handler.clone())
+            .filter(|h| super::scan::is_identifier(h) || defined.contains(h.as_str())),
+    );
     picks.extend(
         fs.iter()
-            .filter(|f| matches!(f.kind, FindingKind::RouteHandler | FindingKind::JobConsumer | FindingKind::Schedule))
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::RouteHandler | FindingKind::JobConsumer | FindingKind::Schedule
+                )
+            })
             .map(|f| f.name.clone())
             .filter(|n| defined.contains(n.as_str())),
     );
-    picks.extend(rec.functions.iter().filter(|f| rec.exports.contains(&f.name)).map(|f| f.name.clone()));
-    picks.extend(rec.functions.iter().filter(|f| !f.decorators.is_empty()).map(|f| f.name.clone()));
+    picks.extend(
+        rec.functions
+            .iter()
+            .filter(|f| rec.exports.contains(&f.name))
+            .map(|f| f.name.clone()),
+    );
+    picks.extend(
+        rec.functions
+            .iter()
+            .filter(|f| !f.decorators.is_empty())
+            .map(|f| f.name.clone()),
+    );
     picks.extend(
         rec.functions
             .iter()
@@ -420,14 +510,26 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
-fn file_summary(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, degrees: (usize, usize)) -> FileSummary {
+fn file_summary(
+    input: &CapsInput<'_>,
+    det: &Detections,
+    rec: &FileRecord,
+    degrees: (usize, usize),
+) -> FileSummary {
     let fs: Vec<&Finding> = det.in_file(&rec.path).collect();
     let (title, purpose) = if rec.skipped {
-        let why = rec.skip_reason.clone().unwrap_or_else(|| "not parsed".to_string());
+        let why = rec
+            .skip_reason
+            .clone()
+            .unwrap_or_else(|| "not parsed".to_string());
         ("Skipped file".to_string(), format!("Not analysed: {why}."))
     } else {
         let s = sentences(input, det, rec, &fs, degrees);
-        let p = if s.is_empty() { format!("{} lines.", rec.lines) } else { s.join(" ") };
+        let p = if s.is_empty() {
+            format!("{} lines.", rec.lines)
+        } else {
+            s.join(" ")
+        };
         (title(rec, &fs), p)
     };
     let risks = det
@@ -435,13 +537,21 @@ fn file_summary(input: &CapsInput<'_>, det: &Detections, rec: &FileRecord, degre
         .get(&rec.path)
         .map(|f| f.risks.iter().map(|r| r.message.clone()).collect())
         .unwrap_or_default();
-    let first = purpose.split(". ").next().unwrap_or("").trim_end_matches('.');
+    let first = purpose
+        .split(". ")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.');
     let blurb = truncate_chars(&format!("{title}. {first}."), MAX_BLURB_CHARS);
     FileSummary {
         path: rec.path.clone(),
         title,
         purpose,
-        key_functions: if rec.skipped { Vec::new() } else { key_functions(rec, &fs) },
+        key_functions: if rec.skipped {
+            Vec::new()
+        } else {
+            key_functions(rec, &fs)
+        },
         risks,
         blurb,
     }
@@ -488,7 +598,12 @@ fn capability_summary(det: &Detections, c: &Capability) -> CapabilitySummary {
         facts.push(format!("stores {}", list(&n, 3)));
     }
     if !c.data_flow.externals.is_empty() {
-        let n: Vec<String> = c.data_flow.externals.iter().map(|s| s.name.clone()).collect();
+        let n: Vec<String> = c
+            .data_flow
+            .externals
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
         facts.push(format!("external {}", list(&n, 3)));
     }
     CapabilitySummary {
@@ -497,6 +612,9 @@ fn capability_summary(det: &Detections, c: &Capability) -> CapabilitySummary {
         purpose,
         key_files: c.key_files.clone(),
         risks,
-        blurb: truncate_chars(&format!("{}: {}.", c.name, facts.join("; ")), MAX_BLURB_CHARS),
+        blurb: truncate_chars(
+            &format!("{}: {}.", c.name, facts.join("; ")),
+            MAX_BLURB_CHARS,
+        ),
     }
 }

@@ -1,15 +1,13 @@
 //! Names, purposes, steps and path-based lanes of capabilities, from facts only.
 
-use super::{
-    DataFlow, EntryPoint, FlowEdge, FlowItem, Group, GroupKind, Step,
-};
+use super::{DataFlow, EntryPoint, FlowEdge, FlowItem, Group, GroupKind, Step};
 use crate::pipeline::caps::detect::{stem, LINK_ENQUEUE, LINK_HTTP, LINK_SCHEDULE};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// File stems that say nothing about what a file does.
 const GENERIC_STEMS: &[&str] = &[
-    "index", "main", "app", "server", "urls", "route", "routes", "router", "api", "views",
-    "tasks", "jobs", "worker", "workers", "celery", "__init__", "__main__", "cli", "page",
+    "index", "main", "app", "server", "urls", "route", "routes", "router", "api", "views", "tasks",
+    "jobs", "worker", "workers", "celery", "__init__", "__main__", "cli", "page",
 ];
 
 /// The resource a URL path is about: its first segment that is not `api`, a version, a
@@ -19,9 +17,8 @@ pub fn resource_segment(path: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
         .find(|s| {
             let param = s.starts_with([':', '[', '{', '<', '(', '*', '$']);
-            let version = s.len() > 1
-                && s.starts_with('v')
-                && s[1..].bytes().all(|b| b.is_ascii_digit());
+            let version =
+                s.len() > 1 && s.starts_with('v') && s[1..].bytes().all(|b| b.is_ascii_digit());
             !param && !version && *s != "api" && *s != "rest"
         })
         .map(|s| s.trim_end_matches(".json").to_string())
@@ -84,22 +81,53 @@ pub fn lane_by_path(path: &str) -> &'static str {
     let s = stem(path);
     let ext = name.rsplit('.').next().unwrap_or("");
     let has = |d: &[&str]| dirs.iter().any(|x| d.contains(x));
-    if has(&["api", "routes", "routers", "controllers", "handlers", "endpoints", "graphql", "resolvers"])
-        || matches!(s, "route" | "routes" | "router" | "urls" | "controller")
+    if has(&[
+        "api",
+        "routes",
+        "routers",
+        "controllers",
+        "handlers",
+        "endpoints",
+        "graphql",
+        "resolvers",
+    ]) || matches!(s, "route" | "routes" | "router" | "urls" | "controller")
         || s.ends_with("_controller")
         || s.ends_with(".controller")
         || name.contains(".controller.")
     {
         return "api";
     }
-    if has(&["workers", "worker", "jobs", "tasks", "queues", "queue", "cron", "schedulers", "consumers"])
-        || matches!(s, "tasks" | "worker" | "workers" | "jobs" | "celery" | "scheduler" | "cron")
-    {
+    if has(&[
+        "workers",
+        "worker",
+        "jobs",
+        "tasks",
+        "queues",
+        "queue",
+        "cron",
+        "schedulers",
+        "consumers",
+    ]) || matches!(
+        s,
+        "tasks" | "worker" | "workers" | "jobs" | "celery" | "scheduler" | "cron"
+    ) {
         return "workers";
     }
     let js = matches!(ext, "js" | "jsx" | "ts" | "tsx" | "mjs" | "vue" | "svelte");
-    if matches!(ext, "tsx" | "jsx" | "vue" | "svelte" | "css" | "scss" | "html")
-        || (js && has(&["pages", "app", "components", "hooks", "layouts", "views", "public", "styles"]))
+    if matches!(
+        ext,
+        "tsx" | "jsx" | "vue" | "svelte" | "css" | "scss" | "html"
+    ) || (js
+        && has(&[
+            "pages",
+            "app",
+            "components",
+            "hooks",
+            "layouts",
+            "views",
+            "public",
+            "styles",
+        ]))
         || has(&["templates", "static"])
     {
         return "web";
@@ -115,7 +143,11 @@ pub(crate) fn name(g: &Group<'_>) -> String {
         GroupKind::Web if g.label.is_empty() => "Home page".to_string(),
         GroupKind::Web => {
             let n: BTreeSet<&str> = g.entries.iter().map(|e| e.name.as_str()).collect();
-            format!("{} {}", humanize(&g.label), if n.len() == 1 { "page" } else { "pages" })
+            format!(
+                "{} {}",
+                humanize(&g.label),
+                if n.len() == 1 { "page" } else { "pages" }
+            )
         }
         GroupKind::Job if g.key.starts_with("job:queue:") => format!("{} jobs", humanize(&g.label)),
         GroupKind::Job => format!("{} background tasks", humanize(&g.label)),
@@ -129,9 +161,16 @@ fn cli_name(g: &Group<'_>) -> String {
     if !g.label.is_empty() {
         return g.label.clone();
     }
-    let by = |pred: &dyn Fn(&str) -> bool| g.entries.iter().find(|e| pred(&e.detail)).map(|e| e.name.clone());
+    let by = |pred: &dyn Fn(&str) -> bool| {
+        g.entries
+            .iter()
+            .find(|e| pred(&e.detail))
+            .map(|e| e.name.clone())
+    };
     by(&|d| d.ends_with("group") || d == "program")
-        .or_else(|| by(&|d| d == "__main__" || d == "__main__.py" || d == "argparse" || d == "shebang"))
+        .or_else(|| {
+            by(&|d| d == "__main__" || d == "__main__.py" || d == "argparse" || d == "shebang")
+        })
         .or_else(|| g.entries.first().map(|e| e.name.clone()))
         .unwrap_or_else(|| super::seed_stem(g))
 }
@@ -187,7 +226,11 @@ pub(crate) fn purpose(g: &Group<'_>, entries: &[EntryPoint], df: &DataFlow) -> S
                 .map(|e| e.name.clone())
                 .collect();
             if cmds.is_empty() {
-                format!("Command-line program `{}` ({fw}) in {}.", cli_name(g), seeds_text(g))
+                format!(
+                    "Command-line program `{}` ({fw}) in {}.",
+                    cli_name(g),
+                    seeds_text(g)
+                )
             } else {
                 format!(
                     "Command-line program `{}` ({fw}) with {}: {}.",
@@ -200,12 +243,25 @@ pub(crate) fn purpose(g: &Group<'_>, entries: &[EntryPoint], df: &DataFlow) -> S
     };
     let mut parts = Vec::new();
     if !df.stores.is_empty() {
-        parts.push(format!("stores {}", list(&names(&df.stores), 6)));
+        let stores: Vec<String> = df
+            .stores
+            .iter()
+            .map(|i| format!("{} ({})", i.name, i.kind))
+            .collect();
+        parts.push(format!("stores {}", list(&stores, 6)));
     }
     if !df.externals.is_empty() {
-        parts.push(format!("external services {}", list(&names(&df.externals), 5)));
+        parts.push(format!(
+            "external services {}",
+            list(&names(&df.externals), 5)
+        ));
     }
-    let env: Vec<String> = df.inputs.iter().filter(|i| i.kind == "env").map(|i| i.name.clone()).collect();
+    let env: Vec<String> = df
+        .inputs
+        .iter()
+        .filter(|i| i.kind == "env")
+        .map(|i| i.name.clone())
+        .collect();
     if !env.is_empty() {
         parts.push(format!("environment variables {}", list(&env, 5)));
     }
@@ -236,17 +292,38 @@ pub(crate) fn steps(
 ) -> Vec<Step> {
     let mut steps = Vec::new();
     let seeds: Vec<String> = g.seeds.iter().cloned().collect();
-    let entry_names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    let mut entry_names: Vec<String> = Vec::new();
+    for e in entries {
+        if !entry_names.contains(&e.name) {
+            entry_names.push(e.name.clone());
+        }
+    }
     let (title, what) = match g.kind {
         GroupKind::Api => ("Receive HTTP requests", list(&entry_names, 6)),
         GroupKind::Web => ("Render pages", list(&entry_names, 6)),
         GroupKind::Job => ("Consume background jobs", list(&entry_names, 6)),
         GroupKind::Schedule => ("Run on a schedule", list(&entry_names, 6)),
-        GroupKind::Cli => ("Start from the command line", format!("`{}`: {}", cli_name(g), list(&entry_names, 6))),
+        GroupKind::Cli => (
+            "Start from the command line",
+            format!("`{}`: {}", cli_name(g), list(&entry_names, 6)),
+        ),
+    };
+    // Hand-offs into this capability's own entry files are its triggers, not later steps.
+    let is_trigger = |e: &&FlowEdge| g.seeds.contains(&e.to) && !g.seeds.contains(&e.from);
+    let triggers: Vec<String> = cf
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), LINK_ENQUEUE | LINK_HTTP | LINK_SCHEDULE))
+        .filter(is_trigger)
+        .map(|e| format!("{} ({})", e.from, e.kind))
+        .collect();
+    let triggered = if triggers.is_empty() {
+        String::new()
+    } else {
+        format!(", triggered by {}", list(&triggers, 3))
     };
     steps.push(Step {
         title: title.to_string(),
-        description: format!("{what} in {}", list(&seeds, 3)),
+        description: format!("{what} in {}{triggered}", list(&seeds, 3)),
         files: seeds.clone(),
     });
     for (kind, title, label) in [
@@ -294,7 +371,10 @@ pub(crate) fn steps(
         if items.is_empty() {
             continue;
         }
-        let n: Vec<String> = items.iter().map(|i| format!("{} ({})", i.name, i.kind)).collect();
+        let n: Vec<String> = items
+            .iter()
+            .map(|i| format!("{} ({})", i.name, i.kind))
+            .collect();
         let refs: Vec<&FlowItem> = items.iter().collect();
         steps.push(Step {
             title: title.to_string(),
@@ -303,16 +383,29 @@ pub(crate) fn steps(
         });
     }
     for (kind, title, verb) in [
-        (LINK_ENQUEUE, "Hand off to background workers", "enqueues work for"),
+        (
+            LINK_ENQUEUE,
+            "Hand off to background workers",
+            "enqueues work for",
+        ),
         (LINK_SCHEDULE, "Trigger scheduled tasks", "schedules"),
         (LINK_HTTP, "Call internal HTTP routes", "calls"),
     ] {
-        let edges: Vec<&FlowEdge> = cf.iter().filter(|e| e.kind == kind).collect();
+        let edges: Vec<&FlowEdge> = cf
+            .iter()
+            .filter(|e| e.kind == kind && !is_trigger(e))
+            .collect();
         if edges.is_empty() {
             continue;
         }
-        let d: Vec<String> = edges.iter().map(|e| format!("{} {verb} {}", e.from, e.to)).collect();
-        let files: BTreeSet<String> = edges.iter().flat_map(|e| [e.from.clone(), e.to.clone()]).collect();
+        let d: Vec<String> = edges
+            .iter()
+            .map(|e| format!("{} {verb} {}", e.from, e.to))
+            .collect();
+        let files: BTreeSet<String> = edges
+            .iter()
+            .flat_map(|e| [e.from.clone(), e.to.clone()])
+            .collect();
         steps.push(Step {
             title: title.to_string(),
             description: list(&d, 4),
@@ -321,7 +414,11 @@ pub(crate) fn steps(
     }
     if !df.outputs.is_empty() {
         let mut parts: Vec<String> = Vec::new();
-        let responses = df.outputs.iter().filter(|o| o.kind == "httpResponse").count();
+        let responses = df
+            .outputs
+            .iter()
+            .filter(|o| o.kind == "httpResponse")
+            .count();
         if responses > 0 {
             parts.push(plural(responses, "HTTP response", "HTTP responses"));
         }
@@ -331,6 +428,7 @@ pub(crate) fn steps(
                 "job" => format!("job `{}` enqueued", o.name),
                 "email" | "sms" => format!("{} via {}", o.kind, o.name),
                 "console" => "console output".to_string(),
+                "file" => format!("writes {}", o.name),
                 _ => format!("{} {}", o.kind, o.name),
             });
         }
@@ -350,8 +448,14 @@ mod tests {
 
     #[test]
     fn resources_skip_api_versions_and_params() {
-        assert_eq!(resource_segment("/api/v1/users/:id").as_deref(), Some("users"));
-        assert_eq!(resource_segment("/api/[slug]/items").as_deref(), Some("items"));
+        assert_eq!(
+            resource_segment("/api/v1/users/:id").as_deref(),
+            Some("users")
+        );
+        assert_eq!(
+            resource_segment("/api/[slug]/items").as_deref(),
+            Some("items")
+        );
         assert_eq!(resource_segment("/"), None);
         assert_eq!(resource_segment("/api"), None);
     }

@@ -13,8 +13,8 @@
 //!    capability's seed is not followed (mounting a router is wiring, not doing), but a
 //!    hand-off link is (enqueueing to a worker, scheduling a task, a page fetching an API
 //!    route): that is where the flow continues.
-//! 3. **Orchestrators.** Files outside the gathered set that import, mount, include or
-//!    enqueue into the seeds.
+//! 3. **Orchestrators.** Files outside the gathered set that import, mount, include,
+//!    enqueue into, schedule or call the seeds.
 //! 4. **Lanes** by detector kind first (routes → api, workers/schedules → workers, pages and
 //!    React components → web), then by path, api and worker patterns before web.
 //! 5. **Flows**: control flow among the capability's files (the most specific relation per
@@ -25,11 +25,11 @@
 pub mod describe;
 
 use super::detect::{
-    is_handoff, is_test_path, stem, Detections, Finding, FindingKind, LINK_ENQUEUE,
+    is_handoff, is_test_path, stem, Detections, Finding, FindingKind, LINK_ENQUEUE, LINK_HTTP,
     LINK_INCLUDE, LINK_MOUNT, LINK_SCHEDULE, STORE_CLIENT, STORE_USED,
 };
-use crate::pipeline::model::FileRecord;
 use super::CapsInput;
+use crate::pipeline::model::FileRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -215,7 +215,10 @@ impl<'a> Graph<'a> {
         }
         let mut handoffs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for l in det.links.iter().filter(|l| is_handoff(&l.kind)) {
-            handoffs.entry(l.from.as_str()).or_default().insert(l.to.as_str());
+            handoffs
+                .entry(l.from.as_str())
+                .or_default()
+                .insert(l.to.as_str());
         }
         Self {
             records: input.files.iter().map(|f| (f.path.as_str(), f)).collect(),
@@ -227,7 +230,11 @@ impl<'a> Graph<'a> {
     }
 
     /// Breadth-first gathering from `seeds`; returns file → depth.
-    fn gather(&self, seeds: &BTreeSet<String>, other_seeds: &BTreeSet<&str>) -> BTreeMap<String, usize> {
+    fn gather(
+        &self,
+        seeds: &BTreeSet<String>,
+        other_seeds: &BTreeSet<&str>,
+    ) -> BTreeMap<String, usize> {
         let mut seen: BTreeMap<String, usize> = seeds.iter().map(|s| (s.clone(), 0)).collect();
         let mut queue: VecDeque<(String, usize)> = seeds.iter().map(|s| (s.clone(), 0)).collect();
         while let Some((file, depth)) = queue.pop_front() {
@@ -352,7 +359,8 @@ fn group_entries<'a>(det: &'a Detections, graph: &Graph<'_>) -> Vec<Group<'a>> {
         g.entries.push(f);
         g.seeds.insert(f.file.clone());
     }
-    // Unnamed CLI files reached from a named CLI program belong to it.
+    // Unnamed CLI files that reach, or are reached from, a named CLI program belong to it
+    // (`__main__.py` importing the console script's module, helpers with `__main__` guards).
     let named: Vec<String> = groups
         .values()
         .filter(|g| g.kind == GroupKind::Cli && !g.key.starts_with("cli:file:"))
@@ -366,8 +374,10 @@ fn group_entries<'a>(det: &'a Detections, graph: &Graph<'_>) -> Vec<Group<'a>> {
         let absorbed: Vec<String> = groups
             .keys()
             .filter(|k| {
-                k.strip_prefix("cli:file:")
-                    .is_some_and(|file| reach.contains_key(file))
+                k.strip_prefix("cli:file:").is_some_and(|file| {
+                    let back = graph.gather(&BTreeSet::from([file.to_string()]), &BTreeSet::new());
+                    reach.contains_key(file) || seeds.iter().any(|s| back.contains_key(s))
+                })
             })
             .cloned()
             .collect();
@@ -434,7 +444,7 @@ fn orchestrators(
     for l in &det.links {
         let wiring = matches!(
             l.kind.as_str(),
-            LINK_MOUNT | LINK_INCLUDE | LINK_ENQUEUE | LINK_SCHEDULE
+            LINK_MOUNT | LINK_INCLUDE | LINK_ENQUEUE | LINK_SCHEDULE | LINK_HTTP
         );
         if wiring && g.seeds.contains(&l.to) {
             out.insert(l.from.clone());
@@ -483,7 +493,7 @@ fn edge_rank(kind: &str) -> u8 {
     match kind {
         LINK_ENQUEUE => 0,
         LINK_SCHEDULE => 1,
-        super::detect::LINK_HTTP => 2,
+        LINK_HTTP => 2,
         LINK_MOUNT => 3,
         LINK_INCLUDE => 4,
         _ => 5,
@@ -501,7 +511,8 @@ fn control_flow(graph: &Graph<'_>, members: &BTreeSet<&str>) -> Vec<FlowEdge> {
         }
     }
     for l in graph.links {
-        let (Some(from), Some(to)) = (members.get(l.from.as_str()), members.get(l.to.as_str())) else {
+        let (Some(from), Some(to)) = (members.get(l.from.as_str()), members.get(l.to.as_str()))
+        else {
             continue;
         };
         let e = best.entry((from, to)).or_insert(l.kind.as_str());
@@ -580,10 +591,7 @@ fn data_flow(
             _ => {}
         }
     }
-    let findings: Vec<&Finding> = gathered
-        .keys()
-        .flat_map(|f| det.in_file(f))
-        .collect();
+    let findings: Vec<&Finding> = gathered.keys().flat_map(|f| det.in_file(f)).collect();
     let usage = |f: &&Finding| {
         f.kind == FindingKind::Store
             && (f.detail == STORE_USED
@@ -592,7 +600,10 @@ fn data_flow(
                 || g.seeds.contains(&f.file))
     };
     let mut stores: Vec<&Finding> = findings.iter().copied().filter(usage).collect();
-    if stores.iter().all(|f| f.framework == "sql" || f.detail == STORE_CLIENT) {
+    if stores
+        .iter()
+        .all(|f| f.framework == "sql" || f.detail == STORE_CLIENT)
+    {
         stores.extend(
             findings
                 .iter()

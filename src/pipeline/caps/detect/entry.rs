@@ -2,8 +2,7 @@
 //! links that tie them together (mounts, Django `include()`, client calls to API routes).
 
 use super::{
-    stem, Ctx, Finding, FindingKind, Global, Local, Pending, LINK_HTTP,
-    LINK_INCLUDE, LINK_MOUNT,
+    stem, Ctx, Finding, FindingKind, Global, Local, Pending, LINK_HTTP, LINK_INCLUDE, LINK_MOUNT,
 };
 use crate::pipeline::caps::scan::is_identifier;
 use crate::pipeline::model::Language;
@@ -42,9 +41,8 @@ fn cli_py(ctx: &Ctx<'_>, out: &mut Local) {
                 .filter(|n| !n.is_empty());
             let default = f.name.replace('_', "-");
             let name = explicit.unwrap_or(&default);
-            let fw = if obj == "click" && (attr == "command" || attr == "group") {
-                Some("click")
-            } else if (attr == "command" || attr == "group") && groups.iter().any(|g| g == obj) {
+            let click_obj = obj == "click" || groups.iter().any(|g| g == obj);
+            let fw = if click_obj && (attr == "command" || attr == "group") {
                 Some("click")
             } else if attr == "command" && typer_apps.iter().any(|t| t == obj) {
                 Some("typer")
@@ -59,25 +57,47 @@ fn cli_py(ctx: &Ctx<'_>, out: &mut Local) {
                 out.findings
                     .push(ctx.finding(FindingKind::Cli, f.line, name, fw, &detail));
             }
-            if matches!(head, "click.option" | "click.argument" | "typer.Option" | "typer.Argument") {
+            if matches!(
+                head,
+                "click.option" | "click.argument" | "typer.Option" | "typer.Argument"
+            ) {
                 if let Some(n) = explicit {
-                    out.findings
-                        .push(ctx.finding(FindingKind::CliArg, f.line, n, "click", "option"));
+                    out.findings.push(ctx.finding(
+                        FindingKind::CliArg,
+                        f.line,
+                        n,
+                        "click",
+                        "option",
+                    ));
                 }
             }
         }
     }
-    for (at, open) in sc.calls("argparse.ArgumentParser").into_iter().chain(sc.calls("ArgumentParser")) {
+    for (at, open) in sc
+        .calls("argparse.ArgumentParser")
+        .into_iter()
+        .chain(sc.calls("ArgumentParser"))
+    {
         let prog = sc.kwarg_lit(open, "prog").map(|l| l.value.clone());
         let name = prog.unwrap_or_else(|| command_name(&ctx.rec.path));
-        out.findings
-            .push(ctx.finding(FindingKind::Cli, sc.line(at), &name, "argparse", "argparse"));
+        out.findings.push(ctx.finding(
+            FindingKind::Cli,
+            sc.line(at),
+            &name,
+            "argparse",
+            "argparse",
+        ));
     }
     for (recv, open) in sc.method_calls("add_argument") {
         let _ = recv;
         if let Some(l) = sc.lit_after(open) {
-            out.findings
-                .push(ctx.finding(FindingKind::CliArg, sc.line(open), &l.value, "argparse", "option"));
+            out.findings.push(ctx.finding(
+                FindingKind::CliArg,
+                sc.line(open),
+                &l.value,
+                "argparse",
+                "option",
+            ));
         }
     }
     for p in sc.words("__name__") {
@@ -128,15 +148,23 @@ fn cli_js(ctx: &Ctx<'_>, out: &mut Local) {
             "shebang",
         ));
     }
-    if let Some(fw) = ["commander", "yargs", "cac", "sade"].into_iter().find(|p| ctx.imports(p)) {
+    if let Some(fw) = ["commander", "yargs", "cac", "sade"]
+        .into_iter()
+        .find(|p| ctx.imports(p))
+    {
         let mut any = false;
         for (_, open) in sc.method_calls("command") {
             if let Some(l) = sc.lit_after(open) {
                 let name = l.value.split_whitespace().next().unwrap_or("").to_string();
                 if !name.is_empty() {
                     any = true;
-                    out.findings
-                        .push(ctx.finding(FindingKind::Cli, sc.line(open), &name, fw, "command"));
+                    out.findings.push(ctx.finding(
+                        FindingKind::Cli,
+                        sc.line(open),
+                        &name,
+                        fw,
+                        "command",
+                    ));
                 }
             }
         }
@@ -151,9 +179,18 @@ fn cli_js(ctx: &Ctx<'_>, out: &mut Local) {
         }
         for (_, open) in sc.method_calls("option") {
             if let Some(l) = sc.lit_after(open) {
-                let flag = l.value.split([',', ' ']).find(|s| s.starts_with("--")).unwrap_or(&l.value);
-                out.findings
-                    .push(ctx.finding(FindingKind::CliArg, sc.line(open), flag, fw, "option"));
+                let flag = l
+                    .value
+                    .split([',', ' '])
+                    .find(|s| s.starts_with("--"))
+                    .unwrap_or(&l.value);
+                out.findings.push(ctx.finding(
+                    FindingKind::CliArg,
+                    sc.line(open),
+                    flag,
+                    fw,
+                    "option",
+                ));
             }
         }
     }
@@ -192,14 +229,20 @@ fn mounts_js(ctx: &Ctx<'_>, out: &mut Local) {
 
 fn mounts_py(ctx: &Ctx<'_>, out: &mut Local) {
     let sc = ctx.sc;
-    for (method, kw) in [("include_router", "prefix"), ("register_blueprint", "url_prefix")] {
+    for (method, kw) in [
+        ("include_router", "prefix"),
+        ("register_blueprint", "url_prefix"),
+    ] {
         for (_, open) in sc.method_calls(method) {
             let Some(first) = sc.args(open).first().copied() else {
                 continue;
             };
             let expr = sc.code[first.0..first.1].trim();
             let ident = expr.split('.').next().unwrap_or("").trim();
-            let prefix = sc.kwarg_lit(open, kw).map(|l| l.value.clone()).unwrap_or_default();
+            let prefix = sc
+                .kwarg_lit(open, kw)
+                .map(|l| l.value.clone())
+                .unwrap_or_default();
             if is_identifier(ident) {
                 out.pending.push(Pending::Mount {
                     ident: ident.to_string(),
@@ -221,7 +264,9 @@ fn mounts_py(ctx: &Ctx<'_>, out: &mut Local) {
             let (Some(p), Some(second)) = (args.first(), args.get(1)) else {
                 continue;
             };
-            let Some(prefix) = sc.arg_lit(*p) else { continue };
+            let Some(prefix) = sc.arg_lit(*p) else {
+                continue;
+            };
             let arg = &sc.code[second.0..second.1];
             let inner = arg.trim_start();
             let start = second.0 + (arg.len() - inner.len());
@@ -231,7 +276,11 @@ fn mounts_py(ctx: &Ctx<'_>, out: &mut Local) {
                     if let Some(m) = sc.lit_after(q + 1) {
                         out.pending.push(Pending::Include {
                             module: m.value.clone(),
-                            prefix: prefix.value.trim_start_matches('^').trim_end_matches('$').to_string(),
+                            prefix: prefix
+                                .value
+                                .trim_start_matches('^')
+                                .trim_end_matches('$')
+                                .to_string(),
                         });
                     }
                 }
@@ -249,22 +298,37 @@ fn react_router(ctx: &Ctx<'_>, out: &mut Local) {
     let mut from = 0;
     while let Some(p) = sc.code[from..].find("<Route").map(|x| x + from) {
         from = p + 6;
-        if b.get(p + 6).is_some_and(|c| super::super::scan::is_ident(*c)) {
+        if b.get(p + 6)
+            .is_some_and(|c| super::super::scan::is_ident(*c))
+        {
             continue;
         }
         let end = sc.code[p..].find('>').map_or(sc.code.len(), |e| p + e);
         if let Some(at) = sc.code[p..end].find("path=").map(|x| p + x) {
             if let Some(l) = sc.lit_after(at + 5) {
-                out.findings
-                    .push(ctx.finding(FindingKind::Page, sc.line(p), &l.value, "react-router", "PAGE"));
+                out.findings.push(ctx.finding(
+                    FindingKind::Page,
+                    sc.line(p),
+                    &l.value,
+                    "react-router",
+                    "PAGE",
+                ));
             }
         }
     }
     for l in &sc.lits {
         let before = sc.code[..l.start].trim_end();
-        if l.value.starts_with('/') && before.ends_with(':') && before[..before.len() - 1].trim_end().ends_with("path") {
-            out.findings
-                .push(ctx.finding(FindingKind::Page, sc.line(l.start), &l.value, "react-router", "PAGE"));
+        if l.value.starts_with('/')
+            && before.ends_with(':')
+            && before[..before.len() - 1].trim_end().ends_with("path")
+        {
+            out.findings.push(ctx.finding(
+                FindingKind::Page,
+                sc.line(l.start),
+                &l.value,
+                "react-router",
+                "PAGE",
+            ));
         }
     }
 }
@@ -281,7 +345,9 @@ fn api_calls(ctx: &Ctx<'_>, out: &mut Local) {
     }
     for open in opens {
         if let Some(l) = sc.lit_after(open).filter(|l| l.value.starts_with('/')) {
-            out.pending.push(Pending::ApiCall { path: l.value.clone() });
+            out.pending.push(Pending::ApiCall {
+                path: l.value.clone(),
+            });
         }
     }
 }
@@ -307,7 +373,12 @@ pub fn join_path(parent: &str, child: &str) -> String {
         }
     };
     let (p, c) = (norm(parent), norm(child));
-    let trailing = child.len() > 1 && child.ends_with('/');
+    // Django style: `blog/` + `` is `/blog/`, `blog/` + `<int:pk>/` is `/blog/<int:pk>/`.
+    let trailing = if child.trim_matches('/').is_empty() {
+        parent.len() > 1 && parent.ends_with('/')
+    } else {
+        child.ends_with('/')
+    };
     let joined = if p.is_empty() || c == p || c.starts_with(&format!("{p}/")) {
         c
     } else {
@@ -333,7 +404,9 @@ fn mount_prefixes(g: &mut Global<'_>) -> BTreeMap<String, String> {
         };
         if let Some(t) = target.filter(|t| t != file) {
             g.link(file, &t, kind);
-            parent.entry(t).or_insert_with(|| (file.clone(), prefix.clone()));
+            parent
+                .entry(t)
+                .or_insert_with(|| (file.clone(), prefix.clone()));
         }
     }
     g.pending = pending;
@@ -380,14 +453,30 @@ fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, String>) {
                 None => join_path("", &r.path),
             };
             let page = r.method == "PAGE";
-            let kind = if page { FindingKind::Page } else { FindingKind::Route };
+            let kind = if page {
+                FindingKind::Page
+            } else {
+                FindingKind::Route
+            };
             found.push(finding(path, r.line, kind, &full, &r.framework, &r.method));
             // Handlers that live in another module (`views.post_list`).
             if let Some((module, func)) = r.handler.split_once('.') {
                 let func = func.trim_end_matches(".as_view()").trim_end_matches("()");
                 if let Some(target) = g.resolve_ident(path, module).filter(|t| t != path) {
                     let detail = format!("{} {}", r.method, full);
-                    found.push(finding(&target, 1, FindingKind::RouteHandler, func, &r.framework, &detail));
+                    let line = g
+                        .files
+                        .get(target.as_str())
+                        .and_then(|(t, _)| t.functions.iter().find(|f| f.name == func))
+                        .map_or(1, |f| f.line);
+                    found.push(finding(
+                        &target,
+                        line,
+                        FindingKind::RouteHandler,
+                        func,
+                        &r.framework,
+                        &detail,
+                    ));
                 }
             }
         }
@@ -403,7 +492,10 @@ fn config_clis(g: &mut Global<'_>) {
         .keys()
         .filter(|p| {
             let name = p.rsplit('/').next().unwrap_or(p);
-            matches!(name, "package.json" | "pyproject.toml" | "setup.py" | "setup.cfg")
+            matches!(
+                name,
+                "package.json" | "pyproject.toml" | "setup.py" | "setup.cfg"
+            )
         })
         .map(|p| p.to_string())
         .collect();
@@ -438,7 +530,14 @@ fn config_clis(g: &mut Global<'_>) {
         } else {
             for (cmd, module) in console_scripts(name, &text) {
                 if let Some(file) = g.resolve_module(&module) {
-                    found.push(finding(&file, 1, FindingKind::Cli, &cmd, "python", "console script"));
+                    found.push(finding(
+                        &file,
+                        1,
+                        FindingKind::Cli,
+                        &cmd,
+                        "python",
+                        "console script",
+                    ));
                 }
             }
         }
@@ -450,16 +549,28 @@ fn config_clis(g: &mut Global<'_>) {
 /// (`dist/cli.js` built from `src/cli.ts`).
 fn js_target(g: &Global<'_>, dir: &str, target: &str) -> Option<String> {
     let rel = target.trim_start_matches("./");
-    let full = if dir.is_empty() { rel.to_string() } else { format!("{dir}/{rel}") };
+    let full = if dir.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{dir}/{rel}")
+    };
     if g.files.contains_key(full.as_str()) {
         return Some(full);
     }
     let base = full.rsplit_once('.').map_or(full.as_str(), |(b, _)| b);
     let mut candidates = vec![base.to_string()];
     for out_dir in ["dist/", "build/", "lib/", "out/"] {
-        let with = if dir.is_empty() { out_dir.to_string() } else { format!("{dir}/{out_dir}") };
+        let with = if dir.is_empty() {
+            out_dir.to_string()
+        } else {
+            format!("{dir}/{out_dir}")
+        };
         if let Some(rest) = base.strip_prefix(&with) {
-            let src = if dir.is_empty() { "src/".to_string() } else { format!("{dir}/src/") };
+            let src = if dir.is_empty() {
+                "src/".to_string()
+            } else {
+                format!("{dir}/src/")
+            };
             candidates.push(format!("{src}{rest}"));
         }
     }
@@ -475,13 +586,17 @@ fn js_target(g: &Global<'_>, dir: &str, target: &str) -> Option<String> {
 fn console_scripts(name: &str, text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let parse = |line: &str| -> Option<(String, String)> {
-        let line = line.trim().trim_matches(|c| c == '"' || c == '\'' || c == ',');
+        let line = line
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'' || c == ',');
         let (cmd, target) = line.split_once('=')?;
         let cmd = cmd.trim().trim_matches('"');
         let target = target.trim().trim_matches('"').trim_matches('\'');
         let (module, func) = target.split_once(':')?;
         let ok = !cmd.is_empty()
-            && cmd.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && cmd
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && module.trim().split('.').all(is_identifier)
             && func.trim().split('.').all(is_identifier);
         ok.then(|| (cmd.to_string(), module.trim().to_string()))
@@ -525,12 +640,25 @@ fn stdout_outputs(g: &mut Global<'_>) {
             continue;
         };
         let callees: &[&str] = if rec.language == Language::Py {
-            &["print", "click.echo", "typer.echo", "sys.stdout.write", "console.print"]
+            &[
+                "print",
+                "click.echo",
+                "typer.echo",
+                "sys.stdout.write",
+                "console.print",
+            ]
         } else {
             &["console.log", "process.stdout.write", "console.table"]
         };
         if let Some(at) = callees.iter().flat_map(|c| sc.calls(c)).map(|c| c.0).min() {
-            found.push(finding(&file, sc.line(at), FindingKind::Output, "stdout", "console", "console"));
+            found.push(finding(
+                &file,
+                sc.line(at),
+                FindingKind::Output,
+                "stdout",
+                "console",
+                "console",
+            ));
         }
     }
     g.findings.extend(found);
@@ -566,16 +694,33 @@ fn api_links(g: &mut Global<'_>) {
 /// segments (`:id`, `[id]`, `{id}`, `<int:id>`, `${id}`) match any one segment.
 pub fn path_matches(route: &str, call: &str) -> bool {
     let segs = |s: &str| -> Vec<String> {
-        s.split('/').filter(|x| !x.is_empty()).map(str::to_string).collect()
+        s.split('/')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     let is_param = |s: &str| {
-        s.starts_with(':') || s.starts_with('[') || s.starts_with('{') || s.starts_with('<') || s.contains("${")
+        s.starts_with(':')
+            || s.starts_with('[')
+            || s.starts_with('{')
+            || s.starts_with('<')
+            || s.contains("${")
     };
     let (r, c) = (segs(route), segs(call));
-    r.len() == c.len() && r.iter().zip(&c).all(|(a, b)| a == b || is_param(a) || is_param(b))
+    r.len() == c.len()
+        && r.iter()
+            .zip(&c)
+            .all(|(a, b)| a == b || is_param(a) || is_param(b))
 }
 
-fn finding(file: &str, line: u32, kind: FindingKind, name: &str, fw: &str, detail: &str) -> Finding {
+fn finding(
+    file: &str,
+    line: u32,
+    kind: FindingKind,
+    name: &str,
+    fw: &str,
+    detail: &str,
+) -> Finding {
     Finding {
         file: file.to_string(),
         line,
@@ -596,6 +741,7 @@ mod tests {
         assert_eq!(join_path("/users", "/:id"), "/users/:id");
         assert_eq!(join_path("/items", "/items/{id}"), "/items/{id}");
         assert_eq!(join_path("blog/", "posts/"), "/blog/posts/");
+        assert_eq!(join_path("blog/", ""), "/blog/");
         assert_eq!(join_path("", ""), "/");
         assert_eq!(join_path("/users", "/users-stats"), "/users/users-stats");
     }

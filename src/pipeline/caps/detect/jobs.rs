@@ -1,9 +1,7 @@
 //! Background jobs and schedules: Bull/BullMQ, Agenda, node-cron, Celery (tasks, beat),
 //! RQ, Huey, Dramatiq and APScheduler.
 
-use super::{
-    stem, Ctx, FindingKind, Global, Local, Pending, LINK_ENQUEUE, LINK_SCHEDULE,
-};
+use super::{stem, Ctx, FindingKind, Global, Local, Pending, LINK_ENQUEUE, LINK_SCHEDULE};
 use crate::pipeline::caps::scan::is_identifier;
 use std::collections::BTreeMap;
 
@@ -56,7 +54,10 @@ fn scan_js(ctx: &Ctx<'_>, out: &mut Local) {
     }
     for (method, consume) in [("add", false), ("addBulk", false), ("process", true)] {
         for (receiver, open) in sc.method_calls(method) {
-            let job = sc.lit_after(open).map(|l| l.value.clone()).unwrap_or_default();
+            let job = sc
+                .lit_after(open)
+                .map(|l| l.value.clone())
+                .unwrap_or_default();
             out.pending.push(Pending::QueueCall {
                 receiver,
                 consume,
@@ -97,7 +98,11 @@ fn scan_js(ctx: &Ctx<'_>, out: &mut Local) {
         for method in ["now", "schedule"] {
             for (recv, open) in sc.method_calls(method) {
                 let args = sc.args(open);
-                let name_arg = if method == "now" { args.first() } else { args.get(1) };
+                let name_arg = if method == "now" {
+                    args.first()
+                } else {
+                    args.get(1)
+                };
                 if let (true, Some(l)) = (is_agenda(&recv), name_arg.and_then(|a| sc.arg_lit(*a))) {
                     out.findings.push(ctx.finding(
                         FindingKind::JobProducer,
@@ -137,16 +142,15 @@ fn scan_js(ctx: &Ctx<'_>, out: &mut Local) {
 
 /// Cron expressions (5–7 short fields with a digit or `*`) and `@daily`-style macros.
 fn looks_like_schedule(v: &str) -> bool {
-    if v.starts_with('@') {
-        return v.len() > 1 && v[1..].chars().all(|c| c.is_ascii_lowercase());
+    if let Some(name) = v.strip_prefix('@') {
+        return !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase());
     }
     let fields: Vec<&str> = v.split_whitespace().collect();
     (5..=7).contains(&fields.len())
         && v.contains(|c: char| c.is_ascii_digit() || c == '*')
         && fields.iter().all(|f| {
             f.len() <= 12
-                && f
-                    .chars()
+                && f.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "*/,-?#".contains(c))
         })
 }
@@ -260,7 +264,9 @@ fn scan_py(ctx: &Ctx<'_>, out: &mut Local) {
                         "celery-beat",
                         "beat schedule",
                     ));
-                    out.pending.push(Pending::ScheduleTask { task: t.value.clone() });
+                    out.pending.push(Pending::ScheduleTask {
+                        task: t.value.clone(),
+                    });
                 }
             }
         }
@@ -277,7 +283,9 @@ fn scan_py(ctx: &Ctx<'_>, out: &mut Local) {
                     "celery-beat",
                     "periodic task",
                 ));
-                out.pending.push(Pending::ScheduleTask { task: task.to_string() });
+                out.pending.push(Pending::ScheduleTask {
+                    task: task.to_string(),
+                });
             }
         }
     }
@@ -301,7 +309,9 @@ fn scan_py(ctx: &Ctx<'_>, out: &mut Local) {
                 "apscheduler",
                 trigger,
             ));
-            out.pending.push(Pending::ScheduleTask { task: func.to_string() });
+            out.pending.push(Pending::ScheduleTask {
+                task: func.to_string(),
+            });
         }
     }
 }
@@ -371,7 +381,14 @@ pub(super) fn resolve(g: &mut Global<'_>) {
             }
             Pending::TaskCall { task, line } => {
                 if let Some(defs) = tasks.get(task) {
-                    new.push(finding(file, *line, FindingKind::JobProducer, task, &defs[0].1, ""));
+                    new.push(finding(
+                        file,
+                        *line,
+                        FindingKind::JobProducer,
+                        task,
+                        &defs[0].1,
+                        "",
+                    ));
                 }
             }
             Pending::RqEnqueue { func, line } => {
@@ -385,14 +402,26 @@ pub(super) fn resolve(g: &mut Global<'_>) {
                     .get(target.as_str())
                     .and_then(|(r, _)| r.functions.iter().find(|f| f.name == name))
                     .map_or(1, |f| f.line);
-                new.push(finding(&target, def_line, FindingKind::JobConsumer, name, "rq", "task"));
-                new.push(finding(file, *line, FindingKind::JobProducer, name, "rq", ""));
+                new.push(finding(
+                    &target,
+                    def_line,
+                    FindingKind::JobConsumer,
+                    name,
+                    "rq",
+                    "task",
+                ));
+                new.push(finding(
+                    file,
+                    *line,
+                    FindingKind::JobProducer,
+                    name,
+                    "rq",
+                    "",
+                ));
             }
             Pending::ScheduleTask { task } => {
                 let name = task.rsplit('.').next().unwrap_or(task);
-                let by_module = task
-                    .rsplit_once('.')
-                    .and_then(|(m, _)| g.resolve_module(m));
+                let by_module = task.rsplit_once('.').and_then(|(m, _)| g.resolve_module(m));
                 let target = by_module
                     .or_else(|| tasks.get(name).map(|d| d[0].0.clone()))
                     .or_else(|| g.resolve_ident(file, name));
@@ -407,11 +436,22 @@ pub(super) fn resolve(g: &mut Global<'_>) {
     g.findings.extend(new);
     // Producers and consumers of the same queue or task are linked.
     let mut consumers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for f in g.findings.iter().filter(|f| f.kind == FindingKind::JobConsumer) {
-        consumers.entry(f.name.as_str()).or_default().push(f.file.as_str());
+    for f in g
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::JobConsumer)
+    {
+        consumers
+            .entry(f.name.as_str())
+            .or_default()
+            .push(f.file.as_str());
     }
     let mut links = Vec::new();
-    for p in g.findings.iter().filter(|f| f.kind == FindingKind::JobProducer) {
+    for p in g
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::JobProducer)
+    {
         for c in consumers.get(p.name.as_str()).into_iter().flatten() {
             links.push((p.file.clone(), c.to_string()));
         }

@@ -152,7 +152,9 @@ impl Detections {
     /// Findings of `file`, in order.
     pub fn in_file<'a>(&'a self, file: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
         let start = self.findings.partition_point(|f| f.file.as_str() < file);
-        self.findings[start..].iter().take_while(move |f| f.file == file)
+        self.findings[start..]
+            .iter()
+            .take_while(move |f| f.file == file)
     }
 }
 
@@ -244,7 +246,9 @@ pub(crate) fn import_matches(i: &crate::pipeline::model::Import, pkg: &str) -> b
     }
     i.package.as_deref() == Some(pkg)
         || raw == pkg
-        || raw.strip_prefix(pkg).is_some_and(|r| r.starts_with('/') || r.starts_with('.'))
+        || raw
+            .strip_prefix(pkg)
+            .is_some_and(|r| r.starts_with('/') || r.starts_with('.'))
 }
 
 /// Runs every detector over the snapshot.
@@ -417,3 +421,6 @@ pub fn is_test_path(path: &str) -> bool {
         || name.contains(".test.")
         || name.contains(".spec.")
 }
+
+#[cfg(test)]
+mod tests;

@@ -54,27 +54,43 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
     let evals: &[&str] = if py { &["eval", "exec"] } else { &["eval"] };
     for callee in evals {
         for (at, _) in sc.calls(callee) {
-            add("eval", sc.line(at), format!("{callee}() call at line {}", sc.line(at)));
+            add(
+                "eval",
+                sc.line(at),
+                format!("{callee}() call at line {}", sc.line(at)),
+            );
         }
     }
     if !py {
         for (at, _) in sc.calls("Function") {
             if sc.preceded_by_word(at, "new") {
-                add("eval", sc.line(at), format!("new Function() at line {}", sc.line(at)));
+                add(
+                    "eval",
+                    sc.line(at),
+                    format!("new Function() at line {}", sc.line(at)),
+                );
             }
         }
     }
     if py {
         for callee in ["os.system", "os.popen"] {
             for (at, _) in sc.calls(callee) {
-                add("shell", sc.line(at), format!("{callee}() runs a shell command at line {}", sc.line(at)));
+                add(
+                    "shell",
+                    sc.line(at),
+                    format!("{callee}() runs a shell command at line {}", sc.line(at)),
+                );
             }
         }
         for f in ["run", "call", "Popen", "check_output", "check_call"] {
             for (at, open) in sc.calls(&format!("subprocess.{f}")) {
                 let end = sc.args(open).last().map_or(open, |a| a.1);
                 if sc.code[open..end].contains("shell=True") {
-                    add("shell", sc.line(at), format!("subprocess with shell=True at line {}", sc.line(at)));
+                    add(
+                        "shell",
+                        sc.line(at),
+                        format!("subprocess with shell=True at line {}", sc.line(at)),
+                    );
                 }
             }
         }
@@ -85,25 +101,56 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
         calls.extend(sc.method_calls("execSync").into_iter().map(|(_, o)| (o, o)));
         calls.sort_unstable();
         for (at, _) in calls {
-            add("shell", sc.line(at), format!("child_process exec runs a shell command at line {}", sc.line(at)));
+            add(
+                "shell",
+                sc.line(at),
+                format!(
+                    "child_process exec runs a shell command at line {}",
+                    sc.line(at)
+                ),
+            );
         }
     }
     for lit in &sc.lits {
         if sql_statement(&lit.value).is_some() && sql_is_built(ctx, lit) {
             let line = sc.line(lit.start);
-            add("sql-injection", line, format!("SQL built from interpolated strings at line {line}"));
+            add(
+                "sql-injection",
+                line,
+                format!("SQL built from interpolated strings at line {line}"),
+            );
         }
         if let Some(label) = secret_literal(ctx, lit) {
             let line = sc.line(lit.start);
-            add("secret", line, format!("possible hard-coded secret ({label}) at line {line}"));
+            add(
+                "secret",
+                line,
+                format!("possible hard-coded secret ({label}) at line {line}"),
+            );
         }
     }
     let patterns: &[(&str, &str, &str)] = if py {
         &[
-            ("pickle.loads", "deserialization", "unsafe deserialization (pickle.loads)"),
-            ("pickle.load", "deserialization", "unsafe deserialization (pickle.load)"),
-            ("marshal.loads", "deserialization", "unsafe deserialization (marshal.loads)"),
-            ("mark_safe", "xss", "HTML marked safe without escaping (mark_safe)"),
+            (
+                "pickle.loads",
+                "deserialization",
+                "unsafe deserialization (pickle.loads)",
+            ),
+            (
+                "pickle.load",
+                "deserialization",
+                "unsafe deserialization (pickle.load)",
+            ),
+            (
+                "marshal.loads",
+                "deserialization",
+                "unsafe deserialization (marshal.loads)",
+            ),
+            (
+                "mark_safe",
+                "xss",
+                "HTML marked safe without escaping (mark_safe)",
+            ),
         ]
     } else {
         &[]
@@ -117,21 +164,41 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
         for (at, open) in sc.calls("yaml.load") {
             let end = sc.args(open).last().map_or(open, |a| a.1);
             if !sc.code[open..end].contains("Loader") {
-                add("deserialization", sc.line(at), format!("yaml.load without a safe Loader at line {}", sc.line(at)));
+                add(
+                    "deserialization",
+                    sc.line(at),
+                    format!("yaml.load without a safe Loader at line {}", sc.line(at)),
+                );
             }
         }
     }
     let text_patterns: &[(&str, &str, &str)] = if py {
         &[
-            ("verify=False", "tls", "TLS certificate verification disabled"),
+            (
+                "verify=False",
+                "tls",
+                "TLS certificate verification disabled",
+            ),
             ("debug=True", "debug", "debug mode enabled"),
             ("csrf_exempt", "csrf", "CSRF protection disabled"),
         ]
     } else {
         &[
-            ("rejectUnauthorized: false", "tls", "TLS certificate verification disabled"),
-            ("NODE_TLS_REJECT_UNAUTHORIZED", "tls", "TLS certificate verification disabled"),
-            ("dangerouslySetInnerHTML", "xss", "raw HTML injection (dangerouslySetInnerHTML)"),
+            (
+                "rejectUnauthorized: false",
+                "tls",
+                "TLS certificate verification disabled",
+            ),
+            (
+                "NODE_TLS_REJECT_UNAUTHORIZED",
+                "tls",
+                "TLS certificate verification disabled",
+            ),
+            (
+                "dangerouslySetInnerHTML",
+                "xss",
+                "raw HTML injection (dangerouslySetInnerHTML)",
+            ),
             (".innerHTML =", "xss", "raw HTML injection (innerHTML)"),
         ]
     };
@@ -148,7 +215,11 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
     let todos = sc
         .comments
         .iter()
-        .filter(|(_, c)| ["TODO", "FIXME", "HACK", "XXX"].iter().any(|m| c.contains(m)))
+        .filter(|(_, c)| {
+            ["TODO", "FIXME", "HACK", "XXX"]
+                .iter()
+                .any(|m| c.contains(m))
+        })
         .count() as u32;
     if todos > 0 {
         let s = if todos == 1 { "" } else { "s" };
@@ -195,10 +266,13 @@ fn secret_literal(ctx: &Ctx<'_>, lit: &Lit) -> Option<String> {
         return None;
     }
     let lower = v.to_ascii_lowercase();
-    let placeholder = ["your", "xxx", "changeme", "example", "<", "${", "{", "***", "dummy", "test"]
-        .iter()
-        .any(|p| lower.contains(p))
-        || v.bytes().all(|c| c.is_ascii_uppercase() || c == b'_' || c.is_ascii_digit())
+    let placeholder = [
+        "your", "xxx", "changeme", "example", "<", "${", "{", "***", "dummy", "test",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+        || v.bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'_' || c.is_ascii_digit())
         || v.starts_with('/')
         || v.starts_with("http");
     if placeholder {

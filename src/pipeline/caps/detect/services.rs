@@ -5,6 +5,9 @@ use super::{Ctx, FindingKind, Local};
 use crate::pipeline::model::Import;
 use std::collections::BTreeSet;
 
+/// Name of a file-write Output whose path is computed at run time.
+pub const DYNAMIC_PATH: &str = "(dynamic path)";
+
 /// `detail` of a database client Store finding.
 pub const CLIENT: &str = "client";
 
@@ -172,7 +175,9 @@ fn sdk_imports(ctx: &Ctx<'_>, out: &mut Local) {
     if ctx.is_py() && seen.contains("AWS") {
         for callee in ["boto3.client", "boto3.resource"] {
             for (at, open) in ctx.sc.calls(callee) {
-                let Some(l) = ctx.sc.lit_after(open) else { continue };
+                let Some(l) = ctx.sc.lit_after(open) else {
+                    continue;
+                };
                 if let Some((_, n, c)) = AWS.iter().find(|(k, _, _)| *k == l.value) {
                     if seen.insert(n.to_string()) {
                         push_service(ctx, out, ctx.sc.line(at), n, c, "boto3");
@@ -196,7 +201,11 @@ fn http_hosts(ctx: &Ctx<'_>, out: &mut Local) {
     }
     let mut seen = BTreeSet::new();
     for l in &sc.lits {
-        let Some(rest) = l.value.strip_prefix("https://").or_else(|| l.value.strip_prefix("http://")) else {
+        let Some(rest) = l
+            .value
+            .strip_prefix("https://")
+            .or_else(|| l.value.strip_prefix("http://"))
+        else {
             continue;
         };
         let host = rest.split(['/', '?', '#', '$', '{']).next().unwrap_or("");
@@ -205,8 +214,13 @@ fn http_hosts(ctx: &Ctx<'_>, out: &mut Local) {
             || bare.ends_with("w3.org")
             || !bare.contains('.');
         if !local && seen.insert(bare.to_string()) {
-            out.findings
-                .push(ctx.finding(FindingKind::External, sc.line(l.start), bare, "http", "http"));
+            out.findings.push(ctx.finding(
+                FindingKind::External,
+                sc.line(l.start),
+                bare,
+                "http",
+                "http",
+            ));
         }
     }
 }
@@ -218,7 +232,13 @@ fn env_inputs(ctx: &Ctx<'_>, out: &mut Local) {
     let mut vars: Vec<(String, u32)> = Vec::new();
     if ctx.is_py() {
         let mut opens: Vec<(usize, usize)> = Vec::new();
-        for callee in ["os.getenv", "getenv", "os.environ.get", "environ.get", "os.environ.setdefault"] {
+        for callee in [
+            "os.getenv",
+            "getenv",
+            "os.environ.get",
+            "environ.get",
+            "os.environ.setdefault",
+        ] {
             opens.extend(sc.calls(callee));
         }
         if ctx.imports("decouple") {
@@ -267,9 +287,14 @@ fn env_inputs(ctx: &Ctx<'_>, out: &mut Local) {
     }
     let mut seen = BTreeSet::new();
     for (name, line) in vars {
-        let valid = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+        let valid =
+            !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
         if valid && seen.insert(name.clone()) {
-            let fw = if ctx.is_py() { "os.environ" } else { "process.env" };
+            let fw = if ctx.is_py() {
+                "os.environ"
+            } else {
+                "process.env"
+            };
             out.findings
                 .push(ctx.finding(FindingKind::EnvInput, line, &name, fw, "env"));
         }
@@ -312,7 +337,13 @@ fn file_writes(ctx: &Ctx<'_>, out: &mut Local) {
                 opens.push((at, open));
             }
         }
-        for m in ["write_text", "write_bytes", "to_csv", "to_parquet", "to_excel"] {
+        for m in [
+            "write_text",
+            "write_bytes",
+            "to_csv",
+            "to_parquet",
+            "to_excel",
+        ] {
             opens.extend(sc.method_calls(m).into_iter().map(|(_, o)| (o, o)));
         }
     } else {
@@ -336,7 +367,7 @@ fn file_writes(ctx: &Ctx<'_>, out: &mut Local) {
         let name = sc
             .lit_after(open)
             .filter(|l| !l.dynamic && !l.value.is_empty())
-            .map_or_else(|| "file".to_string(), |l| l.value.clone());
+            .map_or_else(|| DYNAMIC_PATH.to_string(), |l| l.value.clone());
         if seen.insert(name.clone()) {
             out.findings
                 .push(ctx.finding(FindingKind::Output, sc.line(at), &name, "fs", "file"));

@@ -61,7 +61,7 @@ fn js_models(ctx: &Ctx<'_>, out: &mut Local) {
                 continue;
             }
             let rest = &sc.code[at..];
-            if let Some(c) = super::super::scan::find_from(rest.as_bytes(), 0, b"class ") {
+            if let Some(c) = super::super::scan::find_from(rest, 0, "class ") {
                 if let Some(name) = sc.ident_after(at + c + 6) {
                     out.findings.push(ctx.finding(
                         FindingKind::Store,
@@ -87,14 +87,26 @@ fn js_models(ctx: &Ctx<'_>, out: &mut Local) {
             }
         }
         for c in &ctx.rec.classes {
-            if c.bases.iter().any(|b| b == "Model" || b.starts_with("Model<")) {
-                out.findings
-                    .push(ctx.finding(FindingKind::Store, c.line, &c.name, "sequelize", DEFINED));
+            if c.bases
+                .iter()
+                .any(|b| b == "Model" || b.starts_with("Model<"))
+            {
+                out.findings.push(ctx.finding(
+                    FindingKind::Store,
+                    c.line,
+                    &c.name,
+                    "sequelize",
+                    DEFINED,
+                ));
             }
         }
     }
     if ctx.imports("mongoose") {
-        let mut opens: Vec<usize> = sc.calls("mongoose.model").into_iter().map(|c| c.1).collect();
+        let mut opens: Vec<usize> = sc
+            .calls("mongoose.model")
+            .into_iter()
+            .map(|c| c.1)
+            .collect();
         opens.extend(sc.calls("model").into_iter().map(|c| c.1));
         for open in opens {
             let args = sc.args(open);
@@ -133,9 +145,17 @@ fn python_models(ctx: &Ctx<'_>, out: &mut Local) {
         if declarative.contains(&c.name) {
             continue;
         }
-        let line_text = sc.code.lines().nth(c.line.saturating_sub(1) as usize).unwrap_or("");
+        let line_text = sc
+            .code
+            .lines()
+            .nth(c.line.saturating_sub(1) as usize)
+            .unwrap_or("");
         let fw = if c.bases.iter().any(|b| b == "models.Model") {
-            Some(if ctx.imports("tortoise") { "tortoise" } else { "django" })
+            Some(if ctx.imports("tortoise") {
+                "tortoise"
+            } else {
+                "django"
+            })
         } else if c.bases.iter().any(|b| b.starts_with("SQLModel")) {
             (line_text.contains("table=True") || c.bases.iter().any(|b| b.contains("table=True")))
                 .then_some("sqlmodel")
@@ -146,7 +166,9 @@ fn python_models(ctx: &Ctx<'_>, out: &mut Local) {
             || (sqla && c.bases.iter().any(|b| b == "Model"))
         {
             Some("sqlalchemy")
-        } else if ctx.imports("peewee") && c.bases.iter().any(|b| b == "Model" || b == "peewee.Model") {
+        } else if ctx.imports("peewee")
+            && c.bases.iter().any(|b| b == "Model" || b == "peewee.Model")
+        {
             Some("peewee")
         } else {
             None
@@ -186,13 +208,29 @@ pub(super) fn sql_statement(lit: &str) -> Option<(&'static str, String)> {
     let upper = first.chars().all(|c| c.is_ascii_uppercase());
     let lower = t.to_ascii_lowercase();
     let sqlish = upper
-        || ["*", ",", " where ", "=", " join ", " limit ", " order by ", " values", " set "]
-            .iter()
-            .any(|m| lower.contains(m));
+        || [
+            "*",
+            ",",
+            " where ",
+            "=",
+            " join ",
+            " limit ",
+            " order by ",
+            " values",
+            " set ",
+        ]
+        .iter()
+        .any(|m| lower.contains(m));
     if !sqlish {
         return None;
     }
-    let kw = |w: &str, k: &str| if upper { w == k.to_ascii_uppercase() } else { w.eq_ignore_ascii_case(k) };
+    let kw = |w: &str, k: &str| {
+        if upper {
+            w == k.to_ascii_uppercase()
+        } else {
+            w.eq_ignore_ascii_case(k)
+        }
+    };
     let after = |k: &str| -> Option<String> {
         let i = words.iter().position(|w| kw(w, k))?;
         words.get(i + 1).map(|w| table_name(w))
@@ -237,7 +275,9 @@ pub(super) fn resolve(g: &mut Global<'_>) {
         .collect();
     let mut prisma: Vec<(String, String)> = Vec::new(); // (accessor, Model)
     for path in schema_files {
-        let Some(text) = g.source(&path) else { continue };
+        let Some(text) = g.source(&path) else {
+            continue;
+        };
         for (i, line) in text.lines().enumerate() {
             let mut w = line.split_whitespace();
             if let (Some("model"), Some(name), Some("{")) = (w.next(), w.next(), w.next()) {
@@ -252,11 +292,18 @@ pub(super) fn resolve(g: &mut Global<'_>) {
     }
     // Code-defined models by name: name -> [(defining file, framework)].
     let mut defined: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
-    for f in g.findings.iter().filter(|f| f.kind == FindingKind::Store && f.detail.starts_with(DEFINED)) {
+    for f in g
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Store && f.detail.starts_with(DEFINED))
+    {
         if f.framework == "sql" {
             continue;
         }
-        let py = g.files.get(f.file.as_str()).is_some_and(|(r, _)| r.language == Language::Py);
+        let py = g
+            .files
+            .get(f.file.as_str())
+            .is_some_and(|(r, _)| r.language == Language::Py);
         defined
             .entry(f.name.clone())
             .or_default()
@@ -280,7 +327,8 @@ pub(super) fn resolve(g: &mut Global<'_>) {
                     continue;
                 }
                 let imports_it = rec.imports.iter().any(|i| {
-                    i.resolved.as_deref() == Some(dfile.as_str()) || (i.resolved.is_some() && i.names.iter().any(|n| n == name))
+                    i.resolved.as_deref() == Some(dfile.as_str())
+                        || (i.resolved.is_some() && i.names.iter().any(|n| n == name))
                 });
                 if !imports_it {
                     continue;
