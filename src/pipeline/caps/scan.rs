@@ -224,7 +224,11 @@ impl Scanned {
     /// The literal that is the whole (trimmed) argument `span`, if it is one.
     pub fn arg_lit(&self, span: (usize, usize)) -> Option<&Lit> {
         let lit = self.lit_after(span.0)?;
-        self.code[lit.end..span.1].trim().is_empty().then_some(lit)
+        self.code
+            .get(lit.end..span.1)?
+            .trim()
+            .is_empty()
+            .then_some(lit)
     }
 
     /// The value of keyword argument `name=` (Python) or object key `name:` (JS, also inside
@@ -283,7 +287,7 @@ impl Scanned {
             p -= 1;
         }
         p >= word.len()
-            && &self.code[p - word.len()..p] == word
+            && self.code.get(p - word.len()..p) == Some(word)
             && (p == word.len() || !is_ident(b[p - word.len() - 1]))
     }
 
@@ -419,6 +423,18 @@ mod tests {
         assert_eq!(args.len(), 2);
         assert_eq!(s.code[args[0].0..args[0].1].trim(), "items.router");
         assert_eq!(s.comments[0], (1, "# TODO: x".to_string()));
+    }
+
+    #[test]
+    fn multibyte_text_around_patterns_does_not_panic() {
+        let src = "const é = 1;é new Queue('q'); ключ = 'secretvalue123'; «x».add('y')";
+        let s = Scanned::new(src, Language::Js);
+        let (at, open) = s.calls("Queue")[0];
+        assert!(s.preceded_by_word(at, "new"));
+        assert!(!s.preceded_by_word(at - 4, "new"));
+        assert_eq!(s.lit_after(open).map(|l| l.value.as_str()), Some("q"));
+        assert_eq!(s.method_calls("add").len(), 1);
+        assert!(s.assigned_ident(src.find("'secret").unwrap_or(0)).is_none());
     }
 
     #[test]

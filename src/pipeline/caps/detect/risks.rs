@@ -290,8 +290,10 @@ fn secret_literal(ctx: &Ctx<'_>, lit: &Lit) -> Option<String> {
         key.value.to_ascii_lowercase()
     } else {
         let start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '$'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         before[start..].to_ascii_lowercase()
     };
     SECRET_NAMES

@@ -623,3 +623,21 @@ fn test_paths_are_recognised() {
     assert!(!is_test_path("src/testing_utils.py"));
     assert!(!is_test_path("src/contest.ts"));
 }
+
+#[test]
+fn non_ascii_sources_are_scanned_without_panics() {
+    let mut s = Snap::new();
+    s.file(
+        "app/ru.py",
+        "ключ = 'secretvalue123'\npassword_é = 'hunter2hunter2'\nprint('привет')  # TODO: перевод\n",
+        &[],
+    );
+    s.file(
+        "src/ja.ts",
+        "const 名前 = process.env.名前 ?? '';\nconst x = process.env.API_URL;\n",
+        &[],
+    );
+    let det = s.detect();
+    assert!(has(&det, "src/ja.ts", FindingKind::EnvInput, "API_URL"));
+    assert_eq!(det.facts["app/ru.py"].todos, 1);
+}
