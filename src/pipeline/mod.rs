@@ -5,6 +5,7 @@
 //! child processes. The one exception is `ingest`, which reads the zip or directory at a path
 //! its caller passes.
 
+pub mod caps;
 pub mod discover;
 pub mod graph;
 pub mod ingest;

@@ -1,0 +1,52 @@
+//! What the code does: detectors, capabilities and deterministic summaries.
+//!
+//! Everything here is pure: the caller hands in the parsed [`FileRecord`]s, the internal
+//! import edges of the graph and a way to read a file's text, and gets back serde documents
+//! in the wire shape of DESIGN §6. Nothing is specific to any one repository: every name,
+//! lane and flow comes from detectors over the facts.
+//!
+//! ```text
+//! let input = CapsInput { files: &files, edges: &edges, source: &|p| snapshot.read(p) };
+//! let det = detect(&input);
+//! let caps = build_capabilities(&input, &det);
+//! let summaries = summarize_files(&input, &det, &caps);
+//! ```
+//! Or [`analyze`] for all three at once.
+
+pub mod capabilities;
+pub mod detect;
+pub mod scan;
+pub mod summaries;
+
+pub use capabilities::{
+    build_capabilities, CapabilitiesDoc, Capability, DataFlow, EntryPoint, FlowEdge, FlowItem,
+    Lanes, Step,
+};
+pub use detect::{detect, Detections, FileFacts, Finding, FindingKind, Link, Risk};
+pub use summaries::{summarize_files, CapabilitySummary, FileSummary, SummariesDoc};
+
+use crate::pipeline::model::FileRecord;
+
+/// Reads the text of a snapshot file by repo-relative path; `None` when it is absent or not
+/// text. Called for code files (once each) and for the configuration files the detectors
+/// need (`package.json`, `pyproject.toml`, `setup.py`, `setup.cfg`, `*.prisma`).
+pub type SourceFn<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
+/// Everything the detectors and builders read.
+pub struct CapsInput<'a> {
+    /// Every file of the snapshot, as parsed (non-code files too: they are graph nodes and
+    /// their paths reveal config files).
+    pub files: &'a [FileRecord],
+    /// Internal import edges `(from, to)`, repo-relative paths.
+    pub edges: &'a [(String, String)],
+    /// Text of a file by path.
+    pub source: &'a SourceFn<'a>,
+}
+
+/// Detections, capabilities and summaries in one call.
+pub fn analyze(input: &CapsInput<'_>) -> (Detections, CapabilitiesDoc, SummariesDoc) {
+    let det = detect(input);
+    let caps = build_capabilities(input, &det);
+    let sums = summarize_files(input, &det, &caps);
+    (det, caps, sums)
+}

@@ -1,0 +1,446 @@
+//! Cheap lexical scanning of source text for the detectors.
+//!
+//! The parsers give structure (imports, functions, routes); the detectors still need a few
+//! facts the structure does not carry (`new Queue('email')`, `process.env.X`, SQL literals).
+//! A full second parse would be wasteful, and naive substring search hits comments and string
+//! contents. [`Scanned`] is the middle way: one linear pass that blanks comments *and* the
+//! contents of string literals (keeping quotes and byte offsets), and records every literal
+//! separately, so code patterns are searched in `code` and arguments are read from `lits`.
+
+use crate::pipeline::model::Language;
+
+/// A string literal found in source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lit {
+    /// Byte offset of the opening quote (after any Python prefix such as `f` or `rb`).
+    pub start: usize,
+    /// Byte offset just after the closing quote.
+    pub end: usize,
+    /// Content between the quotes, escapes left as written.
+    pub value: String,
+    /// True for JS template literals with `${…}` and Python f-strings: the value is built at
+    /// run time, which matters for SQL injection risks.
+    pub dynamic: bool,
+}
+
+/// Source text with comments and string contents blanked, plus the literals and line index.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// Same length as the input; comments and literal contents replaced by spaces (newlines
+    /// kept), quotes kept.
+    pub code: String,
+    /// Every string literal, ordered by `start`.
+    pub lits: Vec<Lit>,
+    /// Comment bodies with the 1-based line they start on (for TODO counting).
+    pub comments: Vec<(u32, String)>,
+    line_starts: Vec<usize>,
+}
+
+impl Scanned {
+    /// Scans `text` with the comment and string rules of `language` (JS rules for `Other`).
+    pub fn new(text: &str, language: Language) -> Self {
+        let python = language == Language::Py;
+        let bytes = text.as_bytes();
+        let mut code = bytes.to_vec();
+        let mut lits = Vec::new();
+        let mut comments = Vec::new();
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(
+                bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        let line_of = |pos: usize| line_starts.partition_point(|&s| s <= pos) as u32;
+        let blank = |code: &mut Vec<u8>, from: usize, to: usize| {
+            for b in &mut code[from..to] {
+                if *b != b'\n' {
+                    *b = b' ';
+                }
+            }
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if (python && b == b'#') || (!python && b == b'/' && bytes.get(i + 1) == Some(&b'/')) {
+                let end = memchr_nl(bytes, i);
+                comments.push((line_of(i), text[i..end].to_string()));
+                blank(&mut code, i, end);
+                i = end;
+            } else if !python && b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                let end = find_from(text, i + 2, "*/").map_or(bytes.len(), |e| e + 2);
+                comments.push((line_of(i), text[i..end].to_string()));
+                blank(&mut code, i, end);
+                i = end;
+            } else if b == b'"' || b == b'\'' || (!python && b == b'`') {
+                let prefix = if python { py_prefix(bytes, i) } else { "" };
+                let triple = python && bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b);
+                let (content_start, end, closed_len) = if triple {
+                    let close = if b == b'"' { "\"\"\"" } else { "'''" };
+                    let e = find_from(text, i + 3, close).unwrap_or(bytes.len());
+                    (i + 3, e, 3)
+                } else {
+                    let e = string_end(bytes, i + 1, b, b == b'`');
+                    (i + 1, e, 1)
+                };
+                let value = text.get(content_start..end).unwrap_or("").to_string();
+                let dynamic = if b == b'`' {
+                    value.contains("${")
+                } else {
+                    prefix.contains(['f', 'F']) && value.contains('{')
+                };
+                let lit_end = (end + closed_len).min(bytes.len());
+                blank(&mut code, content_start, end);
+                lits.push(Lit {
+                    start: i,
+                    end: lit_end,
+                    value,
+                    dynamic,
+                });
+                i = lit_end;
+            } else {
+                i += 1;
+            }
+        }
+        // Blanking replaced whole UTF-8 sequences byte by byte with ASCII spaces, and every
+        // boundary we cut at is an ASCII delimiter, so the result stays valid UTF-8.
+        let code = String::from_utf8(code).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned() // unreachable by construction
+        });
+        Self {
+            code,
+            lits,
+            comments,
+            line_starts,
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line(&self, pos: usize) -> u32 {
+        self.line_starts.partition_point(|&s| s <= pos) as u32
+    }
+
+    /// The literal whose opening quote is at `pos`.
+    pub fn lit_at(&self, pos: usize) -> Option<&Lit> {
+        self.lits
+            .binary_search_by_key(&pos, |l| l.start)
+            .ok()
+            .map(|i| &self.lits[i])
+    }
+
+    /// The literal that starts at the first non-blank byte at or after `pos` (skipping a
+    /// Python string prefix such as `f` or `r`).
+    pub fn lit_after(&self, pos: usize) -> Option<&Lit> {
+        let b = self.code.as_bytes();
+        let mut p = skip_ws(b, pos);
+        while p < b.len() && matches!(b[p], b'f' | b'r' | b'b' | b'u' | b'F' | b'R' | b'B' | b'U') {
+            p += 1;
+        }
+        self.lit_at(p)
+    }
+
+    /// Every call to `callee` (which may be dotted, such as `mongoose.model`) as (offset of
+    /// the callee, offset just after the `(`). The callee must not be preceded by an
+    /// identifier character or a dot, so `foo.mongoose.model(` and `xmodel(` do not match.
+    pub fn calls(&self, callee: &str) -> Vec<(usize, usize)> {
+        let b = self.code.as_bytes();
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(p) = find_from(&self.code, from, callee) {
+            from = p + 1;
+            if p > 0 && (is_ident(b[p - 1]) || b[p - 1] == b'.') {
+                continue;
+            }
+            let after = p + callee.len();
+            if after < b.len() && is_ident(b[after]) {
+                continue;
+            }
+            let q = skip_ws(b, after);
+            if b.get(q) == Some(&b'(') {
+                out.push((p, q + 1));
+            }
+        }
+        out
+    }
+
+    /// Calls of `.method(`: the receiver identifier (last segment before the dot; empty for
+    /// chained calls such as `f().method(`) and the position after `(`.
+    pub fn method_calls(&self, method: &str) -> Vec<(String, usize)> {
+        let b = self.code.as_bytes();
+        let pat = format!(".{method}");
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(p) = find_from(&self.code, from, &pat) {
+            from = p + 1;
+            let after = p + pat.len();
+            if after < b.len() && is_ident(b[after]) {
+                continue;
+            }
+            let q = skip_ws(b, after);
+            if b.get(q) != Some(&b'(') {
+                continue;
+            }
+            let mut s = p;
+            while s > 0 && is_ident(b[s - 1]) {
+                s -= 1;
+            }
+            out.push((self.code[s..p].to_string(), q + 1));
+        }
+        out
+    }
+
+    /// Spans of the top-level arguments of the call whose `(` ends just before `open`.
+    /// Bounded to 20 000 bytes so a stray paren cannot make a scan quadratic.
+    pub fn args(&self, open: usize) -> Vec<(usize, usize)> {
+        let b = self.code.as_bytes();
+        let limit = (open + 20_000).min(b.len());
+        let mut depth = 0usize;
+        let mut start = open;
+        let mut out = Vec::new();
+        let mut i = open;
+        while i < limit {
+            match b[i] {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' if depth > 0 => depth -= 1,
+                b')' | b']' | b'}' => {
+                    if !self.code[start..i].trim().is_empty() {
+                        out.push((start, i));
+                    }
+                    return out;
+                }
+                b',' if depth == 0 => {
+                    out.push((start, i));
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// The literal that is the whole (trimmed) argument `span`, if it is one.
+    pub fn arg_lit(&self, span: (usize, usize)) -> Option<&Lit> {
+        let lit = self.lit_after(span.0)?;
+        self.code
+            .get(lit.end..span.1)?
+            .trim()
+            .is_empty()
+            .then_some(lit)
+    }
+
+    /// The value of keyword argument `name=` (Python) or object key `name:` (JS, also inside
+    /// an options object) anywhere in the call's arguments, when it is a literal.
+    pub fn kwarg_lit(&self, open: usize, name: &str) -> Option<&Lit> {
+        let end = self.args(open).last().map_or(open, |a| a.1);
+        let b = self.code.as_bytes();
+        let mut from = open;
+        while let Some(p) = find_from(&self.code[..end], from, name) {
+            from = p + 1;
+            if p > 0 && (is_ident(b[p - 1]) || b[p - 1] == b'.') {
+                continue;
+            }
+            let q = skip_ws(b, p + name.len());
+            if q < end && (b[q] == b'=' || b[q] == b':') && b.get(q + 1) != Some(&b'=') {
+                return self.lit_after(q + 1);
+            }
+        }
+        None
+    }
+
+    /// Identifier being assigned just before `pos` (`const x = new Queue(` gives `x`).
+    pub fn assigned_ident(&self, pos: usize) -> Option<String> {
+        let b = self.code.as_bytes();
+        let mut p = pos;
+        while p > 0 && b[p - 1].is_ascii_whitespace() && b[p - 1] != b'\n' {
+            p -= 1;
+        }
+        if p == 0 || b[p - 1] != b'=' {
+            return None;
+        }
+        p -= 1;
+        if p > 0 && matches!(b[p - 1], b'=' | b'!' | b'<' | b'>') {
+            return None;
+        }
+        while p > 0 && b[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+        // Skip a TS type annotation `x: Queue =`.
+        let line_start = self.code[..p].rfind('\n').map_or(0, |i| i + 1);
+        let segment = &self.code[line_start..p];
+        let segment = segment.split(':').next().unwrap_or(segment).trim_end();
+        let end = line_start + segment.len();
+        let mut s = end;
+        while s > 0 && is_ident(b[s - 1]) {
+            s -= 1;
+        }
+        (s < end).then(|| self.code[s..end].to_string())
+    }
+
+    /// True when the word immediately before `pos` (skipping blanks) is `word`.
+    pub fn preceded_by_word(&self, pos: usize, word: &str) -> bool {
+        let b = self.code.as_bytes();
+        let mut p = pos;
+        while p > 0 && b[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+        p >= word.len()
+            && self.code.get(p - word.len()..p) == Some(word)
+            && (p == word.len() || !is_ident(b[p - word.len() - 1]))
+    }
+
+    /// Byte offsets of `word` as a whole identifier in the blanked code.
+    pub fn words(&self, word: &str) -> Vec<usize> {
+        let b = self.code.as_bytes();
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(p) = find_from(&self.code, from, word) {
+            from = p + 1;
+            let before_ok = p == 0 || !is_ident(b[p - 1]);
+            let after = p + word.len();
+            let after_ok = after >= b.len() || !is_ident(b[after]);
+            if before_ok && after_ok {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// The identifier starting at the first non-blank byte at or after `pos`.
+    pub fn ident_after(&self, pos: usize) -> Option<&str> {
+        let b = self.code.as_bytes();
+        let s = skip_ws(b, pos);
+        let mut e = s;
+        while e < b.len() && is_ident(b[e]) {
+            e += 1;
+        }
+        (e > s).then(|| &self.code[s..e])
+    }
+}
+
+/// True for bytes that can be part of an identifier (ASCII letters, digits, `_`, `$`).
+pub fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// True when `s` is a non-empty identifier.
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_ident) && !s.as_bytes()[0].is_ascii_digit()
+}
+
+fn skip_ws(b: &[u8], mut p: usize) -> usize {
+    while p < b.len() && b[p].is_ascii_whitespace() {
+        p += 1;
+    }
+    p
+}
+
+fn memchr_nl(b: &[u8], from: usize) -> usize {
+    b[from..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |p| from + p)
+}
+
+/// First occurrence of `needle` at or after `from`. `from` must be a char boundary (it is
+/// when it follows an ASCII match, which is how every caller advances).
+pub fn find_from(hay: &str, from: usize, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.get(from..)?.find(needle).map(|p| p + from)
+}
+
+/// End (offset of the closing quote) of a single-line string, or of a template literal which
+/// may span lines. An unterminated string ends at the newline, which bounds the damage a
+/// misread quote (say inside a regex literal) can do.
+fn string_end(b: &[u8], mut i: usize, quote: u8, multiline: bool) -> usize {
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'\n' if !multiline => return i,
+            c if c == quote => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+fn py_prefix(b: &[u8], quote: usize) -> &str {
+    let mut s = quote;
+    while s > 0 && quote - s < 2 && b[s - 1].is_ascii_alphabetic() {
+        s -= 1;
+    }
+    if s > 0 && is_ident(b[s - 1]) {
+        return "";
+    }
+    std::str::from_utf8(&b[s..quote]).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blanks_comments_and_string_contents_but_keeps_offsets() {
+        let src = "const q = new Queue('email'); // new Worker('x')\n/* eval( */ x.add('job', 1)";
+        let s = Scanned::new(src, Language::Ts);
+        assert_eq!(s.code.len(), src.len());
+        assert!(!s.code.contains("Worker"));
+        assert!(!s.code.contains("eval"));
+        assert!(!s.code.contains("email"));
+        assert_eq!(s.lits.len(), 2);
+        let open = s.calls("Queue")[0].1;
+        assert_eq!(s.lit_after(open).map(|l| l.value.as_str()), Some("email"));
+        assert!(s.preceded_by_word(src.find("Queue").unwrap_or(0), "new"));
+        assert_eq!(
+            s.assigned_ident(src.find("new").unwrap_or(0)).as_deref(),
+            Some("q")
+        );
+        let calls = s.method_calls("add");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "x");
+        assert_eq!(s.line(calls[0].1), 2);
+        assert_eq!(s.comments.len(), 2);
+    }
+
+    #[test]
+    fn python_prefixes_triple_quotes_and_kwargs() {
+        let src = "# TODO: x\nq = f\"SELECT * FROM t WHERE id={id}\"\ndoc = '''a\n'b'\n'''\napp.include_router(items.router, prefix=\"/items\")\n";
+        let s = Scanned::new(src, Language::Py);
+        assert_eq!(s.lits.len(), 3);
+        assert!(s.lits[0].dynamic);
+        assert!(!s.lits[1].dynamic);
+        assert_eq!(s.lits[1].value, "a\n'b'\n");
+        let open = s.calls("app.include_router")[0].1;
+        assert_eq!(
+            s.kwarg_lit(open, "prefix").map(|l| l.value.as_str()),
+            Some("/items")
+        );
+        let args = s.args(open);
+        assert_eq!(args.len(), 2);
+        assert_eq!(s.code[args[0].0..args[0].1].trim(), "items.router");
+        assert_eq!(s.comments[0], (1, "# TODO: x".to_string()));
+    }
+
+    #[test]
+    fn multibyte_text_around_patterns_does_not_panic() {
+        let src = "const é = 1;é new Queue('q'); ключ = 'secretvalue123'; «x».add('y')";
+        let s = Scanned::new(src, Language::Js);
+        let (at, open) = s.calls("Queue")[0];
+        assert!(s.preceded_by_word(at, "new"));
+        assert!(!s.preceded_by_word(at - 4, "new"));
+        assert_eq!(s.lit_after(open).map(|l| l.value.as_str()), Some("q"));
+        assert_eq!(s.method_calls("add").len(), 1);
+        assert!(s.assigned_ident(src.find("'secret").unwrap_or(0)).is_none());
+    }
+
+    #[test]
+    fn calls_respect_word_boundaries() {
+        let s = Scanned::new("xmodel('a'); a.model('b'); model ('c')", Language::Js);
+        assert_eq!(s.calls("model").len(), 1);
+        assert_eq!(s.words("model").len(), 2);
+    }
+}
