@@ -552,7 +552,14 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                     match res {
                         Ok(Some(true)) => {}
                         Ok(Some(false)) => {
-                            if let Some(c) = claim {
+                            // The task may simply have finished meanwhile; only a task still
+                            // running here has really lost its lease.
+                            let still = claim.filter(|c| {
+                                self.lock_inflight()
+                                    .get(s)
+                                    .is_some_and(|now| now.execution_id == c.execution_id && now.env.id == c.env.id)
+                            });
+                            if let Some(c) = still {
                                 tracing::warn!(worker = %s, task = %c.env.id, "lease of the running task was lost");
                             }
                         }
