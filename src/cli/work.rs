@@ -12,7 +12,9 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::queue::{diag, keys, Hooks, NoHooks, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats};
+use crate::queue::{
+    diag, keys, Hooks, NoHooks, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
+};
 
 use super::WorkArgs;
 
@@ -26,7 +28,9 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
     if diag::enabled_by_env() {
         diag::register(&mut registry)?;
     }
-    run_with(&cfg, &args, (), registry, Arc::new(NoHooks)).await.map(|_| ())
+    run_with(&cfg, &args, (), registry, Arc::new(NoHooks))
+        .await
+        .map(|_| ())
 }
 
 /// Runs a worker with a given context, registry and hooks (what [`run`] wires for the CLI).
@@ -49,7 +53,8 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
-    let prefix = std::env::var(keys::PREFIX_ENV).unwrap_or_else(|_| keys::DEFAULT_PREFIX.to_string());
+    let prefix =
+        std::env::var(keys::PREFIX_ENV).unwrap_or_else(|_| keys::DEFAULT_PREFIX.to_string());
     let backend = RedisBackend::connect(url, &prefix)
         .await
         .with_context(|| format!("cannot use the Redis queue at {}", redact(url)))?;
@@ -107,7 +112,10 @@ mod tests {
 
     #[test]
     fn redacts_password() {
-        assert_eq!(redact("redis://:secret@host:6379/0"), "redis://…@host:6379/0");
+        assert_eq!(
+            redact("redis://:secret@host:6379/0"),
+            "redis://…@host:6379/0"
+        );
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }

@@ -131,8 +131,15 @@ pub fn register<C: Clone + Send + Sync + 'static>(reg: &mut Registry<C>) -> Resu
     reg.register(FAIL, |_, env: Envelope| async move {
         let a: FailArgs = env.payload_as()?;
         if env.attempt <= a.times {
-            let msg = format!("diag_fail: attempt {} of the {} that fail", env.attempt, a.times);
-            return Err(if a.fatal { TaskError::Fail(msg) } else { TaskError::Retry(msg) });
+            let msg = format!(
+                "diag_fail: attempt {} of the {} that fail",
+                env.attempt, a.times
+            );
+            return Err(if a.fatal {
+                TaskError::Fail(msg)
+            } else {
+                TaskError::Retry(msg)
+            });
         }
         match a.file {
             Some(f) => append_line(f, marker(&env)).await,

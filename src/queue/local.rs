@@ -164,7 +164,11 @@ impl LocalBackend {
     }
 
     /// Settles an execution in the store.
-    pub async fn complete(&self, claim: &Claim, outcome: &Completion) -> Result<Disposition, QueueError> {
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        outcome: &Completion,
+    ) -> Result<Disposition, QueueError> {
         let id = claim.env.task_id;
         match outcome {
             Completion::Done => {
@@ -247,13 +251,16 @@ impl MemoryTaskStore {
         self.lock().1.clone()
     }
 
-    fn with_row<T>(&self, task_id: Uuid, f: impl FnOnce(&mut StoredTask) -> T) -> Result<T, QueueError> {
+    fn with_row<T>(
+        &self,
+        task_id: Uuid,
+        f: impl FnOnce(&mut StoredTask) -> T,
+    ) -> Result<T, QueueError> {
         let mut g = self.lock();
-        let row = g
-            .1
-            .iter_mut()
-            .find(|r| r.env.task_id == task_id)
-            .ok_or_else(|| QueueError::Store(format!("no task {task_id}")))?;
+        let row =
+            g.1.iter_mut()
+                .find(|r| r.env.task_id == task_id)
+                .ok_or_else(|| QueueError::Store(format!("no task {task_id}")))?;
         Ok(f(row))
     }
 }

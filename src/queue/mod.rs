@@ -28,7 +28,9 @@ use chrono::{DateTime, Utc};
 pub use keys::Keys;
 pub use local::{LocalBackend, MemoryTaskStore, StoredTask, TaskState, TaskStore};
 pub use rq::{ClaimOutcome, RedisBackend};
-pub use task::{Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskResultExt, TaskSpec};
+pub use task::{
+    Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskResultExt, TaskSpec,
+};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 
 /// Metric: executions by task name and final state (`done`, `retry`, `failed`, `handed_back`,

@@ -288,7 +288,12 @@ where
     }
 
     /// After the task was failed for good.
-    async fn on_failed(&self, _ctx: &C, _env: &Envelope, _err: &TaskError) -> Result<(), TaskError> {
+    async fn on_failed(
+        &self,
+        _ctx: &C,
+        _env: &Envelope,
+        _err: &TaskError,
+    ) -> Result<(), TaskError> {
         Ok(())
     }
 }
@@ -313,11 +318,23 @@ mod tests {
     #[test]
     fn ids_are_readable() {
         let job = Uuid::new_v4();
-        let env = Envelope::new(&SPEC, Uuid::new_v4(), Some(job), Some(3), serde_json::json!({}));
+        let env = Envelope::new(
+            &SPEC,
+            Uuid::new_v4(),
+            Some(job),
+            Some(3),
+            serde_json::json!({}),
+        );
         assert_eq!(env.id, format!("parse_batch_3_{job}"));
         let t = Uuid::new_v4();
-        assert_eq!(Envelope::make_id("ingest", t, Some(job), None), format!("ingest_{job}"));
-        assert_eq!(Envelope::make_id("ingest", t, None, None), format!("ingest_{t}"));
+        assert_eq!(
+            Envelope::make_id("ingest", t, Some(job), None),
+            format!("ingest_{job}")
+        );
+        assert_eq!(
+            Envelope::make_id("ingest", t, None, None),
+            format!("ingest_{t}")
+        );
     }
 
     #[test]

@@ -157,7 +157,7 @@ struct Shared<C> {
 }
 
 enum Next {
-    Claim(Claim),
+    Claim(Box<Claim>),
     Idle,
     Exit,
 }
@@ -178,7 +178,12 @@ async fn sleep_or_stop(d: Duration, stop: &CancellationToken) {
 
 impl<C: Clone + Send + Sync + 'static> Worker<C> {
     /// A worker with no hooks.
-    pub fn new(backend: QueueBackend, registry: impl Into<Arc<Registry<C>>>, ctx: C, opts: WorkerOptions) -> Self {
+    pub fn new(
+        backend: QueueBackend,
+        registry: impl Into<Arc<Registry<C>>>,
+        ctx: C,
+        opts: WorkerOptions,
+    ) -> Self {
         Self {
             backend,
             registry: registry.into(),
@@ -201,11 +206,14 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
         let slots = self.opts.slot_names();
         match &self.backend {
             QueueBackend::Redis(r) => {
-                if let Err(e) = r.clean_workers().await {
+                if let Err(e) = r.clean_workers(&self.opts.queues).await {
                     tracing::warn!(error = %e, "could not clean the worker sets");
                 }
                 for (i, s) in slots.iter().enumerate() {
-                    if let Err(e) = r.register_worker(s, &self.opts.queues, self.opts.worker_ttl()).await {
+                    if let Err(e) = r
+                        .register_worker(s, &self.opts.queues, self.opts.worker_ttl())
+                        .await
+                    {
                         for done in &slots[..i] {
                             let _ = r.deregister_worker(done, &self.opts.queues).await;
                         }
@@ -216,7 +224,10 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
             QueueBackend::Local(l) => {
                 let n = l.recover_on_startup().await?;
                 if n > 0 {
-                    tracing::info!(count = n, "requeued tasks left running by a previous process");
+                    tracing::info!(
+                        count = n,
+                        "requeued tasks left running by a previous process"
+                    );
                 }
             }
         }
@@ -294,7 +305,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                         // Taken while stopping: give it straight back.
                         self.finish(&c, Completion::HandBack, &mut stats).await;
                     } else {
-                        self.execute(c, &mut stats).await;
+                        self.execute(*c, &mut stats).await;
                     }
                 }
                 Ok(Next::Idle) => {}
@@ -309,7 +320,12 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         stats
     }
 
-    async fn next(&self, name: &str, blocking: &mut BlockingConn, suspended: &mut bool) -> Result<Next, QueueError> {
+    async fn next(
+        &self,
+        name: &str,
+        blocking: &mut BlockingConn,
+        suspended: &mut bool,
+    ) -> Result<Next, QueueError> {
         let o = &self.opts;
         match &self.backend {
             QueueBackend::Redis(r) => match r.claim(name, &o.queues, o.lease).await? {
@@ -338,9 +354,16 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                         sleep_or_stop(Duration::from_millis(100), &self.shutdown).await;
                         return Ok(Next::Idle);
                     }
-                    let wait = if o.queues.len() == 1 { BLOCK_SINGLE_QUEUE } else { o.poll };
-                    match r.wait_claim(blocking, name, &o.queues, o.lease, wait).await? {
-                        Some(c) => Ok(Next::Claim(c)),
+                    let wait = if o.queues.len() == 1 {
+                        BLOCK_SINGLE_QUEUE
+                    } else {
+                        o.poll
+                    };
+                    match r
+                        .wait_claim(blocking, name, &o.queues, o.lease, wait)
+                        .await?
+                    {
+                        Some(c) => Ok(Next::Claim(Box::new(c))),
                         None => Ok(Next::Idle),
                     }
                 }
@@ -352,7 +375,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 // Registered before claiming, so an enqueue right after an empty claim wakes us.
                 notified.as_mut().enable();
                 if let Some(c) = l.claim(name, &o.queues, o.lease).await? {
-                    return Ok(Next::Claim(c));
+                    return Ok(Next::Claim(Box::new(c)));
                 }
                 if o.burst && !l.store().has_pending(&o.queues).await? {
                     return Ok(Next::Exit);
@@ -381,18 +404,24 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         if let Some(j) = env.job_id {
             span.record("job_id", tracing::field::display(j));
         }
-        self.execute_inner(claim.clone(), stats).instrument(span).await
+        self.execute_inner(claim.clone(), stats)
+            .instrument(span)
+            .await
     }
 
     async fn execute_inner(&self, claim: Claim, stats: &mut WorkerStats) {
-        self.lock_inflight().insert(claim.worker.clone(), claim.clone());
+        self.lock_inflight()
+            .insert(claim.worker.clone(), claim.clone());
         let env = &claim.env;
         let clock = Instant::now();
         let completion = match self.registry.get(&env.task).cloned() {
             None => {
                 tracing::error!(task_name = %env.task, "unknown task type; failing it");
                 Completion::Fail {
-                    error: TaskError::Fail(format!("unknown task type {:?} (not in this worker's registry)", env.task)),
+                    error: TaskError::Fail(format!(
+                        "unknown task type {:?} (not in this worker's registry)",
+                        env.task
+                    )),
                 }
             }
             Some((spec, _)) if env.attempt > spec.max_attempts => Completion::Fail {
@@ -419,12 +448,17 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         };
         let ms = clock.elapsed().as_secs_f64() * 1000.0;
         metrics::histogram!(METRIC_TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
-        self.finish(&claim, completion, stats).await;
+        // No more heartbeats for it: settling removes its wip entry anyway.
         self.lock_inflight().remove(&claim.worker);
+        self.finish(&claim, completion, stats).await;
     }
 
     /// Runs the handler; `None` when a stop request outlasted the grace period (hand back).
-    async fn run_handler(&self, handler: &TaskHandler<C>, env: &Envelope) -> Option<Result<(), TaskError>> {
+    async fn run_handler(
+        &self,
+        handler: &TaskHandler<C>,
+        env: &Envelope,
+    ) -> Option<Result<(), TaskError>> {
         let fut = AssertUnwindSafe(handler(self.ctx.clone(), env.clone())).catch_unwind();
         tokio::pin!(fut);
         let first = tokio::select! {
@@ -434,17 +468,27 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         let r = match first {
             Some(r) => r,
             None => {
-                tracing::info!(grace_s = self.opts.grace.as_secs_f64(), "stop requested; letting the running task finish");
+                tracing::info!(
+                    grace_s = self.opts.grace.as_secs_f64(),
+                    "stop requested; letting the running task finish"
+                );
                 match tokio::time::timeout(self.opts.grace, &mut fut).await {
                     Ok(r) => r,
                     Err(_) => {
-                        tracing::warn!("task did not finish within the grace period; handing it back");
+                        tracing::warn!(
+                            "task did not finish within the grace period; handing it back"
+                        );
                         return None;
                     }
                 }
             }
         };
-        Some(r.unwrap_or_else(|p| Err(TaskError::Retry(format!("panic: {}", panic_message(p.as_ref()))))))
+        Some(r.unwrap_or_else(|p| {
+            Err(TaskError::Retry(format!(
+                "panic: {}",
+                panic_message(p.as_ref())
+            )))
+        }))
     }
 
     async fn complete(&self, claim: &Claim, c: &Completion) -> Result<Disposition, QueueError> {
@@ -471,7 +515,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
         }
         let Some(disposition) = disposition else {
-            tracing::error!("gave up recording the task outcome; its lease will lapse and it will run again");
+            tracing::error!(
+                "gave up recording the task outcome; its lease will lapse and it will run again"
+            );
             return;
         };
         let error = match &completion {
@@ -489,7 +535,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             Disposition::Retried { next_at } => {
                 stats.retried += 1;
                 tracing::warn!(duration_ms, success = false, error = %err_text, next_at = %next_at, "task failed; retry scheduled");
-                let e = error.clone().unwrap_or_else(|| TaskError::Retry(String::new()));
+                let e = error
+                    .clone()
+                    .unwrap_or_else(|| TaskError::Retry(String::new()));
                 if let Err(he) = self.hooks.on_retry(&self.ctx, env, &e, *next_at).await {
                     tracing::error!(error = %he, "on_retry hook failed");
                 }
@@ -498,7 +546,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             Disposition::Failed => {
                 stats.failed += 1;
                 tracing::error!(duration_ms, success = false, error = %err_text, "task failed for good");
-                let e = error.clone().unwrap_or_else(|| TaskError::Fail(String::new()));
+                let e = error
+                    .clone()
+                    .unwrap_or_else(|| TaskError::Fail(String::new()));
                 if let Err(he) = self.hooks.on_failed(&self.ctx, env, &e).await {
                     tracing::error!(error = %he, "on_failed hook failed");
                 }
@@ -515,11 +565,15 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
             Disposition::Lost => {
                 stats.lost += 1;
-                tracing::warn!(duration_ms, "lease lost before the task finished; another worker owns it now");
+                tracing::warn!(
+                    duration_ms,
+                    "lease lost before the task finished; another worker owns it now"
+                );
                 "lost"
             }
         };
-        metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => state).increment(1);
+        metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => state)
+            .increment(1);
     }
 
     async fn background(self: Arc<Self>, slots: Vec<String>, stop: CancellationToken) {
@@ -544,7 +598,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 let beats = slots.iter().map(|s| {
                     let claim = self.lock_inflight().get(s).cloned();
                     async move {
-                        let res = r.heartbeat(s, claim.as_ref(), o.lease, o.worker_ttl()).await;
+                        let res = r
+                            .heartbeat(s, claim.as_ref(), o.lease, o.worker_ttl())
+                            .await;
                         (s, claim, res)
                     }
                 });
@@ -555,9 +611,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                             // The task may simply have finished meanwhile; only a task still
                             // running here has really lost its lease.
                             let still = claim.filter(|c| {
-                                self.lock_inflight()
-                                    .get(s)
-                                    .is_some_and(|now| now.execution_id == c.execution_id && now.env.id == c.env.id)
+                                self.lock_inflight().get(s).is_some_and(|now| {
+                                    now.execution_id == c.execution_id && now.env.id == c.env.id
+                                })
                             });
                             if let Some(c) = still {
                                 tracing::warn!(worker = %s, task = %c.env.id, "lease of the running task was lost");
@@ -575,7 +631,11 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
             QueueBackend::Local(l) => {
                 let until = Utc::now() + o.lease;
-                let ids: Vec<_> = self.lock_inflight().values().map(|c| c.env.task_id).collect();
+                let ids: Vec<_> = self
+                    .lock_inflight()
+                    .values()
+                    .map(|c| c.env.task_id)
+                    .collect();
                 for id in ids {
                     if let Err(e) = l.store().renew(id, until).await {
                         tracing::warn!(task_id = %id, error = %e, "lease renewal failed");
@@ -607,7 +667,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 if let Some(t) = last_clean {
                     if t.elapsed() >= CLEAN_WORKERS_EVERY {
                         *t = Instant::now();
-                        if let Err(e) = r.clean_workers().await {
+                        if let Err(e) = r.clean_workers(&o.queues).await {
                             tracing::warn!(error = %e, "cleaning worker sets failed");
                         }
                     }

@@ -101,7 +101,11 @@ pub fn return_value_b64(v: &serde_json::Value) -> String {
 }
 
 /// The hash fields of a freshly enqueued job (status `queued`).
-pub fn encode_job(spec: &TaskSpec, env: &Envelope, now: DateTime<Utc>) -> Vec<(&'static str, Vec<u8>)> {
+pub fn encode_job(
+    spec: &TaskSpec,
+    env: &Envelope,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, Vec<u8>)> {
     let (args, kwargs) = match &env.payload {
         serde_json::Value::Object(_) => (serde_json::json!([]), env.payload.clone()),
         other => (serde_json::json!([other]), serde_json::json!({})),
@@ -121,8 +125,7 @@ pub fn encode_job(spec: &TaskSpec, env: &Envelope, now: DateTime<Utc>) -> Vec<(&
         _ => format!("{FUNC_PREFIX}{}(task_id={})", env.task, env.task_id),
     };
     let t = rq_time(now).into_bytes();
-    let retry_intervals =
-        serde_json::to_vec(&spec.backoff_s).unwrap_or_else(|_| b"[]".to_vec());
+    let retry_intervals = serde_json::to_vec(&spec.backoff_s).unwrap_or_else(|_| b"[]".to_vec());
     vec![
         ("status", b"queued".to_vec()),
         ("origin", spec.queue.as_bytes().to_vec()),
@@ -173,8 +176,9 @@ pub fn decode_job(id: &str, fields: &HashMap<String, Vec<u8>>) -> Result<Decoded
     let raw = fields
         .get("data")
         .ok_or_else(|| format!("job {id} has no data field"))?;
-    let data: serde_json::Value = serde_json::from_slice(&maybe_inflate(raw))
-        .map_err(|e| format!("job {id}: data is not JSON (pickle? use RQ's JSONSerializer): {e}"))?;
+    let data: serde_json::Value = serde_json::from_slice(&maybe_inflate(raw)).map_err(|e| {
+        format!("job {id}: data is not JSON (pickle? use RQ's JSONSerializer): {e}")
+    })?;
     let arr = data
         .as_array()
         .filter(|a| a.len() == 4)
@@ -239,7 +243,10 @@ mod tests {
     };
 
     fn as_map(fields: Vec<(&'static str, Vec<u8>)>) -> HashMap<String, Vec<u8>> {
-        fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     #[test]

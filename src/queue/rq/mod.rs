@@ -11,6 +11,10 @@
 
 pub mod codec;
 pub mod scripts;
+mod sweep;
+mod workers;
+
+pub use sweep::{Recovered, RecoveredOutcome};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{self, aio::MultiplexedConnection, AsyncConnectionConfig, Client, Value};
+use deadpool_redis::redis::{
+    self, aio::MultiplexedConnection, AsyncConnectionConfig, Client, Value,
+};
 use uuid::Uuid;
 
 use super::keys::Keys;
@@ -34,41 +40,19 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SWEEP_LIMIT: u32 = 500;
 /// Worker hash TTL after death (RQ's value).
 const DEAD_WORKER_TTL_S: u64 = 60;
+/// A worker hash without a heartbeat for this long belongs to a dead process (live provis
+/// workers beat at least every 5 s), so its name may be reused.
+const STALE_WORKER: Duration = Duration::from_secs(30);
 
 /// Result of one claim attempt.
 #[derive(Debug)]
 pub enum ClaimOutcome {
     /// A job was started for this worker.
-    Claimed(Claim),
+    Claimed(Box<Claim>),
     /// Every queue was empty.
     Empty,
     /// `rq:suspended` is set; start nothing.
     Suspended,
-}
-
-/// A task the recovery sweep moved.
-#[derive(Debug, Clone)]
-pub struct Recovered {
-    /// `retried` (worker lost, attempt spent, back on the queue), `failed` (worker lost and no
-    /// retry left) or `requeued` (stuck between pop and start; no attempt spent).
-    pub outcome: RecoveredOutcome,
-    /// The job id.
-    pub id: String,
-    /// The queue.
-    pub queue: String,
-    /// The envelope, when the job could be decoded (not for `requeued`).
-    pub env: Option<Envelope>,
-}
-
-/// What the sweep did with a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecoveredOutcome {
-    /// Back on its queue, attempt spent.
-    Retried,
-    /// Failed: no retry left.
-    Failed,
-    /// Back on its queue from the intermediate list.
-    Requeued,
 }
 
 /// A dedicated connection for blocking pops (one per consumer).
@@ -191,7 +175,9 @@ impl RedisBackend {
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut conn = client.get_multiplexed_async_connection_with_config(&cfg).await?;
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
         let mut load = async |body: String| -> Result<Script, QueueError> {
             let sha: String = redis::cmd("SCRIPT")
                 .arg("LOAD")
@@ -253,7 +239,11 @@ impl RedisBackend {
 
     /// Forgets the shared connection after an I/O error so the next call reconnects.
     fn on_error(&self, e: &redis::RedisError) {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() || e.is_timeout() {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_unrecoverable_error()
+            || e.is_timeout()
+        {
             *self.lock_conn() = None;
         }
     }
@@ -324,7 +314,13 @@ impl RedisBackend {
         Ok(int(&v) == Some(1))
     }
 
-    fn claim_from(&self, v: &Value, worker: &str, now: DateTime<Utc>, exec: &str) -> Result<ClaimReply, QueueError> {
+    fn claim_from(
+        &self,
+        v: &Value,
+        worker: &str,
+        now: DateTime<Utc>,
+        exec: &str,
+    ) -> Result<ClaimReply, QueueError> {
         let Value::Array(items) = v else {
             return Err(QueueError::Protocol(format!("claim returned {v:?}")));
         };
@@ -377,7 +373,12 @@ impl RedisBackend {
     }
 
     /// Claims the first job of `queues` (priority order) for worker `worker`, leased for `lease`.
-    pub async fn claim(&self, worker: &str, queues: &[String], lease: Duration) -> Result<ClaimOutcome, QueueError> {
+    pub async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease: Duration,
+    ) -> Result<ClaimOutcome, QueueError> {
         loop {
             let k = &self.inner.keys;
             let now = Utc::now();
@@ -400,7 +401,7 @@ impl RedisBackend {
             let keys = [k.suspended(), k.worker(worker)];
             let v = self.eval(&self.inner.scripts.claim, &keys, args).await?;
             match self.claim_from(&v, worker, now, &exec)? {
-                ClaimReply::Claimed(c) => return Ok(ClaimOutcome::Claimed(c)),
+                ClaimReply::Claimed(c) => return Ok(ClaimOutcome::Claimed(Box::new(c))),
                 ClaimReply::Empty => return Ok(ClaimOutcome::Empty),
                 ClaimReply::Suspended => return Ok(ClaimOutcome::Suspended),
                 ClaimReply::Undecodable(c, reason) => self.reject(&c, &reason).await?,
@@ -474,7 +475,11 @@ impl RedisBackend {
 
     /// Settles an execution: finished, retried (scheduled registry, or the queue when due at
     /// once), failed, or handed back. Every outcome first checks the lease is still held.
-    pub async fn complete(&self, claim: &Claim, outcome: &Completion) -> Result<Disposition, QueueError> {
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        outcome: &Completion,
+    ) -> Result<Disposition, QueueError> {
         let k = &self.inner.keys;
         let q = &claim.queue;
         let id = &claim.env.id;
@@ -484,7 +489,13 @@ impl RedisBackend {
         let ended = format!("{:.6}", codec::unix(now));
         match outcome {
             Completion::Done => {
-                let keys = [k.wip(q), k.job(id), k.finished(q), k.results(id), k.worker(&claim.worker)];
+                let keys = [
+                    k.wip(q),
+                    k.job(id),
+                    k.finished(q),
+                    k.results(id),
+                    k.worker(&claim.worker),
+                ];
                 let working = (now - claim.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
                 let args = Args::default()
                     .s(&member)
@@ -499,14 +510,32 @@ impl RedisBackend {
                     .s(codec::return_value_b64(&serde_json::Value::Null))
                     .s(format!("{working:.6}"));
                 let v = self.eval(&self.inner.scripts.done, &keys, args).await?;
-                Ok(if int(&v) == Some(1) { Disposition::Done } else { Disposition::Lost })
+                Ok(if int(&v) == Some(1) {
+                    Disposition::Done
+                } else {
+                    Disposition::Lost
+                })
             }
-            Completion::Retry { error, next_at } => self.settle(claim, error, Some(*next_at), now).await,
+            Completion::Retry { error, next_at } => {
+                self.settle(claim, error, Some(*next_at), now).await
+            }
             Completion::Fail { error } => self.settle(claim, error, None, now).await,
             Completion::HandBack => {
-                let keys = [k.wip(q), k.job(id), k.queue(q), k.worker(&claim.worker), k.queues()];
-                let args = Args::default().s(&member).s(id).s(codec::rq_time(now)).s(k.queue(q));
-                let v = self.eval(&self.inner.scripts.hand_back, &keys, args).await?;
+                let keys = [
+                    k.wip(q),
+                    k.job(id),
+                    k.queue(q),
+                    k.worker(&claim.worker),
+                    k.queues(),
+                ];
+                let args = Args::default()
+                    .s(&member)
+                    .s(id)
+                    .s(codec::rq_time(now))
+                    .s(k.queue(q));
+                let v = self
+                    .eval(&self.inner.scripts.hand_back, &keys, args)
+                    .await?;
                 Ok(if int(&v) == Some(1) {
                     Disposition::HandedBack
                 } else {
@@ -564,196 +593,6 @@ impl RedisBackend {
         }
     }
 
-    /// Registers worker `name` (RQ worker hash with TTL, `rq:workers`, `rq:workers:<q>`).
-    /// Fails when a live worker (hash present, no `death`) already has this name.
-    pub async fn register_worker(&self, name: &str, queues: &[String], ttl: Duration) -> Result<(), QueueError> {
-        let k = &self.inner.keys;
-        let key = k.worker(name);
-        let (exists, dead): (bool, bool) = self
-            .pipe(redis::pipe().exists(&key).hexists(&key, "death"))
-            .await?;
-        if exists && !dead {
-            return Err(QueueError::WorkerExists(name.to_string()));
-        }
-        let info: String = self
-            .query(redis::cmd("CLIENT").arg("INFO"))
-            .await
-            .unwrap_or_default();
-        let ip = info
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("addr="))
-            .unwrap_or("unknown")
-            .to_string();
-        let now = codec::rq_time(Utc::now());
-        let mut p = redis::pipe();
-        p.atomic().del(&key).hset_multiple(
-            &key,
-            &[
-                ("birth", now.clone()),
-                ("last_heartbeat", now),
-                ("queues", queues.join(",")),
-                ("pid", std::process::id().to_string()),
-                ("hostname", hostname()),
-                ("ip_address", ip),
-                ("version", format!("provis {}", env!("CARGO_PKG_VERSION"))),
-                ("python_version", "none (provis is Rust)".to_string()),
-                ("state", "idle".to_string()),
-                ("successful_job_count", "0".to_string()),
-                ("failed_job_count", "0".to_string()),
-                ("total_working_time", "0".to_string()),
-            ],
-        );
-        p.expire(&key, ttl.as_secs().max(1) as i64).sadd(k.workers(), &key);
-        for q in queues {
-            p.sadd(k.workers_by_queue(q), &key);
-        }
-        self.pipe::<()>(&p).await
-    }
-
-    /// Marks worker `name` dead (RQ's `register_death`): out of the sets, `death` set, short TTL.
-    pub async fn deregister_worker(&self, name: &str, queues: &[String]) -> Result<(), QueueError> {
-        let k = &self.inner.keys;
-        let key = k.worker(name);
-        let mut p = redis::pipe();
-        p.atomic().srem(k.workers(), &key);
-        for q in queues {
-            p.srem(k.workers_by_queue(q), &key);
-        }
-        p.hset_multiple(
-            &key,
-            &[("death", codec::rq_time(Utc::now())), ("state", "dead".to_string())],
-        )
-        .hdel(&key, "current_job")
-        .expire(&key, DEAD_WORKER_TTL_S as i64);
-        self.pipe::<()>(&p).await
-    }
-
-    /// Sets the `state` field of a worker hash (idle, busy, suspended) if the hash exists.
-    pub async fn set_worker_state(&self, name: &str, state: &str) -> Result<(), QueueError> {
-        let key = self.inner.keys.worker(name);
-        let exists: bool = self.query(redis::cmd("EXISTS").arg(&key)).await?;
-        if exists {
-            self.query::<()>(redis::cmd("HSET").arg(&key).arg("state").arg(state))
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Heartbeat of one worker slot: refreshes its hash TTL and, when it runs `claim`, the wip
-    /// score (now + `lease`). Returns `Ok(None)` when the worker hash is gone (register again),
-    /// `Ok(Some(false))` when the running job's lease was lost, else `Ok(Some(true))`.
-    pub async fn heartbeat(
-        &self,
-        worker: &str,
-        claim: Option<&Claim>,
-        lease: Duration,
-        ttl: Duration,
-    ) -> Result<Option<bool>, QueueError> {
-        let k = &self.inner.keys;
-        let now = Utc::now();
-        let (wip, member, job) = match claim {
-            Some(c) => (k.wip(&c.queue), c.wip_member(), k.job(&c.env.id)),
-            None => (String::new(), String::new(), String::new()),
-        };
-        let args = Args::default()
-            .s(codec::rq_time(now))
-            .s(ttl.as_secs().max(1))
-            .s(score(now + lease))
-            .s(wip)
-            .s(member)
-            .s(job);
-        let v = self
-            .eval(&self.inner.scripts.heartbeat, &[k.worker(worker)], args)
-            .await?;
-        Ok(match int(&v) {
-            Some(-1) => None,
-            Some(1) => Some(true),
-            _ => Some(false),
-        })
-    }
-
-    /// Moves retries whose backoff elapsed from `rq:scheduled:<q>` back to their queue.
-    /// Atomic per job, so two workers never promote the same job twice.
-    pub async fn promote_due(&self, queues: &[String]) -> Result<u64, QueueError> {
-        let k = &self.inner.keys;
-        let now = Utc::now();
-        let mut total = 0;
-        for q in queues {
-            let keys = [k.scheduled(q), k.queue(q), k.queues()];
-            let args = Args::default()
-                .s(score(now))
-                .s(k.job_prefix())
-                .s(codec::rq_time(now))
-                .s(SWEEP_LIMIT)
-                .s(k.queue(q));
-            let v = self.eval(&self.inner.scripts.promote, &keys, args).await?;
-            total += int(&v).unwrap_or(0).max(0) as u64;
-        }
-        Ok(total)
-    }
-
-    /// Recovery sweep of `queues`: wip entries whose lease lapsed (their worker died) are
-    /// retried (attempt spent) or failed; intermediate entries stuck longer than
-    /// `intermediate_grace` go back to their queue.
-    pub async fn recover(&self, queues: &[String], intermediate_grace: Duration) -> Result<Vec<Recovered>, QueueError> {
-        let k = &self.inner.keys;
-        let now = Utc::now();
-        let (exc_z, exc_b64) = codec::exc_fields("worker lost: its lease lapsed without a heartbeat (AbandonedJobError)");
-        let mut out = Vec::new();
-        for q in queues {
-            let keys = [k.wip(q), k.queue(q), k.intermediate(q), k.failed(q), k.queues()];
-            let args = Args::default()
-                .s(score(now))
-                .s(k.job_prefix())
-                .s(k.results_prefix())
-                .s(codec::rq_time(now))
-                .s(score(now + chrono::Duration::seconds(FAILURE_TTL_S as i64)))
-                .s(FAILURE_TTL_S)
-                .b(&exc_z)
-                .s(&exc_b64)
-                .s(k.first_seen_prefix(q))
-                .s(intermediate_grace.as_secs_f64())
-                .s(SWEEP_LIMIT)
-                .s(k.queue(q));
-            let v = self.eval(&self.inner.scripts.recover, &keys, args).await?;
-            let Value::Array(items) = v else {
-                return Err(QueueError::Protocol(format!("recover returned {v:?}")));
-            };
-            for item in items {
-                let Value::Array(parts) = item else { continue };
-                if parts.len() != 3 {
-                    continue;
-                }
-                let outcome = match text(&parts[0]).as_deref() {
-                    Some("retried") => RecoveredOutcome::Retried,
-                    Some("failed") => RecoveredOutcome::Failed,
-                    _ => RecoveredOutcome::Requeued,
-                };
-                let id = text(&parts[1]).unwrap_or_default();
-                let env = match outcome {
-                    RecoveredOutcome::Requeued => None,
-                    _ => codec::decode_job(&id, &fields(&parts[2])).ok().map(|j| j.env),
-                };
-                out.push(Recovered {
-                    outcome,
-                    id,
-                    queue: q.clone(),
-                    env,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes worker keys whose hash expired from `rq:workers` and `rq:workers:<q>`.
-    pub async fn clean_workers(&self) -> Result<u64, QueueError> {
-        let k = &self.inner.keys;
-        let keys = [k.workers(), k.queues()];
-        let args = Args::default().s(k.queue_prefix()).s(k.workers_by_queue_prefix());
-        let v = self.eval(&self.inner.scripts.clean_workers, &keys, args).await?;
-        Ok(int(&v).unwrap_or(0).max(0) as u64)
-    }
-
     /// True when every queue of `queues` is empty and has no retry waiting in its scheduled
     /// registry (what `--burst` waits for).
     pub async fn queues_idle(&self, queues: &[String]) -> Result<bool, QueueError> {
@@ -774,8 +613,12 @@ impl RedisBackend {
 
     /// Status field of a job (`queued`, `started`, `finished`, `failed`, `scheduled`, …).
     pub async fn job_status(&self, id: &str) -> Result<Option<String>, QueueError> {
-        self.query(redis::cmd("HGET").arg(self.inner.keys.job(id)).arg("status"))
-            .await
+        self.query(
+            redis::cmd("HGET")
+                .arg(self.inner.keys.job(id))
+                .arg("status"),
+        )
+        .await
     }
 }
 

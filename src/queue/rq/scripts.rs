@@ -275,8 +275,10 @@ redis.call('HSET', ARGV[6], 'last_heartbeat', ARGV[1])
 return 1
 "#;
 
-/// Drop worker keys whose hash expired from `rq:workers` and every `rq:workers:<q>`.
-/// KEYS: workers set, queues set. ARGV: queue-key prefix, per-queue worker-set prefix.
+/// Drop worker keys whose hash expired from `rq:workers` and every `rq:workers:<q>` (queues
+/// of `rq:queues` plus the names passed in). KEYS: workers set, queues set.
+/// ARGV: queue-key prefix, per-queue worker-set prefix, extra queue names…
+/// Returns how many keys left `rq:workers`.
 pub const CLEAN_WORKERS: &str = r#"
 local removed = 0
 for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -285,8 +287,13 @@ for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     removed = removed + 1
   end
 end
+local names = {}
 for _, qk in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local set = ARGV[2] .. string.sub(qk, string.len(ARGV[1]) + 1)
+  names[string.sub(qk, string.len(ARGV[1]) + 1)] = true
+end
+for i = 3, #ARGV do names[ARGV[i]] = true end
+for name, _ in pairs(names) do
+  local set = ARGV[2] .. name
   for _, w in ipairs(redis.call('SMEMBERS', set)) do
     if redis.call('EXISTS', w) == 0 then redis.call('SREM', set, w) end
   end
