@@ -208,9 +208,12 @@ async fn two_concurrent_claimers_never_get_the_same_task() {
     }
     let queues = vec!["high".to_string(), "normal".to_string()];
     let mut handles = Vec::new();
-    for name in ["claimer-a", "claimer-b"] {
-        // Separate connections, like two processes.
-        let b = backend(&p).await;
+    // Separate connections, like two processes, both ready before either starts.
+    let claimers = [
+        ("claimer-a", backend(&p).await),
+        ("claimer-b", backend(&p).await),
+    ];
+    for (name, b) in claimers {
         let queues = queues.clone();
         handles.push(tokio::spawn(async move {
             let mut ids = Vec::new();

@@ -327,8 +327,8 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
     let b = backend(&p).await;
     let mut c = raw().await;
     let name = format!("rqinfo-{}", &p.0[12..20]);
-    // A 2 s lease: the running task outlives it, so only heartbeats keep rq info from failing it.
-    let w = spawn_worker(&p, dir.path(), &name, "high,normal", 2, &[]);
+    // A 3 s lease: the running task outlives it, so only heartbeats keep rq info from failing it.
+    let w = spawn_worker(&p, dir.path(), &name, "high,normal", 3, &[]);
     let finished_key = format!("{}:finished:normal", p.0);
     let failed_key = format!("{}:failed:normal", p.0);
     for _ in 0..3 {
@@ -373,7 +373,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
             .expect("enqueue");
     }
     let spec = spec_on(diag::SLEEP, "high");
-    let long = env_for(&spec, serde_json::json!({ "ms": 6000 }));
+    let long = env_for(&spec, serde_json::json!({ "ms": 8000 }));
     b.enqueue(&spec, &long).await.expect("enqueue");
     let job_key = format!("{}:job:{}", p.0, long.id);
     wait_for("long task started", Duration::from_secs(30), || {
@@ -382,7 +382,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
         async move { hget(&mut c, &k, "status").await.as_deref() == Some("started") }
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
 
     let out = rq_info(&p);
     assert_eq!(queue_row(&out, "high"), [0, 1, 0, 0], "{out:?}");
