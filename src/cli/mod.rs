@@ -62,6 +62,13 @@ pub struct WorkArgs {
     /// Drain the queues, then exit (like RQ's --burst).
     #[arg(long)]
     pub burst: bool,
+    /// Tasks run at once by this process; each shows in `rq info` as worker <name>-<i>.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Seconds a running task may take to finish after SIGTERM/SIGINT before it is handed
+    /// back to its queue.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub shutdown_grace: u64,
 }
 
 /// Flags of `provis migrate`.

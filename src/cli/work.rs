@@ -1,10 +1,121 @@
-//! `provis work` (placeholder until the queue lands).
+//! `provis work`: a worker on the Redis queues (cluster mode).
+//!
+//! Stops on SIGTERM/SIGINT: no new claims, the running task gets `--shutdown-grace` seconds to
+//! finish, else it is handed back to its queue; then the worker deregisters. `--burst` drains
+//! the queues and exits. The key prefix is `RQ_KEY_PREFIX` (default `rq`), the same variable
+//! Python RQ reads, so `rq info` started with it sees this worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::queue::{
+    diag, keys, Hooks, NoHooks, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
+};
 
 use super::WorkArgs;
 
-/// Runs a worker until stopped.
-pub async fn run(_cfg: Config, _args: WorkArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the worker is not wired yet")
+/// Runs `provis work` until stopped (or drained, with `--burst`).
+///
+/// Task types: the diagnostic ones when `PROVIS_DIAG_TASKS=1`. Extension point for the
+/// pipeline: build the application context here, register `crate::tasks`' handlers into the
+/// same registry, pass the context and the `tasks`-row hooks to [`run_with`].
+pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
+    let mut registry: Registry<()> = Registry::new();
+    if diag::enabled_by_env() {
+        diag::register(&mut registry)?;
+    }
+    run_with(&cfg, &args, (), registry, Arc::new(NoHooks))
+        .await
+        .map(|_| ())
+}
+
+/// Runs a worker with a given context, registry and hooks (what [`run`] wires for the CLI).
+pub async fn run_with<C: Clone + Send + Sync + 'static>(
+    cfg: &Config,
+    args: &WorkArgs,
+    ctx: C,
+    registry: Registry<C>,
+    hooks: Arc<dyn Hooks<C>>,
+) -> anyhow::Result<WorkerStats> {
+    let url = cfg.redis_url.as_deref().context(
+        "provis work needs REDIS_URL (redis://host:port[/db]); without Redis, run `provis all-in-one`, which has an in-process queue",
+    )?;
+    if registry.is_empty() {
+        anyhow::bail!(
+            "no task types are registered in this build; set {}=1 to run the diagnostic tasks",
+            diag::DIAG_ENV
+        );
+    }
+    if args.concurrency == 0 {
+        anyhow::bail!("--concurrency must be at least 1");
+    }
+    let prefix =
+        std::env::var(keys::PREFIX_ENV).unwrap_or_else(|_| keys::DEFAULT_PREFIX.to_string());
+    let backend = RedisBackend::connect(url, &prefix)
+        .await
+        .with_context(|| format!("cannot use the Redis queue at {}", redact(url)))?;
+    let mut opts = WorkerOptions::from_config(cfg, args.name.clone());
+    opts.burst = args.burst;
+    opts.concurrency = args.concurrency;
+    opts.grace = Duration::from_secs(args.shutdown_grace);
+    tracing::info!(tasks = ?registry.names(), prefix = %prefix, "task types registered");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let stats = Worker::new(backend.into(), registry, ctx, opts)
+        .with_hooks(hooks)
+        .run(shutdown)
+        .await?;
+    Ok(stats)
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT.
+async fn stop_on_signal(token: CancellationToken) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        r = tokio::signal::ctrl_c() => {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "cannot listen for SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+    tracing::info!("stop requested: no new tasks; finishing the running one");
+    token.cancel();
+}
+
+/// The URL without a password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(
+            redact("redis://:secret@host:6379/0"),
+            "redis://…@host:6379/0"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
 }

@@ -1,1 +1,157 @@
-//! (being written)
+//! Task queues and the worker runtime (DESIGN §4).
+//!
+//! Two backends behind one worker runtime:
+//! - [`RedisBackend`]: Redis lists in Python RQ 3.x's key layout with JSON job data, so
+//!   `redis-cli LLEN rq:queue:high` and RQ's own `rq info` show provis's queues, workers and
+//!   counts. Claims, finishes, retries and recovery are atomic Lua scripts; workers heartbeat
+//!   their `rq:worker:<name>` hash and the wip score of the running job; a sweep hands work of a
+//!   dead worker to another one once its lease lapses.
+//! - [`LocalBackend`]: in-process for embedded mode, durable through a [`TaskStore`] (the lead
+//!   implements it over the `tasks` table; [`MemoryTaskStore`] serves unit tests). Enqueue wakes
+//!   idle workers at once through a shared `Notify`.
+//!
+//! The task framework ([`TaskSpec`], [`Envelope`], [`TaskError`], [`Registry`], [`Hooks`]) is
+//! generic over a context type, so this module knows nothing about the database or artifacts.
+//!
+//! Delivery is at least once: a task may run again after a worker died or lost its lease, so
+//! every task must be idempotent.
+
+pub mod diag;
+pub mod keys;
+pub mod local;
+pub mod rq;
+pub mod task;
+pub mod worker;
+
+use chrono::{DateTime, Utc};
+
+pub use keys::Keys;
+pub use local::{LocalBackend, MemoryTaskStore, StoredTask, TaskState, TaskStore};
+pub use rq::{ClaimOutcome, RedisBackend};
+pub use task::{
+    Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskResultExt, TaskSpec,
+};
+pub use worker::{Worker, WorkerOptions, WorkerStats};
+
+/// Metric: executions by task name and final state (`done`, `retry`, `failed`, `handed_back`,
+/// `lost`, `recovered`). Moves to `telemetry::metrics` with the other names.
+pub const METRIC_TASKS_TOTAL: &str = "provis_tasks_total";
+
+/// Metric: handler duration in milliseconds, by task name.
+pub const METRIC_TASK_DURATION_MS: &str = "provis_task_duration_ms";
+
+/// Errors of the queue and its backends.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis could not be reached or refused a command.
+    #[error("redis: {0}")]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+    /// The task store (the `tasks` table in embedded mode) failed.
+    #[error("task store: {0}")]
+    Store(String),
+    /// Two task types registered under one wire name.
+    #[error("task {0:?} is registered twice")]
+    DuplicateTask(String),
+    /// A key prefix RQ would not accept.
+    #[error("{0}")]
+    InvalidPrefix(String),
+    /// Another live worker already uses this name (RQ refuses the same).
+    #[error("a live worker named {0:?} is already registered")]
+    WorkerExists(String),
+    /// Redis answered a script with something unexpected.
+    #[error("unexpected reply from redis: {0}")]
+    Protocol(String),
+}
+
+/// A task a worker holds: the envelope plus what its backend needs to settle it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// What to run; `attempt` is this execution's number.
+    pub env: Envelope,
+    /// Queue it came from.
+    pub queue: String,
+    /// RQ execution id (the wip member is `<id>:<execution_id>`); empty for the local backend.
+    pub execution_id: String,
+    /// Name of the worker (slot) holding it.
+    pub worker: String,
+    /// When this execution started.
+    pub started_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// The `rq:wip:<queue>` member of this execution.
+    pub fn wip_member(&self) -> String {
+        format!("{}:{}", self.env.id, self.execution_id)
+    }
+}
+
+/// How an execution ended, as the worker reports it to the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// Success.
+    Done,
+    /// Run again at `next_at` (the backend fails it instead when no retry is left).
+    Retry {
+        /// Why it failed.
+        error: TaskError,
+        /// When to run again.
+        next_at: DateTime<Utc>,
+    },
+    /// Failed for good.
+    Fail {
+        /// Why.
+        error: TaskError,
+    },
+    /// Not finished (worker stopping): back to the front of its queue, no attempt spent.
+    HandBack,
+}
+
+/// What the backend actually did with a [`Completion`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Recorded as finished.
+    Done,
+    /// Rescheduled.
+    Retried {
+        /// When it runs again.
+        next_at: DateTime<Utc>,
+    },
+    /// Failed for good (also a retry that found no retry left).
+    Failed,
+    /// Back on its queue.
+    HandedBack,
+    /// The lease had lapsed and the task was already recovered by someone else; nothing changed.
+    Lost,
+}
+
+/// The queue a process talks to: Redis (cluster) or in-process (embedded).
+#[derive(Debug, Clone)]
+pub enum QueueBackend {
+    /// Redis in the RQ layout.
+    Redis(RedisBackend),
+    /// In-process over a [`TaskStore`].
+    Local(LocalBackend),
+}
+
+impl QueueBackend {
+    /// Puts `env` on `spec.queue`. Returns false (and changes nothing) when a task with the same
+    /// id (Redis: `env.id`; local: `env.task_id`) is still queued, scheduled or running.
+    pub async fn enqueue(&self, spec: &TaskSpec, env: &Envelope) -> Result<bool, QueueError> {
+        match self {
+            QueueBackend::Redis(r) => r.enqueue(spec, env).await,
+            QueueBackend::Local(l) => l.enqueue(spec, env).await,
+        }
+    }
+}
+
+impl From<RedisBackend> for QueueBackend {
+    fn from(b: RedisBackend) -> Self {
+        QueueBackend::Redis(b)
+    }
+}
+
+impl From<LocalBackend> for QueueBackend {
+    fn from(b: LocalBackend) -> Self {
+        QueueBackend::Local(b)
+    }
+}

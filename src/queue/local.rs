@@ -1,0 +1,391 @@
+//! The in-process backend of embedded mode, durable through a [`TaskStore`].
+//!
+//! The store is the `tasks` table (the lead implements [`TaskStore`] over the db helper's
+//! `claim_next_task`, `task_started`, `task_finished`, `task_requeue` and
+//! `requeue_expired_leases`); [`MemoryTaskStore`] is the same contract in memory for tests.
+//! Enqueue wakes idle workers of the process at once through a shared [`Notify`]; retries that
+//! become due later are picked up by a short poll.
+//!
+//! Restart: embedded mode has one process per data directory, so every task still `running`
+//! when a process starts belonged to a process that died. [`LocalBackend::recover_on_startup`]
+//! (called once by the first [`super::Worker::run`]) puts them back on their queue, and the
+//! interrupted job finishes after the restart.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, OnceCell};
+use uuid::Uuid;
+
+use super::task::{Envelope, TaskSpec};
+use super::{Claim, Completion, Disposition, QueueError};
+
+/// State of a task row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Waiting (possibly until `available_at`).
+    Queued,
+    /// Claimed by a worker, leased until `lease_until`.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed for good.
+    Failed,
+}
+
+/// Durable storage of in-process tasks (the `tasks` table in embedded mode).
+///
+/// Contract (the worker relies on it):
+/// - `insert` is idempotent on `env.task_id`: a row that is queued or running is left alone
+///   (returns false); a done or failed row is re-armed as a fresh task (attempt 0).
+/// - `claim_next` atomically takes the oldest available (`available_at <= now`) queued row of
+///   the first queue in `queues` that has one, sets it running with `worker` and
+///   `lease_until`, increments `attempt`, and returns its envelope (with that attempt) and
+///   its queue.
+/// - `requeue` puts a row back to queued at `available_at` (attempt unchanged), keeping `error`.
+/// - `requeue_expired(now)` puts every running row whose lease ended before `now` back to
+///   queued and returns how many.
+/// - `has_pending(queues)` is true while a queued row (due or not) exists on those queues.
+#[async_trait::async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// Stores a new queued task.
+    async fn insert(
+        &self,
+        env: &Envelope,
+        queue: &str,
+        max_attempts: u32,
+        available_at: DateTime<Utc>,
+    ) -> Result<bool, QueueError>;
+    /// Claims the next task (see the trait docs): (envelope, queue).
+    async fn claim_next(
+        &self,
+        queues: &[String],
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<(Envelope, String)>, QueueError>;
+    /// Extends the lease of a running task.
+    async fn renew(&self, task_id: Uuid, lease_until: DateTime<Utc>) -> Result<(), QueueError>;
+    /// Marks a task done.
+    async fn done(&self, task_id: Uuid) -> Result<(), QueueError>;
+    /// Marks a task failed for good.
+    async fn failed(&self, task_id: Uuid, error: &str) -> Result<(), QueueError>;
+    /// Puts a task back on its queue, available at `available_at`.
+    async fn requeue(
+        &self,
+        task_id: Uuid,
+        available_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), QueueError>;
+    /// Requeues running tasks whose lease ended before `now`.
+    async fn requeue_expired(&self, now: DateTime<Utc>) -> Result<usize, QueueError>;
+    /// True while queued tasks exist on `queues` (due now or later).
+    async fn has_pending(&self, queues: &[String]) -> Result<bool, QueueError>;
+}
+
+/// In-process queue backend. Clones share the store and the wake-up signal.
+#[derive(Clone)]
+pub struct LocalBackend {
+    store: Arc<dyn TaskStore>,
+    notify: Arc<Notify>,
+    recovered: Arc<OnceCell<usize>>,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend").finish_non_exhaustive()
+    }
+}
+
+impl LocalBackend {
+    /// A backend over `store`.
+    pub fn new(store: Arc<dyn TaskStore>) -> Self {
+        Self {
+            store,
+            notify: Arc::new(Notify::new()),
+            recovered: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn TaskStore> {
+        &self.store
+    }
+
+    /// The signal enqueue fires to wake idle workers.
+    pub fn notifier(&self) -> &Arc<Notify> {
+        &self.notify
+    }
+
+    /// Stores the task and wakes idle workers. False when the task is already queued/running.
+    pub async fn enqueue(&self, spec: &TaskSpec, env: &Envelope) -> Result<bool, QueueError> {
+        let inserted = self
+            .store
+            .insert(env, spec.queue, spec.max_attempts, Utc::now())
+            .await?;
+        if inserted {
+            self.notify.notify_waiters();
+        }
+        Ok(inserted)
+    }
+
+    /// Once per backend (and its clones): requeues every task left running by a previous
+    /// process. Later calls wait for the first and return its count.
+    pub async fn recover_on_startup(&self) -> Result<usize, QueueError> {
+        let n = self
+            .recovered
+            .get_or_try_init(|| async {
+                // Every running row belongs to a dead process (one process per data dir), so
+                // "expired before the end of time" selects them all.
+                self.store.requeue_expired(DateTime::<Utc>::MAX_UTC).await
+            })
+            .await?;
+        Ok(*n)
+    }
+
+    /// Claims the next task for `worker`.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease: std::time::Duration,
+    ) -> Result<Option<Claim>, QueueError> {
+        let now = Utc::now();
+        let lease_until = now + lease;
+        let Some((env, queue)) = self.store.claim_next(queues, worker, lease_until).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Claim {
+            env,
+            queue,
+            execution_id: String::new(),
+            worker: worker.to_string(),
+            started_at: now,
+        }))
+    }
+
+    /// Settles an execution in the store.
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        outcome: &Completion,
+    ) -> Result<Disposition, QueueError> {
+        let id = claim.env.task_id;
+        match outcome {
+            Completion::Done => {
+                self.store.done(id).await?;
+                Ok(Disposition::Done)
+            }
+            Completion::Retry { error, next_at } => {
+                self.store.requeue(id, *next_at, error.message()).await?;
+                Ok(Disposition::Retried { next_at: *next_at })
+            }
+            Completion::Fail { error } => {
+                self.store.failed(id, error.message()).await?;
+                Ok(Disposition::Failed)
+            }
+            Completion::HandBack => {
+                self.store
+                    .requeue(id, Utc::now(), "handed back: worker stopping")
+                    .await?;
+                self.notify.notify_waiters();
+                Ok(Disposition::HandedBack)
+            }
+        }
+    }
+}
+
+/// A task row of [`MemoryTaskStore`].
+#[derive(Debug, Clone)]
+pub struct StoredTask {
+    /// Envelope as inserted (attempt = tries so far).
+    pub env: Envelope,
+    /// Queue.
+    pub queue: String,
+    /// State.
+    pub state: TaskState,
+    /// Executions started so far.
+    pub attempt: u32,
+    /// Executions allowed.
+    pub max_attempts: u32,
+    /// Not claimable before this.
+    pub available_at: DateTime<Utc>,
+    /// Lease of a running task.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Worker holding it.
+    pub worker: Option<String>,
+    /// Last error.
+    pub error: Option<String>,
+    seq: u64,
+}
+
+/// [`TaskStore`] in memory, for tests and as the reference of the contract.
+#[derive(Debug, Default)]
+pub struct MemoryTaskStore {
+    rows: Mutex<(u64, Vec<StoredTask>)>,
+}
+
+impl MemoryTaskStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Vec<StoredTask>)> {
+        // Poisoning only follows a panic in another test thread; the data is still usable.
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of one row.
+    pub fn get(&self, task_id: Uuid) -> Option<StoredTask> {
+        self.lock()
+            .1
+            .iter()
+            .find(|r| r.env.task_id == task_id)
+            .cloned()
+    }
+
+    /// A copy of every row, in insertion order.
+    pub fn rows(&self) -> Vec<StoredTask> {
+        self.lock().1.clone()
+    }
+
+    fn with_row<T>(
+        &self,
+        task_id: Uuid,
+        f: impl FnOnce(&mut StoredTask) -> T,
+    ) -> Result<T, QueueError> {
+        let mut g = self.lock();
+        let row =
+            g.1.iter_mut()
+                .find(|r| r.env.task_id == task_id)
+                .ok_or_else(|| QueueError::Store(format!("no task {task_id}")))?;
+        Ok(f(row))
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskStore for MemoryTaskStore {
+    async fn insert(
+        &self,
+        env: &Envelope,
+        queue: &str,
+        max_attempts: u32,
+        available_at: DateTime<Utc>,
+    ) -> Result<bool, QueueError> {
+        let mut g = self.lock();
+        g.0 += 1;
+        let seq = g.0;
+        let fresh = StoredTask {
+            env: env.clone(),
+            queue: queue.to_string(),
+            state: TaskState::Queued,
+            attempt: 0,
+            max_attempts,
+            available_at,
+            lease_until: None,
+            worker: None,
+            error: None,
+            seq,
+        };
+        if let Some(row) = g.1.iter_mut().find(|r| r.env.task_id == env.task_id) {
+            if matches!(row.state, TaskState::Queued | TaskState::Running) {
+                return Ok(false);
+            }
+            *row = fresh;
+            return Ok(true);
+        }
+        g.1.push(fresh);
+        Ok(true)
+    }
+
+    async fn claim_next(
+        &self,
+        queues: &[String],
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<(Envelope, String)>, QueueError> {
+        let now = Utc::now();
+        let mut g = self.lock();
+        for q in queues {
+            let pick = g
+                .1
+                .iter_mut()
+                .filter(|r| r.state == TaskState::Queued && &r.queue == q && r.available_at <= now)
+                .min_by_key(|r| (r.available_at, r.seq));
+            if let Some(row) = pick {
+                row.state = TaskState::Running;
+                row.attempt += 1;
+                row.lease_until = Some(lease_until);
+                row.worker = Some(worker.to_string());
+                let mut env = row.env.clone();
+                env.attempt = row.attempt;
+                return Ok(Some((env, row.queue.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn renew(&self, task_id: Uuid, lease_until: DateTime<Utc>) -> Result<(), QueueError> {
+        self.with_row(task_id, |r| {
+            if r.state == TaskState::Running {
+                r.lease_until = Some(lease_until);
+            }
+        })
+    }
+
+    async fn done(&self, task_id: Uuid) -> Result<(), QueueError> {
+        self.with_row(task_id, |r| {
+            r.state = TaskState::Done;
+            r.lease_until = None;
+        })
+    }
+
+    async fn failed(&self, task_id: Uuid, error: &str) -> Result<(), QueueError> {
+        self.with_row(task_id, |r| {
+            r.state = TaskState::Failed;
+            r.lease_until = None;
+            r.error = Some(error.to_string());
+        })
+    }
+
+    async fn requeue(
+        &self,
+        task_id: Uuid,
+        available_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), QueueError> {
+        self.with_row(task_id, |r| {
+            r.state = TaskState::Queued;
+            r.available_at = available_at;
+            r.lease_until = None;
+            r.worker = None;
+            r.error = Some(error.to_string());
+        })
+    }
+
+    async fn requeue_expired(&self, now: DateTime<Utc>) -> Result<usize, QueueError> {
+        let mut g = self.lock();
+        let mut n = 0;
+        for r in g.1.iter_mut() {
+            if r.state == TaskState::Running && r.lease_until.is_none_or(|l| l < now) {
+                r.state = TaskState::Queued;
+                r.available_at = Utc::now();
+                r.lease_until = None;
+                r.worker = None;
+                r.error = Some("worker lost: lease expired".to_string());
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn has_pending(&self, queues: &[String]) -> Result<bool, QueueError> {
+        Ok(self
+            .lock()
+            .1
+            .iter()
+            .any(|r| r.state == TaskState::Queued && queues.contains(&r.queue)))
+    }
+}

@@ -1,0 +1,630 @@
+//! The Redis backend in Python RQ 3.x's key layout (DESIGN §4), JSON job data only.
+//!
+//! Every job transition is one Lua script (see [`scripts`]): claim (`LMOVE` in priority order
+//! into `rq:queue:<q>:intermediate`, then start: status, `rq:wip:<q>` entry scored with the
+//! lease expiry, worker busy), finish, retry through `rq:scheduled:<q>`, fail, hand back, and
+//! the recovery sweep. Non-blocking commands share one multiplexed connection; each blocking
+//! consumer (`BLMOVE`) gets its own connection without redis-rs's 500 ms response timeout.
+//!
+//! Python components that touch these keys must use RQ's `JSONSerializer`; provis never
+//! writes pickle and rejects pickled jobs with a clear error.
+
+pub mod codec;
+pub mod scripts;
+mod sweep;
+mod workers;
+
+pub use sweep::{Recovered, RecoveredOutcome};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{
+    self, aio::MultiplexedConnection, AsyncConnectionConfig, Client, Value,
+};
+use uuid::Uuid;
+
+use super::keys::Keys;
+use super::task::{Envelope, TaskSpec};
+use super::{Claim, Completion, Disposition, QueueError};
+use codec::{FAILURE_TTL_S, RESULT_TTL_S};
+
+/// Response timeout of the shared (non-blocking) connection.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect timeout of every connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most entries one promote/recover script handles per queue and call.
+const SWEEP_LIMIT: u32 = 500;
+/// Worker hash TTL after death (RQ's value).
+const DEAD_WORKER_TTL_S: u64 = 60;
+/// A worker hash without a heartbeat for this long belongs to a dead process (live provis
+/// workers beat at least every 5 s), so its name may be reused.
+const STALE_WORKER: Duration = Duration::from_secs(30);
+
+/// Result of one claim attempt.
+#[derive(Debug)]
+pub enum ClaimOutcome {
+    /// A job was started for this worker.
+    Claimed(Box<Claim>),
+    /// Every queue was empty.
+    Empty,
+    /// `rq:suspended` is set; start nothing.
+    Suspended,
+}
+
+/// A dedicated connection for blocking pops (one per consumer).
+#[derive(Default)]
+pub struct BlockingConn(Option<MultiplexedConnection>);
+
+impl fmt::Debug for BlockingConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingConn")
+            .field("connected", &self.0.is_some())
+            .finish()
+    }
+}
+
+struct Script {
+    body: String,
+    sha: String,
+}
+
+struct Scripts {
+    enqueue: Script,
+    claim: Script,
+    start: Script,
+    done: Script,
+    settle: Script,
+    hand_back: Script,
+    promote: Script,
+    recover: Script,
+    heartbeat: Script,
+    clean_workers: Script,
+}
+
+struct Inner {
+    client: Client,
+    keys: Keys,
+    conn: Mutex<Option<MultiplexedConnection>>,
+    scripts: Scripts,
+}
+
+/// Redis queue backend (RQ layout). Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("prefix", &self.inner.keys.prefix())
+            .finish()
+    }
+}
+
+/// Script arguments: text and binary values in order.
+#[derive(Default)]
+struct Args(Vec<Vec<u8>>);
+
+impl Args {
+    fn s(mut self, v: impl fmt::Display) -> Self {
+        self.0.push(v.to_string().into_bytes());
+        self
+    }
+    fn b(mut self, v: &[u8]) -> Self {
+        self.0.push(v.to_vec());
+        self
+    }
+}
+
+fn score(t: DateTime<Utc>) -> String {
+    format!("{:.6}", codec::unix(t))
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Okay => Some("OK".to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => text(other).and_then(|s| s.parse().ok()),
+    }
+}
+
+fn fields(v: &Value) -> HashMap<String, Vec<u8>> {
+    let mut out = HashMap::new();
+    if let Value::Array(items) = v {
+        for pair in items.chunks(2) {
+            if let [Value::BulkString(k), Value::BulkString(val)] = pair {
+                out.insert(String::from_utf8_lossy(k).into_owned(), val.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The host name (RQ shows it next to the worker name).
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_string();
+    }
+    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+impl RedisBackend {
+    /// Connects to `url` (`redis://host:port[/db]`) with keys under `prefix` (RQ's default is
+    /// `rq`), and loads the scripts.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
+        let keys = Keys::new(prefix).map_err(QueueError::InvalidPrefix)?;
+        let client = Client::open(url)?;
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
+        let mut load = async |body: String| -> Result<Script, QueueError> {
+            let sha: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(&body)
+                .query_async(&mut conn)
+                .await?;
+            Ok(Script { body, sha })
+        };
+        let scripts = Scripts {
+            enqueue: load(scripts::ENQUEUE.to_string()).await?,
+            claim: load(scripts::claim()).await?,
+            start: load(scripts::start()).await?,
+            done: load(scripts::done()).await?,
+            settle: load(scripts::settle()).await?,
+            hand_back: load(scripts::hand_back()).await?,
+            promote: load(scripts::PROMOTE.to_string()).await?,
+            recover: load(scripts::recover()).await?,
+            heartbeat: load(scripts::HEARTBEAT.to_string()).await?,
+            clean_workers: load(scripts::CLEAN_WORKERS.to_string()).await?,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                keys,
+                conn: Mutex::new(Some(conn)),
+                scripts,
+            }),
+        })
+    }
+
+    /// The key names in use.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    async fn conn(&self) -> Result<MultiplexedConnection, QueueError> {
+        if let Some(c) = self.lock_conn().clone() {
+            return Ok(c);
+        }
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let c = self
+            .inner
+            .client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
+        *self.lock_conn() = Some(c.clone());
+        Ok(c)
+    }
+
+    fn lock_conn(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        // A poisoned lock only means a panic elsewhere while holding a connection handle.
+        self.inner
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets the shared connection after an I/O error so the next call reconnects.
+    fn on_error(&self, e: &redis::RedisError) {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_unrecoverable_error()
+            || e.is_timeout()
+        {
+            *self.lock_conn() = None;
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, QueueError> {
+        let mut conn = self.conn().await?;
+        cmd.query_async(&mut conn).await.map_err(|e| {
+            self.on_error(&e);
+            e.into()
+        })
+    }
+
+    async fn pipe<T: redis::FromRedisValue>(&self, p: &redis::Pipeline) -> Result<T, QueueError> {
+        let mut conn = self.conn().await?;
+        p.query_async(&mut conn).await.map_err(|e| {
+            self.on_error(&e);
+            e.into()
+        })
+    }
+
+    async fn eval(&self, s: &Script, keys: &[String], args: Args) -> Result<Value, QueueError> {
+        let build = |verb: &str, head: &str| {
+            let mut c = redis::cmd(verb);
+            c.arg(head).arg(keys.len());
+            for k in keys {
+                c.arg(k.as_str());
+            }
+            for a in &args.0 {
+                c.arg(a.as_slice());
+            }
+            c
+        };
+        let mut conn = self.conn().await?;
+        match build("EVALSHA", &s.sha).query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) if e.code() == Some("NOSCRIPT") => build("EVAL", &s.body)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| {
+                    self.on_error(&e);
+                    e.into()
+                }),
+            Err(e) => {
+                self.on_error(&e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Enqueues `env` on `spec.queue` (job hash, `RPUSH`, `SADD rq:queues`, atomically).
+    /// Returns false when a job with this id is still queued, scheduled or running.
+    pub async fn enqueue(&self, spec: &TaskSpec, env: &Envelope) -> Result<bool, QueueError> {
+        let k = &self.inner.keys;
+        let q = spec.queue;
+        let keys = [
+            k.job(&env.id),
+            k.queue(q),
+            k.queues(),
+            k.finished(q),
+            k.failed(q),
+            k.scheduled(q),
+        ];
+        let mut args = Args::default().s(&env.id).s(k.queue(q));
+        for (field, value) in codec::encode_job(spec, env, Utc::now()) {
+            args = args.s(field).b(&value);
+        }
+        let v = self.eval(&self.inner.scripts.enqueue, &keys, args).await?;
+        Ok(int(&v) == Some(1))
+    }
+
+    fn claim_from(
+        &self,
+        v: &Value,
+        worker: &str,
+        now: DateTime<Utc>,
+        exec: &str,
+    ) -> Result<ClaimReply, QueueError> {
+        let Value::Array(items) = v else {
+            return Err(QueueError::Protocol(format!("claim returned {v:?}")));
+        };
+        match items.first().and_then(text).as_deref() {
+            Some("empty") => Ok(ClaimReply::Empty),
+            Some("suspended") => Ok(ClaimReply::Suspended),
+            Some("claimed") if items.len() == 4 => {
+                let queue = text(&items[1]).unwrap_or_default();
+                let id = text(&items[2]).unwrap_or_default();
+                let claim = |env| Claim {
+                    env,
+                    queue: queue.clone(),
+                    execution_id: exec.to_string(),
+                    worker: worker.to_string(),
+                    started_at: now,
+                };
+                match codec::decode_job(&id, &fields(&items[3])) {
+                    Ok(job) => Ok(ClaimReply::Claimed(claim(job.env))),
+                    Err(reason) => {
+                        let placeholder = Envelope {
+                            id: id.clone(),
+                            task_id: Uuid::nil(),
+                            task: String::new(),
+                            job_id: None,
+                            batch_index: None,
+                            attempt: 1,
+                            payload: serde_json::Value::Null,
+                            traceparent: None,
+                            enqueued_at: now,
+                        };
+                        Ok(ClaimReply::Undecodable(claim(placeholder), reason))
+                    }
+                }
+            }
+            _ => Err(QueueError::Protocol(format!("claim returned {v:?}"))),
+        }
+    }
+
+    /// Fails a job whose data cannot be read (pickle, garbage), so it does not block the queue.
+    async fn reject(&self, claim: &Claim, reason: &str) -> Result<(), QueueError> {
+        tracing::error!(job = %claim.env.id, queue = %claim.queue, error = %reason, "job data unreadable; failed");
+        self.complete(
+            claim,
+            &Completion::Fail {
+                error: super::TaskError::Fail(reason.to_string()),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Claims the first job of `queues` (priority order) for worker `worker`, leased for `lease`.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease: Duration,
+    ) -> Result<ClaimOutcome, QueueError> {
+        loop {
+            let k = &self.inner.keys;
+            let now = Utc::now();
+            let exec = Uuid::new_v4().simple().to_string();
+            let mut args = Args::default()
+                .s(k.job_prefix())
+                .s(codec::rq_time(now))
+                .s(score(now + lease))
+                .s(&exec)
+                .s(worker)
+                .s(queues.len());
+            for q in queues {
+                args = args
+                    .s(q)
+                    .s(k.queue(q))
+                    .s(k.intermediate(q))
+                    .s(k.wip(q))
+                    .s(k.first_seen_prefix(q));
+            }
+            let keys = [k.suspended(), k.worker(worker)];
+            let v = self.eval(&self.inner.scripts.claim, &keys, args).await?;
+            match self.claim_from(&v, worker, now, &exec)? {
+                ClaimReply::Claimed(c) => return Ok(ClaimOutcome::Claimed(Box::new(c))),
+                ClaimReply::Empty => return Ok(ClaimOutcome::Empty),
+                ClaimReply::Suspended => return Ok(ClaimOutcome::Suspended),
+                ClaimReply::Undecodable(c, reason) => self.reject(&c, &reason).await?,
+            }
+        }
+    }
+
+    /// Blocks up to `timeout` on the first of `queues` (`BLMOVE` into its intermediate list, on
+    /// the caller's dedicated connection), then starts what it got.
+    pub async fn wait_claim(
+        &self,
+        blocking: &mut BlockingConn,
+        worker: &str,
+        queues: &[String],
+        lease: Duration,
+        timeout: Duration,
+    ) -> Result<Option<Claim>, QueueError> {
+        let Some(q) = queues.first() else {
+            return Ok(None);
+        };
+        let k = &self.inner.keys;
+        let mut conn = match blocking.0.take() {
+            Some(c) => c,
+            None => {
+                let cfg = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(None);
+                self.inner
+                    .client
+                    .get_multiplexed_async_connection_with_config(&cfg)
+                    .await?
+            }
+        };
+        let popped: Option<String> = redis::cmd("BLMOVE")
+            .arg(k.queue(q))
+            .arg(k.intermediate(q))
+            .arg("LEFT")
+            .arg("RIGHT")
+            .arg(timeout.as_secs_f64())
+            .query_async(&mut conn)
+            .await?;
+        blocking.0 = Some(conn);
+        let Some(id) = popped else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let exec = Uuid::new_v4().simple().to_string();
+        let args = Args::default()
+            .s(k.job_prefix())
+            .s(codec::rq_time(now))
+            .s(score(now + lease))
+            .s(&exec)
+            .s(worker)
+            .s(q)
+            .s(k.intermediate(q))
+            .s(k.wip(q))
+            .s(k.first_seen_prefix(q))
+            .s(&id);
+        let v = self
+            .eval(&self.inner.scripts.start, &[k.worker(worker)], args)
+            .await?;
+        match self.claim_from(&v, worker, now, &exec)? {
+            ClaimReply::Claimed(c) => Ok(Some(c)),
+            ClaimReply::Undecodable(c, reason) => {
+                self.reject(&c, &reason).await?;
+                Ok(None)
+            }
+            ClaimReply::Empty | ClaimReply::Suspended => Ok(None),
+        }
+    }
+
+    /// Settles an execution: finished, retried (scheduled registry, or the queue when due at
+    /// once), failed, or handed back. Every outcome first checks the lease is still held.
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        outcome: &Completion,
+    ) -> Result<Disposition, QueueError> {
+        let k = &self.inner.keys;
+        let q = &claim.queue;
+        let id = &claim.env.id;
+        let now = Utc::now();
+        let member = claim.wip_member();
+        let started = format!("{:.6}", codec::unix(claim.started_at));
+        let ended = format!("{:.6}", codec::unix(now));
+        match outcome {
+            Completion::Done => {
+                let keys = [
+                    k.wip(q),
+                    k.job(id),
+                    k.finished(q),
+                    k.results(id),
+                    k.worker(&claim.worker),
+                ];
+                let working = (now - claim.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+                let args = Args::default()
+                    .s(&member)
+                    .s(id)
+                    .s(codec::rq_time(now))
+                    .s(RESULT_TTL_S)
+                    .s(score(now + chrono::Duration::seconds(RESULT_TTL_S as i64)))
+                    .s(&claim.worker)
+                    .s(&claim.execution_id)
+                    .s(&started)
+                    .s(&ended)
+                    .s(codec::return_value_b64(&serde_json::Value::Null))
+                    .s(format!("{working:.6}"));
+                let v = self.eval(&self.inner.scripts.done, &keys, args).await?;
+                Ok(if int(&v) == Some(1) {
+                    Disposition::Done
+                } else {
+                    Disposition::Lost
+                })
+            }
+            Completion::Retry { error, next_at } => {
+                self.settle(claim, error, Some(*next_at), now).await
+            }
+            Completion::Fail { error } => self.settle(claim, error, None, now).await,
+            Completion::HandBack => {
+                let keys = [
+                    k.wip(q),
+                    k.job(id),
+                    k.queue(q),
+                    k.worker(&claim.worker),
+                    k.queues(),
+                ];
+                let args = Args::default()
+                    .s(&member)
+                    .s(id)
+                    .s(codec::rq_time(now))
+                    .s(k.queue(q));
+                let v = self
+                    .eval(&self.inner.scripts.hand_back, &keys, args)
+                    .await?;
+                Ok(if int(&v) == Some(1) {
+                    Disposition::HandedBack
+                } else {
+                    Disposition::Lost
+                })
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        claim: &Claim,
+        error: &super::TaskError,
+        next_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Disposition, QueueError> {
+        let k = &self.inner.keys;
+        let q = &claim.queue;
+        let id = &claim.env.id;
+        let (exc_z, exc_b64) = codec::exc_fields(&format!("{}: {}", claim.env.task, error));
+        let due = next_at.unwrap_or(now);
+        let delay = (due - now).num_milliseconds().max(0) as f64 / 1000.0;
+        let keys = [
+            k.wip(q),
+            k.job(id),
+            k.scheduled(q),
+            k.queue(q),
+            k.results(id),
+            k.worker(&claim.worker),
+            k.failed(q),
+            k.queues(),
+        ];
+        let args = Args::default()
+            .s(claim.wip_member())
+            .s(id)
+            .s(codec::rq_time(now))
+            .s(score(due))
+            .s(format!("{delay:.3}"))
+            .b(&exc_z)
+            .s(exc_b64)
+            .s(&claim.worker)
+            .s(&claim.execution_id)
+            .s(format!("{:.6}", codec::unix(claim.started_at)))
+            .s(format!("{:.6}", codec::unix(now)))
+            .s(score(now + chrono::Duration::seconds(FAILURE_TTL_S as i64)))
+            .s(FAILURE_TTL_S)
+            .s(k.queue(q))
+            .s(if next_at.is_some() { "retry" } else { "fail" });
+        let v = self.eval(&self.inner.scripts.settle, &keys, args).await?;
+        match text(&v).as_deref() {
+            Some("retried") => Ok(Disposition::Retried { next_at: due }),
+            Some("failed") => Ok(Disposition::Failed),
+            Some("lost") => Ok(Disposition::Lost),
+            _ => Err(QueueError::Protocol(format!("settle returned {v:?}"))),
+        }
+    }
+
+    /// True when every queue of `queues` is empty and has no retry waiting in its scheduled
+    /// registry (what `--burst` waits for).
+    pub async fn queues_idle(&self, queues: &[String]) -> Result<bool, QueueError> {
+        let k = &self.inner.keys;
+        let mut p = redis::pipe();
+        for q in queues {
+            p.llen(k.queue(q)).zcard(k.scheduled(q));
+        }
+        let counts: Vec<u64> = self.pipe(&p).await?;
+        Ok(counts.iter().all(|&n| n == 0))
+    }
+
+    /// Length of a queue (for `provis_queue_size` and tests).
+    pub async fn queue_len(&self, queue: &str) -> Result<u64, QueueError> {
+        self.query(redis::cmd("LLEN").arg(self.inner.keys.queue(queue)))
+            .await
+    }
+
+    /// Status field of a job (`queued`, `started`, `finished`, `failed`, `scheduled`, …).
+    pub async fn job_status(&self, id: &str) -> Result<Option<String>, QueueError> {
+        self.query(
+            redis::cmd("HGET")
+                .arg(self.inner.keys.job(id))
+                .arg("status"),
+        )
+        .await
+    }
+}
+
+enum ClaimReply {
+    Claimed(Claim),
+    Empty,
+    Suspended,
+    Undecodable(Claim, String),
+}

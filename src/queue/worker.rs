@@ -1,0 +1,726 @@
+//! The worker runtime, one for both backends: claim in priority order, run the handler under
+//! a tracing span with panics caught, heartbeat, settle, call the hooks; a background loop
+//! promotes due retries and recovers work of dead workers; graceful stop and `--burst`.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::rq::{BlockingConn, ClaimOutcome, RecoveredOutcome};
+use super::task::{Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskSpec};
+use super::{Claim, Completion, Disposition, QueueBackend, QueueError};
+use super::{METRIC_TASKS_TOTAL, METRIC_TASK_DURATION_MS};
+use crate::config::Config;
+
+/// How long an idle in-process worker waits before looking for due retries again.
+const LOCAL_POLL: Duration = Duration::from_millis(250);
+/// `BLMOVE` timeout for a worker with a single queue.
+const BLOCK_SINGLE_QUEUE: Duration = Duration::from_secs(1);
+/// How often expired worker keys are dropped from the worker sets.
+const CLEAN_WORKERS_EVERY: Duration = Duration::from_secs(10);
+/// Attempts to record an outcome before giving up (the lease then lapses and it runs again).
+const SETTLE_TRIES: u32 = 5;
+/// Extra worker-hash lifetime beyond the lease (RQ adds 60 s to its worker TTL too).
+const WORKER_TTL_EXTRA: Duration = Duration::from_secs(60);
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Worker name in `rq info`; with `concurrency > 1` the slots are `<name>-1`, `<name>-2`, …
+    pub name: String,
+    /// Queues in priority order.
+    pub queues: Vec<String>,
+    /// Exit once the queues are empty (and no retry waits in their scheduled registries).
+    pub burst: bool,
+    /// A claimed task stays leased this long without a heartbeat; then another worker takes it.
+    pub lease: Duration,
+    /// Tasks run at once (each slot is one RQ worker).
+    pub concurrency: usize,
+    /// After a stop request, how long a running task may take before it is handed back.
+    pub grace: Duration,
+    /// `BLMOVE` timeout on the first queue when listening on several (the others are polled
+    /// at this interval while idle).
+    pub poll: Duration,
+    /// How often due retries are promoted and dead workers' tasks recovered.
+    pub maintenance_every: Duration,
+    /// How long an id may sit between pop and start before the sweep puts it back.
+    pub intermediate_grace: Duration,
+}
+
+impl WorkerOptions {
+    /// Defaults: lease 20 s, one slot, 10 s grace, 200 ms poll, 1 s maintenance.
+    pub fn new(name: impl Into<String>, queues: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            queues,
+            burst: false,
+            lease: Duration::from_secs(20),
+            concurrency: 1,
+            grace: Duration::from_secs(10),
+            poll: Duration::from_millis(200),
+            maintenance_every: Duration::from_secs(1),
+            intermediate_grace: Duration::from_secs(10),
+        }
+    }
+
+    /// Options from the configuration (queues, `worker_lease_s`) and an optional name
+    /// (default [`WorkerOptions::default_name`]).
+    pub fn from_config(cfg: &Config, name: Option<String>) -> Self {
+        let mut o = Self::new(name.unwrap_or_else(Self::default_name), cfg.queues.clone());
+        o.lease = Duration::from_secs(cfg.worker_lease_s);
+        o
+    }
+
+    /// `<hostname>.<pid>`, unique per process like RQ's names.
+    pub fn default_name() -> String {
+        format!("{}.{}", super::rq::hostname(), std::process::id())
+    }
+
+    fn heartbeat_every(&self) -> Duration {
+        (self.lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
+    }
+
+    fn worker_ttl(&self) -> Duration {
+        self.lease + WORKER_TTL_EXTRA
+    }
+
+    fn slot_names(&self) -> Vec<String> {
+        if self.concurrency <= 1 {
+            vec![self.name.clone()]
+        } else {
+            (1..=self.concurrency)
+                .map(|i| format!("{}-{i}", self.name))
+                .collect()
+        }
+    }
+}
+
+/// What a worker did, summed over its slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Executions recorded as finished.
+    pub done: u64,
+    /// Executions rescheduled.
+    pub retried: u64,
+    /// Tasks failed for good.
+    pub failed: u64,
+    /// Tasks handed back on stop.
+    pub handed_back: u64,
+    /// Executions whose lease was lost before they finished.
+    pub lost: u64,
+}
+
+impl WorkerStats {
+    fn add(&mut self, o: WorkerStats) {
+        self.done += o.done;
+        self.retried += o.retried;
+        self.failed += o.failed;
+        self.handed_back += o.handed_back;
+        self.lost += o.lost;
+    }
+}
+
+/// A worker: backend + registry + context + hooks + options.
+pub struct Worker<C> {
+    backend: QueueBackend,
+    registry: Arc<Registry<C>>,
+    ctx: C,
+    hooks: Arc<dyn Hooks<C>>,
+    opts: WorkerOptions,
+}
+
+impl<C> std::fmt::Debug for Worker<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("backend", &self.backend)
+            .field("registry", &self.registry)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<C> {
+    backend: QueueBackend,
+    registry: Arc<Registry<C>>,
+    ctx: C,
+    hooks: Arc<dyn Hooks<C>>,
+    opts: WorkerOptions,
+    inflight: Mutex<HashMap<String, Claim>>,
+    shutdown: CancellationToken,
+}
+
+enum Next {
+    Claim(Box<Claim>),
+    Idle,
+    Exit,
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
+}
+
+async fn sleep_or_stop(d: Duration, stop: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.cancelled() => {}
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> Worker<C> {
+    /// A worker with no hooks.
+    pub fn new(
+        backend: QueueBackend,
+        registry: impl Into<Arc<Registry<C>>>,
+        ctx: C,
+        opts: WorkerOptions,
+    ) -> Self {
+        Self {
+            backend,
+            registry: registry.into(),
+            ctx,
+            hooks: Arc::new(NoHooks),
+            opts,
+        }
+    }
+
+    /// Sets the hooks called around each execution.
+    pub fn with_hooks(mut self, hooks: Arc<dyn Hooks<C>>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Runs until `shutdown` is cancelled (then finishes or hands back running tasks), or, with
+    /// `burst`, until the queues are drained. Registers the worker slots first (Redis) or
+    /// recovers tasks a previous process left running (local).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<WorkerStats, QueueError> {
+        let slots = self.opts.slot_names();
+        match &self.backend {
+            QueueBackend::Redis(r) => {
+                if let Err(e) = r.clean_workers(&self.opts.queues).await {
+                    tracing::warn!(error = %e, "could not clean the worker sets");
+                }
+                for (i, s) in slots.iter().enumerate() {
+                    if let Err(e) = r
+                        .register_worker(s, &self.opts.queues, self.opts.worker_ttl())
+                        .await
+                    {
+                        for done in &slots[..i] {
+                            let _ = r.deregister_worker(done, &self.opts.queues).await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            QueueBackend::Local(l) => {
+                let n = l.recover_on_startup().await?;
+                if n > 0 {
+                    tracing::info!(
+                        count = n,
+                        "requeued tasks left running by a previous process"
+                    );
+                }
+            }
+        }
+        tracing::info!(
+            worker = %self.opts.name,
+            queues = %self.opts.queues.join(","),
+            concurrency = slots.len(),
+            burst = self.opts.burst,
+            lease_s = self.opts.lease.as_secs_f64(),
+            "worker started"
+        );
+        let sh = Arc::new(Shared {
+            backend: self.backend,
+            registry: self.registry,
+            ctx: self.ctx,
+            hooks: self.hooks,
+            opts: self.opts,
+            inflight: Mutex::new(HashMap::new()),
+            shutdown,
+        });
+        // First sweep before claiming, so work of a worker that died is not left waiting.
+        sh.maintain(&mut None).await;
+        let bg_stop = CancellationToken::new();
+        let bg = tokio::spawn(sh.clone().background(slots.clone(), bg_stop.clone()));
+        let mut set = JoinSet::new();
+        for s in slots.clone() {
+            set.spawn(sh.clone().slot_loop(s));
+        }
+        let mut stats = WorkerStats::default();
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(s) => stats.add(s),
+                Err(e) => tracing::error!(error = %e, "a worker slot stopped abnormally"),
+            }
+        }
+        bg_stop.cancel();
+        let _ = bg.await;
+        if let QueueBackend::Redis(r) = &sh.backend {
+            for s in &slots {
+                if let Err(e) = r.deregister_worker(s, &sh.opts.queues).await {
+                    tracing::warn!(worker = %s, error = %e, "could not deregister the worker");
+                }
+            }
+        }
+        tracing::info!(
+            worker = %sh.opts.name,
+            done = stats.done,
+            retried = stats.retried,
+            failed = stats.failed,
+            handed_back = stats.handed_back,
+            "worker stopped"
+        );
+        Ok(stats)
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> Shared<C> {
+    fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claim>> {
+        // Poisoning would need a panic while holding the map; the map stays consistent.
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn slot_loop(self: Arc<Self>, name: String) -> WorkerStats {
+        let mut stats = WorkerStats::default();
+        let mut blocking = BlockingConn::default();
+        let mut suspended = false;
+        let mut backoff = Duration::from_millis(200);
+        while !self.shutdown.is_cancelled() {
+            match self.next(&name, &mut blocking, &mut suspended).await {
+                Ok(Next::Claim(c)) => {
+                    backoff = Duration::from_millis(200);
+                    if self.shutdown.is_cancelled() {
+                        // Taken while stopping: give it straight back.
+                        self.finish(&c, Completion::HandBack, &mut stats).await;
+                    } else {
+                        self.execute(*c, &mut stats).await;
+                    }
+                }
+                Ok(Next::Idle) => {}
+                Ok(Next::Exit) => break,
+                Err(e) => {
+                    tracing::warn!(worker = %name, error = %e, "claim failed; retrying");
+                    sleep_or_stop(backoff, &self.shutdown).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        stats
+    }
+
+    async fn next(
+        &self,
+        name: &str,
+        blocking: &mut BlockingConn,
+        suspended: &mut bool,
+    ) -> Result<Next, QueueError> {
+        let o = &self.opts;
+        match &self.backend {
+            QueueBackend::Redis(r) => match r.claim(name, &o.queues, o.lease).await? {
+                ClaimOutcome::Claimed(c) => {
+                    *suspended = false;
+                    Ok(Next::Claim(c))
+                }
+                ClaimOutcome::Suspended => {
+                    if !*suspended {
+                        tracing::info!(worker = %name, "workers are suspended (rq suspend); waiting");
+                        r.set_worker_state(name, "suspended").await?;
+                        *suspended = true;
+                    }
+                    sleep_or_stop(Duration::from_secs(1), &self.shutdown).await;
+                    Ok(Next::Idle)
+                }
+                ClaimOutcome::Empty => {
+                    if *suspended {
+                        r.set_worker_state(name, "idle").await?;
+                        *suspended = false;
+                    }
+                    if o.burst {
+                        if r.queues_idle(&o.queues).await? {
+                            return Ok(Next::Exit);
+                        }
+                        sleep_or_stop(Duration::from_millis(100), &self.shutdown).await;
+                        return Ok(Next::Idle);
+                    }
+                    let wait = if o.queues.len() == 1 {
+                        BLOCK_SINGLE_QUEUE
+                    } else {
+                        o.poll
+                    };
+                    match r
+                        .wait_claim(blocking, name, &o.queues, o.lease, wait)
+                        .await?
+                    {
+                        Some(c) => Ok(Next::Claim(Box::new(c))),
+                        None => Ok(Next::Idle),
+                    }
+                }
+            },
+            QueueBackend::Local(l) => {
+                let notify = l.notifier().clone();
+                let notified = notify.notified();
+                tokio::pin!(notified);
+                // Registered before claiming, so an enqueue right after an empty claim wakes us.
+                notified.as_mut().enable();
+                if let Some(c) = l.claim(name, &o.queues, o.lease).await? {
+                    return Ok(Next::Claim(Box::new(c)));
+                }
+                if o.burst && !l.store().has_pending(&o.queues).await? {
+                    return Ok(Next::Exit);
+                }
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(LOCAL_POLL) => {}
+                    _ = self.shutdown.cancelled() => {}
+                }
+                Ok(Next::Idle)
+            }
+        }
+    }
+
+    async fn execute(&self, claim: Claim, stats: &mut WorkerStats) {
+        let env = &claim.env;
+        let span = tracing::info_span!(
+            "task",
+            task.name = %env.task,
+            task.id = %env.id,
+            job_id = tracing::field::Empty,
+            attempt = env.attempt,
+            queue = %claim.queue,
+            worker = %claim.worker,
+        );
+        if let Some(j) = env.job_id {
+            span.record("job_id", tracing::field::display(j));
+        }
+        self.execute_inner(claim.clone(), stats)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_inner(&self, claim: Claim, stats: &mut WorkerStats) {
+        self.lock_inflight()
+            .insert(claim.worker.clone(), claim.clone());
+        let env = &claim.env;
+        let clock = Instant::now();
+        let completion = match self.registry.get(&env.task).cloned() {
+            None => {
+                tracing::error!(task_name = %env.task, "unknown task type; failing it");
+                Completion::Fail {
+                    error: TaskError::Fail(format!(
+                        "unknown task type {:?} (not in this worker's registry)",
+                        env.task
+                    )),
+                }
+            }
+            Some((spec, _)) if env.attempt > spec.max_attempts => Completion::Fail {
+                error: TaskError::Fail(format!(
+                    "attempts exhausted ({} of {}): the worker running it was lost",
+                    env.attempt - 1,
+                    spec.max_attempts
+                )),
+            },
+            Some((spec, handler)) => {
+                let result = match self.hooks.on_started(&self.ctx, env).await {
+                    Err(e) => Some(Err(e)),
+                    Ok(()) => self.run_handler(&handler, env).await,
+                };
+                match result {
+                    None => Completion::HandBack,
+                    Some(Ok(())) => match self.hooks.on_done(&self.ctx, env).await {
+                        Ok(()) => Completion::Done,
+                        Err(e) => completion_for(&spec, env, e),
+                    },
+                    Some(Err(e)) => completion_for(&spec, env, e),
+                }
+            }
+        };
+        let ms = clock.elapsed().as_secs_f64() * 1000.0;
+        metrics::histogram!(METRIC_TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
+        // No more heartbeats for it: settling removes its wip entry anyway.
+        self.lock_inflight().remove(&claim.worker);
+        self.finish(&claim, completion, stats).await;
+    }
+
+    /// Runs the handler; `None` when a stop request outlasted the grace period (hand back).
+    async fn run_handler(
+        &self,
+        handler: &TaskHandler<C>,
+        env: &Envelope,
+    ) -> Option<Result<(), TaskError>> {
+        let fut = AssertUnwindSafe(handler(self.ctx.clone(), env.clone())).catch_unwind();
+        tokio::pin!(fut);
+        let first = tokio::select! {
+            r = &mut fut => Some(r),
+            _ = self.shutdown.cancelled() => None,
+        };
+        let r = match first {
+            Some(r) => r,
+            None => {
+                tracing::info!(
+                    grace_s = self.opts.grace.as_secs_f64(),
+                    "stop requested; letting the running task finish"
+                );
+                match tokio::time::timeout(self.opts.grace, &mut fut).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(
+                            "task did not finish within the grace period; handing it back"
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(r.unwrap_or_else(|p| {
+            Err(TaskError::Retry(format!(
+                "panic: {}",
+                panic_message(p.as_ref())
+            )))
+        }))
+    }
+
+    async fn complete(&self, claim: &Claim, c: &Completion) -> Result<Disposition, QueueError> {
+        match &self.backend {
+            QueueBackend::Redis(r) => r.complete(claim, c).await,
+            QueueBackend::Local(l) => l.complete(claim, c).await,
+        }
+    }
+
+    /// Records the outcome (retrying transient backend errors) and calls the hooks.
+    async fn finish(&self, claim: &Claim, completion: Completion, stats: &mut WorkerStats) {
+        let env = &claim.env;
+        let mut disposition = None;
+        for i in 0..SETTLE_TRIES {
+            match self.complete(claim, &completion).await {
+                Ok(d) => {
+                    disposition = Some(d);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, try_no = i + 1, "could not record the task outcome");
+                    tokio::time::sleep(Duration::from_millis(200 << i)).await;
+                }
+            }
+        }
+        let Some(disposition) = disposition else {
+            tracing::error!(
+                "gave up recording the task outcome; its lease will lapse and it will run again"
+            );
+            return;
+        };
+        let error = match &completion {
+            Completion::Retry { error, .. } | Completion::Fail { error } => Some(error.clone()),
+            _ => None,
+        };
+        let err_text = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let duration_ms = (Utc::now() - claim.started_at).num_milliseconds();
+        let state = match &disposition {
+            Disposition::Done => {
+                stats.done += 1;
+                tracing::info!(duration_ms, success = true, "task done");
+                "done"
+            }
+            Disposition::Retried { next_at } => {
+                stats.retried += 1;
+                tracing::warn!(duration_ms, success = false, error = %err_text, next_at = %next_at, "task failed; retry scheduled");
+                let e = error
+                    .clone()
+                    .unwrap_or_else(|| TaskError::Retry(String::new()));
+                if let Err(he) = self.hooks.on_retry(&self.ctx, env, &e, *next_at).await {
+                    tracing::error!(error = %he, "on_retry hook failed");
+                }
+                "retry"
+            }
+            Disposition::Failed => {
+                stats.failed += 1;
+                tracing::error!(duration_ms, success = false, error = %err_text, "task failed for good");
+                let e = error
+                    .clone()
+                    .unwrap_or_else(|| TaskError::Fail(String::new()));
+                if let Err(he) = self.hooks.on_failed(&self.ctx, env, &e).await {
+                    tracing::error!(error = %he, "on_failed hook failed");
+                }
+                "failed"
+            }
+            Disposition::HandedBack => {
+                stats.handed_back += 1;
+                tracing::info!(duration_ms, "task handed back to its queue");
+                let e = TaskError::Retry("handed back: worker stopping".to_string());
+                if let Err(he) = self.hooks.on_retry(&self.ctx, env, &e, Utc::now()).await {
+                    tracing::error!(error = %he, "on_retry hook failed");
+                }
+                "handed_back"
+            }
+            Disposition::Lost => {
+                stats.lost += 1;
+                tracing::warn!(
+                    duration_ms,
+                    "lease lost before the task finished; another worker owns it now"
+                );
+                "lost"
+            }
+        };
+        metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => state)
+            .increment(1);
+    }
+
+    async fn background(self: Arc<Self>, slots: Vec<String>, stop: CancellationToken) {
+        let mut hb = tokio::time::interval(self.opts.heartbeat_every());
+        hb.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut maint = tokio::time::interval(self.opts.maintenance_every);
+        maint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_clean = Some(Instant::now());
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = hb.tick() => self.heartbeat(&slots).await,
+                _ = maint.tick() => self.maintain(&mut last_clean).await,
+            }
+        }
+    }
+
+    async fn heartbeat(&self, slots: &[String]) {
+        let o = &self.opts;
+        match &self.backend {
+            QueueBackend::Redis(r) => {
+                let beats = slots.iter().map(|s| {
+                    let claim = self.lock_inflight().get(s).cloned();
+                    async move {
+                        let res = r
+                            .heartbeat(s, claim.as_ref(), o.lease, o.worker_ttl())
+                            .await;
+                        (s, claim, res)
+                    }
+                });
+                for (s, claim, res) in futures_util::future::join_all(beats).await {
+                    match res {
+                        Ok(Some(true)) => {}
+                        Ok(Some(false)) => {
+                            // The task may simply have finished meanwhile; only a task still
+                            // running here has really lost its lease.
+                            let still = claim.filter(|c| {
+                                self.lock_inflight().get(s).is_some_and(|now| {
+                                    now.execution_id == c.execution_id && now.env.id == c.env.id
+                                })
+                            });
+                            if let Some(c) = still {
+                                tracing::warn!(worker = %s, task = %c.env.id, "lease of the running task was lost");
+                            }
+                        }
+                        Ok(None) => {
+                            tracing::warn!(worker = %s, "worker hash expired; registering again");
+                            if let Err(e) = r.register_worker(s, &o.queues, o.worker_ttl()).await {
+                                tracing::warn!(worker = %s, error = %e, "could not register again");
+                            }
+                        }
+                        Err(e) => tracing::warn!(worker = %s, error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+            QueueBackend::Local(l) => {
+                let until = Utc::now() + o.lease;
+                let ids: Vec<_> = self
+                    .lock_inflight()
+                    .values()
+                    .map(|c| c.env.task_id)
+                    .collect();
+                for id in ids {
+                    if let Err(e) = l.store().renew(id, until).await {
+                        tracing::warn!(task_id = %id, error = %e, "lease renewal failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Promotes due retries and recovers tasks of dead workers; `last_clean` (None = skip)
+    /// paces the worker-set cleaning.
+    async fn maintain(&self, last_clean: &mut Option<Instant>) {
+        let o = &self.opts;
+        match &self.backend {
+            QueueBackend::Redis(r) => {
+                match r.promote_due(&o.queues).await {
+                    Ok(n) if n > 0 => tracing::debug!(count = n, "promoted due retries"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "promoting due retries failed"),
+                }
+                match r.recover(&o.queues, o.intermediate_grace).await {
+                    Ok(items) => {
+                        for item in items {
+                            self.after_recovery(item).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "recovery sweep failed"),
+                }
+                if let Some(t) = last_clean {
+                    if t.elapsed() >= CLEAN_WORKERS_EVERY {
+                        *t = Instant::now();
+                        if let Err(e) = r.clean_workers(&o.queues).await {
+                            tracing::warn!(error = %e, "cleaning worker sets failed");
+                        }
+                    }
+                }
+            }
+            QueueBackend::Local(l) => match l.store().requeue_expired(Utc::now()).await {
+                Ok(n) if n > 0 => {
+                    tracing::warn!(count = n, "requeued tasks whose lease expired");
+                    l.notifier().notify_waiters();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+            },
+        }
+    }
+
+    async fn after_recovery(&self, item: super::rq::Recovered) {
+        let Some(mut env) = item.env else {
+            tracing::info!(task = %item.id, queue = %item.queue, "put a task stuck between pop and start back on its queue");
+            return;
+        };
+        let err = TaskError::Retry("worker lost: its lease lapsed without a heartbeat".to_string());
+        match item.outcome {
+            RecoveredOutcome::Retried => {
+                // The decoded attempt is the next one; the hooks get the one that was lost.
+                env.attempt = env.attempt.saturating_sub(1).max(1);
+                tracing::warn!(task = %env.id, task_name = %env.task, attempt = env.attempt, "recovered a task from a dead worker; requeued");
+                metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => "recovered").increment(1);
+                if let Err(e) = self.hooks.on_retry(&self.ctx, &env, &err, Utc::now()).await {
+                    tracing::error!(error = %e, "on_retry hook failed");
+                }
+            }
+            RecoveredOutcome::Failed => {
+                tracing::error!(task = %env.id, task_name = %env.task, "task of a dead worker has no retry left; failed");
+                metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => "failed").increment(1);
+                if let Err(e) = self.hooks.on_failed(&self.ctx, &env, &err).await {
+                    tracing::error!(error = %e, "on_failed hook failed");
+                }
+            }
+            RecoveredOutcome::Requeued => {}
+        }
+    }
+}
+
+/// Retry while attempts remain and the error allows it, else fail.
+fn completion_for(spec: &TaskSpec, env: &Envelope, e: TaskError) -> Completion {
+    if e.is_retry() && env.attempt < spec.max_attempts {
+        let delay = chrono::Duration::from_std(spec.backoff_after(env.attempt)).unwrap_or_default();
+        Completion::Retry {
+            error: e,
+            next_at: Utc::now() + delay,
+        }
+    } else {
+        Completion::Fail { error: e }
+    }
+}

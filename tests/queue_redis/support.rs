@@ -1,0 +1,269 @@
+//! Helpers shared by the Redis queue tests: key prefixes cleaned on drop, worker processes
+//! killed on drop, connections, and small Redis readers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, aio::MultiplexedConnection, AsyncCommands};
+use provis::queue::{Envelope, Hooks, RedisBackend, TaskError, TaskSpec};
+use uuid::Uuid;
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+pub fn provis_bin() -> PathBuf {
+    std::env::var_os("PROVIS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_provis")))
+}
+
+pub fn venv() -> PathBuf {
+    std::env::var_os("PROVIS_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/provis-ci/venv"))
+}
+
+/// A unique key prefix; its keys are deleted on drop (also when the test fails).
+pub struct Prefix(pub String);
+
+impl Prefix {
+    pub fn new() -> Self {
+        Prefix(format!("provis-test-{}", Uuid::new_v4().simple()))
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let pattern = format!("{}:*", self.0);
+        let url = redis_url();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(client) = redis::Client::open(url) else {
+                    return;
+                };
+                let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+                    return;
+                };
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(&pattern)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap_or_default();
+                for chunk in keys.chunks(500) {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A worker process, killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    /// Waits for exit; panics (with the worker's log) when it takes longer than `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            if t0.elapsed() > limit {
+                panic!(
+                    "worker did not exit within {limit:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `provis work` with the diagnostic tasks on `prefix`.
+pub fn spawn_worker(
+    prefix: &Prefix,
+    dir: &Path,
+    name: &str,
+    queues: &str,
+    lease_s: u64,
+    extra: &[&str],
+) -> Proc {
+    let log = dir.join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(provis_bin())
+        .args(["work", "--queues", queues, "--name", name])
+        .args(extra)
+        .current_dir(dir)
+        .env("REDIS_URL", redis_url())
+        .env("RQ_KEY_PREFIX", &prefix.0)
+        .env("PROVIS_DIAG_TASKS", "1")
+        .env("WORKER_LEASE_S", lease_s.to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("PROVIS_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(out)
+        .spawn()
+        .expect("spawn provis work");
+    Proc { child, log }
+}
+
+pub async fn backend(prefix: &Prefix) -> RedisBackend {
+    RedisBackend::connect(&redis_url(), &prefix.0)
+        .await
+        .expect("connect")
+}
+
+pub async fn raw() -> MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis")
+}
+
+pub fn spec_on(spec: TaskSpec, queue: &'static str) -> TaskSpec {
+    TaskSpec { queue, ..spec }
+}
+
+pub fn env_for(spec: &TaskSpec, payload: serde_json::Value) -> Envelope {
+    Envelope::new(spec, Uuid::new_v4(), Some(Uuid::new_v4()), None, payload)
+}
+
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    while !check().await {
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn hget(c: &mut MultiplexedConnection, key: &str, field: &str) -> Option<String> {
+    c.hget(key, field).await.expect("hget")
+}
+
+/// Types of the entries of `rq:results:<id>`, oldest first.
+pub async fn result_types(c: &mut MultiplexedConnection, key: &str) -> Vec<String> {
+    let v: redis::Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(c)
+        .await
+        .expect("xrange");
+    let mut out = Vec::new();
+    if let redis::Value::Array(entries) = v {
+        for e in entries {
+            if let redis::Value::Array(parts) = e {
+                if let Some(redis::Value::Array(fields)) = parts.get(1) {
+                    for pair in fields.chunks(2) {
+                        if let [redis::Value::BulkString(k), redis::Value::BulkString(v)] = pair {
+                            if k == b"type" {
+                                out.push(String::from_utf8_lossy(v).into_owned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Records hook calls: (kind, task id, attempt, error message).
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<(String, String, u32, String)>>);
+
+#[async_trait::async_trait]
+impl Hooks<()> for Recorder {
+    async fn on_started(&self, _: &(), env: &Envelope) -> Result<(), TaskError> {
+        self.push("started", env, "");
+        Ok(())
+    }
+    async fn on_done(&self, _: &(), env: &Envelope) -> Result<(), TaskError> {
+        self.push("done", env, "");
+        Ok(())
+    }
+    async fn on_retry(
+        &self,
+        _: &(),
+        env: &Envelope,
+        err: &TaskError,
+        _: DateTime<Utc>,
+    ) -> Result<(), TaskError> {
+        self.push("retry", env, err.message());
+        Ok(())
+    }
+    async fn on_failed(&self, _: &(), env: &Envelope, err: &TaskError) -> Result<(), TaskError> {
+        self.push("failed", env, err.message());
+        Ok(())
+    }
+}
+
+impl Recorder {
+    pub fn push(&self, kind: &str, env: &Envelope, msg: &str) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push((kind.into(), env.id.clone(), env.attempt, msg.into()));
+    }
+    pub fn of(&self, id: &str) -> Vec<(String, u32)> {
+        self.0
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.1 == id)
+            .map(|r| (r.0.clone(), r.2))
+            .collect()
+    }
+}
