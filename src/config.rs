@@ -47,6 +47,8 @@ keys! {
     "node_file_timeout_s", ["NODE_FILE_TIMEOUT_S"], "20", "seconds one file may take to parse before it becomes a parse_timeout warning";
     "node_batch_timeout_s", ["NODE_BATCH_TIMEOUT_S"], "120", "seconds one parse batch may take";
     "parse_batch_size", ["PARSE_BATCH_SIZE"], "50", "files per parse_batch task";
+    "parser_sandbox", ["PARSER_SANDBOX"], "true", "parse in sandboxed child processes (rlimits, no network); false parses in the worker itself";
+    "parser_memory_limit_bytes", ["PARSER_MEMORY_LIMIT_BYTES"], "4294967296", "address-space limit of each parser child";
     "max_file_bytes", ["MAX_FILE_BYTES"], "2097152", "larger files are kept as graph nodes but not parsed";
     "max_upload_bytes", ["MAX_UPLOAD_BYTES"], "536870912", "uploads larger than this are refused with 413";
     "zip_max_entries", ["ZIP_MAX_ENTRIES"], "60000", "most entries a zip may have";
@@ -154,6 +156,10 @@ pub struct Config {
     pub parse_batch_size: usize,
     /// Largest file parsed, bytes.
     pub max_file_bytes: u64,
+    /// Parse in sandboxed child processes.
+    pub parser_sandbox: bool,
+    /// Address-space limit of a parser child, bytes.
+    pub parser_memory_limit_bytes: u64,
     /// Largest upload, bytes.
     pub max_upload_bytes: u64,
     /// Zip entry limit.
@@ -296,6 +302,20 @@ impl RawConfig {
         Ok(n)
     }
 
+    fn flag(&self, key: &str) -> Result<bool, ConfigError> {
+        let (value, source) = self.get(key);
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                key: key.to_string(),
+                source_name: source.to_string(),
+                value: value.to_string(),
+                reason: "expected true or false".to_string(),
+            }),
+        }
+    }
+
     /// Parses and validates every value.
     pub fn build(&self) -> Result<Config, ConfigError> {
         let invalid = |key: &str, reason: &str| {
@@ -375,6 +395,8 @@ impl RawConfig {
             node_batch_timeout_s: self.num("node_batch_timeout_s", 1)?,
             parse_batch_size: self.num("parse_batch_size", 1)?,
             max_file_bytes: self.num("max_file_bytes", 1)?,
+            parser_sandbox: self.flag("parser_sandbox")?,
+            parser_memory_limit_bytes: self.num("parser_memory_limit_bytes", 64 << 20)?,
             max_upload_bytes: self.num("max_upload_bytes", 1)?,
             zip_max_entries: self.num("zip_max_entries", 1)?,
             zip_max_depth: self.num("zip_max_depth", 1)?,

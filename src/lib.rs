@@ -4,6 +4,7 @@
 //! - [`cli`]: subcommands (`serve`, `work`, `migrate`, `all-in-one`, `analyze`); the only place
 //!   that wires everything together.
 //! - [`config`]: settings from flags, environment, `provis.toml` and defaults.
+//! - [`context`]: one handle per backend, built once per process; where the modules meet.
 //! - [`error`]: the one table mapping errors to HTTP status and error code.
 //! - [`api`]: the actix-web HTTP layer.
 //! - [`queue`]: task queues (Redis in the RQ layout, or in-process) and the worker runtime.
@@ -20,6 +21,7 @@ pub mod api;
 pub mod artifacts;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod error;
 pub mod events;

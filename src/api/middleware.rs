@@ -11,6 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -75,17 +76,21 @@ pub fn route_label(path: &str) -> String {
 }
 
 /// The middleware body, used as `App::new().wrap_fn(move |req, srv| handle(guard.clone(), req, srv))`.
-pub async fn handle<S, B>(
+///
+/// The decision (preflight, auth) and the call into the service happen before the returned
+/// future, which therefore borrows nothing from `srv`.
+pub fn handle<S, B>(
     guard: Guard,
     req: ServiceRequest,
     srv: &S,
-) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>
+) -> LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>>
 where
     S: actix_web::dev::Service<
         ServiceRequest,
         Response = ServiceResponse<B>,
         Error = actix_web::Error,
     >,
+    S::Future: 'static,
     B: MessageBody + 'static,
 {
     let started = Instant::now();
@@ -94,7 +99,11 @@ where
     let span = tracing::info_span!("http", http.method = %method, http.path = %path);
     let origin = guard.allowed_origin(&req);
 
-    let mut res = if method == Method::OPTIONS && origin.is_some() {
+    enum Next<F> {
+        Ready(ServiceResponse<BoxBody>),
+        Call(F),
+    }
+    let next = if method == Method::OPTIONS && origin.is_some() {
         let resp = HttpResponse::NoContent()
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
             .insert_header((
@@ -103,39 +112,42 @@ where
             ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
             .finish();
-        req.into_response(resp).map_into_right_body()
+        Next::Ready(req.into_response(resp))
     } else if !guard.authorized(&req) {
         let err = ApiError::new(
             ErrorCode::Unauthorized,
             "this route needs Authorization: Bearer <PROVIS_API_TOKEN>",
         );
-        req.into_response(err.error_response())
-            .map_into_right_body()
+        Next::Ready(req.into_response(err.error_response()))
     } else {
-        srv.call(req)
-            .instrument(span.clone())
-            .await?
-            .map_into_left_body()
+        let _enter = span.enter();
+        Next::Call(srv.call(req))
     };
 
-    if let Some(origin) = origin {
-        let headers = res.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    let status = res.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let route = route_label(&path);
-    ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    ::metrics::histogram!(m::HTTP_REQUEST_DURATION_MS, "method" => method.to_string(), "route" => route).record(elapsed_ms);
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            duration_ms = elapsed_ms as u64,
-            "{method} {path} -> {status}"
-        );
-    });
-    Ok(res)
+    Box::pin(async move {
+        let mut res = match next {
+            Next::Ready(r) => r.map_into_right_body(),
+            Next::Call(fut) => fut.instrument(span.clone()).await?.map_into_left_body(),
+        };
+        if let Some(origin) = origin {
+            let headers = res.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        let status = res.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let route = route_label(&path);
+        ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+        ::metrics::histogram!(m::HTTP_REQUEST_DURATION_MS, "method" => method.to_string(), "route" => route).record(elapsed_ms);
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                duration_ms = elapsed_ms as u64,
+                "{method} {path} -> {status}"
+            );
+        });
+        Ok(res)
+    })
 }
 
 #[cfg(test)]

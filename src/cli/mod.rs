@@ -2,7 +2,11 @@
 //!
 //! This is the only module that wires the others together; nothing depends on it.
 
+mod analyze;
+mod serve;
 mod work;
+
+pub use analyze::AnalyzeArgs;
 
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +41,9 @@ pub enum Command {
     /// Run the API and N workers in one process; embedded (SQLite, in-process queue, local
     /// disk under --data-dir) unless Postgres/Redis/S3 are configured.
     AllInOne(AllInOneArgs),
+    /// Run the whole pipeline once on a zip or a directory, embedded, with a progress bar;
+    /// artifacts go under --out and a summary is printed. Exits non-zero when the job fails.
+    Analyze(AnalyzeArgs),
 }
 
 /// Flags of `provis serve`.
@@ -129,6 +136,7 @@ fn flags_of(cli: &Cli) -> Vec<(&'static str, String)> {
                 flags.push(("workers", w.to_string()));
             }
         }
+        Command::Analyze(_) => {}
     }
     flags
 }
@@ -143,7 +151,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&cfg);
+    let mut log_cfg = cfg.clone();
+    if matches!(cli.command, Command::Analyze(_)) && std::env::var_os("RUST_LOG").is_none() {
+        // The progress bar and the summary are the output; logs only for problems.
+        log_cfg.log = "warn".into();
+    }
+    crate::telemetry::init(&log_cfg);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,10 +169,11 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Serve(_) => serve::serve(cfg).await,
             Command::Work(args) => work::run(cfg, args).await,
-            other => Err(anyhow::anyhow!(
-                "{other:?} is not available in this build yet"
-            )),
+            Command::Migrate(_) => serve::migrate(cfg).await,
+            Command::AllInOne(_) => serve::all_in_one(cfg).await,
+            Command::Analyze(args) => analyze::run(cfg, args).await,
         }
     });
     match result {

@@ -12,25 +12,68 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::context::{AppContext, Role};
 use crate::queue::{
     diag, keys, Hooks, NoHooks, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
 };
+use crate::tasks::TaskRows;
 
 use super::WorkArgs;
 
-/// Runs `provis work` until stopped (or drained, with `--burst`).
-///
-/// Task types: the diagnostic ones when `PROVIS_DIAG_TASKS=1`. Extension point for the
-/// pipeline: build the application context here, register `crate::tasks`' handlers into the
-/// same registry, pass the context and the `tasks`-row hooks to [`run_with`].
+/// Runs a worker until stopped: the pipeline tasks on the cluster's database, Redis and
+/// storage. With `PROVIS_DIAG_TASKS=1` and no `DATABASE_URL` it runs only the diagnostic tasks
+/// (queue tests and `scripts/bench queue`), which need nothing but Redis.
 pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
-    let mut registry: Registry<()> = Registry::new();
+    if diag::enabled_by_env() && cfg.database_url.is_none() {
+        let mut registry: Registry<()> = Registry::new();
+        diag::register(&mut registry)?;
+        return run_with(&cfg, &args, (), registry, Arc::new(NoHooks))
+            .await
+            .map(|_| ());
+    }
+    if cfg.redis_url.is_none() {
+        anyhow::bail!(
+            "provis work needs REDIS_URL (redis://host:port[/db]); without Redis, run `provis all-in-one`, which has an in-process queue"
+        );
+    }
+    let ctx = AppContext::build(cfg.clone(), Role::Worker).await?;
+    let mut registry = crate::tasks::registry()?;
     if diag::enabled_by_env() {
         diag::register(&mut registry)?;
     }
-    run_with(&cfg, &args, (), registry, Arc::new(NoHooks))
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(WorkerOptions::default_name);
+    let hooks = Arc::new(TaskRows::new(&ctx, &name));
+    let mut args = args;
+    args.name = Some(name);
+    run_with(&cfg, &args, ctx, registry, hooks)
         .await
         .map(|_| ())
+}
+
+/// Runs `concurrency` workers inside this process on the context's own queue backend (the
+/// in-process queue in embedded mode) until `shutdown` is cancelled — `all-in-one` and
+/// `analyze` use it next to the API.
+pub async fn run_workers(
+    ctx: AppContext,
+    name: Option<String>,
+    burst: bool,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let registry = crate::tasks::registry()?;
+    let name = name.unwrap_or_else(WorkerOptions::default_name);
+    let mut opts = WorkerOptions::from_config(ctx.cfg(), Some(name.clone()));
+    opts.burst = burst;
+    opts.concurrency = concurrency.max(1);
+    let hooks = Arc::new(TaskRows::new(&ctx, &name));
+    Worker::new(ctx.queue().clone(), registry, ctx.clone(), opts)
+        .with_hooks(hooks)
+        .run(shutdown)
+        .await?;
+    Ok(())
 }
 
 /// Runs a worker with a given context, registry and hooks (what [`run`] wires for the CLI).

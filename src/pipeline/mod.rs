@@ -12,3 +12,10 @@ pub mod ingest;
 pub mod js;
 pub mod model;
 pub mod py;
+
+mod plan;
+
+pub use plan::{
+    capabilities_and_summaries, caps_reads, is_resolver_config, language_counts, language_label,
+    parse_file, plan, resolve_imports, unparsed_record, Plan, PlannedFile,
+};

@@ -1,3 +1,231 @@
-//! (being written)
+//! The pipeline's tasks (DESIGN §4), composed from db, artifacts, events and pipeline.
+//!
+//! upload → ingest → discover → parse_batch ×N → merge → map → summarize → finalize.
+//! Each task reads its job row, checks what an earlier attempt already did, does its step
+//! with the pure `pipeline` functions, writes its artifact (idempotent per job), moves the
+//! job's phase and enqueues the next task. Every task row in `tasks` follows its executions
+//! through [`TaskRows`], and a task whose retries run out fails its job.
 
+pub mod intake;
+pub mod progress;
+pub mod publish;
 pub mod sandbox;
+pub mod source;
+pub mod store;
+
+mod stages;
+
+use crate::context::AppContext;
+use crate::db::{NewTask, TaskState};
+use crate::queue::QueueBackend;
+use crate::queue::{Envelope, Hooks, Registry, TaskError, TaskResultExt, TaskSpec};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// `ingest`: fetch and verify the upload.
+pub const INGEST: TaskSpec = TaskSpec {
+    name: "ingest",
+    queue: "high",
+    max_attempts: 4,
+    backoff_s: &[30, 60, 120],
+};
+/// `discover`: list files, `tree` artifact, fan out parse batches.
+pub const DISCOVER: TaskSpec = TaskSpec {
+    name: "discover",
+    queue: "normal",
+    max_attempts: 3,
+    backoff_s: &[5, 15],
+};
+/// `parse_batch`: parse up to PARSE_BATCH_SIZE files.
+pub const PARSE_BATCH: TaskSpec = TaskSpec {
+    name: "parse_batch",
+    queue: "normal",
+    max_attempts: 4,
+    backoff_s: &[5, 15, 30],
+};
+/// `merge`: once, after the last batch: resolve imports, `files` artifact.
+pub const MERGE: TaskSpec = TaskSpec {
+    name: "merge",
+    queue: "normal",
+    max_attempts: 3,
+    backoff_s: &[5, 15],
+};
+/// `map`: the `graph` artifact and import metrics.
+pub const MAP: TaskSpec = TaskSpec {
+    name: "map",
+    queue: "normal",
+    max_attempts: 3,
+    backoff_s: &[5, 15],
+};
+/// `summarize`: `summaries` and `capabilities` artifacts.
+pub const SUMMARIZE: TaskSpec = TaskSpec {
+    name: "summarize",
+    queue: "low",
+    max_attempts: 4,
+    backoff_s: &[10, 30, 60],
+};
+/// `finalize`: `metrics` artifact, snapshot completed, job done.
+pub const FINALIZE: TaskSpec = TaskSpec {
+    name: "finalize",
+    queue: "high",
+    max_attempts: 3,
+    backoff_s: &[5, 15],
+};
+
+/// Every pipeline task type, in pipeline order.
+pub const ALL: [TaskSpec; 7] = [
+    INGEST,
+    DISCOVER,
+    PARSE_BATCH,
+    MERGE,
+    MAP,
+    SUMMARIZE,
+    FINALIZE,
+];
+
+/// The one registry of task types a worker runs.
+pub fn registry() -> Result<Registry<AppContext>, crate::queue::QueueError> {
+    let mut r = Registry::new();
+    r.register(INGEST, |ctx, env| Box::pin(stages::ingest(ctx, env)))?;
+    r.register(DISCOVER, |ctx, env| Box::pin(stages::discover(ctx, env)))?;
+    r.register(PARSE_BATCH, |ctx, env| {
+        Box::pin(stages::parse_batch(ctx, env))
+    })?;
+    r.register(MERGE, |ctx, env| Box::pin(stages::merge(ctx, env)))?;
+    r.register(MAP, |ctx, env| Box::pin(stages::map(ctx, env)))?;
+    r.register(SUMMARIZE, |ctx, env| Box::pin(stages::summarize(ctx, env)))?;
+    r.register(FINALIZE, |ctx, env| Box::pin(stages::finalize(ctx, env)))?;
+    Ok(r)
+}
+
+/// Inserts the task row (idempotent: its id is derived from job, name and batch) and puts the
+/// task on its queue.
+pub async fn enqueue(
+    ctx: &AppContext,
+    spec: &TaskSpec,
+    job_id: Uuid,
+    batch_index: Option<u32>,
+) -> Result<(), TaskError> {
+    let task_id = crate::db::task_id(job_id, spec.name, batch_index.map(|i| i as i32));
+    let payload = serde_json::json!({ "jobId": job_id });
+    let env = Envelope::new(spec, task_id, Some(job_id), batch_index, payload.clone());
+    match ctx.queue() {
+        QueueBackend::Redis(q) => {
+            ctx.db()
+                .insert_task(NewTask {
+                    id: task_id,
+                    job_id: Some(job_id),
+                    name: spec.name.to_string(),
+                    batch_index: batch_index.map(|i| i as i32),
+                    queue: spec.queue.to_string(),
+                    max_attempts: spec.max_attempts as i32,
+                    payload,
+                    available_at: None,
+                })
+                .await
+                .retryable()?;
+            q.enqueue(spec, &env).await.retryable()?;
+        }
+        QueueBackend::Local(q) => {
+            // The local queue's store is the `tasks` table itself.
+            q.enqueue(spec, &env).await.retryable()?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps `tasks` rows in step with executions and fails the job when retries run out.
+///
+/// With the in-process queue the store already moves the rows (they are the queue), so only
+/// the job-level effects remain here.
+#[derive(Debug, Clone)]
+pub struct TaskRows {
+    update_rows: bool,
+    worker: String,
+}
+
+impl TaskRows {
+    /// Hooks for workers named `worker` on `ctx`'s queue backend.
+    pub fn new(ctx: &AppContext, worker: &str) -> Self {
+        Self {
+            update_rows: matches!(ctx.queue(), QueueBackend::Redis(_)),
+            worker: worker.to_string(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Hooks<AppContext> for TaskRows {
+    async fn on_started(&self, ctx: &AppContext, env: &Envelope) -> Result<(), TaskError> {
+        if self.update_rows {
+            ctx.db()
+                .task_started(env.task_id, env.attempt as i32, &self.worker, None)
+                .await
+                .retryable()?;
+        }
+        Ok(())
+    }
+
+    async fn on_done(&self, ctx: &AppContext, env: &Envelope) -> Result<(), TaskError> {
+        if self.update_rows {
+            ctx.db()
+                .task_finished(env.task_id, TaskState::Done, None)
+                .await
+                .retryable()?;
+        }
+        Ok(())
+    }
+
+    async fn on_retry(
+        &self,
+        ctx: &AppContext,
+        env: &Envelope,
+        err: &TaskError,
+        next_at: DateTime<Utc>,
+    ) -> Result<(), TaskError> {
+        tracing::warn!(task = %env.task, job_id = ?env.job_id, attempt = env.attempt, error = %err, retry_at = %next_at, "task will be retried");
+        if self.update_rows {
+            ctx.db()
+                .task_requeue(env.task_id, next_at, Some(err.message()))
+                .await
+                .retryable()?;
+        }
+        Ok(())
+    }
+
+    async fn on_failed(
+        &self,
+        ctx: &AppContext,
+        env: &Envelope,
+        err: &TaskError,
+    ) -> Result<(), TaskError> {
+        if self.update_rows {
+            ctx.db()
+                .task_finished(env.task_id, TaskState::Failed, Some(err.message()))
+                .await
+                .retryable()?;
+        }
+        if let Some(job_id) = env.job_id {
+            let code = format!("{}_failed", env.task);
+            progress::fail_job(ctx, job_id, &code, err.message()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Tasks waiting per queue, for the `provis_queue_size` gauge.
+pub async fn queue_sizes(ctx: &AppContext) -> Result<Vec<(String, u64)>, String> {
+    let mut out = Vec::new();
+    for q in ["high", "normal", "low"] {
+        let n = match ctx.queue() {
+            QueueBackend::Redis(r) => r.queue_len(q).await.map_err(|e| e.to_string())?,
+            QueueBackend::Local(_) => ctx
+                .db()
+                .count_tasks(q, TaskState::Queued)
+                .await
+                .map_err(|e| e.to_string())? as u64,
+        };
+        out.push((q.to_string(), n));
+    }
+    Ok(out)
+}

@@ -151,7 +151,13 @@ mod tests {
         assert_eq!(code("a\0b"), Some(RejectCode::InvalidName));
         assert_eq!(code("a\nb"), Some(RejectCode::InvalidName));
         assert_eq!(code(""), Some(RejectCode::InvalidName));
-        for ok in ["console.js", "com10", "auxiliary.py", "nul_check.py", "ab:c"] {
+        for ok in [
+            "console.js",
+            "com10",
+            "auxiliary.py",
+            "nul_check.py",
+            "ab:c",
+        ] {
             assert_eq!(code(ok), None, "{ok}");
         }
     }

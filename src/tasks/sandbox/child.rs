@@ -15,8 +15,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 /// The parse function children run in production.
-/// MERGE: replace `super::identity_record` with the real dispatch (`crate::pipeline::parse_file`).
-pub(crate) const PRODUCTION_PARSER: ParseFn = super::identity_record;
+/// The real dispatch by language (JS/TS with oxc, Python with ruff, identity for the rest).
+pub(crate) const PRODUCTION_PARSER: ParseFn = crate::pipeline::parse_file;
 
 /// Address-space limit when the parent did not pass one.
 const DEFAULT_MEMORY_LIMIT: u64 = 2 << 30;
@@ -37,6 +37,9 @@ const EXIT_PROTOCOL: u8 = 71;
 /// [`TEST_PARSER_ENV`] is `1` in the child's environment (only tests set it), else the production
 /// parser.
 pub fn child_main() -> ExitCode {
+    // One parser thread per child: the child already parses one file at a time, and each
+    // parser thread reserves a large stack against the address-space limit.
+    crate::pipeline::js::init_parse_pool(1);
     if std::env::var_os(TEST_PARSER_ENV).is_some_and(|v| v == "1") {
         let weaken = std::env::var(WEAKEN_ENV).unwrap_or_default();
         let skip = |layer: &str| weaken.split(',').any(|w| w.trim() == layer);

@@ -1,0 +1,323 @@
+//! One function per endpoint of DESIGN §7: extract, call one service, answer a DTO.
+
+use super::{sse, upload, ApiState};
+use crate::artifacts::{artifact_key, ArtifactError, ArtifactKind};
+use crate::context::AppContext;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::tasks::intake::{self, Input, IntakeError, Submission};
+use crate::tasks::progress;
+use actix_multipart::Multipart;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+
+fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| ApiError::new(what, format!("no such id: {text:?}")))
+}
+
+fn db_err(e: crate::db::DbError) -> ApiError {
+    if e.is_unavailable() {
+        ApiError::unavailable("database", e)
+    } else {
+        ApiError::internal(e)
+    }
+}
+
+/// `POST /ingest`: stream a repository zip in and start its job.
+#[post("/ingest")]
+#[tracing::instrument(name = "api.ingest", skip_all)]
+pub async fn ingest(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    payload: Multipart,
+    query: web::Query<IngestQuery>,
+) -> ApiResult<HttpResponse> {
+    let ctx = &state.ctx;
+    let max = ctx.cfg().max_upload_bytes;
+    // A declared length far past the limit is refused before reading a byte (multipart
+    // framing adds a little, so allow for it).
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max.saturating_add(64 * 1024) {
+            return Err(upload::too_large(max));
+        }
+    }
+    let spool = ctx.scratch().join(format!("upload-{}.zip", Uuid::new_v4()));
+    let _cleanup = RemoveOnDrop(spool.clone());
+    let up = upload::receive(payload, &spool, max).await?;
+    let repo = up
+        .repo
+        .clone()
+        .or_else(|| query.repo.clone())
+        .map(|r| crate::pipeline::ingest::repo_name_from_filename(&r))
+        .or_else(|| {
+            up.filename
+                .as_deref()
+                .map(crate::pipeline::ingest::repo_name_from_filename)
+        })
+        .unwrap_or_else(|| "repo".to_string());
+    let settings_text = up.settings.clone().or_else(|| query.settings.clone());
+    let settings = intake::parse_settings(settings_text.as_deref())
+        .map_err(|e| ApiError::new(ErrorCode::InvalidSettings, e.to_string()))?;
+    let sub = Submission {
+        input: Input::Zip(spool.clone()),
+        repo,
+        settings,
+        upload_bytes: up.bytes,
+    };
+    match intake::submit(ctx, sub).await {
+        Ok(accepted) => Ok(HttpResponse::Accepted().json(accepted)),
+        Err(IntakeError::Rejected {
+            job_id,
+            repo_id,
+            rejection,
+        }) => Ok(HttpResponse::BadRequest().json(json!({
+            "error": {"code": rejection.code.as_str(), "message": rejection.message},
+            "jobId": job_id,
+            "repoId": repo_id,
+        }))),
+        Err(IntakeError::BadSettings(m)) => Err(ApiError::new(ErrorCode::InvalidSettings, m)),
+        Err(IntakeError::Backend(m)) => Err(ApiError::unavailable("storage or database", m)),
+    }
+}
+
+/// Query parameters `POST /ingest` also accepts.
+#[derive(Debug, Deserialize)]
+pub struct IngestQuery {
+    repo: Option<String>,
+    settings: Option<String>,
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `GET /status/{job_id}`: the live overlay, or the job row when the overlay is gone.
+#[get("/status/{job_id}")]
+#[tracing::instrument(name = "api.status", skip_all, fields(job_id = %path))]
+pub async fn status(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let job_id = parse_id(&path, ErrorCode::JobNotFound)?;
+    let ctx = &state.ctx;
+    if let Ok(Some(s)) = ctx.events().get_status(job_id).await {
+        return Ok(HttpResponse::Ok().json(s));
+    }
+    let job = ctx
+        .db()
+        .get_job(job_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
+    Ok(HttpResponse::Ok().json(progress::status_of(&job)))
+}
+
+/// Query of the events endpoint.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+}
+
+/// `GET /jobs/{job_id}/events`: SSE.
+#[get("/jobs/{job_id}/events")]
+#[tracing::instrument(name = "api.events", skip_all, fields(job_id = %path))]
+pub async fn events(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+    query: web::Query<EventsQuery>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let job_id = parse_id(&path, ErrorCode::JobNotFound)?;
+    let ctx = state.ctx.clone();
+    ctx.db()
+        .get_job(job_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
+    let last = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| query.last_event_id.clone());
+    let after = match last.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(t) => t.parse::<i64>().map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("Last-Event-ID / last_event_id must be an event id (a number), got {t:?}"),
+            )
+        })?,
+    };
+    let body = sse::stream(ctx, job_id, after).await;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// Query of the artifact listing.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    presign: Option<bool>,
+    presign_urls: Option<bool>,
+}
+
+/// `GET /repos/{repo_id}/snapshots/{snapshot_id}/artifacts`.
+#[get("/repos/{repo_id}/snapshots/{snapshot_id}/artifacts")]
+#[tracing::instrument(name = "api.artifacts", skip_all)]
+pub async fn list_artifacts(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let ctx = &state.ctx;
+    let repo_id = parse_id(&path.0, ErrorCode::RepoNotFound)?;
+    let snapshot_id = parse_id(&path.1, ErrorCode::SnapshotNotFound)?;
+    let snapshot = ctx
+        .db()
+        .get_snapshot(snapshot_id)
+        .await
+        .map_err(db_err)?
+        .filter(|s| s.repo_id == repo_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::SnapshotNotFound,
+                format!("repo {repo_id} has no snapshot {snapshot_id}"),
+            )
+        })?;
+    let presign = query.presign.or(query.presign_urls).unwrap_or(false);
+    let ttl = Duration::from_secs(ctx.cfg().presign_ttl_s);
+    let mut out = Vec::new();
+    for a in ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)? {
+        if !a.ready {
+            continue;
+        }
+        let mut item = json!({
+            "kind": a.kind, "version": a.version, "bytes": a.bytes,
+            "createdAt": a.created_at, "uri": a.uri,
+            "schemaVersion": a.schema_version, "generatorVersion": a.generator_version,
+        });
+        if presign {
+            if let Ok(kind) = a.kind.parse::<ArtifactKind>() {
+                let key = artifact_key(
+                    snapshot.repo_id,
+                    &snapshot.commit_hash,
+                    &snapshot.settings_hash,
+                    kind,
+                    a.version as u32,
+                )
+                .map_err(ApiError::internal)?;
+                match ctx.artifacts().presign_get(&key, ttl).await {
+                    Ok(Some(url)) => item["url"] = json!(url),
+                    Ok(None) => {
+                        item["url"] = json!(format!(
+                            "/repo/{repo_id}/{}?snapshot_id={snapshot_id}&version={}",
+                            a.kind, a.version
+                        ))
+                    }
+                    Err(e) => item["urlError"] = json!(e.to_string()),
+                }
+            }
+        }
+        out.push(item);
+    }
+    Ok(HttpResponse::Ok().json(json!({"snapshotId": snapshot.id, "artifacts": out})))
+}
+
+/// Query of the artifact endpoints.
+#[derive(Debug, Deserialize)]
+pub struct ArtifactQuery {
+    snapshot_id: Option<String>,
+    version: Option<i32>,
+}
+
+/// `GET /repo/{repo_id}/{kind}`: the latest artifact of the latest completed snapshot.
+#[get("/repo/{repo_id}/{kind}")]
+#[tracing::instrument(name = "api.artifact", skip_all)]
+pub async fn artifact(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ArtifactQuery>,
+) -> ApiResult<HttpResponse> {
+    let ctx: &AppContext = &state.ctx;
+    let repo_id = parse_id(&path.0, ErrorCode::RepoNotFound)?;
+    let kind: ArtifactKind = path.1.parse().map_err(|_| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "unknown artifact kind {:?} (tree, files, graph, summaries, capabilities, metrics)",
+                path.1
+            ),
+        )
+    })?;
+    ctx.db()
+        .get_repo(repo_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| ApiError::new(ErrorCode::RepoNotFound, format!("no repo {repo_id}")))?;
+    let snapshot = match &query.snapshot_id {
+        Some(s) => {
+            let id = parse_id(s, ErrorCode::SnapshotNotFound)?;
+            ctx.db()
+                .get_snapshot(id)
+                .await
+                .map_err(db_err)?
+                .filter(|s| s.repo_id == repo_id)
+        }
+        None => ctx
+            .db()
+            .latest_completed_snapshot(repo_id)
+            .await
+            .map_err(db_err)?,
+    }
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SnapshotNotFound,
+            format!("repo {repo_id} has no completed snapshot"),
+        )
+    })?;
+    let rows = ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)?;
+    let row = rows
+        .into_iter()
+        .filter(|a| a.ready && a.kind == kind.as_str())
+        .filter(|a| query.version.is_none_or(|v| v == a.version))
+        .max_by_key(|a| a.version)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ArtifactNotFound,
+                format!("snapshot {} has no {} artifact", snapshot.id, kind.as_str()),
+            )
+        })?;
+    let key = artifact_key(
+        snapshot.repo_id,
+        &snapshot.commit_hash,
+        &snapshot.settings_hash,
+        kind,
+        row.version as u32,
+    )
+    .map_err(ApiError::internal)?;
+    let bytes = ctx.artifacts().get(&key).await.map_err(|e| match e {
+        ArtifactError::NotFound { .. } => ApiError::new(
+            ErrorCode::ArtifactNotFound,
+            format!("{key} is missing from storage"),
+        ),
+        e => ApiError::unavailable("storage", e),
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("X-Provis-Artifact-Version", row.version.to_string()))
+        .body(bytes))
+}

@@ -1,0 +1,278 @@
+//! `provis analyze <repo.zip|dir>`: the whole pipeline once, embedded, in this process.
+//!
+//! State lives under `<out>/.provis` (SQLite, artifact store), so analysing the same tree
+//! again is a cache hit; the latest artifact of each kind is also copied to `<out>/<kind>.json`
+//! for people and scripts. Progress is a bar on a terminal and plain lines otherwise.
+
+use crate::artifacts::ArtifactKind;
+use crate::config::Config;
+use crate::context::{AppContext, Role};
+use crate::events::types;
+use crate::tasks::intake::{self, Input, IntakeError, Submission};
+use anyhow::Context as _;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Flags of `provis analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// A repository zip, or a directory (analysed in place, without zipping).
+    pub input: PathBuf,
+    /// Where artifacts are written (`<out>/<kind>.json`; state under `<out>/.provis`).
+    #[arg(long, default_value = "provis-out")]
+    pub out: PathBuf,
+    /// Print the result as JSON on stdout instead of a human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Repository name (default: the zip's or directory's name).
+    #[arg(long)]
+    pub repo: Option<String>,
+}
+
+/// Runs the pipeline on one input; an error (a failed job included) is a non-zero exit.
+pub async fn run(mut cfg: Config, args: AnalyzeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let meta = std::fs::metadata(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    // Embedded, whatever the environment says: analyze needs nothing external.
+    cfg.database_url = None;
+    cfg.redis_url = None;
+    cfg.s3 = None;
+    cfg.data_dir = args.out.join(".provis");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let workers = cfg
+        .workers
+        .max(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let ctx = AppContext::build(cfg, Role::AllInOne).await?;
+    let shutdown = CancellationToken::new();
+    let pool = tokio::spawn(super::work::run_workers(
+        ctx.clone(),
+        Some("analyze".into()),
+        false,
+        workers,
+        shutdown.clone(),
+    ));
+
+    let name = args.repo.clone().unwrap_or_else(|| {
+        let base = args
+            .input
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "repo".into());
+        crate::pipeline::ingest::repo_name_from_filename(&base)
+    });
+    let input = if meta.is_dir() {
+        Input::Dir(args.input.clone())
+    } else {
+        Input::Zip(args.input.clone())
+    };
+    let sub = Submission {
+        input,
+        repo: name.clone(),
+        settings: json!({}),
+        upload_bytes: if meta.is_dir() { 0 } else { meta.len() },
+    };
+    let accepted = match intake::submit(&ctx, sub).await {
+        Ok(a) => a,
+        Err(IntakeError::Rejected { rejection, .. }) => {
+            shutdown.cancel();
+            anyhow::bail!("{} was refused: {}", args.input.display(), rejection);
+        }
+        Err(e) => {
+            shutdown.cancel();
+            return Err(e.into());
+        }
+    };
+    let outcome = follow(&ctx, accepted.job_id, args.json).await;
+    shutdown.cancel();
+    let _ = pool.await;
+    let final_event = outcome?;
+    if final_event.r#type != types::DONE {
+        let msg = final_event
+            .payload
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("the job failed");
+        let code = final_event
+            .payload
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or("error");
+        anyhow::bail!("analysis failed: {code}: {msg}");
+    }
+    let docs = export(&ctx, &accepted.snapshot_id, &args.out).await?;
+    let summary = summarize(&docs, &accepted, started.elapsed().as_millis() as u64);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary, &args.out);
+    }
+    Ok(())
+}
+
+/// Follows the job's events until the terminal one, drawing progress.
+async fn follow(
+    ctx: &AppContext,
+    job_id: uuid::Uuid,
+    quiet: bool,
+) -> anyhow::Result<crate::events::Event> {
+    let tty = std::io::stderr().is_terminal() && !quiet;
+    let bar = if tty {
+        let bar = ProgressBar::new(100);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos:>3}% {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let stream = crate::api::sse::stream(ctx.clone(), job_id, 0).await;
+    futures_util::pin_mut!(stream);
+    let mut last_line = String::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(bytes) = chunk else { continue };
+        let text = String::from_utf8_lossy(&bytes);
+        let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) else {
+            continue;
+        };
+        let ev: crate::events::Event = serde_json::from_str(data)?;
+        let pct = ev.payload.get("pct").and_then(Value::as_u64);
+        let phase = ev
+            .payload
+            .get("phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(bar) = &bar {
+            if let Some(p) = pct {
+                bar.set_position(p);
+            }
+            if !phase.is_empty() {
+                bar.set_message(phase.to_string());
+            }
+        } else if !quiet && ev.r#type == types::PHASE {
+            let line = format!("[{:>3}%] {phase}", pct.unwrap_or(0));
+            if line != last_line {
+                eprintln!("{line}");
+                last_line = line;
+            }
+        }
+        if ev.is_terminal() {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Ok(ev);
+        }
+    }
+    anyhow::bail!("the event stream ended before the job did")
+}
+
+/// Copies the latest artifact of each kind to `<out>/<kind>.json` and returns them.
+async fn export(
+    ctx: &AppContext,
+    snapshot_id: &uuid::Uuid,
+    out: &Path,
+) -> anyhow::Result<Vec<(ArtifactKind, Value)>> {
+    let snapshot = ctx
+        .db()
+        .get_snapshot(*snapshot_id)
+        .await?
+        .context("the snapshot vanished")?;
+    let mut docs = Vec::new();
+    for kind in ArtifactKind::ALL {
+        let Some(row) = ctx.db().latest_artifact(snapshot.id, kind.as_str()).await? else {
+            continue;
+        };
+        let doc = crate::tasks::publish::read_artifact(ctx, &snapshot, &row)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the {} artifact: {e}", kind.as_str()))?;
+        let path = out.join(format!("{}.json", kind.as_str()));
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        docs.push((kind, doc));
+    }
+    Ok(docs)
+}
+
+fn summarize(docs: &[(ArtifactKind, Value)], acc: &intake::Accepted, elapsed_ms: u64) -> Value {
+    let get = |k: ArtifactKind| docs.iter().find(|(kind, _)| *kind == k).map(|(_, v)| v);
+    let files = get(ArtifactKind::Files);
+    let graph = get(ArtifactKind::Graph);
+    let caps = get(ArtifactKind::Capabilities);
+    let routes: usize = files
+        .and_then(|f| f.get("files"))
+        .and_then(Value::as_array)
+        .map_or(0, |fs| {
+            fs.iter()
+                .map(|f| {
+                    f.get("routes")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len)
+                })
+                .sum()
+        });
+    let gm = graph
+        .and_then(|g| g.get("metrics"))
+        .cloned()
+        .unwrap_or(json!({}));
+    json!({
+        "repoId": acc.repo_id,
+        "snapshotId": acc.snapshot_id,
+        "jobId": acc.job_id,
+        "commitHash": acc.commit_hash,
+        "cacheHit": acc.cache_hit,
+        "files": files.and_then(|f| f.pointer("/summary/totalFiles")).cloned().unwrap_or(json!(0)),
+        "languages": files.and_then(|f| f.pointer("/summary/languages")).cloned().unwrap_or(json!({})),
+        "edges": {
+            "internal": gm.get("internal").cloned().unwrap_or(json!(0)),
+            "external": gm.get("external").cloned().unwrap_or(json!(0)),
+            "unresolved": gm.get("unresolvedLocal").cloned().unwrap_or(json!(0)),
+        },
+        "cycles": gm.get("cycles").and_then(Value::as_array).map_or(0, Vec::len),
+        "routes": routes,
+        "capabilities": caps.and_then(|c| c.get("capabilities")).and_then(Value::as_array)
+            .map(|cs| cs.iter().map(|c| c.get("name").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        "elapsedMs": elapsed_ms,
+    })
+}
+
+fn print_summary(s: &Value, out: &Path) {
+    let n = |p: &str| s.pointer(p).cloned().unwrap_or(Value::Null);
+    println!(
+        "provis: analysed in {} ms{}",
+        n("/elapsedMs"),
+        if s["cacheHit"] == json!(true) {
+            " (cache hit)"
+        } else {
+            ""
+        }
+    );
+    println!("  files        {}", n("/files"));
+    if let Some(langs) = s["languages"].as_object() {
+        let list: Vec<String> = langs.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  languages    {}", list.join(", "));
+    }
+    println!(
+        "  imports      {} internal, {} external, {} unresolved; {} cycle(s)",
+        n("/edges/internal"),
+        n("/edges/external"),
+        n("/edges/unresolved"),
+        n("/cycles")
+    );
+    println!("  routes       {}", n("/routes"));
+    if let Some(caps) = s["capabilities"].as_array() {
+        println!("  capabilities {}", caps.len());
+        for c in caps.iter().take(10) {
+            println!("    - {}", c.as_str().unwrap_or("?"));
+        }
+    }
+    println!("  artifacts    {}", out.display());
+}

@@ -1,0 +1,194 @@
+//! The process context: configuration plus one handle per backend, built once per process.
+//!
+//! Storage, queue, artifacts and events do not know each other; this struct is where they
+//! meet, and the API handlers and the tasks receive it. The backends are chosen by
+//! configuration alone (DESIGN §1): Postgres or SQLite, Redis or in-process, S3 or local disk.
+
+use crate::artifacts::ArtifactStore;
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::{BusConfig, EventBus};
+use crate::queue::{LocalBackend, QueueBackend, RedisBackend};
+use crate::tasks::sandbox::{ParserPool, SandboxOptions};
+use crate::tasks::source::SourceCache;
+use crate::tasks::store::DbTaskStore;
+use anyhow::Context as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything a handler or a task needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: Config,
+    db: Db,
+    artifacts: ArtifactStore,
+    events: EventBus,
+    queue: QueueBackend,
+    scratch: PathBuf,
+    sources: SourceCache,
+    parsers: Option<ParserPool>,
+}
+
+/// How much of the stack a process needs (the API does not need parser children, etc.).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `serve`: API only.
+    Api,
+    /// `work`: workers only.
+    Worker,
+    /// `all-in-one` / `analyze`: both; embedded mode migrates its own database.
+    AllInOne,
+}
+
+impl AppContext {
+    /// Connects every backend the configuration names.
+    ///
+    /// In embedded mode (no `DATABASE_URL`) the SQLite database under the data dir is migrated
+    /// here; a configured database must already be migrated (`provis migrate`), and start-up
+    /// stops with that instruction otherwise.
+    pub async fn build(cfg: Config, role: Role) -> anyhow::Result<Self> {
+        if cfg.database_url.is_none() || cfg.s3.is_none() {
+            std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+                format!("cannot create the data dir {}", cfg.data_dir.display())
+            })?;
+        }
+        let db_url = cfg.effective_database_url();
+        let db = Db::connect(&db_url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&db_url)))?;
+        if cfg.database_url.is_none() || role == Role::AllInOne && db.backend_name() == "sqlite" {
+            db.migrate()
+                .await
+                .context("migrating the embedded database")?;
+        } else {
+            let pending = db
+                .pending_migrations()
+                .await
+                .context("reading migrations")?;
+            if pending > 0 {
+                anyhow::bail!(
+                    "the database has {pending} pending migration(s); run `provis migrate` first"
+                );
+            }
+        }
+        let artifacts = match &cfg.s3 {
+            Some(s3) => ArtifactStore::s3(s3)
+                .await
+                .context("connecting to S3 (S3_ENDPOINT_URL / S3_BUCKET)")?,
+            None => ArtifactStore::local(cfg.data_dir.join("artifacts"))
+                .context("opening the local artifact directory")?,
+        };
+        let (events, queue) = match &cfg.redis_url {
+            Some(url) => {
+                let events = EventBus::redis(url, BusConfig::default())
+                    .context("connecting to Redis for events (REDIS_URL)")?;
+                let queue = RedisBackend::connect(url, crate::queue::keys::DEFAULT_PREFIX)
+                    .await
+                    .context("connecting to Redis for queues (REDIS_URL)")?;
+                (events, QueueBackend::Redis(queue))
+            }
+            None => {
+                let store = DbTaskStore::new(db.clone());
+                (
+                    EventBus::in_process(BusConfig::default()),
+                    QueueBackend::Local(LocalBackend::new(Arc::new(store))),
+                )
+            }
+        };
+        let parsers = if role == Role::Api {
+            None
+        } else {
+            let mut opts = SandboxOptions::from_config(&cfg);
+            opts.enabled = cfg.parser_sandbox;
+            opts.memory_limit_bytes = cfg.parser_memory_limit_bytes;
+            Some(ParserPool::new(opts).context("starting the parser pool")?)
+        };
+        let scratch = std::env::temp_dir().join(format!("provis-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).context("creating the scratch directory")?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                db,
+                artifacts,
+                events,
+                queue,
+                scratch,
+                sources: SourceCache::default(),
+                parsers,
+            }),
+        })
+    }
+
+    /// The effective configuration.
+    pub fn cfg(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The artifact store (also holds uploads).
+    pub fn artifacts(&self) -> &ArtifactStore {
+        &self.inner.artifacts
+    }
+
+    /// The live status and event transport.
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    /// The queue backend.
+    pub fn queue(&self) -> &QueueBackend {
+        &self.inner.queue
+    }
+
+    /// The worker's cache of fetched uploads.
+    pub fn sources(&self) -> &SourceCache {
+        &self.inner.sources
+    }
+
+    /// The parser pool (sandboxed children, or in-process when `parser_sandbox` is off);
+    /// `None` in an API-only process, which never runs tasks.
+    pub fn parsers(&self) -> Option<&ParserPool> {
+        self.inner.parsers.as_ref()
+    }
+
+    /// A per-process scratch directory for temporary files (upload spooling, zip copies).
+    pub fn scratch(&self) -> &std::path::Path {
+        &self.inner.scratch
+    }
+}
+
+/// Hides the password of a URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,186 @@
+//! The glue between the stages: which files a job parses, how one file is parsed, and how a
+//! whole snapshot's imports are resolved. Pure functions over the manifest and records.
+
+use super::discover::{self, DiscoveredFile};
+use super::ingest::ManifestEntry;
+use super::model::{FileRecord, Language};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// One discovered file of a job, with where to read it and whether to parse it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedFile {
+    /// The manifest entry (path, size, hash, place in the zip).
+    pub entry: ManifestEntry,
+    /// Language from the extension.
+    pub language: Language,
+    /// Extension as the FileRecord reports it.
+    pub ext: String,
+    /// False for non-code files and files over `MAX_FILE_BYTES` (kept as nodes only).
+    pub parse: bool,
+}
+
+/// What discovery kept and ignored.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Kept files, sorted by path.
+    pub files: Vec<PlannedFile>,
+    /// Ignored paths counted by reason.
+    pub ignored: BTreeMap<String, u64>,
+}
+
+impl Plan {
+    /// Kept files per language.
+    pub fn languages(&self) -> BTreeMap<&'static str, usize> {
+        let mut out = BTreeMap::new();
+        for f in &self.files {
+            *out.entry(language_label(f.language)).or_default() += 1;
+        }
+        out
+    }
+
+    /// The `files` list of the `tree` artifact.
+    pub fn tree_entries(&self) -> Vec<Value> {
+        self.files
+            .iter()
+            .map(|f| {
+                json!({"path": f.entry.path, "size": f.entry.size, "hash": f.entry.hash,
+                       "language": language_label(f.language), "parsed": f.parse})
+            })
+            .collect()
+    }
+}
+
+/// Applies the discovery rules (DESIGN §8) to a manifest.
+pub fn plan(entries: &[ManifestEntry], max_file_bytes: u64) -> Plan {
+    let found = discover::discover(entries.iter().map(|e| (e.path.as_str(), e.size)));
+    let by_path: HashMap<&str, &ManifestEntry> =
+        entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let files = found
+        .files
+        .iter()
+        .filter_map(|f: &DiscoveredFile| {
+            by_path.get(f.path.as_str()).map(|entry| PlannedFile {
+                entry: (*entry).clone(),
+                language: f.language,
+                ext: f.ext.clone(),
+                parse: f.should_parse(max_file_bytes),
+            })
+        })
+        .collect();
+    Plan {
+        files,
+        ignored: found.ignored,
+    }
+}
+
+/// The artifact name of a language.
+pub fn language_label(l: Language) -> &'static str {
+    match l {
+        Language::Js => "js",
+        Language::Ts => "ts",
+        Language::Py => "py",
+        Language::Other => "other",
+    }
+}
+
+/// Parses one file by its language; other files get an identity record.
+pub fn parse_file(path: &str, bytes: &[u8]) -> FileRecord {
+    let (language, ext) = discover::language_of(path);
+    match language {
+        Language::Py => super::py::parse_py(path, bytes),
+        Language::Js | Language::Ts => super::js::parse_js(path, bytes),
+        Language::Other => FileRecord::new(path, language, &ext, bytes),
+    }
+}
+
+/// The record of a file that is kept as a node but not parsed.
+pub fn unparsed_record(
+    path: &str,
+    file: &PlannedFile,
+    bytes: &[u8],
+    max_file_bytes: u64,
+) -> FileRecord {
+    let mut rec = FileRecord::new(path, file.language, &file.ext, bytes);
+    rec.skipped = true;
+    rec.skip_reason = Some(
+        if file.language != Language::Other && file.entry.size > max_file_bytes {
+            "too_large".to_string()
+        } else {
+            "not_code".to_string()
+        },
+    );
+    rec
+}
+
+/// Files the resolvers read besides the code: TypeScript/JS project files and workspaces.
+pub fn is_resolver_config(path: &str) -> bool {
+    super::js::MemorySnapshot::wants_content(path)
+}
+
+/// Files per language of parsed records.
+pub fn language_counts(records: &[FileRecord]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for r in records {
+        *out.entry(language_label(r.language)).or_default() += 1;
+    }
+    out
+}
+
+/// Resolves every import of a snapshot: JS/TS against the project files in `configs`
+/// (path → text), Python against the detected source roots.
+pub fn resolve_imports(records: &mut [FileRecord], configs: &BTreeMap<String, String>) {
+    let py = super::py::PyResolver::from_records(records);
+    super::py::resolve_all_py(records, &py);
+    if records
+        .iter()
+        .any(|r| matches!(r.language, Language::Js | Language::Ts))
+    {
+        let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
+        for (path, text) in configs {
+            snapshot.insert(path, text.as_bytes());
+        }
+        let js = super::js::JsResolver::new(&snapshot);
+        super::js::resolve_all(records, &js);
+    }
+}
+
+/// Whether the capability detectors read a file's text (code, manifests, Prisma schemas).
+pub fn caps_reads(path: &str, language: Language) -> bool {
+    if language != Language::Other {
+        return true;
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "package.json" | "pyproject.toml" | "setup.py" | "setup.cfg"
+    ) || name.ends_with(".prisma")
+}
+
+/// Capabilities and deterministic summaries from the parsed records, the graph's internal
+/// edges and the text of the files the detectors read (`texts`: path → text).
+pub fn capabilities_and_summaries(
+    records: &[FileRecord],
+    graph: &super::graph::Graph,
+    texts: &HashMap<String, String>,
+) -> (Value, Value) {
+    let edges: Vec<(String, String)> = graph
+        .edges
+        .iter()
+        .filter(|e| !e.external)
+        .map(|e| (e.from.clone(), e.to.clone()))
+        .collect();
+    let source = |p: &str| texts.get(p).cloned();
+    let input = super::caps::CapsInput {
+        files: records,
+        edges: &edges,
+        source: &source,
+    };
+    let (_, caps, summaries) = super::caps::analyze(&input);
+    (
+        serde_json::to_value(caps).unwrap_or_else(|_| json!({"capabilities": []})),
+        serde_json::to_value(summaries).unwrap_or_else(|_| json!({"files": []})),
+    )
+}

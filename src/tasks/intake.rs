@@ -1,0 +1,293 @@
+//! Accepting a repository: safety checks, content hash, idempotency, and the job that follows.
+//!
+//! `POST /ingest` and `provis analyze` both come through [`submit`]. The zip (or directory)
+//! is inspected before anything is queued — every rule of DESIGN §9, measured on the bytes
+//! actually inflated — so the answer can carry the content hash and whether the snapshot is
+//! a cache hit. A rejected upload still becomes a job, `failed` with the rule's code in
+//! `/status` and a terminal `error` event, so the rejection is on record like any other run.
+
+use super::progress::{self, phase};
+use super::source::DIR_PREFIX;
+use super::{enqueue, INGEST};
+use crate::artifacts::{upload_key, ArtifactKind, CONTENT_TYPE_ZIP};
+use crate::context::AppContext;
+use crate::db::{JobUpdate, NewJob, SnapshotStatus};
+use crate::events::types;
+use crate::pipeline::ingest::{self, ZipLimits, ZipManifest, ZipRejection};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// What to analyse.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A zip on local disk that is copied into the store (`POST /ingest` spools here).
+    Zip(PathBuf),
+    /// A directory analysed in place (`provis analyze <dir>`), never copied.
+    Dir(PathBuf),
+}
+
+/// A submission.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The repository's files.
+    pub input: Input,
+    /// Repository name (identity of the repo).
+    pub repo: String,
+    /// User settings (a JSON object; part of the settings hash).
+    pub settings: Value,
+    /// Bytes of the upload as received.
+    pub upload_bytes: u64,
+}
+
+/// The answer of `POST /ingest` (DESIGN §7).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// Repository id.
+    pub repo_id: Uuid,
+    /// Snapshot id (one per distinct content and settings).
+    pub snapshot_id: Uuid,
+    /// The job that follows this upload.
+    pub job_id: Uuid,
+    /// blake3 over the sorted (path, file hash) pairs of the accepted files.
+    pub commit_hash: String,
+    /// blake3 of the canonical analysis settings.
+    pub settings_hash: String,
+    /// True when a completed snapshot already had this content and settings.
+    pub cache_hit: bool,
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The archive broke a safety rule; the job records it as failed.
+    #[error("{rejection}")]
+    Rejected {
+        /// The failed job.
+        job_id: Uuid,
+        /// Repository id.
+        repo_id: Uuid,
+        /// The rule and its message.
+        rejection: ZipRejection,
+    },
+    /// `settings` was not a JSON object.
+    #[error("settings must be a JSON object: {0}")]
+    BadSettings(String),
+    /// A backend failed; the client may retry.
+    #[error("{0}")]
+    Backend(String),
+}
+
+fn backend<E: std::fmt::Display>(e: E) -> IntakeError {
+    IntakeError::Backend(e.to_string())
+}
+
+/// Parses the `settings` field: absent = `{}`; otherwise a JSON object.
+pub fn parse_settings(text: Option<&str>) -> Result<Value, IntakeError> {
+    match text {
+        None => Ok(json!({})),
+        Some(t) => match serde_json::from_str::<Value>(t) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(IntakeError::BadSettings("not an object".into())),
+            Err(e) => Err(IntakeError::BadSettings(e.to_string())),
+        },
+    }
+}
+
+/// The limits of the configuration.
+pub fn limits(ctx: &AppContext) -> ZipLimits {
+    let c = ctx.cfg();
+    ZipLimits {
+        max_entries: c.zip_max_entries,
+        max_depth: c.zip_max_depth,
+        max_uncompressed_bytes: c.zip_max_uncompressed_bytes,
+        max_ratio: c.zip_max_ratio,
+    }
+}
+
+/// The settings that change results, hashed into the snapshot identity.
+fn effective_settings(ctx: &AppContext, user: &Value) -> Value {
+    json!({
+        "maxFileBytes": ctx.cfg().max_file_bytes,
+        "settings": user,
+        "generator": super::publish::GENERATOR_VERSION,
+    })
+}
+
+async fn inspect(
+    ctx: &AppContext,
+    input: &Input,
+) -> Result<Result<ZipManifest, ZipRejection>, IntakeError> {
+    let limits = limits(ctx);
+    let input = input.clone();
+    tokio::task::spawn_blocking(move || match input {
+        Input::Zip(p) => ingest::inspect_zip(&p, &limits),
+        Input::Dir(p) => ingest::inspect_dir(&p, &limits),
+    })
+    .await
+    .map_err(|e| IntakeError::Backend(format!("inspection panicked: {e}")))
+}
+
+/// Accepts a repository: inspects it, records repo/snapshot/job, stores the upload, and either
+/// answers a cache hit (job done at once) or enqueues `ingest`.
+pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, IntakeError> {
+    let db = ctx.db();
+    let repo = db.upsert_repo(&sub.repo).await.map_err(backend)?;
+    let settings = effective_settings(ctx, &sub.settings);
+    let settings_hash = ingest::settings_hash(&settings);
+    let job_id = Uuid::new_v4();
+    let manifest = match inspect(ctx, &sub.input).await? {
+        Ok(m) => m,
+        Err(rejection) => {
+            if rejection.code.is_transient() {
+                return Err(IntakeError::Backend(rejection.to_string()));
+            }
+            let mut new = NewJob::new(repo.id);
+            new.id = Some(job_id);
+            new.upload_bytes = sub.upload_bytes as i64;
+            new.settings = sub.settings.clone();
+            db.create_job(new).await.map_err(backend)?;
+            progress::emit(
+                ctx,
+                job_id,
+                types::UPLOAD_RECEIVED,
+                json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
+            )
+            .await
+            .map_err(backend)?;
+            progress::fail_job(ctx, job_id, rejection.code.as_str(), &rejection.message)
+                .await
+                .map_err(backend)?;
+            return Err(IntakeError::Rejected {
+                job_id,
+                repo_id: repo.id,
+                rejection,
+            });
+        }
+    };
+    let commit_hash = manifest.commit_hash();
+    let source_key = match &sub.input {
+        Input::Zip(_) => upload_key(job_id),
+        Input::Dir(p) => format!("{DIR_PREFIX}{}", absolute(p).display()),
+    };
+    let (snapshot, _created) = db
+        .find_or_create_snapshot(repo.id, &commit_hash, &settings_hash, &source_key)
+        .await
+        .map_err(backend)?;
+    let mut new = NewJob::new(repo.id);
+    new.id = Some(job_id);
+    new.snapshot_id = Some(snapshot.id);
+    new.upload_bytes = sub.upload_bytes as i64;
+    new.settings = sub.settings.clone();
+    let accepted = Accepted {
+        repo_id: repo.id,
+        snapshot_id: snapshot.id,
+        job_id,
+        commit_hash: commit_hash.clone(),
+        settings_hash: settings_hash.clone(),
+        cache_hit: snapshot.status == SnapshotStatus::Completed,
+    };
+    if accepted.cache_hit {
+        new.cache_hit = true;
+        db.create_job(new).await.map_err(backend)?;
+        cache_hit(ctx, &accepted, &sub).await?;
+        return Ok(accepted);
+    }
+    if snapshot.status == SnapshotStatus::Failed {
+        db.set_snapshot_status(snapshot.id, SnapshotStatus::Processing)
+            .await
+            .map_err(backend)?;
+    }
+    if let Input::Zip(path) = &sub.input {
+        let file = tokio::fs::File::open(path).await.map_err(backend)?;
+        ctx.artifacts()
+            .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
+            .await
+            .map_err(backend)?;
+    }
+    new.upload_key = Some(source_key);
+    let job = db.create_job(new).await.map_err(backend)?;
+    // The manifest (with each file's place in the zip) is what discover and the batches read.
+    let manifest_doc = serde_json::to_value(&manifest.entries).map_err(backend)?;
+    super::publish::put_work_blob(ctx, &job, "manifest", &manifest_doc)
+        .await
+        .map_err(backend)?;
+    progress::emit(
+        ctx,
+        job_id,
+        types::UPLOAD_RECEIVED,
+        json!({"bytes": sub.upload_bytes, "repo": sub.repo, "files": manifest.entries.len(),
+               "commitHash": commit_hash, "settingsHash": settings_hash, "skipped": manifest.skipped.len()}),
+    )
+    .await
+    .map_err(backend)?;
+    progress::mirror_status(ctx, &job).await;
+    enqueue(ctx, &INGEST, job_id, None).await.map_err(backend)?;
+    Ok(accepted)
+}
+
+/// A completed snapshot has this content: the job is done at once and reuses its artifacts.
+async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result<(), IntakeError> {
+    let job_id = acc.job_id;
+    progress::emit(
+        ctx,
+        job_id,
+        types::UPLOAD_RECEIVED,
+        json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
+    )
+    .await
+    .map_err(backend)?;
+    progress::emit(
+        ctx,
+        job_id,
+        types::CACHE_HIT,
+        json!({"snapshotId": acc.snapshot_id, "commitHash": acc.commit_hash, "settingsHash": acc.settings_hash}),
+    )
+    .await
+    .map_err(backend)?;
+    // Counters shown by /status come from the snapshot's own metrics artifact.
+    let latest = ctx
+        .db()
+        .latest_artifact(acc.snapshot_id, ArtifactKind::Metrics.as_str())
+        .await
+        .map_err(backend)?;
+    let mut update = JobUpdate {
+        phase: Some(phase::DONE.0.into()),
+        pct: Some(100),
+        finished_at: Some(Some(chrono::Utc::now())),
+        ..Default::default()
+    };
+    let mut done_payload = json!({"cacheHit": true, "snapshotId": acc.snapshot_id});
+    if let Some(row) = latest {
+        if let Ok(Some(snapshot)) = ctx.db().get_snapshot(acc.snapshot_id).await {
+            if let Ok(m) = super::publish::read_artifact(ctx, &snapshot, &row).await {
+                let n = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
+                update.files_total = Some(n("filesCount"));
+                update.files_parsed = Some(n("filesCount"));
+                update.imports_total = Some(n("importsTotal"));
+                update.imports_internal = Some(n("importsInternal"));
+                update.imports_external = Some(n("importsExternal"));
+                update.imports_unresolved = Some(n("unresolvedLocal"));
+                done_payload = m;
+                if let Value::Object(o) = &mut done_payload {
+                    o.insert("cacheHit".into(), json!(true));
+                    o.insert("jobId".into(), json!(job_id));
+                }
+            }
+        }
+    }
+    progress::update(ctx, job_id, update)
+        .await
+        .map_err(backend)?;
+    ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "done", "status" => "cache_hit").increment(1);
+    progress::emit(ctx, job_id, types::DONE, done_payload)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}

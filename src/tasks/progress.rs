@@ -1,0 +1,215 @@
+//! Job progress: phases, events and the live status overlay, written in one order.
+//!
+//! The database is the truth: an event is inserted into the `events` table first (which
+//! allocates its `seq`), then published on the live bus; the job row is updated first, then
+//! mirrored into the status overlay. A failure of the live side is logged and never fails a
+//! task — the SSE endpoint replays from the table and `/status` falls back to the row.
+
+use crate::context::AppContext;
+use crate::db::{Job, JobUpdate};
+use crate::events::{self, Event, Status};
+use crate::queue::{TaskError, TaskResultExt};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Phases and their percentages (DESIGN §5).
+pub mod phase {
+    /// Waiting for a worker.
+    pub const QUEUED: (&str, i32) = ("queued", 0);
+    /// Fetching the upload.
+    pub const ACQUIRING: (&str, i32) = ("acquiring", 5);
+    /// Listing files.
+    pub const DISCOVERING: (&str, i32) = ("discovering", 15);
+    /// Files listed.
+    pub const DISCOVERED: (&str, i32) = ("discovering", 25);
+    /// Parse batches running (35..50).
+    pub const PARSING: (&str, i32) = ("parsing", 35);
+    /// Gathering batch results.
+    pub const MERGING: (&str, i32) = ("merging", 55);
+    /// Resolving imports and building the graph.
+    pub const MAPPING: (&str, i32) = ("mapping", 60);
+    /// Graph written.
+    pub const MAPPED: (&str, i32) = ("mapping", 75);
+    /// Capabilities and summaries.
+    pub const SUMMARIZING: (&str, i32) = ("summarizing", 80);
+    /// Summaries written.
+    pub const SUMMARIZED: (&str, i32) = ("summarizing", 95);
+    /// Writing metrics.
+    pub const FINALIZING: (&str, i32) = ("finalizing", 98);
+    /// Finished.
+    pub const DONE: (&str, i32) = ("done", 100);
+    /// Failed for good.
+    pub const FAILED: (&str, i32) = ("failed", 100);
+}
+
+/// Records an event for a job: `events` table first, then the live bus.
+pub async fn emit(
+    ctx: &AppContext,
+    job_id: Uuid,
+    kind: &str,
+    payload: Value,
+) -> Result<Event, TaskError> {
+    let row = ctx
+        .db()
+        .insert_event(job_id, kind, &payload)
+        .await
+        .retryable()?;
+    let event = Event {
+        id: row.seq.to_string(),
+        seq: row.seq,
+        r#type: kind.to_string(),
+        timestamp: row.created_at,
+        job_id,
+        payload,
+    };
+    if let Err(e) = ctx.events().publish(&event).await {
+        tracing::warn!(job_id = %job_id, event = kind, error = %e, "live event publish failed; the events table has it");
+    }
+    Ok(event)
+}
+
+/// The `/status` payload of a job row.
+pub fn status_of(job: &Job) -> Status {
+    Status {
+        job_id: job.id,
+        repo_id: job.repo_id,
+        snapshot_id: job.snapshot_id.unwrap_or_default(),
+        phase: job.phase.clone(),
+        pct: job.pct,
+        files_discovered: i64::from(job.files_total),
+        files_parsed: i64::from(job.files_parsed),
+        imports_total: i64::from(job.imports_total),
+        imports_internal: i64::from(job.imports_internal),
+        imports_external: i64::from(job.imports_external),
+        warnings_count: i64::from(job.warnings_count),
+        error: job.error.clone(),
+        updated_at: job.updated_at,
+    }
+}
+
+/// Mirrors a job row into the live status overlay.
+pub async fn mirror_status(ctx: &AppContext, job: &Job) {
+    if let Err(e) = ctx.events().set_status(&status_of(job)).await {
+        tracing::warn!(job_id = %job.id, error = %e, "status overlay write failed; /status falls back to the database");
+    }
+}
+
+/// Updates the job row and its overlay without an event.
+pub async fn update(ctx: &AppContext, job_id: Uuid, update: JobUpdate) -> Result<Job, TaskError> {
+    let job = ctx.db().update_job(job_id, update).await.retryable()?;
+    mirror_status(ctx, &job).await;
+    Ok(job)
+}
+
+/// Moves a job to a phase: row, overlay, and a `phase` event.
+pub async fn set_phase(
+    ctx: &AppContext,
+    job_id: Uuid,
+    (name, pct): (&str, i32),
+    mut extra: JobUpdate,
+) -> Result<Job, TaskError> {
+    extra.phase = Some(name.to_string());
+    extra.pct = Some(pct);
+    let job = update(ctx, job_id, extra).await?;
+    emit(
+        ctx,
+        job_id,
+        events::types::PHASE,
+        json!({"phase": name, "pct": pct}),
+    )
+    .await?;
+    Ok(job)
+}
+
+/// Sets only the percentage, with a `progress` event.
+pub async fn set_pct(
+    ctx: &AppContext,
+    job_id: Uuid,
+    pct: i32,
+    extra: JobUpdate,
+) -> Result<Job, TaskError> {
+    let mut extra = extra;
+    extra.pct = Some(pct);
+    let job = update(ctx, job_id, extra).await?;
+    emit(
+        ctx,
+        job_id,
+        events::types::PROGRESS,
+        json!({"phase": job.phase, "pct": pct}),
+    )
+    .await?;
+    Ok(job)
+}
+
+/// Fails a job for good: phase `failed`, pct 100, the error, its snapshot `failed`, and a
+/// terminal `error` event. Safe to call twice (a second call changes nothing visible).
+pub async fn fail_job(
+    ctx: &AppContext,
+    job_id: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<(), TaskError> {
+    let Some(job) = ctx.db().get_job(job_id).await.retryable()? else {
+        return Ok(());
+    };
+    if job.phase == phase::FAILED.0 || job.phase == phase::DONE.0 {
+        return Ok(());
+    }
+    let error = format!("{code}: {message}");
+    let job = update(
+        ctx,
+        job_id,
+        JobUpdate {
+            phase: Some(phase::FAILED.0.to_string()),
+            pct: Some(100),
+            error: Some(Some(error)),
+            finished_at: Some(Some(chrono::Utc::now())),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if let Some(snapshot_id) = job.snapshot_id {
+        ctx.db()
+            .set_snapshot_status(snapshot_id, crate::db::SnapshotStatus::Failed)
+            .await
+            .retryable()?;
+    }
+    ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "failed", "status" => "failed").increment(1);
+    emit(
+        ctx,
+        job_id,
+        events::types::ERROR,
+        events::error_payload(code, message, true),
+    )
+    .await?;
+    tracing::warn!(job_id = %job_id, code, message, "job failed");
+    Ok(())
+}
+
+/// Records a per-file or per-job warning: `warnings` row, counter, and a `warning` event.
+pub async fn warn(
+    ctx: &AppContext,
+    job: &Job,
+    file_path: Option<&str>,
+    code: &str,
+    message: &str,
+) -> Result<(), TaskError> {
+    ctx.db()
+        .insert_warning(&crate::db::NewWarning {
+            job_id: job.id,
+            snapshot_id: job.snapshot_id,
+            file_path: file_path.map(str::to_string),
+            code: code.to_string(),
+            message: message.to_string(),
+        })
+        .await
+        .retryable()?;
+    emit(
+        ctx,
+        job.id,
+        events::types::WARNING,
+        json!({"code": code, "message": message, "path": file_path}),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,558 @@
+//! The seven task bodies. Each one is idempotent: it first checks what an earlier attempt
+//! (or another delivery of the same task) already did, and a re-run writes no second
+//! artifact version and counts nothing twice.
+
+use super::progress::{self, phase};
+use super::publish::{self, get_work_blob, put_work_blob, write_artifact};
+use super::source;
+use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
+use crate::artifacts::ArtifactKind;
+use crate::context::AppContext;
+use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
+use crate::events::types;
+use crate::pipeline::ingest::ManifestEntry;
+use crate::pipeline::model::FileRecord;
+use crate::pipeline::{self, Plan};
+use crate::queue::{Envelope, TaskError, TaskResultExt};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The job and snapshot a task works on; `None` when the job already ended (a late duplicate
+/// delivery), in which case the task does nothing.
+async fn load(ctx: &AppContext, env: &Envelope) -> Result<Option<(Job, Snapshot)>, TaskError> {
+    let job_id = env
+        .job_id
+        .ok_or_else(|| TaskError::Fail(format!("task {} has no job", env.id)))?;
+    let job = ctx
+        .db()
+        .get_job(job_id)
+        .await
+        .retryable()?
+        .ok_or_else(|| TaskError::Fail(format!("job {job_id} does not exist")))?;
+    if job.phase == phase::FAILED.0 || job.phase == phase::DONE.0 {
+        tracing::info!(job_id = %job_id, task = %env.task, phase = %job.phase, "job already ended; nothing to do");
+        return Ok(None);
+    }
+    let snapshot_id = job
+        .snapshot_id
+        .ok_or_else(|| TaskError::Fail(format!("job {job_id} has no snapshot")))?;
+    let snapshot = ctx
+        .db()
+        .get_snapshot(snapshot_id)
+        .await
+        .retryable()?
+        .ok_or_else(|| TaskError::Fail(format!("snapshot {snapshot_id} does not exist")))?;
+    Ok(Some((job, snapshot)))
+}
+
+/// `ingest`: the upload was checked and hashed when it arrived; here a worker makes sure it
+/// can read it (fetching it into its cache) and starts the pipeline.
+pub async fn ingest(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, _snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    let job = progress::set_phase(
+        &ctx,
+        job.id,
+        phase::ACQUIRING,
+        JobUpdate {
+            started_at: job.started_at.is_none().then(|| Some(chrono::Utc::now())),
+            ..Default::default()
+        },
+    )
+    .await?;
+    source::open(&ctx, &job).await?;
+    enqueue(&ctx, &DISCOVER, job.id, None).await
+}
+
+/// `discover`: the discovery rules over the manifest, the `tree` artifact, and the fan-out.
+pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    progress::set_phase(&ctx, job.id, phase::DISCOVERING, JobUpdate::default()).await?;
+    let manifest: Vec<ManifestEntry> =
+        serde_json::from_value(get_work_blob(&ctx, &job, "manifest").await?).fatal()?;
+    let max_file_bytes = ctx.cfg().max_file_bytes;
+    let found: Plan = pipeline::plan(&manifest, max_file_bytes);
+    let batch_size = ctx.cfg().parse_batch_size.max(1);
+    let batches = found.files.len().div_ceil(batch_size);
+    put_work_blob(
+        &ctx,
+        &job,
+        "discovered",
+        &serde_json::to_value(&found.files).fatal()?,
+    )
+    .await?;
+    write_artifact(
+        &ctx,
+        &job,
+        &snapshot,
+        ArtifactKind::Tree,
+        json!({
+            "repoId": job.repo_id,
+            "snapshotId": snapshot.id,
+            "generatedAt": chrono::Utc::now(),
+            "totalFiles": found.files.len(),
+            "languages": found.languages(),
+            "files": found.tree_entries(),
+            "ignored": found.ignored,
+        }),
+    )
+    .await?;
+    let job = progress::set_phase(
+        &ctx,
+        job.id,
+        phase::DISCOVERED,
+        JobUpdate {
+            files_total: Some(found.files.len() as i32),
+            batches_total: Some(batches as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
+    progress::emit(
+        &ctx,
+        job.id,
+        types::FILES_TOTAL,
+        json!({"count": found.files.len(), "batches": batches}),
+    )
+    .await?;
+    if batches == 0 {
+        if ctx.db().claim_merge(job.id).await.retryable()? {
+            enqueue(&ctx, &MERGE, job.id, None).await?;
+        }
+        return Ok(());
+    }
+    progress::set_phase(&ctx, job.id, phase::PARSING, JobUpdate::default()).await?;
+    for i in 0..batches {
+        enqueue(&ctx, &PARSE_BATCH, job.id, Some(i as u32)).await?;
+    }
+    Ok(())
+}
+
+/// `parse_batch`: parses its slice of the discovered files; the last batch to finish enqueues
+/// `merge`, exactly once (guarded in the database).
+pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, _snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    let index = env
+        .batch_index
+        .ok_or_else(|| TaskError::Fail("parse_batch without a batch index".into()))?;
+    let batch_size = ctx.cfg().parse_batch_size.max(1);
+    let discovered: Vec<pipeline::PlannedFile> =
+        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
+    let start = index as usize * batch_size;
+    let slice: Vec<pipeline::PlannedFile> = discovered
+        .into_iter()
+        .skip(start)
+        .take(batch_size)
+        .collect();
+    let name = format!("batch-{index}");
+    // A re-delivered batch whose result is stored skips the parsing and only redoes fan-in.
+    let stored = get_work_blob(&ctx, &job, &name).await.ok();
+    let records: Vec<FileRecord> = match stored {
+        Some(v) => serde_json::from_value(v).fatal()?,
+        None => {
+            let src = source::open(&ctx, &job).await?;
+            let records = parse_files(&ctx, src, slice).await?;
+            put_work_blob(&ctx, &job, &name, &serde_json::to_value(&records).fatal()?).await?;
+            records
+        }
+    };
+    let parsed = records.iter().filter(|r| !r.skipped).count() as i32;
+    let Some((done, total)) = ctx
+        .db()
+        .incr_batches_done(job.id, index as i32, parsed)
+        .await
+        .retryable()?
+    else {
+        tracing::info!(job_id = %job.id, batch = index, "batch already counted");
+        return maybe_merge(&ctx, &job).await;
+    };
+    let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
+    for r in records.iter().filter(|r| !r.warnings.is_empty()) {
+        for w in &r.warnings {
+            ctx.db()
+                .insert_warning(&crate::db::NewWarning {
+                    job_id: job.id,
+                    snapshot_id: job.snapshot_id,
+                    file_path: Some(r.path.clone()),
+                    code: w.code.clone(),
+                    message: w.message.clone(),
+                })
+                .await
+                .retryable()?;
+        }
+    }
+    let pct = phase::PARSING.1 + (15 * done / total.max(1));
+    let job_now = ctx.db().get_job(job.id).await.retryable()?;
+    let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
+    progress::set_pct(
+        &ctx,
+        job.id,
+        pct.min(50),
+        JobUpdate {
+            warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
+    progress::emit(
+        &ctx,
+        job.id,
+        types::BATCH_PARSED,
+        json!({"batchIndex": index, "files": records.len(), "parsed": parsed, "warnings": warnings,
+               "batchesDone": done, "batchesTotal": total, "filesParsed": files_parsed}),
+    )
+    .await?;
+    if warnings > 0 {
+        progress::emit(
+            &ctx,
+            job.id,
+            types::WARNING,
+            json!({"code": "file_warnings", "batchIndex": index, "count": warnings,
+                   "message": format!("{warnings} file warning(s) in batch {index}")}),
+        )
+        .await?;
+    }
+    if done >= total {
+        maybe_merge(&ctx, &job).await?;
+    }
+    Ok(())
+}
+
+/// Enqueues merge when every batch is counted and nobody enqueued it yet.
+async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
+    let Some(job) = ctx.db().get_job(job.id).await.retryable()? else {
+        return Ok(());
+    };
+    if job.batches_done >= job.batches_total && ctx.db().claim_merge(job.id).await.retryable()? {
+        enqueue(ctx, &MERGE, job.id, None).await?;
+    }
+    Ok(())
+}
+
+/// Reads and parses files in the parser sandbox (or in process when it is disabled).
+async fn parse_files(
+    ctx: &AppContext,
+    src: source::Source,
+    files: Vec<pipeline::PlannedFile>,
+) -> Result<Vec<FileRecord>, TaskError> {
+    let entries: Vec<ManifestEntry> = files.iter().map(|f| f.entry.clone()).collect();
+    let read = tokio::task::spawn_blocking(move || source::read(&src, &entries))
+        .await
+        .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
+    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
+    let mut to_parse = Vec::new();
+    for (i, ((path, bytes), file)) in read.into_iter().zip(&files).enumerate() {
+        match bytes {
+            Err(e) => {
+                let mut rec = FileRecord::new(&path, file.language, &file.ext, &[]);
+                rec.size = file.entry.size;
+                rec.hash = file.entry.hash.clone();
+                rec.skipped = true;
+                rec.skip_reason = Some("unreadable".into());
+                rec.warnings.push(pipeline::model::FileWarning {
+                    code: "read_error".into(),
+                    message: e,
+                });
+                out[i] = Some(rec);
+            }
+            Ok(bytes) if !file.parse => {
+                out[i] = Some(pipeline::unparsed_record(
+                    &path,
+                    file,
+                    &bytes,
+                    ctx.cfg().max_file_bytes,
+                ));
+            }
+            Ok(bytes) => to_parse.push((i, path, bytes)),
+        }
+    }
+    let indices: Vec<usize> = to_parse.iter().map(|(i, _, _)| *i).collect();
+    let jobs: Vec<(String, Vec<u8>)> = to_parse.into_iter().map(|(_, p, b)| (p, b)).collect();
+    let pool = ctx
+        .parsers()
+        .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
+    let parsed = pool.parse_batch(jobs).await;
+    for (i, rec) in indices.into_iter().zip(parsed) {
+        ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
+            "language" => pipeline::language_label(rec.language),
+            "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
+        .increment(1);
+        out[i] = Some(rec);
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// `merge`: gathers every batch, resolves imports across the snapshot, `files` artifact.
+pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
+    let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
+    for i in 0..job.batches_total.max(0) {
+        let v = get_work_blob(&ctx, &job, &format!("batch-{i}")).await?;
+        let batch: Vec<FileRecord> = serde_json::from_value(v).fatal()?;
+        records.extend(batch);
+    }
+    records.sort_by(|a, b| a.path.cmp(&b.path));
+    // Configuration files the resolvers read (tsconfig, package.json, workspaces).
+    let src = source::open(&ctx, &job).await?;
+    let discovered: Vec<pipeline::PlannedFile> =
+        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
+    let wanted: Vec<ManifestEntry> = discovered
+        .iter()
+        .filter(|f| pipeline::is_resolver_config(&f.entry.path))
+        .map(|f| f.entry.clone())
+        .collect();
+    let records = tokio::task::spawn_blocking(move || {
+        let configs: BTreeMap<String, String> = source::read(&src, &wanted)
+            .into_iter()
+            .filter_map(|(p, b)| {
+                b.ok()
+                    .map(|b| (p, String::from_utf8_lossy(&b).into_owned()))
+            })
+            .collect();
+        let mut records = records;
+        pipeline::resolve_imports(&mut records, &configs);
+        records
+    })
+    .await
+    .map_err(|e| TaskError::Retry(format!("resolution panicked: {e}")))?;
+    let warnings: Vec<Value> = records
+        .iter()
+        .flat_map(|r| {
+            r.warnings
+                .iter()
+                .map(move |w| json!({"path": r.path, "code": w.code, "message": w.message}))
+        })
+        .collect();
+    let languages = pipeline::language_counts(&records);
+    write_artifact(
+        &ctx,
+        &job,
+        &snapshot,
+        ArtifactKind::Files,
+        json!({
+            "repoId": job.repo_id,
+            "snapshotId": snapshot.id,
+            "generatedAt": chrono::Utc::now(),
+            "summary": {"totalFiles": records.len(), "languages": languages},
+            "files": records,
+            "warnings": warnings,
+        }),
+    )
+    .await?;
+    enqueue(&ctx, &MAP, job.id, None).await
+}
+
+/// `map`: the import graph of the merged files, `graph` artifact and import metrics.
+pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    progress::set_phase(&ctx, job.id, phase::MAPPING, JobUpdate::default()).await?;
+    let files = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
+    let records: Vec<FileRecord> =
+        serde_json::from_value(files.get("files").cloned().unwrap_or(Value::Null)).fatal()?;
+    let graph = tokio::task::spawn_blocking(move || pipeline::graph::build_graph(&records))
+        .await
+        .map_err(|e| TaskError::Retry(format!("graph building panicked: {e}")))?;
+    let m = &graph.metrics;
+    let (internal, external, unresolved) = (
+        m.internal as i32,
+        m.external as i32,
+        m.unresolved_local as i32,
+    );
+    let mut doc = serde_json::to_value(&graph).fatal()?;
+    if let Value::Object(map) = &mut doc {
+        map.insert("repoId".into(), json!(job.repo_id));
+        map.insert("snapshotId".into(), json!(snapshot.id));
+        map.insert("generatedAt".into(), json!(chrono::Utc::now()));
+    }
+    write_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph, doc).await?;
+    for (kind, n) in [
+        ("internal", internal),
+        ("external", external),
+        ("unresolved", unresolved),
+    ] {
+        ::metrics::counter!(crate::telemetry::metrics::IMPORTS_TOTAL, "type" => kind)
+            .increment(n.max(0) as u64);
+    }
+    let total = internal + external + unresolved;
+    progress::emit(
+        &ctx,
+        job.id,
+        types::IMPORTS_METRICS,
+        json!({"importsTotal": total, "importsInternal": internal, "importsExternal": external,
+               "unresolvedLocal": unresolved, "cycles": graph.metrics.cycles.len()}),
+    )
+    .await?;
+    progress::set_phase(
+        &ctx,
+        job.id,
+        phase::MAPPED,
+        JobUpdate {
+            imports_total: Some(total),
+            imports_internal: Some(internal),
+            imports_external: Some(external),
+            imports_unresolved: Some(unresolved),
+            ..Default::default()
+        },
+    )
+    .await?;
+    enqueue(&ctx, &SUMMARIZE, job.id, None).await
+}
+
+/// `summarize`: capabilities and summaries from the parsed facts (deterministic; an LLM is
+/// optional and never required).
+pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    progress::set_phase(&ctx, job.id, phase::SUMMARIZING, JobUpdate::default()).await?;
+    let files = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
+    let graph = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?;
+    let records: Vec<FileRecord> =
+        serde_json::from_value(files.get("files").cloned().unwrap_or(Value::Null)).fatal()?;
+    let graph: pipeline::graph::Graph = serde_json::from_value(graph).fatal()?;
+    let planned: Vec<pipeline::PlannedFile> =
+        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
+    let wanted: Vec<ManifestEntry> = planned
+        .iter()
+        .filter(|f| f.parse || pipeline::caps_reads(&f.entry.path, f.language))
+        .map(|f| f.entry.clone())
+        .collect();
+    let src = source::open(&ctx, &job).await?;
+    let (caps, summaries) = tokio::task::spawn_blocking(move || {
+        let texts: std::collections::HashMap<String, String> = source::read(&src, &wanted)
+            .into_iter()
+            .filter_map(|(p, b)| {
+                b.ok()
+                    .map(|b| (p, String::from_utf8_lossy(&b).into_owned()))
+            })
+            .collect();
+        pipeline::capabilities_and_summaries(&records, &graph, &texts)
+    })
+    .await
+    .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
+    let meta = json!({"repoId": job.repo_id, "snapshotId": snapshot.id, "generatedAt": chrono::Utc::now()});
+    write_artifact(
+        &ctx,
+        &job,
+        &snapshot,
+        ArtifactKind::Capabilities,
+        merge_obj(meta.clone(), caps),
+    )
+    .await?;
+    write_artifact(
+        &ctx,
+        &job,
+        &snapshot,
+        ArtifactKind::Summaries,
+        merge_obj(meta, summaries),
+    )
+    .await?;
+    if ctx.cfg().llm_base_url.is_none() || ctx.cfg().llm_api_key.is_none() {
+        let job_row = ctx
+            .db()
+            .get_job(job.id)
+            .await
+            .retryable()?
+            .unwrap_or(job.clone());
+        progress::warn(
+            &ctx,
+            &job_row,
+            None,
+            "no_llm",
+            "no LLM configured (LLM_BASE_URL / LLM_API_KEY): summaries are deterministic, built from the parsed facts",
+        )
+        .await?;
+    }
+    progress::set_phase(
+        &ctx,
+        job.id,
+        phase::SUMMARIZED,
+        JobUpdate {
+            warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
+    enqueue(&ctx, &FINALIZE, job.id, None).await
+}
+
+fn merge_obj(mut base: Value, extra: Value) -> Value {
+    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+        b.extend(e);
+    }
+    base
+}
+
+/// `finalize`: the `metrics` artifact, snapshot `completed`, job `done` and the terminal event.
+pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
+    let Some((job, snapshot)) = load(&ctx, &env).await? else {
+        return Ok(());
+    };
+    progress::set_phase(&ctx, job.id, phase::FINALIZING, JobUpdate::default()).await?;
+    let tasks = ctx.db().list_tasks(job.id).await.retryable()?;
+    let mut durations: BTreeMap<String, i64> = BTreeMap::new();
+    for t in &tasks {
+        if let (Some(s), Some(e)) = (t.started_at, t.ended_at) {
+            *durations.entry(t.name.clone()).or_default() += (e - s).num_milliseconds().max(0);
+        }
+    }
+    let started = job.started_at.unwrap_or(job.created_at);
+    let total_ms = (chrono::Utc::now() - job.created_at)
+        .num_milliseconds()
+        .max(0);
+    let warnings = ctx.db().count_warnings(job.id).await.retryable()?;
+    let metrics = json!({
+        "jobId": job.id,
+        "repoId": job.repo_id,
+        "snapshotId": snapshot.id,
+        "filesCount": job.files_total,
+        "bytes": job.upload_bytes,
+        "importsTotal": job.imports_total,
+        "importsInternal": job.imports_internal,
+        "importsExternal": job.imports_external,
+        "unresolvedLocal": job.imports_unresolved,
+        "warningsCount": warnings,
+        "phaseDurationsMs": durations,
+        "queueWaitMs": (started - job.created_at).num_milliseconds().max(0),
+        "totalMs": total_ms,
+        "cacheHit": false,
+    });
+    write_artifact(
+        &ctx,
+        &job,
+        &snapshot,
+        ArtifactKind::Metrics,
+        metrics.clone(),
+    )
+    .await?;
+    ctx.db()
+        .set_snapshot_status(snapshot.id, SnapshotStatus::Completed)
+        .await
+        .retryable()?;
+    progress::set_phase(
+        &ctx,
+        job.id,
+        phase::DONE,
+        JobUpdate {
+            finished_at: Some(Some(chrono::Utc::now())),
+            warnings_count: Some(warnings as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "done", "status" => "done").increment(1);
+    ::metrics::histogram!(crate::telemetry::metrics::JOB_DURATION_MS).record(total_ms as f64);
+    progress::emit(&ctx, job.id, types::DONE, metrics).await?;
+    ctx.sources().forget(job.id);
+    Ok(())
+}
