@@ -92,7 +92,7 @@ impl WorkerOptions {
     }
 
     fn slot_names(&self) -> Vec<String> {
-        if self.concurrency <= 1 {
+        if self.concurrency == 1 {
             vec![self.name.clone()]
         } else {
             (1..=self.concurrency)
@@ -203,6 +203,16 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
     /// `burst`, until the queues are drained. Registers the worker slots first (Redis) or
     /// recovers tasks a previous process left running (local).
     pub async fn run(self, shutdown: CancellationToken) -> Result<WorkerStats, QueueError> {
+        if self.opts.queues.is_empty() || self.opts.queues.iter().any(|q| q.is_empty()) {
+            return Err(QueueError::InvalidOptions(
+                "at least one queue, and no empty queue name".into(),
+            ));
+        }
+        if self.opts.concurrency == 0 {
+            return Err(QueueError::InvalidOptions(
+                "concurrency must be at least 1".into(),
+            ));
+        }
         let slots = self.opts.slot_names();
         match &self.backend {
             QueueBackend::Redis(r) => {
