@@ -123,6 +123,10 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
     })
     .await;
     assert!(killed_at.elapsed() < limit);
+    eprintln!(
+        "kill -9: the rescuer finished the task {:?} after the kill (lease {lease_s} s, task 3 s)",
+        killed_at.elapsed()
+    );
     assert_eq!(
         hget(&mut c, &job_key, "worker_name").await.as_deref(),
         Some("rescuer")
