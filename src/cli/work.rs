@@ -93,9 +93,6 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
             diag::DIAG_ENV
         );
     }
-    if args.concurrency == 0 {
-        anyhow::bail!("--concurrency must be at least 1");
-    }
     let prefix =
         std::env::var(keys::PREFIX_ENV).unwrap_or_else(|_| keys::DEFAULT_PREFIX.to_string());
     let backend = RedisBackend::connect(url, &prefix)

@@ -15,6 +15,21 @@
 //!
 //! Delivery is at least once: a task may run again after a worker died or lost its lease, so
 //! every task must be idempotent.
+//!
+//! # Wiring
+//! ```text
+//! let mut registry = Registry::<AppCtx>::new();
+//! registry.register(INGEST, |ctx, env| async move { … })?;          // one line per task type
+//! let backend: QueueBackend = RedisBackend::connect(url, "rq").await?.into();
+//! //   or LocalBackend::new(Arc::new(TasksTableStore { … })).into() in embedded mode
+//! backend.enqueue(&INGEST, &Envelope::new(&INGEST, task_row_id, Some(job_id), None, payload)).await?;
+//! Worker::new(backend.clone(), registry, ctx, WorkerOptions::from_config(&cfg, None))
+//!     .with_hooks(Arc::new(TaskRowHooks))
+//!     .run(shutdown_token)
+//!     .await?;
+//! ```
+//! In embedded mode the API and the workers must share one [`LocalBackend`] (clones), so an
+//! enqueue wakes the workers.
 
 pub mod diag;
 pub mod keys;
@@ -45,7 +60,7 @@ pub const METRIC_TASK_DURATION_MS: &str = "provis_task_duration_ms";
 pub enum QueueError {
     /// Redis could not be reached or refused a command.
     #[error("redis: {0}")]
-    Redis(#[from] deadpool_redis::redis::RedisError),
+    Redis(deadpool_redis::redis::RedisError),
     /// The task store (the `tasks` table in embedded mode) failed.
     #[error("task store: {0}")]
     Store(String),
@@ -58,9 +73,19 @@ pub enum QueueError {
     /// Another live worker already uses this name (RQ refuses the same).
     #[error("a live worker named {0:?} is already registered")]
     WorkerExists(String),
+    /// Worker options that cannot work (no queue, no slot).
+    #[error("invalid worker options: {0}")]
+    InvalidOptions(String),
     /// Redis answered a script with something unexpected.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+}
+
+// Not `#[from]`: the message already carries the cause, so `{:#}` chains stay readable.
+impl From<deadpool_redis::redis::RedisError> for QueueError {
+    fn from(e: deadpool_redis::redis::RedisError) -> Self {
+        QueueError::Redis(e)
+    }
 }
 
 /// A task a worker holds: the envelope plus what its backend needs to settle it.

@@ -92,7 +92,7 @@ impl WorkerOptions {
     }
 
     fn slot_names(&self) -> Vec<String> {
-        if self.concurrency <= 1 {
+        if self.concurrency == 1 {
             vec![self.name.clone()]
         } else {
             (1..=self.concurrency)
@@ -203,6 +203,16 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
     /// `burst`, until the queues are drained. Registers the worker slots first (Redis) or
     /// recovers tasks a previous process left running (local).
     pub async fn run(self, shutdown: CancellationToken) -> Result<WorkerStats, QueueError> {
+        if self.opts.queues.is_empty() || self.opts.queues.iter().any(|q| q.is_empty()) {
+            return Err(QueueError::InvalidOptions(
+                "at least one queue, and no empty queue name".into(),
+            ));
+        }
+        if self.opts.concurrency == 0 {
+            return Err(QueueError::InvalidOptions(
+                "concurrency must be at least 1".into(),
+            ));
+        }
         let slots = self.opts.slot_names();
         match &self.backend {
             QueueBackend::Redis(r) => {
@@ -297,16 +307,20 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         let mut blocking = BlockingConn::default();
         let mut suspended = false;
         let mut backoff = Duration::from_millis(200);
-        while !self.shutdown.is_cancelled() {
-            match self.next(&name, &mut blocking, &mut suspended).await {
+        // The next task, when claiming it was folded into settling the previous one.
+        let mut pending: Option<Box<Claim>> = None;
+        loop {
+            // A task already started in the queue (claimed) runs under the grace rule even when
+            // a stop was requested meanwhile; only new claims stop.
+            let next = match pending.take() {
+                Some(c) => Ok(Next::Claim(c)),
+                None if self.shutdown.is_cancelled() => break,
+                None => self.next(&name, &mut blocking, &mut suspended).await,
+            };
+            match next {
                 Ok(Next::Claim(c)) => {
                     backoff = Duration::from_millis(200);
-                    if self.shutdown.is_cancelled() {
-                        // Taken while stopping: give it straight back.
-                        self.finish(&c, Completion::HandBack, &mut stats).await;
-                    } else {
-                        self.execute(*c, &mut stats).await;
-                    }
+                    pending = self.execute(*c, &mut stats).await;
                 }
                 Ok(Next::Idle) => {}
                 Ok(Next::Exit) => break,
@@ -390,7 +404,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         }
     }
 
-    async fn execute(&self, claim: Claim, stats: &mut WorkerStats) {
+    /// Runs one task; returns the next one when it was claimed together with the settling.
+    async fn execute(&self, claim: Claim, stats: &mut WorkerStats) -> Option<Box<Claim>> {
         let env = &claim.env;
         let span = tracing::info_span!(
             "task",
@@ -409,7 +424,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             .await
     }
 
-    async fn execute_inner(&self, claim: Claim, stats: &mut WorkerStats) {
+    async fn execute_inner(&self, claim: Claim, stats: &mut WorkerStats) -> Option<Box<Claim>> {
         self.lock_inflight()
             .insert(claim.worker.clone(), claim.clone());
         let env = &claim.env;
@@ -450,7 +465,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         metrics::histogram!(METRIC_TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
         // No more heartbeats for it: settling removes its wip entry anyway.
         self.lock_inflight().remove(&claim.worker);
-        self.finish(&claim, completion, stats).await;
+        self.finish(&claim, completion, stats).await
     }
 
     /// Runs the handler; `None` when a stop request outlasted the grace period (hand back).
@@ -499,11 +514,29 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
     }
 
     /// Records the outcome (retrying transient backend errors) and calls the hooks.
-    async fn finish(&self, claim: &Claim, completion: Completion, stats: &mut WorkerStats) {
+    async fn finish(
+        &self,
+        claim: &Claim,
+        completion: Completion,
+        stats: &mut WorkerStats,
+    ) -> Option<Box<Claim>> {
         let env = &claim.env;
         let mut disposition = None;
+        let mut next = None;
+        // A success while running normally also claims the next task (one round trip).
+        let fold = matches!(completion, Completion::Done) && !self.shutdown.is_cancelled();
         for i in 0..SETTLE_TRIES {
-            match self.complete(claim, &completion).await {
+            let res = match (&self.backend, fold && i == 0) {
+                (QueueBackend::Redis(r), true) => r
+                    .complete_and_claim(claim, &claim.worker, &self.opts.queues, self.opts.lease)
+                    .await
+                    .map(|(d, c)| {
+                        next = c.map(Box::new);
+                        d
+                    }),
+                _ => self.complete(claim, &completion).await,
+            };
+            match res {
                 Ok(d) => {
                     disposition = Some(d);
                     break;
@@ -518,7 +551,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             tracing::error!(
                 "gave up recording the task outcome; its lease will lapse and it will run again"
             );
-            return;
+            return None;
         };
         let error = match &completion {
             Completion::Retry { error, .. } | Completion::Fail { error } => Some(error.clone()),
@@ -574,6 +607,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         };
         metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => state)
             .increment(1);
+        next
     }
 
     async fn background(self: Arc<Self>, slots: Vec<String>, stop: CancellationToken) {

@@ -16,18 +16,9 @@ async fn thousand_tasks_two_worker_processes_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
-    let mut w1 = spawn_worker(&p, dir.path(), "many-a", "normal", 20, &[]);
-    let mut w2 = spawn_worker(&p, dir.path(), "many-b", "normal", 20, &[]);
+    let mut w1 = spawn_ready(&p, dir.path(), "many-a", "normal", 20, &[]).await;
+    let mut w2 = spawn_ready(&p, dir.path(), "many-b", "normal", 20, &[]).await;
     let workers_key = format!("{}:workers", p.0);
-    wait_for("both workers registered", Duration::from_secs(30), || {
-        let mut c = c.clone();
-        let k = workers_key.clone();
-        async move {
-            let n: u64 = c.scard(&k).await.unwrap_or(0);
-            n == 2
-        }
-    })
-    .await;
     let file = dir.path().join("side-effects.txt");
     let spec = diag::APPEND;
     for i in 0..1000 {
@@ -101,7 +92,7 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
     let b = backend(&p).await;
     let mut c = raw().await;
     let lease_s = 2;
-    let mut a = spawn_worker(&p, dir.path(), "victim", "normal", lease_s, &[]);
+    let mut a = spawn_ready(&p, dir.path(), "victim", "normal", lease_s, &[]).await;
     let file = dir.path().join("sleep.txt");
     let env = env_for(
         &diag::SLEEP,
@@ -122,7 +113,7 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
     a.signal(libc::SIGKILL);
     a.wait_exit(Duration::from_secs(5));
     let killed_at = Instant::now();
-    let _b = spawn_worker(&p, dir.path(), "rescuer", "normal", lease_s, &[]);
+    let _b = spawn_ready(&p, dir.path(), "rescuer", "normal", lease_s, &[]).await;
     // Lease + the task's own 3 s + a generous margin for a loaded machine.
     let limit = Duration::from_secs(lease_s + 3 + 15);
     wait_for("rescuer finished the task", limit, || {
@@ -132,6 +123,10 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
     })
     .await;
     assert!(killed_at.elapsed() < limit);
+    eprintln!(
+        "kill -9: the rescuer finished the task {:?} after the kill (lease {lease_s} s, task 3 s)",
+        killed_at.elapsed()
+    );
     assert_eq!(
         hget(&mut c, &job_key, "worker_name").await.as_deref(),
         Some("rescuer")
@@ -158,14 +153,15 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
     let workers_key = format!("{}:workers", p.0);
 
     // Short task, long grace: finished before exit.
-    let mut w = spawn_worker(
+    let mut w = spawn_ready(
         &p,
         dir.path(),
         "term-finish",
         "normal",
         20,
         &["--shutdown-grace", "20"],
-    );
+    )
+    .await;
     let env = env_for(&diag::SLEEP, serde_json::json!({ "ms": 1500 }));
     b.enqueue(&diag::SLEEP, &env).await.expect("enqueue");
     let job_key = format!("{}:job:{}", p.0, env.id);
@@ -191,14 +187,15 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
     assert!(!members.contains(&wk));
 
     // Long task, short grace: handed back to the head of its queue, no attempt spent.
-    let mut w = spawn_worker(
+    let mut w = spawn_ready(
         &p,
         dir.path(),
         "term-handback",
         "normal",
         20,
         &["--shutdown-grace", "1"],
-    );
+    )
+    .await;
     let env = env_for(&diag::SLEEP, serde_json::json!({ "ms": 60000 }));
     b.enqueue(&diag::SLEEP, &env).await.expect("enqueue");
     let job_key = format!("{}:job:{}", p.0, env.id);
@@ -328,7 +325,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
     let mut c = raw().await;
     let name = format!("rqinfo-{}", &p.0[12..20]);
     // A 3 s lease: the running task outlives it, so only heartbeats keep rq info from failing it.
-    let w = spawn_worker(&p, dir.path(), &name, "high,normal", 3, &[]);
+    let w = spawn_ready(&p, dir.path(), &name, "high,normal", 3, &[]).await;
     let finished_key = format!("{}:finished:normal", p.0);
     let failed_key = format!("{}:failed:normal", p.0);
     for _ in 0..3 {

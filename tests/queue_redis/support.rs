@@ -143,6 +143,38 @@ pub fn spawn_worker(
     Proc { child, log }
 }
 
+/// [`spawn_worker`], then waits until the worker registered itself (panics with its log when
+/// it exits or does not register in time).
+pub async fn spawn_ready(
+    prefix: &Prefix,
+    dir: &Path,
+    name: &str,
+    queues: &str,
+    lease_s: u64,
+    extra: &[&str],
+) -> Proc {
+    let mut proc = spawn_worker(prefix, dir, name, queues, lease_s, extra);
+    let key = format!("{}:worker:{name}", prefix.0);
+    let mut c = raw().await;
+    let t0 = Instant::now();
+    loop {
+        let state: Option<String> = c.hget(&key, "state").await.expect("hget");
+        if state.is_some_and(|s| s != "dead") {
+            return proc;
+        }
+        if let Some(st) = proc.child.try_wait().expect("try_wait") {
+            panic!(
+                "worker {name} exited ({st}) before registering; log:\n{}",
+                proc.log_text()
+            );
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            panic!("worker {name} did not register; log:\n{}", proc.log_text());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 pub async fn backend(prefix: &Prefix) -> RedisBackend {
     RedisBackend::connect(&redis_url(), &prefix.0)
         .await

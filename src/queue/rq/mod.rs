@@ -77,6 +77,7 @@ struct Scripts {
     claim: Script,
     start: Script,
     done: Script,
+    done_claim: Script,
     settle: Script,
     hand_back: Script,
     promote: Script,
@@ -191,6 +192,7 @@ impl RedisBackend {
             claim: load(scripts::claim()).await?,
             start: load(scripts::start()).await?,
             done: load(scripts::done()).await?,
+            done_claim: load(scripts::done_claim()).await?,
             settle: load(scripts::settle()).await?,
             hand_back: load(scripts::hand_back()).await?,
             promote: load(scripts::PROMOTE.to_string()).await?,
@@ -380,25 +382,7 @@ impl RedisBackend {
         lease: Duration,
     ) -> Result<ClaimOutcome, QueueError> {
         loop {
-            let k = &self.inner.keys;
-            let now = Utc::now();
-            let exec = Uuid::new_v4().simple().to_string();
-            let mut args = Args::default()
-                .s(k.job_prefix())
-                .s(codec::rq_time(now))
-                .s(score(now + lease))
-                .s(&exec)
-                .s(worker)
-                .s(queues.len());
-            for q in queues {
-                args = args
-                    .s(q)
-                    .s(k.queue(q))
-                    .s(k.intermediate(q))
-                    .s(k.wip(q))
-                    .s(k.first_seen_prefix(q));
-            }
-            let keys = [k.suspended(), k.worker(worker)];
+            let (keys, args, now, exec) = self.claim_parts(worker, queues, lease);
             let v = self.eval(&self.inner.scripts.claim, &keys, args).await?;
             match self.claim_from(&v, worker, now, &exec)? {
                 ClaimReply::Claimed(c) => return Ok(ClaimOutcome::Claimed(Box::new(c))),
@@ -407,6 +391,96 @@ impl RedisBackend {
                 ClaimReply::Undecodable(c, reason) => self.reject(&c, &reason).await?,
             }
         }
+    }
+
+    /// Keys and arguments of the claim script, with the start time and execution id used.
+    fn claim_parts(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease: Duration,
+    ) -> (Vec<String>, Args, DateTime<Utc>, String) {
+        let k = &self.inner.keys;
+        let now = Utc::now();
+        let exec = Uuid::new_v4().simple().to_string();
+        let mut args = Args::default()
+            .s(k.job_prefix())
+            .s(codec::rq_time(now))
+            .s(score(now + lease))
+            .s(&exec)
+            .s(worker)
+            .s(queues.len());
+        for q in queues {
+            args = args.s(q).s(k.queue(q)).s(k.intermediate(q)).s(k.wip(q));
+        }
+        (vec![k.suspended(), k.worker(worker)], args, now, exec)
+    }
+
+    /// Keys and arguments of the success script for `claim`.
+    fn done_parts(&self, claim: &Claim) -> (Vec<String>, Args) {
+        let k = &self.inner.keys;
+        let (q, id) = (&claim.queue, &claim.env.id);
+        let now = Utc::now();
+        let working = (now - claim.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+        let keys = vec![
+            k.wip(q),
+            k.job(id),
+            k.finished(q),
+            k.results(id),
+            k.worker(&claim.worker),
+        ];
+        let args = Args::default()
+            .s(claim.wip_member())
+            .s(id)
+            .s(codec::rq_time(now))
+            .s(RESULT_TTL_S)
+            .s(score(now + chrono::Duration::seconds(RESULT_TTL_S as i64)))
+            .s(&claim.worker)
+            .s(&claim.execution_id)
+            .s(format!("{:.6}", codec::unix(claim.started_at)))
+            .s(format!("{:.6}", codec::unix(now)))
+            .s(codec::return_value_b64(&serde_json::Value::Null))
+            .s(format!("{working:.6}"));
+        (keys, args)
+    }
+
+    /// Records `done` as finished and claims the next job for `worker` in the same step (one
+    /// round trip). The claim is `None` when the queues are empty or suspended; the caller then
+    /// claims (or waits) as usual.
+    pub async fn complete_and_claim(
+        &self,
+        done: &Claim,
+        worker: &str,
+        queues: &[String],
+        lease: Duration,
+    ) -> Result<(Disposition, Option<Claim>), QueueError> {
+        let (mut keys, mut args) = self.done_parts(done);
+        let (ckeys, cargs, now, exec) = self.claim_parts(worker, queues, lease);
+        keys.extend(ckeys);
+        args.0.extend(cargs.0);
+        let v = self
+            .eval(&self.inner.scripts.done_claim, &keys, args)
+            .await?;
+        let Value::Array(items) = &v else {
+            return Err(QueueError::Protocol(format!("done_claim returned {v:?}")));
+        };
+        let [d, c] = items.as_slice() else {
+            return Err(QueueError::Protocol(format!("done_claim returned {v:?}")));
+        };
+        let disposition = if int(d) == Some(1) {
+            Disposition::Done
+        } else {
+            Disposition::Lost
+        };
+        let next = match self.claim_from(c, worker, now, &exec)? {
+            ClaimReply::Claimed(c) => Some(c),
+            ClaimReply::Undecodable(c, reason) => {
+                self.reject(&c, &reason).await?;
+                None
+            }
+            ClaimReply::Empty | ClaimReply::Suspended => None,
+        };
+        Ok((disposition, next))
     }
 
     /// Blocks up to `timeout` on the first of `queues` (`BLMOVE` into its intermediate list, on
@@ -485,30 +559,9 @@ impl RedisBackend {
         let id = &claim.env.id;
         let now = Utc::now();
         let member = claim.wip_member();
-        let started = format!("{:.6}", codec::unix(claim.started_at));
-        let ended = format!("{:.6}", codec::unix(now));
         match outcome {
             Completion::Done => {
-                let keys = [
-                    k.wip(q),
-                    k.job(id),
-                    k.finished(q),
-                    k.results(id),
-                    k.worker(&claim.worker),
-                ];
-                let working = (now - claim.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
-                let args = Args::default()
-                    .s(&member)
-                    .s(id)
-                    .s(codec::rq_time(now))
-                    .s(RESULT_TTL_S)
-                    .s(score(now + chrono::Duration::seconds(RESULT_TTL_S as i64)))
-                    .s(&claim.worker)
-                    .s(&claim.execution_id)
-                    .s(&started)
-                    .s(&ended)
-                    .s(codec::return_value_b64(&serde_json::Value::Null))
-                    .s(format!("{working:.6}"));
+                let (keys, args) = self.done_parts(claim);
                 let v = self.eval(&self.inner.scripts.done, &keys, args).await?;
                 Ok(if int(&v) == Some(1) {
                     Disposition::Done

@@ -8,11 +8,13 @@
 
 /// Helpers shared by several scripts (prepended to their bodies).
 const HELPERS: &str = r#"
+-- Sets a worker idle; returns whether its hash exists (never recreates an expired one).
 local function worker_idle(wkey, now_s)
   if wkey ~= '' and redis.call('EXISTS', wkey) == 1 then
-    redis.call('HSET', wkey, 'state', 'idle', 'last_heartbeat', now_s)
-    redis.call('HDEL', wkey, 'current_job')
+    redis.call('HSET', wkey, 'state', 'idle', 'current_job', '', 'last_heartbeat', now_s)
+    return true
   end
+  return false
 end
 local function worker_count(wkey, field)
   if wkey ~= '' and redis.call('EXISTS', wkey) == 1 then
@@ -28,11 +30,13 @@ local function fail_job(jkey, failed_key, rkey, id, now_s, failed_score, failure
     'exc_string', exc_b64, 'execution_id', exec, 'execution_started_at', st, 'execution_ended_at', et)
   redis.call('EXPIRE', rkey, failure_ttl)
 end
--- Starts job `id`, which the caller just moved into the intermediate list `ikey`.
--- Returns nil (and drops the entry) when the job is gone or not queued any more.
+-- Starts job `id`, which the caller just moved into the intermediate list `ikey`; `fsp` ''
+-- skips clearing the sweep's first-seen marker (no marker can exist when the move happened
+-- inside the same script). Returns nil (and drops the entry) when the job is gone or not
+-- queued any more, else {queue, id, {field, value, …}} with the fields a worker needs.
 local function start_job(job_prefix, id, qname, ikey, wip, fsp, now_s, score, exec, wname, wkey)
   local removed = redis.call('LREM', ikey, -1, id)
-  redis.call('DEL', fsp .. id)
+  if fsp ~= '' then redis.call('DEL', fsp .. id) end
   if removed == 0 then return nil end
   local jkey = job_prefix .. id
   if redis.call('HGET', jkey, 'status') ~= 'queued' then return nil end
@@ -42,7 +46,16 @@ local function start_job(job_prefix, id, qname, ikey, wip, fsp, now_s, score, ex
   if redis.call('EXISTS', wkey) == 1 then
     redis.call('HSET', wkey, 'state', 'busy', 'current_job', id, 'last_heartbeat', now_s)
   end
-  return {qname, id, redis.call('HGETALL', jkey)}
+  local names = {'data', 'meta', 'retries_left', 'enqueued_at', 'origin'}
+  local vals = redis.call('HMGET', jkey, unpack(names))
+  local fields = {}
+  for i, name in ipairs(names) do
+    if vals[i] then
+      table.insert(fields, name)
+      table.insert(fields, vals[i])
+    end
+  end
+  return {qname, id, fields}
 end
 "#;
 
@@ -62,29 +75,12 @@ redis.call('SADD', KEYS[3], ARGV[2])
 return 1
 "#;
 
-/// Claim in priority order. KEYS: suspended, worker.
+/// Claim in priority order: `claim_next` in [`CLAIM_DONE_HELPERS`]. KEYS: suspended, worker.
 /// ARGV: job prefix, now (RQ time), wip score, execution id, worker name, queue count, then per
-/// queue: name, queue key, intermediate key, wip key, first-seen prefix.
-/// Returns {'suspended'}, {'empty'} or {'claimed', queue, id, {hash fields}}.
+/// queue: name, queue key, intermediate key, wip key.
+/// Returns {'suspended'}, {'empty'} or {'claimed', queue, id, {field, value, …}}.
 pub fn claim() -> String {
-    format!(
-        "{HELPERS}{}",
-        r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'suspended'} end
-local n = tonumber(ARGV[6])
-for i = 0, n - 1 do
-  local b = 6 + i * 5
-  local qname, qkey, ikey, wip, fsp = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5]
-  while true do
-    local id = redis.call('LMOVE', qkey, ikey, 'LEFT', 'RIGHT')
-    if not id then break end
-    local r = start_job(ARGV[1], id, qname, ikey, wip, fsp, ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[2])
-    if r then return {'claimed', r[1], r[2], r[3]} end
-  end
-end
-return {'empty'}
-"#
-    )
+    format!("{HELPERS}{CLAIM_DONE_HELPERS}return claim_next(KEYS[1], KEYS[2], ARGV, 0)\n")
 }
 
 /// Start a job a blocking `BLMOVE` put into the intermediate list. KEYS: worker.
@@ -101,32 +97,65 @@ return {'empty'}
     )
 }
 
-/// Success. KEYS: wip, job, finished, results, worker.
+/// Success: `done_job` in [`CLAIM_DONE_HELPERS`]. KEYS: wip, job, finished, results, worker.
 /// ARGV: wip member, id, now, result ttl, finished score, worker name, execution id, started
 /// (unix), ended (unix), return value (base64 JSON), working seconds.
 /// Returns 1, or 0 when the lease was lost (the job was recovered by someone else).
 pub fn done() -> String {
     format!(
-        "{HELPERS}{}",
+        "{HELPERS}{CLAIM_DONE_HELPERS}return done_job(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV)\n"
+    )
+}
+
+/// Success of one job and the claim of the next in one step (a busy worker's usual path: one
+/// round trip per task). KEYS: the five of [`done`], then the two of [`claim`]. ARGV: the
+/// eleven of [`done`], then those of [`claim`]. Returns {done result, claim result}.
+pub fn done_claim() -> String {
+    format!(
+        "{HELPERS}{CLAIM_DONE_HELPERS}{}",
         r#"
-local owned = redis.call('ZREM', KEYS[1], ARGV[1])
-worker_idle(KEYS[5], ARGV[3])
-if owned == 0 then return 0 end
-redis.call('HSET', KEYS[2], 'status', 'finished', 'ended_at', ARGV[3], 'last_heartbeat', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
-redis.call('XADD', KEYS[4], 'MAXLEN', '10', '*', 'type', '1', 'worker_name', ARGV[6],
-  'return_value', ARGV[10], 'execution_id', ARGV[7], 'execution_started_at', ARGV[8],
-  'execution_ended_at', ARGV[9])
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  redis.call('HINCRBY', KEYS[5], 'successful_job_count', 1)
-  redis.call('HINCRBYFLOAT', KEYS[5], 'total_working_time', ARGV[11])
-end
-return 1
+local d = done_job(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV)
+return {d, claim_next(KEYS[6], KEYS[7], ARGV, 11)}
 "#
     )
 }
+
+/// The bodies of [`claim`] and [`done`] as functions, so [`done_claim`] can run both.
+/// `claim_next` reads its arguments from `A` after offset `o`; `done_job` from `A[1..11]`.
+const CLAIM_DONE_HELPERS: &str = r#"
+local function claim_next(suspended, wkey, A, o)
+  if redis.call('EXISTS', suspended) == 1 then return {'suspended'} end
+  local n = tonumber(A[o+6])
+  for i = 0, n - 1 do
+    local b = o + 6 + i * 4
+    local qname, qkey, ikey, wip = A[b+1], A[b+2], A[b+3], A[b+4]
+    while true do
+      local id = redis.call('LMOVE', qkey, ikey, 'LEFT', 'RIGHT')
+      if not id then break end
+      local r = start_job(A[o+1], id, qname, ikey, wip, '', A[o+2], A[o+3], A[o+4], A[o+5], wkey)
+      if r then return {'claimed', r[1], r[2], r[3]} end
+    end
+  end
+  return {'empty'}
+end
+local function done_job(wip, jkey, fin, rkey, wkey, A)
+  local owned = redis.call('ZREM', wip, A[1])
+  local worker = worker_idle(wkey, A[3])
+  if owned == 0 then return 0 end
+  redis.call('HSET', jkey, 'status', 'finished', 'ended_at', A[3], 'last_heartbeat', A[3])
+  redis.call('EXPIRE', jkey, A[4])
+  redis.call('ZADD', fin, A[5], A[2])
+  redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', A[6],
+    'return_value', A[10], 'execution_id', A[7], 'execution_started_at', A[8],
+    'execution_ended_at', A[9])
+  redis.call('EXPIRE', rkey, A[4])
+  if worker then
+    redis.call('HINCRBY', wkey, 'successful_job_count', 1)
+    redis.call('HINCRBYFLOAT', wkey, 'total_working_time', A[11])
+  end
+  return 1
+end
+"#;
 
 /// Retry or fail. KEYS: wip, job, scheduled, queue, results, worker, failed, queues-set.
 /// ARGV: wip member, id, now, due (unix), delay seconds, exc_info (zlib), exc_string (base64),
