@@ -448,9 +448,12 @@ async fn without_landlock_no_byte_reaches_a_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_cost_at_most_their_own_file() {
+    // The production address-space limit (PARSER_MEMORY_LIMIT_BYTES' default): a 50 MB file
+    // is far past MAX_FILE_BYTES in the pipeline, but the parser must still cope with it.
     let pool = pool(SandboxOptions {
         concurrency: 2,
         file_timeout: Duration::from_secs(5),
+        memory_limit_bytes: 4 << 30,
         ..options()
     });
     let mut one_line = b"const a = 1;".repeat(50 * 1024 * 1024 / 12);
