@@ -484,11 +484,22 @@ async fn hostile_inputs_cost_at_most_their_own_file() {
         );
     }
     assert_failed(&records[4], PARSE_TIMEOUT);
-    for r in records.iter().filter(|r| r.path != "loops.ts") {
+    for r in records
+        .iter()
+        .filter(|r| r.path != "loops.ts" && r.path != "big.js")
+    {
         // A real parser may warn about these inputs; it must not take the file's child down
         // or run out of time.
         assert!(child_of(r).is_some(), "{}: {:?}", r.path, r.warnings);
     }
+    // 50 MB in one line may be parsed, or (in a debug build, under the 5 s limit) become a
+    // warning of its own — never a silent loss, and never at the others' expense.
+    let big = &records[1];
+    assert!(
+        child_of(big).is_some() || [PARSE_TIMEOUT, PARSE_CRASH].contains(&codes(big)[0]),
+        "big.js: {:?}",
+        big.warnings
+    );
     assert_parsed(&records[5]);
     let after = pool.parse_batch(vec![file("z.js", "1;\n")]).await;
     assert_parsed(&after[0]);
