@@ -409,8 +409,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         let env = &claim.env;
         let span = tracing::info_span!(
             "task",
-            task.name = %env.task,
-            task.id = %env.id,
+            task_name = %env.task,
+            task = %env.id,
             job_id = tracing::field::Empty,
             attempt = env.attempt,
             queue = %claim.queue,
