@@ -88,9 +88,18 @@ impl AppContext {
                     .context("connecting to Redis for events (REDIS_URL)")?;
                 // The API and the workers must use the same key prefix (RQ_KEY_PREFIX).
                 let prefix = crate::queue::keys::prefix_from_env();
-                let queue = RedisBackend::connect(url, &prefix)
-                    .await
-                    .context("connecting to Redis for queues (REDIS_URL)")?;
+                let queue = if role == Role::Api {
+                    // The API starts while Redis is down and reports it in /health; the
+                    // connection is made on first use.
+                    if let Err(e) = events.check().await {
+                        tracing::warn!(error = %e, "Redis is unreachable at start-up; /health reports it and enqueues fail until it is back");
+                    }
+                    RedisBackend::lazy(url, &prefix).context("REDIS_URL / RQ_KEY_PREFIX")?
+                } else {
+                    RedisBackend::connect(url, &prefix)
+                        .await
+                        .context("connecting to Redis for queues (REDIS_URL)")?
+                };
                 (events, QueueBackend::Redis(queue))
             }
             None => {

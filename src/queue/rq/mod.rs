@@ -69,7 +69,17 @@ impl fmt::Debug for BlockingConn {
 
 struct Script {
     body: String,
-    sha: String,
+    /// SHA1 the server reported on `SCRIPT LOAD`; empty until the script was first loaded.
+    sha: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    fn new(body: String) -> Self {
+        Self {
+            body,
+            sha: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 struct Scripts {
@@ -169,45 +179,75 @@ pub(crate) fn hostname() -> String {
 
 impl RedisBackend {
     /// Connects to `url` (`redis://host:port[/db]`) with keys under `prefix` (RQ's default is
-    /// `rq`), and loads the scripts.
+    /// `rq`), and loads the scripts: fails when Redis cannot be reached (what a worker wants
+    /// at start-up).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
+        let backend = Self::lazy(url, prefix)?;
+        let conn = backend.conn().await?;
+        let s = &backend.inner.scripts;
+        for script in [
+            &s.enqueue,
+            &s.claim,
+            &s.start,
+            &s.done,
+            &s.done_claim,
+            &s.settle,
+            &s.hand_back,
+            &s.promote,
+            &s.recover,
+            &s.heartbeat,
+            &s.clean_workers,
+        ] {
+            backend.load(&mut conn.clone(), script).await?;
+        }
+        Ok(backend)
+    }
+
+    /// Like [`RedisBackend::connect`] without touching the server: the connection is opened
+    /// and the scripts are loaded on first use. The API process uses it so it starts (and
+    /// `/health` reports Redis down) while Redis is unreachable; fails only on a malformed URL
+    /// or prefix.
+    pub fn lazy(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = Keys::new(prefix).map_err(QueueError::InvalidPrefix)?;
         let client = Client::open(url)?;
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&cfg)
-            .await?;
-        let mut load = async |body: String| -> Result<Script, QueueError> {
-            let sha: String = redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(&body)
-                .query_async(&mut conn)
-                .await?;
-            Ok(Script { body, sha })
-        };
         let scripts = Scripts {
-            enqueue: load(scripts::ENQUEUE.to_string()).await?,
-            claim: load(scripts::claim()).await?,
-            start: load(scripts::start()).await?,
-            done: load(scripts::done()).await?,
-            done_claim: load(scripts::done_claim()).await?,
-            settle: load(scripts::settle()).await?,
-            hand_back: load(scripts::hand_back()).await?,
-            promote: load(scripts::PROMOTE.to_string()).await?,
-            recover: load(scripts::recover()).await?,
-            heartbeat: load(scripts::HEARTBEAT.to_string()).await?,
-            clean_workers: load(scripts::CLEAN_WORKERS.to_string()).await?,
+            enqueue: Script::new(scripts::ENQUEUE.to_string()),
+            claim: Script::new(scripts::claim()),
+            start: Script::new(scripts::start()),
+            done: Script::new(scripts::done()),
+            done_claim: Script::new(scripts::done_claim()),
+            settle: Script::new(scripts::settle()),
+            hand_back: Script::new(scripts::hand_back()),
+            promote: Script::new(scripts::PROMOTE.to_string()),
+            recover: Script::new(scripts::recover()),
+            heartbeat: Script::new(scripts::HEARTBEAT.to_string()),
+            clean_workers: Script::new(scripts::CLEAN_WORKERS.to_string()),
         };
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 keys,
-                conn: Mutex::new(Some(conn)),
+                conn: Mutex::new(None),
                 scripts,
             }),
         })
+    }
+
+    /// `SCRIPT LOAD`s `s` and remembers its SHA1; returns it.
+    async fn load(&self, conn: &mut MultiplexedConnection, s: &Script) -> Result<String, QueueError> {
+        if let Some(sha) = s.sha.get() {
+            return Ok(sha.clone());
+        }
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(&s.body)
+            .query_async(conn)
+            .await
+            .map_err(|e| {
+                self.on_error(&e);
+                QueueError::from(e)
+            })?;
+        Ok(s.sha.get_or_init(|| sha).clone())
     }
 
     /// The key names in use.
@@ -279,7 +319,8 @@ impl RedisBackend {
             c
         };
         let mut conn = self.conn().await?;
-        match build("EVALSHA", &s.sha).query_async(&mut conn).await {
+        let sha = self.load(&mut conn, s).await?;
+        match build("EVALSHA", &sha).query_async(&mut conn).await {
             Ok(v) => Ok(v),
             Err(e) if e.code() == Some("NOSCRIPT") => build("EVAL", &s.body)
                 .query_async(&mut conn)
