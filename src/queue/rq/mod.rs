@@ -234,7 +234,11 @@ impl RedisBackend {
     }
 
     /// `SCRIPT LOAD`s `s` and remembers its SHA1; returns it.
-    async fn load(&self, conn: &mut MultiplexedConnection, s: &Script) -> Result<String, QueueError> {
+    async fn load(
+        &self,
+        conn: &mut MultiplexedConnection,
+        s: &Script,
+    ) -> Result<String, QueueError> {
         if let Some(sha) = s.sha.get() {
             return Ok(sha.clone());
         }
