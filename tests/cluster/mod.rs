@@ -207,6 +207,8 @@ impl Cluster {
             ("S3_SECRET_ACCESS_KEY", "provis-test-secret"),
             ("RUST_S3_SKIP_LOCATION_CONSTRAINT", "true"),
             ("RUST_LOG", "info"),
+            // Plain log files (tracing-subscriber honours NO_COLOR).
+            ("NO_COLOR", "1"),
         ] {
             env.insert(k.to_string(), v.to_string());
         }
