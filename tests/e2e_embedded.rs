@@ -377,3 +377,119 @@ async fn same_content_twice_is_a_cache_hit_with_no_new_versions() {
     let counts = type_counts(&check_stream(&msgs, &third.job()));
     assert_eq!(counts.get("done"), Some(&1), "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_with_last_event_id_and_unknown_ids() {
+    let root = Root::new();
+    let server = Server::start(&root, &[]).await;
+    let repo = fixtures::py_pkg();
+    let up = server.upload("py.zip", repo.zip(), None).await;
+    let job = up.job();
+    let all = check_stream(&server.events(&job).await, &job);
+    assert_eq!(all.last().map(|e| e["type"].clone()), Some("done".into()));
+    let cut = all[all.len() / 2]["seq"].as_i64().expect("seq");
+    let want: Vec<i64> = all
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .filter(|s| *s > cut)
+        .collect();
+    // Header and query parameter both resume after the given id, and end after `done`.
+    let by_header = server
+        .http
+        .get(server.url(&format!("/jobs/{job}/events")))
+        .header("Last-Event-ID", cut.to_string())
+        .send()
+        .await
+        .expect("events");
+    let by_query = server
+        .http
+        .get(server.url(&format!("/jobs/{job}/events?last_event_id={cut}")))
+        .send()
+        .await
+        .expect("events");
+    for resp in [by_header, by_query] {
+        let msgs = support::read_sse(resp, None).await;
+        let seqs: Vec<i64> = msgs
+            .iter()
+            .map(|m| m.data["seq"].as_i64().expect("seq"))
+            .collect();
+        assert_eq!(seqs, want, "replay after {cut}");
+        assert_eq!(
+            msgs.last().map(|m| m.kind().to_string()),
+            Some("done".into())
+        );
+    }
+    // Unknown ids answer 404 with the error shape.
+    let missing = uuid::Uuid::new_v4();
+    for path in [
+        format!("/status/{missing}"),
+        format!("/jobs/{missing}/events"),
+        format!("/repo/{missing}/graph"),
+        format!("/repos/{}/snapshots/{missing}/artifacts", up.repo()),
+    ] {
+        let body = server.get_json(&path, 404).await;
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    let body = server
+        .get_json(&format!("/repo/{}/nonsense", up.repo()), 404)
+        .await;
+    assert!(body["error"]["message"].is_string(), "{body}");
+    // Nothing left in the server's TMPDIR or working directory after a finished job.
+    assert!(
+        files_under(&root.tmp()).is_empty(),
+        "{:?}",
+        files_under(&root.tmp())
+    );
+    assert!(files_under(&root.cwd()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_get_one_snapshot_per_distinct_content() {
+    let root = Root::new();
+    let server = Server::start(&root, &[]).await;
+    let a = fixtures::ts_app().zip();
+    let b = fixtures::py_pkg().zip();
+    let uploads = (0..8).map(|i| {
+        let zip = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let server = &server;
+        async move { server.upload("same.zip", zip, Some("concurrent")).await }
+    });
+    let answers = futures_util::future::join_all(uploads).await;
+    let mut snapshots = BTreeSet::new();
+    for (i, up) in answers.iter().enumerate() {
+        assert_eq!(up.status, 202, "{}", up.body);
+        let job = up.job();
+        let events = check_stream(&server.events(&job).await, &job);
+        let last = events.last().expect("events");
+        assert_eq!(
+            last["type"],
+            "done",
+            "upload {i}: {last}\n{}",
+            server.log_text()
+        );
+        let status = server.get_json(&format!("/status/{job}"), 200).await;
+        assert_eq!(status["phase"], "done", "{status}");
+        snapshots.insert((up.str("commitHash"), up.snapshot()));
+    }
+    assert_eq!(
+        snapshots.len(),
+        2,
+        "one snapshot per distinct content: {snapshots:?}"
+    );
+    for (_, snap) in &snapshots {
+        let rows = server.artifact_rows(snap).await;
+        let kinds: BTreeSet<&str> = rows.iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(kinds.len(), KINDS.len(), "{rows:?}");
+        // Versions: each job that ran the pipeline wrote its own (uploads that overlap in
+        // time are not coalesced onto one job); each is complete and ready.
+        assert!(
+            rows.iter().all(|a| a.version >= 1 && a.bytes > 0),
+            "{rows:?}"
+        );
+    }
+    // Once one of them completed, the same content again is a cache hit.
+    let again = server
+        .upload("same.zip", a.clone(), Some("concurrent"))
+        .await;
+    assert_eq!(again.body["cacheHit"], true, "{}", again.body);
+}

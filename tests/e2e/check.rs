@@ -246,6 +246,12 @@ pub async fn finished_job(server: &Server, upload: Upload, files: usize) -> Fini
         docs.insert(kind, doc);
     }
 
+    // `?snapshot_id=` names the same snapshot explicitly.
+    let by_snapshot = server
+        .get_json(&format!("/repo/{repo}/graph?snapshot_id={snap}"), 200)
+        .await;
+    assert_eq!(by_snapshot, docs["graph"], "graph by snapshot id");
+
     // /status agrees with the artifacts.
     let status = server.get_json(&format!("/status/{job}"), 200).await;
     assert_eq!(status["phase"], "done", "{status}");
