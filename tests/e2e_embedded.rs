@@ -333,7 +333,14 @@ async fn same_content_twice_is_a_cache_hit_with_no_new_versions() {
         assert_eq!(status["phase"], "done", "{what}: {status}");
         assert_eq!(status["pct"], 100);
         assert_eq!(status["filesDiscovered"], repo.len() as u64, "{status}");
-        assert_eq!(status["importsInternal"], done.status["importsInternal"]);
+        for counter in [
+            "filesParsed",
+            "importsTotal",
+            "importsInternal",
+            "importsExternal",
+        ] {
+            assert_eq!(status[counter], done.status[counter], "{what}: {counter}");
+        }
         let events = check_stream(&server.events(&job).await, &job);
         let types: Vec<&str> = events
             .iter()
