@@ -124,8 +124,22 @@ pub async fn finished_job(server: &Server, upload: Upload, files: usize) -> Fini
     assert_eq!(counts.get("files_total"), Some(&1));
     assert_eq!(counts.get("imports_metrics"), Some(&1));
     assert_eq!(counts.get("done"), Some(&1));
-    assert!(!counts.contains_key("error"), "no error event: {counts:?}");
-    assert!(!counts.contains_key("cache_hit"), "not a cache hit");
+    let types: Vec<&str> = counts.keys().map(String::as_str).collect();
+    assert_eq!(
+        types,
+        [
+            "artifact_ready",
+            "batch_parsed",
+            "done",
+            "files_total",
+            "imports_metrics",
+            "phase",
+            "progress",
+            "upload_received",
+            "warning"
+        ],
+        "the event types of a successful run (no error, no cache_hit)"
+    );
     let no_llm = events
         .iter()
         .any(|e| e["type"] == "warning" && e["payload"]["code"] == "no_llm");
@@ -296,8 +310,66 @@ pub async fn finished_job(server: &Server, upload: Upload, files: usize) -> Fini
     assert_eq!(metrics["filesCount"], files as u64);
     assert_eq!(metrics["importsInternal"], gm["internal"]);
     assert_eq!(metrics["cacheHit"], false);
+    let uploaded = events[0]["payload"]["bytes"]
+        .as_u64()
+        .expect("uploaded bytes");
+    assert!(uploaded > 0);
+    assert_eq!(metrics["bytes"], uploaded, "metrics bytes = the upload's");
+    let durations = metrics["phaseDurationsMs"]
+        .as_object()
+        .expect("phaseDurationsMs");
+    for task in [
+        "ingest",
+        "discover",
+        "parse_batch",
+        "merge",
+        "map",
+        "summarize",
+    ] {
+        assert!(
+            durations.get(task).is_some_and(Value::is_u64),
+            "a measured duration for {task}: {metrics}"
+        );
+    }
+    assert!(metrics["totalMs"].as_u64().is_some(), "{metrics}");
+
+    // Tree, summaries and graph nodes: one entry per file, agreeing with the files artifact.
     let tree = &docs["tree"];
     assert_eq!(tree["totalFiles"], files as u64, "tree counts every file");
+    let hashes: BTreeMap<String, String> = records
+        .iter()
+        .map(|r| (s(&r["path"]), s(&r["hash"])))
+        .collect();
+    let tree_hashes: BTreeMap<String, String> = tree["files"]
+        .as_array()
+        .expect("tree files")
+        .iter()
+        .map(|f| (s(&f["path"]), s(&f["hash"])))
+        .collect();
+    assert_eq!(tree_hashes, hashes, "tree and files artifacts agree");
+    let summaries = docs["summaries"]["files"].as_array().expect("summaries");
+    assert_eq!(summaries.len(), files, "one summary per file");
+    for f in summaries {
+        for key in ["path", "title", "purpose", "keyFunctions", "risks", "blurb"] {
+            assert!(f.get(key).is_some(), "summary without {key}: {f}");
+        }
+    }
+    let mut in_deg: BTreeMap<String, u64> = BTreeMap::new();
+    let mut out_deg: BTreeMap<String, u64> = BTreeMap::new();
+    for (from, to, _) in edges(graph, false) {
+        *out_deg.entry(from).or_default() += 1;
+        *in_deg.entry(to).or_default() += 1;
+    }
+    for n in graph["nodes"].as_array().expect("nodes") {
+        let id = s(&n["id"]);
+        assert!(hashes.contains_key(&id), "a node per file: {id}");
+        assert_eq!(n["inDegree"], in_deg.get(&id).copied().unwrap_or(0), "{n}");
+        assert_eq!(
+            n["outDegree"],
+            out_deg.get(&id).copied().unwrap_or(0),
+            "{n}"
+        );
+    }
 
     // The tasks rows: one per task (one per batch), all done on their first try.
     let rows = server.tasks(&job).await;
