@@ -23,8 +23,8 @@ mod visit;
 mod workspace;
 
 pub use parse::{
-    init_parse_pool, js_language, parse_js, parse_js_batch, parse_pool, MAX_NESTING,
-    PARSE_STACK_BYTES,
+    assume_parse_stack, init_parse_pool, js_language, parse_js, parse_js_batch, parse_pool,
+    MAX_NESTING, PARSE_STACK_BYTES,
 };
 pub use resolve::{resolve_all, JsResolver, Resolution, UNRESOLVED_REASONS};
 pub use vfs::{MemorySnapshot, SnapshotFiles};

@@ -195,6 +195,13 @@ pub fn parse_js_batch(files: &[(&str, &[u8])]) -> Vec<FileRecord> {
     }
 }
 
+/// Declares that the calling thread already has a stack made for parsing (the sandbox child's
+/// parse thread), so [`parse_js`] runs inline there instead of starting its own big-stack
+/// threads, which would not fit under the child's address-space limit.
+pub fn assume_parse_stack() {
+    ON_PARSE_STACK.with(|c| c.set(true));
+}
+
 /// Runs `f` on a thread with [`PARSE_STACK_BYTES`] of stack; `None` when no such thread
 /// could be had (or it died).
 fn run_on_parse_stack<R: Send, F: FnOnce() -> R + Send>(f: F) -> Option<R> {

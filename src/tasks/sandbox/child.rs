@@ -37,9 +37,6 @@ const EXIT_PROTOCOL: u8 = 71;
 /// [`TEST_PARSER_ENV`] is `1` in the child's environment (only tests set it), else the production
 /// parser.
 pub fn child_main() -> ExitCode {
-    // One parser thread per child: the child already parses one file at a time, and each
-    // parser thread reserves a large stack against the address-space limit.
-    crate::pipeline::js::init_parse_pool(1);
     if std::env::var_os(TEST_PARSER_ENV).is_some_and(|v| v == "1") {
         let weaken = std::env::var(WEAKEN_ENV).unwrap_or_default();
         let skip = |layer: &str| weaken.split(',').any(|w| w.trim() == layer);
@@ -83,7 +80,11 @@ fn run(parse: ParseFn, layers: Layers) -> ExitCode {
     let serving = std::thread::Builder::new()
         .name("parser".to_string())
         .stack_size(limits.stack_bytes)
-        .spawn(move || serve(parse, &isolation));
+        .spawn(move || {
+            // This thread's stack is sized for parsing under the child's address-space limit.
+            crate::pipeline::js::assume_parse_stack();
+            serve(parse, &isolation)
+        });
     match serving {
         Ok(handle) => handle.join().unwrap_or(ExitCode::from(EXIT_PROTOCOL)),
         Err(e) => {
