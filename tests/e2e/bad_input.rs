@@ -95,7 +95,7 @@ async fn over_max_upload_bytes_is_413_before_the_body_is_sent() {
                     break; // the client stopped sending
                 }
                 sent.fetch_add(n, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(15)).await;
+                tokio::time::sleep(Duration::from_millis(25)).await;
             }
         })
     };
