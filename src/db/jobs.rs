@@ -4,10 +4,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::models::{BatchResult, Job, JobInsert, JobUpdate, NewJob, NewWarning, Warning};
-use super::schema::{batch_results, jobs, warnings};
+use super::models::{
+    BatchResult, EventRow, Job, JobInsert, JobUpdate, NewJob, NewWarning, Warning,
+};
+use super::schema::{batch_results, events, jobs, warnings};
 use super::types::{DbTime, DbUuid};
-use super::{content_uuid, now, Db, DbError, Result};
+use super::{content_uuid, now, Db, DbError, Result, MAX_ALLOCATION_ATTEMPTS};
 
 impl Db {
     /// Inserts a job (phase and counters from `new`, everything else zero) and returns it.
@@ -58,6 +60,77 @@ impl Db {
                 .await
                 .optional()?
                 .ok_or_else(|| DbError::NotFound { what: "job", id: id.to_string() })
+        })
+    }
+
+    /// Raises a job's percentage and records the event that says so, in one transaction:
+    /// applies `update` with `pct` only if that raises `jobs.pct`, and then appends an
+    /// event (`event_type`, `payload(&job)`) with the next sequence number. Returns `None`,
+    /// changing nothing, when the job is already at `pct` or beyond.
+    ///
+    /// Concurrent raisers (parse batches finishing together, a late re-delivery after a
+    /// later phase began) are serialised by the job row's lock, so neither `/status` nor
+    /// the order of the events ever goes backwards.
+    pub async fn raise_job_pct<F>(
+        &self,
+        id: Uuid,
+        pct: i32,
+        update: JobUpdate,
+        event_type: &str,
+        payload: F,
+    ) -> Result<Option<(Job, EventRow)>>
+    where
+        F: FnOnce(&Job) -> serde_json::Value + Send,
+    {
+        let t = now();
+        let update = JobUpdate {
+            pct: Some(pct),
+            ..update
+        };
+        with_conn!(self, conn => {
+            conn.transaction::<_, DbError, _>(async |conn| {
+                let job = diesel::update(jobs::table.find(DbUuid(id)).filter(jobs::pct.lt(pct)))
+                    .set((update, jobs::updated_at.eq(DbTime(t))))
+                    .returning(Job::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                let Some(job) = job else {
+                    return Ok(None);
+                };
+                let payload = payload(&job);
+                for _ in 0..MAX_ALLOCATION_ATTEMPTS {
+                    let current: Option<i64> = events::table
+                        .filter(events::job_id.eq(DbUuid(id)))
+                        .select(diesel::dsl::max(events::seq))
+                        .get_result(conn)
+                        .await?;
+                    let row = EventRow {
+                        id: Uuid::now_v7(),
+                        job_id: id,
+                        seq: current.unwrap_or(0) + 1,
+                        event_type: event_type.to_owned(),
+                        payload: payload.clone(),
+                        created_at: now(),
+                    };
+                    let inserted = diesel::insert_into(events::table)
+                        .values(row)
+                        .on_conflict((events::job_id, events::seq))
+                        .do_nothing()
+                        .returning(EventRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .optional()?;
+                    if let Some(event) = inserted {
+                        return Ok(Some((job, event)));
+                    }
+                }
+                Err(DbError::Contention {
+                    what: "event sequence number",
+                    attempts: MAX_ALLOCATION_ATTEMPTS,
+                })
+            })
+            .await
         })
     }
 

@@ -297,7 +297,9 @@ impl Db {
             )
             .set((
                 tasks::state.eq(TaskState::Queued),
-                tasks::available_at.eq(DbTime(now)),
+                // Claimable at once: a `now` in the future is only a lease bound (start-up
+                // recovery passes the end of time), never a time to wait for.
+                tasks::available_at.eq(DbTime(now.min(t))),
                 tasks::lease_until.eq(DbOpt::<DbTime>(None)),
                 tasks::error.eq(Some("lease expired: the worker stopped renewing it")),
                 tasks::updated_at.eq(DbTime(t)),

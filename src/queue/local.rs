@@ -82,6 +82,13 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn has_pending(&self, queues: &[String]) -> Result<bool, QueueError>;
 }
 
+/// A lease bound later than any real lease that every backend stores and compares
+/// correctly (9999-12-31T23:59:59Z: a four-digit year, inside Postgres' range).
+const END_OF_TIME: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
+    Some(t) => t,
+    None => DateTime::<Utc>::MAX_UTC,
+};
+
 /// In-process queue backend. Clones share the store and the wake-up signal.
 #[derive(Clone)]
 pub struct LocalBackend {
@@ -135,8 +142,9 @@ impl LocalBackend {
             .recovered
             .get_or_try_init(|| async {
                 // Every running row belongs to a dead process (one process per data dir), so
-                // "expired before the end of time" selects them all.
-                self.store.requeue_expired(DateTime::<Utc>::MAX_UTC).await
+                // "expired before the end of time" selects them all. Not `MAX_UTC`: its
+                // six-digit year sorts before every real time in SQLite's text timestamps.
+                self.store.requeue_expired(END_OF_TIME).await
             })
             .await?;
         Ok(*n)

@@ -265,7 +265,12 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
             if let Ok(m) = super::publish::read_artifact(ctx, &snapshot, &row).await {
                 let n = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
                 update.files_total = Some(n("filesCount"));
-                update.files_parsed = Some(n("filesCount"));
+                // Metrics written before `filesParsed` existed only have the file count.
+                update.files_parsed = Some(if m.get("filesParsed").is_some() {
+                    n("filesParsed")
+                } else {
+                    n("filesCount")
+                });
                 update.imports_total = Some(n("importsTotal"));
                 update.imports_internal = Some(n("importsInternal"));
                 update.imports_external = Some(n("importsExternal"));

@@ -54,18 +54,23 @@ pub async fn emit(
         .insert_event(job_id, kind, &payload)
         .await
         .retryable()?;
+    Ok(publish(ctx, row).await)
+}
+
+/// Publishes a recorded event on the live bus (a failure is logged: the table has it).
+async fn publish(ctx: &AppContext, row: crate::db::EventRow) -> Event {
     let event = Event {
         id: row.seq.to_string(),
         seq: row.seq,
-        r#type: kind.to_string(),
+        r#type: row.event_type,
         timestamp: row.created_at,
-        job_id,
-        payload,
+        job_id: row.job_id,
+        payload: row.payload,
     };
     if let Err(e) = ctx.events().publish(&event).await {
-        tracing::warn!(job_id = %job_id, event = kind, error = %e, "live event publish failed; the events table has it");
+        tracing::warn!(job_id = %event.job_id, event = %event.r#type, error = %e, "live event publish failed; the events table has it");
     }
-    Ok(event)
+    event
 }
 
 /// The `/status` payload of a job row.
@@ -121,23 +126,32 @@ pub async fn set_phase(
     Ok(job)
 }
 
-/// Sets only the percentage, with a `progress` event.
+/// Raises the percentage, with a `progress` event; never lowers it. When the job is already
+/// at `pct` or beyond (a batch that finished later wrote first, or a later phase began),
+/// only `extra` is applied and no event is sent, so neither `/status` nor the event stream
+/// goes backwards.
 pub async fn set_pct(
     ctx: &AppContext,
     job_id: Uuid,
     pct: i32,
     extra: JobUpdate,
 ) -> Result<Job, TaskError> {
-    let mut extra = extra;
-    extra.pct = Some(pct);
-    let job = update(ctx, job_id, extra).await?;
-    emit(
-        ctx,
-        job_id,
-        events::types::PROGRESS,
-        json!({"phase": job.phase, "pct": pct}),
-    )
-    .await?;
+    let raised = ctx
+        .db()
+        .raise_job_pct(
+            job_id,
+            pct,
+            extra.clone(),
+            events::types::PROGRESS,
+            |job| json!({"phase": job.phase, "pct": pct}),
+        )
+        .await
+        .retryable()?;
+    let Some((job, row)) = raised else {
+        return update(ctx, job_id, JobUpdate { pct: None, ..extra }).await;
+    };
+    mirror_status(ctx, &job).await;
+    publish(ctx, row).await;
     Ok(job)
 }
 

@@ -563,6 +563,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         "repoId": job.repo_id,
         "snapshotId": snapshot.id,
         "filesCount": job.files_total,
+        "filesParsed": job.files_parsed,
         "bytes": job.upload_bytes,
         "importsTotal": job.imports_total,
         "importsInternal": job.imports_internal,

@@ -5,7 +5,7 @@ use super::{
     stem, Ctx, Finding, FindingKind, Global, Local, Pending, LINK_HTTP, LINK_INCLUDE, LINK_MOUNT,
 };
 use crate::pipeline::caps::scan::is_identifier;
-use crate::pipeline::model::Language;
+use crate::pipeline::model::{FileRecord, Language, Route};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Local phase.
@@ -252,9 +252,10 @@ fn mounts_py(ctx: &Ctx<'_>, out: &mut Local) {
         }
     }
     for (callee, kw) in [("APIRouter", "prefix"), ("Blueprint", "url_prefix")] {
-        for (_, open) in sc.calls(callee) {
+        for (at, open) in sc.calls(callee) {
             if let Some(l) = sc.kwarg_lit(open, kw) {
                 out.facts.prefix = Some(l.value.clone());
+                out.facts.prefix_owner = sc.assigned_ident(at);
             }
         }
     }
@@ -391,9 +392,18 @@ pub fn join_path(parent: &str, child: &str) -> String {
     }
 }
 
-/// Full URL prefix of every mounted file: the parent's prefix, the mount prefix, then the
+/// URL prefixes of a file's routes.
+#[derive(Debug, Clone, Default)]
+struct RoutePrefix {
+    /// Parents' and mount prefixes only.
+    mounted: String,
+    /// `mounted`, then the file's own router prefix.
+    full: String,
+}
+
+/// URL prefixes of every mounted file: the parent's prefix, the mount prefix, then the
 /// file's own router prefix.
-fn mount_prefixes(g: &mut Global<'_>) -> BTreeMap<String, String> {
+fn mount_prefixes(g: &mut Global<'_>) -> BTreeMap<String, RoutePrefix> {
     let mut parent: BTreeMap<String, (String, String)> = BTreeMap::new(); // child -> (parent, prefix)
     let pending = std::mem::take(&mut g.pending);
     for (file, p) in &pending {
@@ -422,34 +432,56 @@ fn mount_prefixes(g: &mut Global<'_>) -> BTreeMap<String, String> {
             chain.push(prefix.clone());
             cur = p.clone();
         }
-        let mut full = String::new();
+        let mut mounted = String::new();
         for pre in chain.iter().rev() {
-            full = join_path(&full, pre);
+            mounted = join_path(&mounted, pre);
         }
+        let mut full = mounted.clone();
         if let Some(own) = g.facts.get(*file).and_then(|f| f.prefix.clone()) {
             full = join_path(&full, &own);
         }
         if !full.is_empty() && full != "/" {
-            out.insert(file.to_string(), full);
+            out.insert(file.to_string(), RoutePrefix { mounted, full });
         }
     }
     for (file, pre) in &out {
         if let Some(f) = g.facts.get_mut(file) {
-            f.prefix = Some(pre.clone());
+            f.prefix = Some(pre.full.clone());
         }
     }
     out
 }
 
-fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, String>) {
+/// Whether route `r` of `rec` belongs to the receiver that owns the file's router prefix.
+/// Only a handler decorated through another receiver (`@app.get` in a file whose prefix is
+/// `router`'s) is known not to; without that knowledge the prefix applies (and `join_path`
+/// never doubles a prefix the parser already applied).
+fn owns_prefix(rec: &FileRecord, owner: Option<&str>, r: &Route) -> bool {
+    let Some(owner) = owner else {
+        return true;
+    };
+    let Some(f) = rec.functions.iter().find(|f| f.name == r.handler) else {
+        return true;
+    };
+    let receivers: Vec<&str> = f
+        .decorators
+        .iter()
+        .filter_map(|d| d.split('(').next()?.trim().rsplit_once('.').map(|(o, _)| o))
+        .collect();
+    receivers.is_empty() || receivers.contains(&owner)
+}
+
+fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, RoutePrefix>) {
     let mut found = Vec::new();
     for (path, (rec, _)) in &g.files {
+        let owner = g.facts.get(*path).and_then(|f| f.prefix_owner.as_deref());
         for r in &rec.routes {
             if r.handler.starts_with("include(") {
                 continue;
             }
             let full = match prefixes.get(*path) {
-                Some(p) => join_path(p, &r.path),
+                Some(p) if owns_prefix(rec, owner, r) => join_path(&p.full, &r.path),
+                Some(p) => join_path(&p.mounted, &r.path),
                 None => join_path("", &r.path),
             };
             let page = r.method == "PAGE";

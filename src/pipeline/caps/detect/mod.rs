@@ -134,6 +134,11 @@ pub struct FileFacts {
     pub todos: u32,
     /// URL prefix under which this file's routes are served, when known.
     pub prefix: Option<String>,
+    /// The variable the file's own router prefix belongs to (`router` of
+    /// `router = APIRouter(prefix=…)`), so routes of another receiver in the same file
+    /// (`@app.get`) do not get it. Internal to detection.
+    #[serde(skip)]
+    pub prefix_owner: Option<String>,
 }
 
 /// Everything the detectors found in a snapshot; input of capabilities and summaries.

@@ -546,6 +546,39 @@ fn mount_prefixes_and_includes_complete_route_paths() {
 }
 
 #[test]
+fn a_router_prefix_is_not_put_before_the_app_routes_beside_it() {
+    let mut s = Snap::new();
+    let f = s.file(
+        "src/shop/api.py",
+        "app = FastAPI()\nrouter = APIRouter(prefix=\"/orders\")\n\n@app.get(\"/items\")\ndef list_items():\n    pass\n\n@router.get(\"/{order_id}\")\ndef get_order(order_id):\n    pass\n",
+        &[("fastapi", None)],
+    );
+    f.functions = vec![
+        func("list_items", &["app.get(\"/items\")"], 5),
+        func("get_order", &["router.get(\"/{order_id}\")"], 9),
+    ];
+    // As the Python parser records them: each receiver's own prefix applied.
+    f.routes = vec![
+        route("GET", "/items", "list_items", 4, "fastapi"),
+        route("GET", "/orders/{order_id}", "get_order", 8, "fastapi"),
+    ];
+    let det = s.detect();
+    assert!(has(&det, "src/shop/api.py", FindingKind::Route, "/items"));
+    assert!(has(
+        &det,
+        "src/shop/api.py",
+        FindingKind::Route,
+        "/orders/{order_id}"
+    ));
+    assert!(!has(
+        &det,
+        "src/shop/api.py",
+        FindingKind::Route,
+        "/orders/items"
+    ));
+}
+
+#[test]
 fn pages_and_client_calls_to_api_routes() {
     let mut s = Snap::new();
     let p = s.file(

@@ -1,0 +1,155 @@
+//! `provis analyze <dir|zip> --out DIR --json`: the same pipeline in one process, a JSON
+//! summary on stdout, artifacts under --out, and a non-zero exit with the rule's code when a
+//! zip is refused.
+
+use super::fixtures::{self, PY_EDGES, PY_EXTERNAL, TS_EDGES, TS_EXTERNAL};
+use super::support::{provis_command, Root, KINDS};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+
+fn analyze(root: &Root, input: &Path, out: &Path) -> Output {
+    provis_command(&root.cwd(), &root.tmp())
+        .arg("analyze")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--json")
+        .output()
+        .expect("run provis analyze")
+}
+
+fn summary(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("--json prints JSON ({e}): {stdout}"))
+}
+
+/// Every kind is written to `<out>/<kind>.json`; returns them by kind.
+fn artifacts(out: &Path) -> Vec<(String, Value)> {
+    KINDS
+        .iter()
+        .map(|k| {
+            let p = out.join(format!("{k}.json"));
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(!bytes.is_empty());
+            let doc: Value = serde_json::from_slice(&bytes).expect("artifact JSON");
+            assert!(doc["schemaVersion"].is_number(), "{k}");
+            (k.to_string(), doc)
+        })
+        .collect()
+}
+
+#[test]
+fn analyze_a_directory_prints_a_json_summary_and_writes_artifacts() {
+    let root = Root::new();
+    let src = root.inputs().join("shop");
+    let repo = fixtures::py_pkg();
+    repo.write_to(&src);
+    let out = root.path().join("out-dir");
+    let s = summary(&analyze(&root, &src, &out));
+    assert_eq!(s["files"], repo.len() as u64, "{s}");
+    assert_eq!(s["languages"]["py"], 9, "{s}");
+    assert_eq!(s["edges"]["internal"], PY_EDGES.len() as u64, "{s}");
+    assert_eq!(s["edges"]["external"], PY_EXTERNAL.len() as u64, "{s}");
+    assert_eq!(s["edges"]["unresolved"], 1, "{s}");
+    assert_eq!(s["routes"], 3, "{s}");
+    assert_eq!(s["cacheHit"], false, "{s}");
+    assert!(
+        s["commitHash"].as_str().is_some_and(|h| h.len() == 64),
+        "{s}"
+    );
+    assert!(s["elapsedMs"].is_number(), "{s}");
+    let docs = artifacts(&out);
+    let files = &docs.iter().find(|d| d.0 == "files").expect("files").1;
+    assert_eq!(files["files"].as_array().map(Vec::len), Some(repo.len()));
+    let graph = &docs.iter().find(|d| d.0 == "graph").expect("graph").1;
+    assert_eq!(graph["metrics"]["internal"], PY_EDGES.len() as u64);
+    // The directory was analysed in place: nothing was written into it.
+    let mut listed = super::support::files_under(&src);
+    listed.sort();
+    let mut want: Vec<String> = repo.files.iter().map(|f| f.0.clone()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // Analysing the same tree again is a cache hit with the same hash.
+    let again = summary(&analyze(&root, &src, &out));
+    assert_eq!(again["cacheHit"], true, "{again}");
+    assert_eq!(again["commitHash"], s["commitHash"]);
+    assert_eq!(again["edges"], s["edges"]);
+}
+
+#[test]
+fn analyze_a_zip_prints_a_json_summary_and_writes_artifacts() {
+    let root = Root::new();
+    let repo = fixtures::ts_app();
+    let zip = root.input("ts-app.zip", &repo.zip());
+    let out = root.path().join("out-zip");
+    let s = summary(&analyze(&root, &zip, &out));
+    assert_eq!(s["files"], repo.len() as u64, "{s}");
+    assert_eq!(s["languages"]["ts"], 8, "{s}");
+    assert_eq!(s["edges"]["internal"], TS_EDGES.len() as u64, "{s}");
+    assert_eq!(s["edges"]["external"], TS_EXTERNAL.len() as u64, "{s}");
+    assert_eq!(s["edges"]["unresolved"], 1, "{s}");
+    assert_eq!(s["routes"], 3, "{s}");
+    let docs = artifacts(&out);
+    let files = &docs.iter().find(|d| d.0 == "files").expect("files").1;
+    let index = files["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "src/index.ts")
+        .expect("src/index.ts");
+    let resolved: Vec<(&str, &str)> = index["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(|i| Some((i["raw"].as_str()?, i["resolved"].as_str()?)))
+        .collect();
+    assert!(
+        resolved.contains(&("@lib/math", "src/lib/math.ts")),
+        "{resolved:?}"
+    );
+}
+
+#[test]
+fn analyze_a_refused_zip_exits_non_zero_with_the_rule_code() {
+    let root = Root::new();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "path_traversal",
+            fixtures::zip_entries(&[("a.ts", b"export {};\n"), ("../../evil.ts", b"x")]),
+        ),
+        ("encrypted_entry", fixtures::encrypted_zip()),
+        ("symlink_entry", fixtures::symlink_zip()),
+    ];
+    for (code, bytes) in cases {
+        let zip = root.input(&format!("{code}.zip"), &bytes);
+        let out = root.path().join(format!("out-{code}"));
+        let o = analyze(&root, &zip, &out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{code}: exit {:?}", o.status);
+        assert!(
+            stderr.contains(code),
+            "{code}: stderr names the rule:\n{stderr}"
+        );
+        for k in KINDS {
+            assert!(
+                !out.join(format!("{k}.json")).exists(),
+                "{code}: no {k} artifact"
+            );
+        }
+    }
+    assert!(!root.path().join("evil.ts").exists());
+    assert!(!root
+        .path()
+        .parent()
+        .expect("parent")
+        .join("evil.ts")
+        .exists());
+}
