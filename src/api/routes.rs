@@ -1,7 +1,7 @@
 //! One function per endpoint of DESIGN §7: extract, call one service, answer a DTO.
 
 use super::{sse, upload, ApiState};
-use crate::artifacts::{artifact_key, ArtifactError, ArtifactKind};
+use crate::artifacts::{ArtifactError, ArtifactKind};
 use crate::context::AppContext;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
@@ -212,14 +212,8 @@ pub async fn list_artifacts(
         });
         if presign {
             if let Ok(kind) = a.kind.parse::<ArtifactKind>() {
-                let key = artifact_key(
-                    snapshot.repo_id,
-                    &snapshot.commit_hash,
-                    &snapshot.settings_hash,
-                    kind,
-                    a.version as u32,
-                )
-                .map_err(ApiError::internal)?;
+                let key = crate::tasks::publish::key_of(&snapshot, kind, a.version)
+                    .map_err(ApiError::internal)?;
                 match ctx.artifacts().presign_get(&key, ttl).await {
                     Ok(Some(url)) => item["url"] = json!(url),
                     Ok(None) => {
@@ -301,14 +295,8 @@ pub async fn artifact(
                 format!("snapshot {} has no {} artifact", snapshot.id, kind.as_str()),
             )
         })?;
-    let key = artifact_key(
-        snapshot.repo_id,
-        &snapshot.commit_hash,
-        &snapshot.settings_hash,
-        kind,
-        row.version as u32,
-    )
-    .map_err(ApiError::internal)?;
+    let key =
+        crate::tasks::publish::key_of(&snapshot, kind, row.version).map_err(ApiError::internal)?;
     let bytes = ctx.artifacts().get(&key).await.map_err(|e| match e {
         ArtifactError::NotFound { .. } => ApiError::new(
             ErrorCode::ArtifactNotFound,

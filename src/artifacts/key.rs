@@ -115,6 +115,12 @@ pub fn upload_key(job_id: Uuid) -> String {
     format!("uploads/{job_id}.zip")
 }
 
+/// Key of an intermediate document of a job (its manifest, its parse batches' results):
+/// `work/{job_id}/{name}.json`. Shared storage, so any worker can pick up any task.
+pub fn work_key(job_id: Uuid, name: &str) -> String {
+    format!("work/{job_id}/{name}.json")
+}
+
 /// Prefix under which all artifacts of one snapshot live (ends with `/`), for `list`.
 pub fn snapshot_prefix(repo_id: Uuid, commit_hash: &str, settings_hash: &str) -> String {
     format!("repos/{repo_id}/snapshots/{commit_hash}/{settings_hash}/")

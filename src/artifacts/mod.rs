@@ -35,7 +35,9 @@ use tokio::io::AsyncRead;
 use tracing::debug;
 use uuid::Uuid;
 
-pub use key::{artifact_key, snapshot_prefix, upload_key, validate_key, ArtifactKind, UnknownKind};
+pub use key::{
+    artifact_key, snapshot_prefix, upload_key, validate_key, work_key, ArtifactKind, UnknownKind,
+};
 pub use local::LocalStore;
 pub use s3_store::S3Store;
 

@@ -5,7 +5,7 @@
 //! its own version instead of writing a second one, and the create-only store turns a repeated
 //! write of the same key into a no-op. The row is marked ready only once the bytes are stored.
 
-use crate::artifacts::{artifact_key, ArtifactError, ArtifactKind, CONTENT_TYPE_JSON};
+use crate::artifacts::{artifact_key, work_key, ArtifactError, ArtifactKind, CONTENT_TYPE_JSON};
 use crate::context::AppContext;
 use crate::db::{Artifact, Job, NewArtifact, Snapshot};
 use crate::events;
@@ -65,14 +65,7 @@ pub async fn write_artifact(
     }
     let bytes = serde_json::to_vec(&doc).fatal()?;
     let size = bytes.len() as i64;
-    let key = artifact_key(
-        snapshot.repo_id,
-        &snapshot.commit_hash,
-        &snapshot.settings_hash,
-        kind,
-        row.version as u32,
-    )
-    .map_err(store_err)?;
+    let key = key_of(snapshot, kind, row.version).map_err(store_err)?;
     let uri = match ctx
         .artifacts()
         .put_new(&key, bytes, CONTENT_TYPE_JSON)
@@ -95,6 +88,21 @@ pub async fn write_artifact(
     Ok(stored)
 }
 
+/// The storage key of a snapshot's artifact version (DESIGN §6).
+pub fn key_of(
+    snapshot: &Snapshot,
+    kind: ArtifactKind,
+    version: i32,
+) -> Result<String, ArtifactError> {
+    artifact_key(
+        snapshot.repo_id,
+        &snapshot.commit_hash,
+        &snapshot.settings_hash,
+        kind,
+        version.max(0) as u32,
+    )
+}
+
 /// Reads an artifact row's document.
 pub async fn read_artifact(
     ctx: &AppContext,
@@ -105,14 +113,7 @@ pub async fn read_artifact(
         .kind
         .parse()
         .map_err(|e| TaskError::Fail(format!("{e}")))?;
-    let key = artifact_key(
-        snapshot.repo_id,
-        &snapshot.commit_hash,
-        &snapshot.settings_hash,
-        kind,
-        row.version as u32,
-    )
-    .map_err(store_err)?;
+    let key = key_of(snapshot, kind, row.version).map_err(store_err)?;
     let bytes = ctx.artifacts().get(&key).await.map_err(store_err)?;
     serde_json::from_slice(&bytes).fatal()
 }
@@ -147,7 +148,7 @@ pub async fn put_work_blob(
     name: &str,
     doc: &Value,
 ) -> Result<(), TaskError> {
-    let key = work_key(job, name);
+    let key = work_key(job.id, name);
     let bytes = serde_json::to_vec(doc).fatal()?;
     match ctx
         .artifacts()
@@ -163,12 +164,8 @@ pub async fn put_work_blob(
 pub async fn get_work_blob(ctx: &AppContext, job: &Job, name: &str) -> Result<Value, TaskError> {
     let bytes = ctx
         .artifacts()
-        .get(&work_key(job, name))
+        .get(&work_key(job.id, name))
         .await
         .map_err(store_err)?;
     serde_json::from_slice(&bytes).fatal()
-}
-
-fn work_key(job: &Job, name: &str) -> String {
-    format!("work/{}/{name}.json", job.id)
 }
