@@ -394,6 +394,10 @@ impl RawConfig {
             "pretty" | "" => LogFormat::Pretty,
             _ => return Err(invalid("log_format", "expected json or pretty")),
         };
+        let log = self.opt("log").unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(invalid("log", &format!("not a log filter ({e})")));
+        }
         let port: u16 = self.num("port", 0)?;
         Ok(Config {
             database_url,
@@ -442,7 +446,7 @@ impl RawConfig {
                 .collect(),
             presign_ttl_s: self.num("presign_ttl_s", 1)?,
             otel_endpoint: self.opt("otel_exporter_otlp_endpoint"),
-            log: self.opt("log").unwrap_or_else(|| "info".into()),
+            log,
             log_format,
         })
     }

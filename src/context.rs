@@ -86,9 +86,19 @@ impl AppContext {
             Some(url) => {
                 let events = EventBus::redis(url, BusConfig::default())
                     .context("connecting to Redis for events (REDIS_URL)")?;
-                let queue = RedisBackend::connect(url, crate::queue::keys::DEFAULT_PREFIX)
-                    .await
-                    .context("connecting to Redis for queues (REDIS_URL)")?;
+                let prefix = std::env::var(crate::queue::keys::PREFIX_ENV)
+                    .unwrap_or_else(|_| crate::queue::keys::DEFAULT_PREFIX.to_string());
+                // Lazy: a Redis that is down at start-up is reported by /health (503) and
+                // retried on use, rather than stopping the process.
+                let queue = RedisBackend::connect_lazy(url, &prefix)
+                    .context("using Redis for queues (REDIS_URL)")?;
+                if let Err(e) = events.check().await {
+                    tracing::warn!(
+                        redis = %redact_url(url),
+                        error = %e,
+                        "Redis does not answer; starting anyway, /health reports it until it does"
+                    );
+                }
                 (events, QueueBackend::Redis(queue))
             }
             None => {

@@ -29,6 +29,7 @@ macro_rules! error_codes {
 
 error_codes! {
     NotFound => "not_found", NOT_FOUND;
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     JobNotFound => "job_not_found", NOT_FOUND;
     RepoNotFound => "repo_not_found", NOT_FOUND;
     SnapshotNotFound => "snapshot_not_found", NOT_FOUND;

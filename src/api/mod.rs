@@ -36,11 +36,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
+/// Answers what no route took: 405 when a route has this path but not this method, else 404.
 async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let err = crate::error::ApiError::new(
-        crate::error::ErrorCode::NotFound,
-        format!("no route for {} {}", req.method(), req.path()),
-    );
+    use crate::error::{ApiError, ErrorCode};
+    let err = match req.match_pattern() {
+        Some(pattern) => ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{pattern} does not answer {}", req.method()),
+        ),
+        None => ApiError::new(
+            ErrorCode::NotFound,
+            format!("no route for {} {}", req.method(), req.path()),
+        ),
+    };
     actix_web::ResponseError::error_response(&err)
 }
 

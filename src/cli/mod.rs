@@ -49,10 +49,10 @@ pub enum Command {
 /// Flags of `provis serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on [env: PROVIS_HOST] [default: 0.0.0.0].
     #[arg(long)]
     pub host: Option<String>,
-    /// Port to listen on.
+    /// Port to listen on [env: PORT] [default: 8000].
     #[arg(long)]
     pub port: Option<u16>,
 }
@@ -60,7 +60,8 @@ pub struct ServeArgs {
 /// Flags of `provis work`.
 #[derive(Debug, Args)]
 pub struct WorkArgs {
-    /// Queues in priority order: `high,normal,low` or `high normal low`.
+    /// Queues in priority order: `high,normal,low` or `high normal low` [env: PROVIS_QUEUES]
+    /// [default: high,normal,low].
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub queues: Vec<String>,
     /// Worker name shown by `rq info` (default: <hostname>.<pid>).
@@ -81,7 +82,8 @@ pub struct WorkArgs {
 /// Flags of `provis migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Database to migrate (default: DATABASE_URL, else the embedded SQLite file).
+    /// Database to migrate: postgres://… or sqlite://path (default: DATABASE_URL, else the
+    /// embedded SQLite file under the data dir).
     #[arg(long)]
     pub database_url: Option<String>,
 }
@@ -89,13 +91,14 @@ pub struct MigrateArgs {
 /// Flags of `provis all-in-one`.
 #[derive(Debug, Args)]
 pub struct AllInOneArgs {
-    /// Port to listen on.
+    /// Port to listen on [env: PORT] [default: 8000].
     #[arg(long)]
     pub port: Option<u16>,
-    /// Where embedded mode keeps its SQLite file, artifacts and uploads.
+    /// Where embedded mode keeps its SQLite file, artifacts and uploads [env: PROVIS_DATA_DIR]
+    /// [default: ./.provis].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Number of concurrent workers in this process.
+    /// Number of concurrent workers in this process [env: PROVIS_WORKERS] [default: 2].
     #[arg(long)]
     pub workers: Option<usize>,
 }

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::context::{AppContext, Role};
 use crate::queue::{
-    diag, keys, Hooks, NoHooks, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
+    diag, keys, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions,
+    WorkerStats,
 };
 use crate::tasks::TaskRows;
 
@@ -63,17 +64,33 @@ pub async fn run_workers(
     concurrency: usize,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let registry = crate::tasks::registry()?;
     let name = name.unwrap_or_else(WorkerOptions::default_name);
     let mut opts = WorkerOptions::from_config(ctx.cfg(), Some(name.clone()));
     opts.burst = burst;
     opts.concurrency = concurrency.max(1);
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
-    Worker::new(ctx.queue().clone(), registry, ctx.clone(), opts)
-        .with_hooks(hooks)
-        .run(shutdown)
-        .await?;
-    Ok(())
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let registry = crate::tasks::registry()?;
+        let result = Worker::new(ctx.queue().clone(), registry, ctx.clone(), opts.clone())
+            .with_hooks(hooks.clone())
+            .run(shutdown.clone())
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            // Redis down when the workers register (all-in-one started without it): the API
+            // keeps serving and /health says so; the workers start once Redis answers.
+            Err(QueueError::Redis(e)) if !shutdown.is_cancelled() => {
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "workers cannot reach Redis; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Runs a worker with a given context, registry and hooks (what [`run`] wires for the CLI).

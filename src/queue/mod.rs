@@ -48,13 +48,6 @@ pub use task::{
 };
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 
-/// Metric: executions by task name and final state (`done`, `retry`, `failed`, `handed_back`,
-/// `lost`, `recovered`). Moves to `telemetry::metrics` with the other names.
-pub const METRIC_TASKS_TOTAL: &str = "provis_tasks_total";
-
-/// Metric: handler duration in milliseconds, by task name.
-pub const METRIC_TASK_DURATION_MS: &str = "provis_task_duration_ms";
-
 /// Errors of the queue and its backends.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

@@ -16,8 +16,8 @@ use tracing::Instrument;
 use super::rq::{BlockingConn, ClaimOutcome, RecoveredOutcome};
 use super::task::{Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskSpec};
 use super::{Claim, Completion, Disposition, QueueBackend, QueueError};
-use super::{METRIC_TASKS_TOTAL, METRIC_TASK_DURATION_MS};
 use crate::config::Config;
+use crate::telemetry::metrics::{TASKS_TOTAL, TASK_DURATION_MS};
 
 /// How long an idle in-process worker waits before looking for due retries again.
 const LOCAL_POLL: Duration = Duration::from_millis(250);
@@ -409,8 +409,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         let env = &claim.env;
         let span = tracing::info_span!(
             "task",
-            task.name = %env.task,
-            task.id = %env.id,
+            task_name = %env.task,
+            task = %env.id,
             job_id = tracing::field::Empty,
             attempt = env.attempt,
             queue = %claim.queue,
@@ -462,7 +462,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
         };
         let ms = clock.elapsed().as_secs_f64() * 1000.0;
-        metrics::histogram!(METRIC_TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
+        metrics::histogram!(TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
         // No more heartbeats for it: settling removes its wip entry anyway.
         self.lock_inflight().remove(&claim.worker);
         self.finish(&claim, completion, stats).await
@@ -605,8 +605,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 "lost"
             }
         };
-        metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => state)
-            .increment(1);
+        metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => state).increment(1);
         next
     }
 
@@ -729,14 +728,16 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 // The decoded attempt is the next one; the hooks get the one that was lost.
                 env.attempt = env.attempt.saturating_sub(1).max(1);
                 tracing::warn!(task = %env.id, task_name = %env.task, attempt = env.attempt, "recovered a task from a dead worker; requeued");
-                metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => "recovered").increment(1);
+                metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => "recovered")
+                    .increment(1);
                 if let Err(e) = self.hooks.on_retry(&self.ctx, &env, &err, Utc::now()).await {
                     tracing::error!(error = %e, "on_retry hook failed");
                 }
             }
             RecoveredOutcome::Failed => {
                 tracing::error!(task = %env.id, task_name = %env.task, "task of a dead worker has no retry left; failed");
-                metrics::counter!(METRIC_TASKS_TOTAL, "name" => env.task.clone(), "state" => "failed").increment(1);
+                metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => "failed")
+                    .increment(1);
                 if let Err(e) = self.hooks.on_failed(&self.ctx, &env, &err).await {
                     tracing::error!(error = %e, "on_failed hook failed");
                 }

@@ -1,9 +1,12 @@
 //! Every Prometheus metric provis exports: names, help text and the exporter.
 //!
-//! Names are the runbook's (DESIGN §10). Each is described here so `promtool check metrics`
-//! accepts the output, and labels come from closed sets (never a job id).
+//! Names are the runbook's (DESIGN §10). Each is described here (`promtool check metrics` wants
+//! a HELP line for every metric), and labels come from closed sets (never a job id). The
+//! runbook's duration histograms keep their `_ms` names and buckets; `promtool`'s style lint
+//! flags that abbreviated unit (its only remark on this output), which the runbook's dashboards
+//! and alerts outweigh. Metrics provis adds (HTTP) use base units: seconds.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
 /// Jobs by phase reached and final status.
@@ -28,8 +31,27 @@ pub const QUEUE_SIZE: &str = "provis_queue_size";
 pub const ERRORS_TOTAL: &str = "provis_errors_total";
 /// HTTP requests by method, route and status.
 pub const HTTP_REQUESTS_TOTAL: &str = "provis_http_requests_total";
-/// HTTP request duration by method and route.
-pub const HTTP_REQUEST_DURATION_MS: &str = "provis_http_request_duration_ms";
+/// HTTP request duration by method and route, in seconds.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "provis_http_request_duration_seconds";
+
+/// Histogram buckets: the runbook's for its histograms, Prometheus' usual ones for HTTP.
+const BUCKETS: &[(&str, &[f64])] = &[
+    (
+        JOB_DURATION_MS,
+        &[100.0, 500.0, 1e3, 5e3, 1e4, 3e4, 6e4, 3e5, 6e5, 1.8e6],
+    ),
+    (
+        TASK_DURATION_MS,
+        &[10.0, 50.0, 100.0, 500.0, 1e3, 5e3, 1e4, 3e4, 6e4, 3e5],
+    ),
+    (NODE_PARSE_MS, &[100.0, 500.0, 1e3, 5e3, 1e4, 2e4, 3e4]),
+    (
+        HTTP_REQUEST_DURATION_SECONDS,
+        &[
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ],
+    ),
+];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -40,7 +62,13 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            let mut builder = PrometheusBuilder::new();
+            for (name, buckets) in BUCKETS {
+                builder = builder
+                    .set_buckets_for_metric(Matcher::Full((*name).to_string()), buckets)
+                    .ok()?;
+            }
+            let handle = builder.install_recorder().ok()?;
             describe_all();
             Some(handle)
         })
@@ -88,8 +116,8 @@ fn describe_all() {
         "HTTP requests, by method, route and status"
     );
     describe_histogram!(
-        HTTP_REQUEST_DURATION_MS,
-        Unit::Milliseconds,
+        HTTP_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
         "HTTP request duration, by method and route"
     );
 }

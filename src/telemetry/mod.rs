@@ -1,8 +1,10 @@
 //! Logging set-up; `metrics` holds every metric name provis exports.
 
+pub mod json;
 pub mod metrics;
 
 use crate::config::{Config, LogFormat};
+use std::io::IsTerminal;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global tracing subscriber: JSON lines or pretty, filtered by `RUST_LOG`.
@@ -14,10 +16,13 @@ pub fn init(cfg: &Config) {
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match cfg.log_format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+            .fmt_fields(fmt::format::JsonFields::new())
+            .event_format(json::FlatJson)
             .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        // Colours only for a person at a terminal, not for files and log collectors.
+        LogFormat::Pretty => builder
+            .compact()
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }

@@ -67,9 +67,20 @@ impl fmt::Debug for BlockingConn {
     }
 }
 
+/// A Lua script and its SHA1 once Redis has told it (`SCRIPT LOAD`, on first use when the
+/// backend was built without a connection).
 struct Script {
     body: String,
-    sha: String,
+    sha: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    fn new(body: String) -> Self {
+        Self {
+            body,
+            sha: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 struct Scripts {
@@ -84,6 +95,24 @@ struct Scripts {
     recover: Script,
     heartbeat: Script,
     clean_workers: Script,
+}
+
+impl Scripts {
+    fn all(&self) -> [&Script; 11] {
+        [
+            &self.enqueue,
+            &self.claim,
+            &self.start,
+            &self.done,
+            &self.done_claim,
+            &self.settle,
+            &self.hand_back,
+            &self.promote,
+            &self.recover,
+            &self.heartbeat,
+            &self.clean_workers,
+        ]
+    }
 }
 
 struct Inner {
@@ -169,45 +198,67 @@ pub(crate) fn hostname() -> String {
 
 impl RedisBackend {
     /// Connects to `url` (`redis://host:port[/db]`) with keys under `prefix` (RQ's default is
-    /// `rq`), and loads the scripts.
+    /// `rq`), and loads the scripts. Fails when Redis does not answer (what `provis work`
+    /// wants: a worker without its queue has nothing to do).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
+        let backend = Self::connect_lazy(url, prefix)?;
+        let mut conn = backend.conn().await?;
+        for s in backend.inner.scripts.all() {
+            backend.load(s, &mut conn).await?;
+        }
+        Ok(backend)
+    }
+
+    /// Like [`RedisBackend::connect`] but without talking to Redis: the URL and prefix are
+    /// checked, the connection is made and the scripts are loaded on first use. The API and
+    /// `all-in-one` use it so a Redis that is down at start-up shows in `/health` (503)
+    /// instead of stopping the process.
+    pub fn connect_lazy(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let keys = Keys::new(prefix).map_err(QueueError::InvalidPrefix)?;
         let client = Client::open(url)?;
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&cfg)
-            .await?;
-        let mut load = async |body: String| -> Result<Script, QueueError> {
-            let sha: String = redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(&body)
-                .query_async(&mut conn)
-                .await?;
-            Ok(Script { body, sha })
-        };
+        let s = |body: &str| Script::new(body.to_string());
         let scripts = Scripts {
-            enqueue: load(scripts::ENQUEUE.to_string()).await?,
-            claim: load(scripts::claim()).await?,
-            start: load(scripts::start()).await?,
-            done: load(scripts::done()).await?,
-            done_claim: load(scripts::done_claim()).await?,
-            settle: load(scripts::settle()).await?,
-            hand_back: load(scripts::hand_back()).await?,
-            promote: load(scripts::PROMOTE.to_string()).await?,
-            recover: load(scripts::recover()).await?,
-            heartbeat: load(scripts::HEARTBEAT.to_string()).await?,
-            clean_workers: load(scripts::CLEAN_WORKERS.to_string()).await?,
+            enqueue: s(scripts::ENQUEUE),
+            claim: s(&scripts::claim()),
+            start: s(&scripts::start()),
+            done: s(&scripts::done()),
+            done_claim: s(&scripts::done_claim()),
+            settle: s(&scripts::settle()),
+            hand_back: s(&scripts::hand_back()),
+            promote: s(scripts::PROMOTE),
+            recover: s(&scripts::recover()),
+            heartbeat: s(scripts::HEARTBEAT),
+            clean_workers: s(scripts::CLEAN_WORKERS),
         };
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 keys,
-                conn: Mutex::new(Some(conn)),
+                conn: Mutex::new(None),
                 scripts,
             }),
         })
+    }
+
+    /// The SHA1 of `s`, loading it into Redis (`SCRIPT LOAD`) the first time.
+    async fn load(
+        &self,
+        s: &Script,
+        conn: &mut MultiplexedConnection,
+    ) -> Result<String, QueueError> {
+        if let Some(sha) = s.sha.get() {
+            return Ok(sha.clone());
+        }
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(&s.body)
+            .query_async(conn)
+            .await
+            .map_err(|e| {
+                self.on_error(&e);
+                QueueError::from(e)
+            })?;
+        Ok(s.sha.get_or_init(|| sha).clone())
     }
 
     /// The key names in use.
@@ -279,7 +330,8 @@ impl RedisBackend {
             c
         };
         let mut conn = self.conn().await?;
-        match build("EVALSHA", &s.sha).query_async(&mut conn).await {
+        let sha = self.load(s, &mut conn).await?;
+        match build("EVALSHA", &sha).query_async(&mut conn).await {
             Ok(v) => Ok(v),
             Err(e) if e.code() == Some("NOSCRIPT") => build("EVAL", &s.body)
                 .query_async(&mut conn)
