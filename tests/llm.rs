@@ -74,6 +74,8 @@ async fn normal_answers_end_up_in_the_summaries_artifact() {
         assert_eq!(s["title"], format!("LLM title of {f}"));
         assert_eq!(s["blurb"], format!("LLM blurb of {f}."));
         assert_eq!(s["keyFunctions"], serde_json::json!(["main"]));
+        let risks = s["risks"].as_array().expect("risks");
+        assert!(risks.iter().any(|r| r == "LLM risk"), "{s}");
     }
     let pkg = run.file("package.json");
     assert_eq!(pkg["source"], "deterministic");

@@ -88,7 +88,8 @@ pub enum LlmError {
 }
 
 /// Everything that configures the LLM path; one [`LlmService`] exists per distinct value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// (`Debug` hides the API key.)
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LlmSettings {
     /// Endpoint base URL.
     pub base_url: String,
@@ -110,6 +111,26 @@ pub struct LlmSettings {
     pub redis_url: Option<String>,
     /// Key of the shared bucket.
     pub bucket_key: String,
+}
+
+impl std::fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"***")
+            .field("model", &self.model)
+            .field("limits", &self.limits)
+            .field("concurrency", &self.concurrency)
+            .field("timeout", &self.timeout)
+            .field("max_tokens", &self.max_tokens)
+            .field("job_token_budget", &self.job_token_budget)
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(crate::context::redact_url),
+            )
+            .field("bucket_key", &self.bucket_key)
+            .finish()
+    }
 }
 
 impl LlmSettings {

@@ -505,7 +505,18 @@ fn merge(
                     m.insert("title".into(), json!(s.title));
                     m.insert("purpose".into(), json!(s.purpose));
                     m.insert("keyFunctions".into(), json!(s.key_functions));
-                    m.insert("risks".into(), json!(s.risks));
+                    // The parser's risks are facts with line numbers: kept, the model's added.
+                    let mut risks: Vec<Value> = m
+                        .get("risks")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    for r in &s.risks {
+                        if !risks.iter().any(|x| x.as_str() == Some(r.as_str())) {
+                            risks.push(json!(r));
+                        }
+                    }
+                    m.insert("risks".into(), Value::Array(risks));
                     m.insert("blurb".into(), json!(s.blurb));
                     m.insert("source".into(), json!(SOURCE_LLM));
                 }
@@ -551,6 +562,56 @@ mod tests {
         let out = annotate_deterministic(doc);
         assert_eq!(out["files"][0]["source"], SOURCE_DETERMINISTIC);
         assert_eq!(out["capabilities"][0]["source"], SOURCE_DETERMINISTIC);
+    }
+
+    fn service() -> LlmService {
+        LlmService::new(super::super::LlmSettings {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: "sk-secret-key-value".into(),
+            model: "m".into(),
+            limits: super::super::Limits::new(10, 1000),
+            concurrency: 1,
+            timeout: Duration::from_secs(1),
+            max_tokens: 100,
+            job_token_budget: 1000,
+            redis_url: None,
+            bucket_key: "k".into(),
+        })
+        .expect("service")
+    }
+
+    #[test]
+    fn merge_marks_sources_and_keeps_parser_risks() {
+        let svc = service();
+        assert!(
+            !format!("{svc:?}").contains("sk-secret-key-value"),
+            "Debug hides the key"
+        );
+        let doc = json!({"source": "deterministic", "capabilities": [], "files": [
+            {"path": "a.js", "title": "A", "purpose": "p", "keyFunctions": [], "risks": ["eval() on line 3"], "blurb": "b"},
+            {"path": "b.js", "title": "B", "purpose": "p", "keyFunctions": [], "risks": [], "blurb": "b"}]});
+        let mut llm = HashMap::new();
+        llm.insert(
+            "a.js".to_string(),
+            LlmSummary {
+                title: "LLM A".into(),
+                purpose: "does A".into(),
+                key_functions: vec!["run".into()],
+                risks: vec!["eval() on line 3".into(), "no input validation".into()],
+                blurb: "A.".into(),
+            },
+        );
+        let out = merge(doc, &llm, &svc, &LlmStats::default());
+        assert_eq!(out["source"], SOURCE_MIXED);
+        assert_eq!(out["files"][0]["source"], SOURCE_LLM);
+        assert_eq!(out["files"][0]["title"], "LLM A");
+        assert_eq!(
+            out["files"][0]["risks"],
+            json!(["eval() on line 3", "no input validation"])
+        );
+        assert_eq!(out["files"][1]["source"], SOURCE_DETERMINISTIC);
+        assert_eq!(out["files"][1]["title"], "B");
+        assert_eq!(out["llm"]["promptVersion"], PROMPT_VERSION);
     }
 
     #[test]
