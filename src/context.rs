@@ -86,8 +86,8 @@ impl AppContext {
             Some(url) => {
                 let events = EventBus::redis(url, BusConfig::default())
                     .context("connecting to Redis for events (REDIS_URL)")?;
-                let prefix = std::env::var(crate::queue::keys::PREFIX_ENV)
-                    .unwrap_or_else(|_| crate::queue::keys::DEFAULT_PREFIX.to_string());
+                // The API and the workers must use the same key prefix (RQ_KEY_PREFIX).
+                let prefix = crate::queue::keys::prefix_from_env();
                 // Lazy: a Redis that is down at start-up is reported by /health (503) and
                 // retried on use, rather than stopping the process.
                 let queue = RedisBackend::connect_lazy(url, &prefix)

@@ -10,6 +10,15 @@ pub const PREFIX_ENV: &str = "RQ_KEY_PREFIX";
 /// Default key prefix (RQ's).
 pub const DEFAULT_PREFIX: &str = "rq";
 
+/// The prefix this process uses: `RQ_KEY_PREFIX` when set and not empty, else [`DEFAULT_PREFIX`].
+/// Every process of a cluster (API and workers) must agree on it, so all read it here.
+pub fn prefix_from_env() -> String {
+    std::env::var(PREFIX_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string())
+}
+
 /// Builds the RQ key names under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {

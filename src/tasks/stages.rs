@@ -162,15 +162,8 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         }
     };
     let parsed = records.iter().filter(|r| !r.skipped).count() as i32;
-    let Some((done, total)) = ctx
-        .db()
-        .incr_batches_done(job.id, index as i32, parsed)
-        .await
-        .retryable()?
-    else {
-        tracing::info!(job_id = %job.id, batch = index, "batch already counted");
-        return maybe_merge(&ctx, &job).await;
-    };
+    // Warnings first: their rows are keyed by content, so a re-run adds none, and an attempt
+    // that dies right after counting the batch has still recorded them.
     let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
     for r in records.iter().filter(|r| !r.warnings.is_empty()) {
         for w in &r.warnings {
@@ -186,19 +179,46 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
                 .retryable()?;
         }
     }
+    let counted = ctx
+        .db()
+        .incr_batches_done(job.id, index as i32, parsed)
+        .await
+        .retryable()?;
+    let recount = counted.is_none();
+    let (done, total) = match counted {
+        Some(counts) => counts,
+        None => {
+            // Counted by an earlier attempt. If that attempt died before announcing the
+            // batch, announce it now (once), so followers still see every batch.
+            if batch_announced(&ctx, job.id, index).await? {
+                tracing::info!(job_id = %job.id, batch = index, "batch already counted");
+                return maybe_merge(&ctx, &job).await;
+            }
+            let j = ctx
+                .db()
+                .get_job(job.id)
+                .await
+                .retryable()?
+                .unwrap_or_else(|| job.clone());
+            (j.batches_done, j.batches_total)
+        }
+    };
     let pct = phase::PARSING.1 + (15 * done / total.max(1));
     let job_now = ctx.db().get_job(job.id).await.retryable()?;
     let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
-    progress::set_pct(
-        &ctx,
-        job.id,
-        pct.min(50),
-        JobUpdate {
-            warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
-            ..Default::default()
-        },
-    )
-    .await?;
+    // Only while parsing: a late batch must not move a merging job's pct backwards.
+    if job_now.as_ref().is_none_or(|j| j.phase == phase::PARSING.0) {
+        progress::set_pct(
+            &ctx,
+            job.id,
+            pct.min(50),
+            JobUpdate {
+                warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     progress::emit(
         &ctx,
         job.id,
@@ -217,10 +237,37 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         )
         .await?;
     }
-    if done >= total {
+    if done >= total || recount {
         maybe_merge(&ctx, &job).await?;
     }
     Ok(())
+}
+
+/// Whether a `batch_parsed` event for batch `index` of the job is recorded (read only on
+/// the rare path of a re-delivered batch).
+async fn batch_announced(
+    ctx: &AppContext,
+    job_id: uuid::Uuid,
+    index: u32,
+) -> Result<bool, TaskError> {
+    let mut after = 0;
+    loop {
+        let rows = ctx
+            .db()
+            .events_after(job_id, after, 500)
+            .await
+            .retryable()?;
+        let Some(last) = rows.last() else {
+            return Ok(false);
+        };
+        after = last.seq;
+        if rows.iter().any(|r| {
+            r.event_type == types::BATCH_PARSED
+                && r.payload.get("batchIndex").and_then(Value::as_u64) == Some(u64::from(index))
+        }) {
+            return Ok(true);
+        }
+    }
 }
 
 /// Enqueues merge when every batch is counted and nobody enqueued it yet.
