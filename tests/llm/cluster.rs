@@ -277,41 +277,33 @@ impl Drop for PgSchema {
     }
 }
 
-/// A Redis database of its own (`/N`), so `provis serve` and the workers can use RQ's default
-/// key prefix without meeting other tests' queues; the keys this test made are deleted on
-/// drop. (The API reads RQ_KEY_PREFIX only once the cluster fix is merged; a separate
-/// database works either way.)
-struct RedisDb {
+/// Redis keys of one test: a unique RQ key prefix (`RQ_KEY_PREFIX`, read by `serve` and
+/// `work`) and a unique LLM bucket key; all deleted on drop.
+struct RedisKeys {
     url: String,
+    prefix: String,
     bucket_key: String,
 }
 
-impl RedisDb {
-    fn new() -> RedisDb {
-        let base =
-            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let base = match base.rsplit_once('/') {
-            Some((head, db))
-                if !db.is_empty()
-                    && db.chars().all(|c| c.is_ascii_digit())
-                    && head.contains("//")
-                    && !head.ends_with('/') =>
-            {
-                head.to_string()
-            }
-            _ => base.trim_end_matches('/').to_string(),
-        };
-        let db = 2 + (rand::random::<u8>() % 14);
-        RedisDb {
-            url: format!("{base}/{db}"),
-            bucket_key: format!("provis-test-llm-bucket-{}", Uuid::new_v4().simple()),
+impl RedisKeys {
+    fn new() -> RedisKeys {
+        let id = Uuid::new_v4().simple();
+        RedisKeys {
+            url: std::env::var("TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            prefix: format!("provis-test-llm-{id}"),
+            bucket_key: format!("provis-test-llm-bucket-{id}"),
         }
     }
 }
 
-impl Drop for RedisDb {
+impl Drop for RedisKeys {
     fn drop(&mut self) {
-        let (url, key) = (self.url.clone(), self.bucket_key.clone());
+        let (url, prefix, key) = (
+            self.url.clone(),
+            self.prefix.clone(),
+            self.bucket_key.clone(),
+        );
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -328,16 +320,10 @@ impl Drop for RedisDb {
                     return;
                 };
                 let mut keys: Vec<String> = redis::cmd("KEYS")
-                    .arg("rq:*")
+                    .arg(format!("{prefix}:*"))
                     .query_async(&mut c)
                     .await
                     .unwrap_or_default();
-                let jobs: Vec<String> = redis::cmd("KEYS")
-                    .arg("job:*")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap_or_default();
-                keys.extend(jobs);
                 keys.push(key);
                 for chunk in keys.chunks(500) {
                     let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut c).await;
@@ -383,7 +369,7 @@ async fn two_worker_processes_share_llm_rpm() {
     const PER_REPO: usize = 35;
     let srv = FakeLlm::start(always_valid()).await;
     let pg = PgSchema::new().await;
-    let redis = RedisDb::new();
+    let redis = RedisKeys::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let bucket = format!("provis-llm-{}", Uuid::new_v4().simple());
     let mut env = llm_env(
@@ -398,6 +384,7 @@ async fn two_worker_processes_share_llm_rpm() {
     env.extend([
         ("DATABASE_URL", pg.url.clone()),
         ("REDIS_URL", redis.url.clone()),
+        ("RQ_KEY_PREFIX", redis.prefix.clone()),
         ("S3_ENDPOINT_URL", s3),
         ("S3_BUCKET", bucket),
         ("S3_ACCESS_KEY_ID", "test".to_string()),
