@@ -60,6 +60,11 @@ keys! {
     "llm_model", ["LLM_MODEL"], "gpt-4o-mini", "model name sent to the LLM endpoint";
     "llm_rpm", ["LLM_RPM"], "100", "LLM requests per minute across all workers";
     "llm_tpm", ["LLM_TPM"], "10000", "LLM tokens per minute across all workers";
+    "llm_concurrency", ["LLM_CONCURRENCY"], "4", "LLM requests in flight at once per process";
+    "llm_timeout_s", ["LLM_TIMEOUT_S"], "30", "seconds one LLM request may take before its file falls back to the deterministic summary";
+    "llm_max_tokens", ["LLM_MAX_TOKENS"], "600", "completion tokens asked for per file summary";
+    "llm_repo_token_budget", ["LLM_REPO_TOKEN_BUDGET"], "200000", "LLM tokens one job may spend; the rest of its files get deterministic summaries";
+    "llm_bucket_key", ["LLM_BUCKET_KEY"], "provis:llm:bucket", "Redis key of the LLM rate-limit bucket shared by every worker (cluster mode)";
     "api_token", ["PROVIS_API_TOKEN"], "", "when set, every route but /health and /metrics needs Authorization: Bearer <token>";
     "cors_origins", ["CORS_ORIGINS"], "", "comma-separated origins allowed by CORS";
     "presign_ttl_s", ["PRESIGN_TTL_S"], "600", "lifetime of presigned artifact URLs";
@@ -180,6 +185,16 @@ pub struct Config {
     pub llm_rpm: u64,
     /// LLM tokens per minute.
     pub llm_tpm: u64,
+    /// LLM requests in flight per process.
+    pub llm_concurrency: usize,
+    /// Timeout of one LLM request, seconds.
+    pub llm_timeout_s: u64,
+    /// Completion tokens asked for per file.
+    pub llm_max_tokens: u64,
+    /// Tokens one job may spend on the LLM.
+    pub llm_repo_token_budget: u64,
+    /// Redis key of the shared LLM rate-limit bucket.
+    pub llm_bucket_key: String,
     /// Bearer token required by the API.
     pub api_token: Option<String>,
     /// CORS origins.
@@ -413,6 +428,13 @@ impl RawConfig {
                 .unwrap_or_else(|| "gpt-4o-mini".into()),
             llm_rpm: self.num("llm_rpm", 1)?,
             llm_tpm: self.num("llm_tpm", 1)?,
+            llm_concurrency: self.num("llm_concurrency", 1)?,
+            llm_timeout_s: self.num("llm_timeout_s", 1)?,
+            llm_max_tokens: self.num("llm_max_tokens", 16)?,
+            llm_repo_token_budget: self.num("llm_repo_token_budget", 0)?,
+            llm_bucket_key: self
+                .opt("llm_bucket_key")
+                .unwrap_or_else(|| crate::llm::DEFAULT_BUCKET_KEY.into()),
             api_token: self.opt("api_token"),
             cors_origins: self
                 .get("cors_origins")

@@ -13,6 +13,7 @@
 //! - [`db`]: state through Diesel, Postgres or SQLite behind one schema.
 //! - [`artifacts`]: create-only versioned artifact storage on S3 or local disk.
 //! - [`events`]: live job status and event streams.
+//! - [`llm`]: optional LLM summaries: chat client, shared rate limit, cache, redaction, budget.
 //! - [`telemetry`]: logging and metrics set-up; metric names.
 //!
 //! `queue`, `db` and `artifacts` do not know each other; `tasks` composes them through a context.
@@ -25,6 +26,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod llm;
 pub mod pipeline;
 pub mod queue;
 pub mod tasks;

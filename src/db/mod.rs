@@ -18,7 +18,7 @@
 //!   backends store and return the same instant.
 //!
 //! # SQLite connections
-//! Each pooled connection runs `journal_mode=WAL`, `busy_timeout=5000`, `foreign_keys=ON` and
+//! Each pooled connection runs `busy_timeout=5000`, `journal_mode=WAL`, `foreign_keys=ON` and
 //! `synchronous=NORMAL` (durable across a process kill, which is what the embedded queue
 //! needs). The pool is small (4): SQLite has one writer at a time anyway.
 
@@ -81,8 +81,10 @@ pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/post
 /// SQLite migrations, embedded at build time.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Pragmas run on every SQLite connection (pooled or used for migrations).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+/// Pragmas run on every SQLite connection (pooled or used for migrations). `busy_timeout`
+/// comes first: `journal_mode` needs a lock, and without the timeout in effect a new
+/// connection opened while another one writes fails at once with "database is locked".
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 /// Default pool size for Postgres.

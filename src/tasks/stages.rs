@@ -475,7 +475,7 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         .map(|f| f.entry.clone())
         .collect();
     let src = source::open(&ctx, &job).await?;
-    let (caps, summaries) = tokio::task::spawn_blocking(move || {
+    let (caps, summaries, records, texts) = tokio::task::spawn_blocking(move || {
         let texts: std::collections::HashMap<String, String> = source::read(&src, &wanted)
             .into_iter()
             .filter_map(|(p, b)| {
@@ -483,10 +483,22 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
                     .map(|b| (p, String::from_utf8_lossy(&b).into_owned()))
             })
             .collect();
-        pipeline::capabilities_and_summaries(&records, &graph, &texts)
+        let (caps, summaries) = pipeline::capabilities_and_summaries(&records, &graph, &texts);
+        (caps, summaries, records, texts)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
+    // The LLM (when configured) improves the file summaries; it never fails the task.
+    let (summaries, llm_warnings) = crate::llm::summaries_for_job(
+        ctx.cfg(),
+        ctx.artifacts(),
+        &job.id.to_string(),
+        &records,
+        &texts,
+        summaries,
+    )
+    .await;
+    drop(texts);
     let meta = json!({"repoId": job.repo_id, "snapshotId": snapshot.id, "generatedAt": chrono::Utc::now()});
     write_artifact(
         &ctx,
@@ -504,13 +516,16 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         merge_obj(meta, summaries),
     )
     .await?;
+    let job_row = ctx
+        .db()
+        .get_job(job.id)
+        .await
+        .retryable()?
+        .unwrap_or(job.clone());
+    for w in &llm_warnings {
+        progress::warn(&ctx, &job_row, w.path.as_deref(), w.code, &w.message).await?;
+    }
     if ctx.cfg().llm_base_url.is_none() || ctx.cfg().llm_api_key.is_none() {
-        let job_row = ctx
-            .db()
-            .get_job(job.id)
-            .await
-            .retryable()?
-            .unwrap_or(job.clone());
         progress::warn(
             &ctx,
             &job_row,
