@@ -733,3 +733,44 @@ fn resolver_answers_single_specifiers() {
         Resolution::Unresolved("empty_specifier".into())
     );
 }
+
+// ------------------------------------------- regressions found by scripts/agreement
+
+#[test]
+fn js_specifier_reaches_a_declaration_file() {
+    // eslint's lib/types/use-at-your-own-risk.d.ts imports "./index.js" where only index.d.ts
+    // exists: TypeScript finds the declaration file when no source or JavaScript file is there
+    // (same for .mjs → .d.mts and .cjs → .d.cts).
+    let mut snap = MemorySnapshot::new([
+        "types/risk.d.ts".to_string(),
+        "types/index.d.ts".to_string(),
+        "types/esm.d.mts".to_string(),
+        "types/cjs.d.cts".to_string(),
+        "types/both.d.ts".to_string(),
+        "types/both.js".to_string(),
+    ]);
+    snap.insert("package.json", br#"{"name": "x"}"#.to_vec());
+    let resolver = JsResolver::new(&snap);
+    let from = "types/risk.d.ts";
+    assert_eq!(
+        resolver.resolve_specifier(from, "./index.js"),
+        Resolution::Internal("types/index.d.ts".into())
+    );
+    assert_eq!(
+        resolver.resolve_specifier(from, "./esm.mjs"),
+        Resolution::Internal("types/esm.d.mts".into())
+    );
+    assert_eq!(
+        resolver.resolve_specifier(from, "./cjs.cjs"),
+        Resolution::Internal("types/cjs.d.cts".into())
+    );
+    // JavaScript shipped with its declaration file: the edge goes to the code that runs.
+    assert_eq!(
+        resolver.resolve_specifier(from, "./both.js"),
+        Resolution::Internal("types/both.js".into())
+    );
+    assert_eq!(
+        resolver.resolve_specifier(from, "./none.js"),
+        Resolution::Unresolved("not_found".into())
+    );
+}

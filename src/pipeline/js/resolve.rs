@@ -462,11 +462,14 @@ fn resolve_options() -> ResolveOptions {
         extensions: strings(&[
             ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".json",
         ]),
+        // A `.js`-family specifier: the TypeScript source first, then the JavaScript file
+        // itself (what runs), then its declaration file (a types-only `.d.ts` folder, as
+        // TypeScript finds it when no JavaScript sits next to it).
         extension_alias: vec![
-            (".js".to_string(), strings(&[".ts", ".tsx", ".js"])),
-            (".jsx".to_string(), strings(&[".tsx", ".jsx"])),
-            (".mjs".to_string(), strings(&[".mts", ".mjs"])),
-            (".cjs".to_string(), strings(&[".cts", ".cjs"])),
+            (".js".to_string(), strings(&[".ts", ".tsx", ".js", ".d.ts"])),
+            (".jsx".to_string(), strings(&[".tsx", ".jsx", ".d.ts"])),
+            (".mjs".to_string(), strings(&[".mts", ".mjs", ".d.mts"])),
+            (".cjs".to_string(), strings(&[".cts", ".cjs", ".d.cts"])),
         ],
         condition_names: strings(&["import", "require", "node", "types", "default"]),
         main_fields: strings(&["source", "module", "main", "types", "typings"]),
