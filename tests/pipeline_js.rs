@@ -774,3 +774,33 @@ fn js_specifier_reaches_a_declaration_file() {
         Resolution::Unresolved("not_found".into())
     );
 }
+
+#[test]
+fn typescript_import_types_are_type_imports() {
+    // svelte's elements.d.ts: `import('clsx').ClassArray` in a type is a type-only import.
+    let src = "export type A = string | import('clsx').ClassArray | import('clsx').Dict;\n\
+               let b: typeof import(\"./b\") | undefined;\n\
+               type C = import('./c').Outer.Inner<import(\"./d\").D>;\n\
+               const lazy = () => import('./lazy');\n\
+               // import('./in-a-comment')\n";
+    let r = parse_js("src/types.d.ts", src.as_bytes());
+    let got: Vec<(&str, &str, u32, Vec<String>)> = r
+        .imports
+        .iter()
+        .map(|i| (i.raw.as_str(), kind(i.kind), i.line, i.names.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("clsx", "type", 1, vec!["ClassArray".to_string()]),
+            ("./b", "type", 2, vec![]),
+            ("./c", "type", 3, vec!["Outer".to_string()]),
+            ("./d", "type", 3, vec!["D".to_string()]),
+            ("./lazy", "dynamic", 4, vec![]),
+        ]
+    );
+    // JavaScript has no type space: nothing extra there.
+    let js = parse_js("src/a.js", b"const x = import('./x');\n");
+    assert_eq!(js.imports.len(), 1);
+    assert_eq!(kind(js.imports[0].kind), "dynamic");
+}
