@@ -739,15 +739,12 @@ fn resolver_answers_single_specifiers() {
 #[test]
 fn js_specifier_reaches_a_declaration_file() {
     // eslint's lib/types/use-at-your-own-risk.d.ts imports "./index.js" where only index.d.ts
-    // exists: TypeScript finds the declaration file when no source or JavaScript file is there
-    // (same for .mjs → .d.mts and .cjs → .d.cts).
+    // exists: TypeScript finds the declaration file (same for .mjs → .d.mts, .cjs → .d.cts).
     let mut snap = MemorySnapshot::new([
         "types/risk.d.ts".to_string(),
         "types/index.d.ts".to_string(),
         "types/esm.d.mts".to_string(),
         "types/cjs.d.cts".to_string(),
-        "types/both.d.ts".to_string(),
-        "types/both.js".to_string(),
     ]);
     snap.insert("package.json", br#"{"name": "x"}"#.to_vec());
     let resolver = JsResolver::new(&snap);
@@ -764,14 +761,63 @@ fn js_specifier_reaches_a_declaration_file() {
         resolver.resolve_specifier(from, "./cjs.cjs"),
         Resolution::Internal("types/cjs.d.cts".into())
     );
-    // JavaScript shipped with its declaration file: the edge goes to the code that runs.
-    assert_eq!(
-        resolver.resolve_specifier(from, "./both.js"),
-        Resolution::Internal("types/both.js".into())
-    );
     assert_eq!(
         resolver.resolve_specifier(from, "./none.js"),
         Resolution::Unresolved("not_found".into())
+    );
+}
+
+#[test]
+fn javascript_beside_its_declaration_file_depends_on_the_importer() {
+    // preact ships src/index.js beside src/index.d.ts. A JavaScript importer depends on the
+    // code that runs (Node never reads .d.ts); a TypeScript one on what the compiler reads.
+    let mut snap = MemorySnapshot::new([
+        "src/index.js".to_string(),
+        "src/index.d.ts".to_string(),
+        "src/render.js".to_string(),
+        "src/jsx.d.ts".to_string(),
+        "src/app.ts".to_string(),
+        "lib/util.ts".to_string(),
+        "lib/util.js".to_string(),
+    ]);
+    snap.insert(
+        "package.json",
+        br#"{"name": "pre", "exports": {".": {"types": "./src/index.d.ts", "import": "./src/index.js"}}}"#.to_vec(),
+    );
+    let resolver = JsResolver::new(&snap);
+    let internal = |p: &str| Resolution::Internal(p.into());
+    for spec in ["./index", "./index.js", "."] {
+        assert_eq!(
+            resolver.resolve_specifier("src/render.js", spec),
+            internal("src/index.js"),
+            "{spec} from JavaScript"
+        );
+    }
+    for spec in ["./index", "./index.js"] {
+        assert_eq!(
+            resolver.resolve_specifier("src/jsx.d.ts", spec),
+            internal("src/index.d.ts"),
+            "{spec} from a declaration file"
+        );
+    }
+    // A TypeScript source compiled in place: TypeScript reads the source, JavaScript runs the
+    // output.
+    assert_eq!(
+        resolver.resolve_specifier("src/app.ts", "../lib/util.js"),
+        internal("lib/util.ts")
+    );
+    assert_eq!(
+        resolver.resolve_specifier("src/render.js", "../lib/util.js"),
+        internal("lib/util.js")
+    );
+    // The package imports itself through `exports`: the `types` condition is TypeScript's.
+    assert_eq!(
+        resolver.resolve_specifier("src/render.js", "pre"),
+        internal("src/index.js")
+    );
+    assert_eq!(
+        resolver.resolve_specifier("src/app.ts", "pre"),
+        internal("src/index.d.ts")
     );
 }
 
