@@ -22,11 +22,17 @@ status is 1 when anything is unexplained.
 import argparse
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 UNEXPLAINED = "UNEXPLAINED"
+# DESIGN §8 discovery: folders provis never reads (kept in step with src/pipeline/discover.rs).
+IGNORED_DIRS = {
+    "node_modules", ".git", ".svn", ".hg", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
+    ".pytest_cache", "dist", "build", ".next", ".nuxt", "coverage", ".cache", ".turbo",
+}
 CODE_EXTENSIONS = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 
 
@@ -140,8 +146,8 @@ def load_depcruise(path):
     analysed = {}
     for mod in data["modules"]:
         src = mod["source"]
-        if mod.get("coreModule") or mod.get("couldNotResolve") or "node_modules/" in src:
-            continue
+        if mod.get("coreModule") or mod.get("couldNotResolve") or mod.get("matchesDoNotFollow"):
+            continue  # a package, or a file of a folder provis ignores (only an edge target)
         if not src.endswith(CODE_EXTENSIONS):
             continue  # a JSON/CSS/… file is a module of the tool (an import's target), not code
         analysed[src] = "js"
@@ -232,6 +238,95 @@ def dc_self_reference(d, ctx):
     )
 
 
+def in_ignored_dir(path):
+    return any(part in IGNORED_DIRS for part in path.split("/")[:-1]) or path.endswith(".min.js")
+
+
+def dc_build_output(d, ctx):
+    """The tool resolved into dist/build output, which provis's discovery never reads."""
+    if d.side != "provis":
+        return is_file(d.to) and in_ignored_dir(d.to)
+    return bool(d.theirs) and all(
+        o.target[0] == "int" and in_ignored_dir(o.target[1]) for o in d.theirs
+    )
+
+
+TS_IMPORTER = (".ts", ".tsx", ".mts", ".cts")
+JS_OF_DECLARATION = {".d.ts": (".js", ".jsx"), ".d.mts": (".mjs",), ".d.cts": (".cjs",)}
+
+
+def js_sibling(decl, other):
+    """`other` is the JavaScript file the declaration file `decl` describes."""
+    for dext, jexts in JS_OF_DECLARATION.items():
+        if decl.endswith(dext):
+            stem = decl[: -len(dext)]
+            return any(other == stem + j for j in jexts)
+    return False
+
+
+def dc_declaration_order(d, ctx):
+    """A TypeScript importer: provis takes x.d.ts, the tool the x.js beside it."""
+    if not d.src.endswith(TS_IMPORTER) or not is_file(d.to):
+        return False
+    if d.side == "provis":
+        return bool(d.theirs) and all(
+            o.target[0] == "int" and js_sibling(d.to, o.target[1]) for o in d.theirs
+        )
+    return bool(d.theirs) and all(
+        o.target[0] == "int" and js_sibling(o.target[1], d.to) for o in d.theirs
+    )
+
+
+_blocks_cache = {}
+
+
+def ambient_blocks(root, path):
+    """Line ranges of `declare module "…" { … }` blocks of a file (a brace matcher that skips
+    strings and comments)."""
+    key = (root, path)
+    if key in _blocks_cache:
+        return _blocks_cache[key]
+    try:
+        with open(os.path.join(root, path), encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        text = ""
+    blocks = []
+    for m in re.finditer(r"(?m)(?:^|[;}])[ \t]*(?:export\s+)?declare\s+module\s+['\"][^'\"]*['\"]\s*\{", text):
+        depth, i, n = 1, m.end(), len(text)
+        while i < n and depth:
+            c = text[i]
+            if c in "'\"`":
+                j = i + 1
+                while j < n and text[j] != c:
+                    j += 2 if text[j] == "\\" else 1
+                i = j
+            elif text.startswith("//", i):
+                i = text.find("\n", i)
+                i = n if i < 0 else i
+            elif text.startswith("/*", i):
+                i = text.find("*/", i)
+                i = n if i < 0 else i + 1
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+            i += 1
+        blocks.append((text.count("\n", 0, m.start()) + 1, text.count("\n", 0, i) + 1))
+    _blocks_cache[key] = blocks
+    return blocks
+
+
+def dc_ambient_module(d, ctx):
+    """Imports inside `declare module "x" { … }`: provis records them, the tool skips them."""
+    if d.side != "provis" or d.theirs or not ctx.get("root"):
+        return False
+    blocks = ambient_blocks(ctx["root"], d.src)
+    return bool(d.mine) and all(
+        isinstance(f.line, int) and any(a < f.line <= b for a, b in blocks) for f in d.mine
+    )
+
+
 RULES_DEPCRUISE = [
     (
         "triple-slash-directive",
@@ -247,6 +342,28 @@ RULES_DEPCRUISE = [
         "JS as Node does, package.json exports) — an internal edge; dependency-cruiser leaves "
         "it unresolved, i.e. an external package",
         dc_self_reference,
+    ),
+    (
+        "build-output-ignored",
+        "dependency-cruiser resolved the import into dist/build output (a `main`/`module` "
+        "field, or a path), a folder provis's discovery ignores (DESIGN §8), so that file is "
+        "no node of provis; provis resolves the same statement to the package's `source` entry "
+        "or leaves it unresolved",
+        dc_build_output,
+    ),
+    (
+        "declaration-file-order",
+        "a TypeScript file imports `./x` (or `./x.js`) where x.js and x.d.ts sit side by side: "
+        "the TypeScript compiler reads x.d.ts and provis follows it for TypeScript importers "
+        "(DESIGN §8: JS/TS as Node/TypeScript do); dependency-cruiser takes x.js",
+        dc_declaration_order,
+    ),
+    (
+        "ambient-module-block",
+        "the import sits inside a `declare module \"x\" { … }` block of a declaration file: "
+        "TypeScript resolves it and provis records it (a type-only import, DESIGN §8); "
+        "dependency-cruiser reads only top-level statements",
+        dc_ambient_module,
     ),
 ]
 
@@ -521,6 +638,7 @@ def main():
         "all_files": all_files(args.provis_out),
         "packages": [p.rstrip("/") for p in args.package],
         "self_name": package_name(args.root),
+        "root": args.root,
     }
     classify(diffs, rules, ctx)
 

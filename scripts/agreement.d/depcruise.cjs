@@ -3,16 +3,15 @@
 // - tsPreCompilationDeps: keep type-only imports (provis: edges of kind `type`);
 // - the package's own tsconfig.json when there is one (baseUrl/paths as provis reads them);
 // - combinedDependencies: package.json dependencies of parent folders count too;
-// - node_modules never followed; the directories provis's discovery ignores are excluded, so
-//   both sides cruise the same files (node_modules itself is not excluded: exclusion also drops
-//   the edges to it, i.e. every external package);
+// - node_modules and the directories provis's discovery ignores (dist, build, …) are not
+//   followed: their files are not cruised, but edges into them stay visible;
 // - the resolver keeps dependency-cruiser's own defaults (extensions, main fields, conditions
 //   import/require/node/default/types), so where it and provis disagree the check shows it.
 // It is run with the working directory at the package's root.
 const fs = require("node:fs");
 
 const ignored = [
-  ".git", ".svn", ".hg", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
+  "node_modules", ".git", ".svn", ".hg", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
   ".pytest_cache", "dist", "build", ".next", ".nuxt", "coverage", ".cache", ".turbo",
 ];
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -20,8 +19,8 @@ const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const options = {
   tsPreCompilationDeps: true,
   combinedDependencies: true,
-  doNotFollow: { path: "(^|/)node_modules/" },
-  exclude: { path: `(^|/)(${ignored.map(escape).join("|")})/|\\.min\\.js$` },
+  // Not `exclude`: that would also drop the edges into these folders, which the check reports.
+  doNotFollow: { path: `(^|/)(${ignored.map(escape).join("|")})/|\\.min\\.js$` },
   moduleSystems: ["cjs", "es6", "tsd", "amd"],
 };
 for (const name of ["tsconfig.json", "jsconfig.json"]) {
