@@ -772,3 +772,28 @@ fn django_include_cycles_opaque_includes_and_unreachable_urlconfs() {
         ]
     );
 }
+
+// ------------------------------------------- regressions found by scripts/agreement
+
+#[test]
+fn stdlib_is_shadowed_only_from_the_repo_root_and_a_scripts_folder() {
+    // setuptools vendors `jaraco.functools` in `_vendor/jaraco/functools/` (a namespace
+    // `jaraco`), which made `_vendor/jaraco` a source root and sent every `import functools`
+    // of the package there. Installed packages come after the stdlib on sys.path; only the
+    // working directory (repo root) and a script's own folder come before it.
+    assert_eq!(
+        edges("vendored"),
+        vec![
+            "pkg/__init__.py:1 -> functools (external)",
+            "pkg/__init__.py:2 -> collections (external)",
+            "pkg/__init__.py:3 -> pkg/_vendor/jaraco/functools/__init__.py",
+            "pkg/__init__.py:4 -> pkg/_vendor/packaging/version.py",
+            "pkg/__init__.py:5 -> logging/__init__.py",
+            "pkg/_vendor/jaraco/collections/__init__.py:1 -> collections (external)",
+            "pkg/_vendor/jaraco/functools/__init__.py:1 -> functools (external)",
+            "pkg/_vendor/packaging/version.py:1 -> re (external)",
+            "tools/run.py:1 -> tools/functools.py",
+            "tools/run.py:2 -> collections (external)",
+        ]
+    );
+}

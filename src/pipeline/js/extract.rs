@@ -15,6 +15,7 @@ use crate::pipeline::model::{FileRecord, Import, ImportKind, Route};
 pub(super) fn extract_program(record: &mut FileRecord, program: &Program<'_>, text: &str) {
     let mut facts = Facts::new(text);
     facts.visit_program(program);
+    facts.collect_import_types(program);
     finish(record, facts);
 }
 

@@ -5,8 +5,12 @@
 //! - Node builtins (`fs`, `node:fs`, `fs/promises`) are external packages named `node:<module>`
 //!   (`node:fs` for all three), so both spellings meet in one graph node.
 //! - A bare specifier becomes internal only through tsconfig `paths`/`baseUrl`, package.json
-//!   `imports` (`#x`) or a workspace package. A bare specifier that reaches a `.d.ts` file only
+//!   `imports` (`#x`), a workspace package, or the importing file's own package named through
+//!   its `exports` (Node's self-reference). A bare specifier that reaches a `.d.ts` file only
 //!   through `baseUrl` (an ambient typings file like `vitest.d.ts` at the root) stays external.
+//! - The importer's language sets the probing order where a file ships beside its declaration
+//!   file: TypeScript files resolve as the compiler does, JavaScript files as Node and bundlers
+//!   do (see `resolve_options`).
 //! - Anything resolved inside `node_modules` is external, named by its package.
 //! - JavaScript files get the nearest tsconfig's `paths` too (as Next.js and bundlers do) unless
 //!   that tsconfig sets `allowJs: false`; `jsconfig.json` counts as a tsconfig.
@@ -62,11 +66,17 @@ pub const UNRESOLVED_REASONS: &[&str] = &[
 /// serves all threads (its caches are shared).
 pub struct JsResolver {
     resolver: ResolverGeneric<MemFs>,
+    /// The same for JavaScript importers: JavaScript files probed first (see
+    /// [`resolve_options`]); shares the caches of `resolver`.
+    js_resolver: ResolverGeneric<MemFs>,
     /// The same without tsconfig, for files whose tsconfig cannot be loaded.
     plain: ResolverGeneric<MemFs>,
     workspaces: Workspaces,
     /// Folders holding a `tsconfig.json` (or a lone `jsconfig.json`).
     tsconfig_dirs: HashSet<String>,
+    /// Folder of each package.json → its `name` when it also has `exports`: the packages
+    /// whose own files may import them by name (Node's self-reference).
+    self_names: HashMap<String, Option<String>>,
 }
 
 impl std::fmt::Debug for JsResolver {
@@ -273,19 +283,32 @@ impl JsResolver {
             .filter(|p| p.rsplit('/').next() == Some("tsconfig.json"))
             .map(|p| parent_dir(p).to_string())
             .collect();
+        let self_names: HashMap<String, Option<String>> = contents
+            .iter()
+            .filter(|(p, _)| p.rsplit('/').next() == Some("package.json"))
+            .map(|(p, text)| {
+                let name = jsonc::parse(text)
+                    .filter(|v| v.get("exports").is_some())
+                    .and_then(|v| v.get("name")?.as_str().map(str::to_string));
+                (parent_dir(p).to_string(), name)
+            })
+            .collect();
         let links: BTreeMap<String, String> = workspaces.links.clone();
         let fs = MemFs::new(file_set, contents, links);
-        let options = resolve_options();
+        let options = resolve_options(false);
         let resolver = ResolverGeneric::new_with_file_system(fs, options.clone());
+        let js_resolver = resolver.clone_with_options(resolve_options(true));
         let plain = resolver.clone_with_options(ResolveOptions {
             tsconfig: None,
             ..options
         });
         Self {
             resolver,
+            js_resolver,
             plain,
             workspaces,
             tsconfig_dirs,
+            self_names,
         }
     }
 
@@ -303,7 +326,12 @@ impl JsResolver {
             return Resolution::External(ext);
         }
         let from = abs_of(from_path);
-        let result = match self.resolver.resolve_file(&from, raw) {
+        let resolver = if is_javascript(from_path) {
+            &self.js_resolver
+        } else {
+            &self.resolver
+        };
+        let result = match resolver.resolve_file(&from, raw) {
             Err(e) if is_tsconfig_error(&e) => {
                 tracing::debug!(from = from_path, error = %e, "tsconfig unusable; resolving without it");
                 self.plain.resolve_file(&from, raw)
@@ -332,7 +360,11 @@ impl JsResolver {
                 .by_name
                 .values()
                 .any(|d| rel.starts_with(&format!("{d}/")));
-            if rel.ends_with(".d.ts") && !in_workspace && !self.matches_paths(from_path, raw) {
+            if rel.ends_with(".d.ts")
+                && !in_workspace
+                && !self.is_self_reference(from_path, pkg)
+                && !self.matches_paths(from_path, raw)
+            {
                 return Resolution::External(pkg.to_string());
             }
         }
@@ -367,6 +399,21 @@ impl JsResolver {
         match package_root(raw) {
             Some(pkg) => Resolution::External(pkg.to_string()),
             None => unresolved("not_found"),
+        }
+    }
+
+    /// Whether `pkg` names the package `from_path` belongs to (the nearest package.json above
+    /// it), which Node resolves through its own `exports`.
+    fn is_self_reference(&self, from_path: &str, pkg: &str) -> bool {
+        let mut dir = parent_dir(from_path);
+        loop {
+            if let Some(name) = self.self_names.get(dir) {
+                return name.as_deref() == Some(pkg);
+            }
+            if dir.is_empty() {
+                return false;
+            }
+            dir = parent_dir(dir);
         }
     }
 
@@ -455,21 +502,70 @@ impl JsResolver {
     }
 }
 
-fn resolve_options() -> ResolveOptions {
+/// Whether a file is JavaScript (its imports resolve as Node and bundlers do) rather than
+/// TypeScript (as the TypeScript compiler does).
+fn is_javascript(path: &str) -> bool {
+    [".js", ".jsx", ".mjs", ".cjs"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+}
+
+/// Resolver options for TypeScript importers, or JavaScript ones (`js`). Both probe every
+/// JS/TS extension, in the importer's order where a file ships beside its declaration file
+/// (`x.js` + `x.d.ts`, as published packages do):
+/// - TypeScript: `./x` tries `.ts .tsx .d.ts` before `.js`, and `./x.js` maps to `x.ts`,
+///   `x.tsx`, `x.d.ts`, then `x.js` — the compiler's order;
+/// - JavaScript: what runs comes first — `./x` tries `.js .jsx .mjs .cjs .json` before the
+///   TypeScript ones, and `./x.js` is `x.js` when it exists, else `x.ts`/`x.tsx`/`x.d.ts`
+///   (a TypeScript source imported by its output name, as bundlers allow).
+///
+/// JavaScript importers also leave out the `types` condition and the `types`/`typings` main
+/// fields, which only the TypeScript compiler reads.
+fn resolve_options(js: bool) -> ResolveOptions {
     let strings = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+    let (extensions, aliases): (&[&str], [&[&str]; 4]) = if js {
+        (
+            &[
+                ".js", ".jsx", ".mjs", ".cjs", ".json", ".ts", ".tsx", ".mts", ".cts", ".d.ts",
+            ],
+            [
+                &[".js", ".ts", ".tsx", ".d.ts"],
+                &[".jsx", ".tsx", ".d.ts"],
+                &[".mjs", ".mts", ".d.mts"],
+                &[".cjs", ".cts", ".d.cts"],
+            ],
+        )
+    } else {
+        (
+            &[
+                ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".json",
+            ],
+            [
+                &[".ts", ".tsx", ".d.ts", ".js"],
+                &[".tsx", ".d.ts", ".jsx"],
+                &[".mts", ".d.mts", ".mjs"],
+                &[".cts", ".d.cts", ".cjs"],
+            ],
+        )
+    };
     ResolveOptions {
         tsconfig: Some(TsconfigDiscovery::Auto),
-        extensions: strings(&[
-            ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".json",
-        ]),
-        extension_alias: vec![
-            (".js".to_string(), strings(&[".ts", ".tsx", ".js"])),
-            (".jsx".to_string(), strings(&[".tsx", ".jsx"])),
-            (".mjs".to_string(), strings(&[".mts", ".mjs"])),
-            (".cjs".to_string(), strings(&[".cts", ".cjs"])),
-        ],
-        condition_names: strings(&["import", "require", "node", "types", "default"]),
-        main_fields: strings(&["source", "module", "main", "types", "typings"]),
+        extensions: strings(extensions),
+        extension_alias: [".js", ".jsx", ".mjs", ".cjs"]
+            .iter()
+            .zip(aliases)
+            .map(|(ext, to)| ((*ext).to_string(), strings(to)))
+            .collect(),
+        condition_names: if js {
+            strings(&["import", "require", "node", "default"])
+        } else {
+            strings(&["import", "require", "node", "types", "default"])
+        },
+        main_fields: if js {
+            strings(&["source", "module", "main"])
+        } else {
+            strings(&["source", "module", "main", "types", "typings"])
+        },
         builtin_modules: true,
         node_path: false,
         symlinks: true,

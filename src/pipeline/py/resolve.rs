@@ -13,8 +13,10 @@
 //! `__init__.py` (or `.pyi`) first, then `name.py`, then `name.pyi` (stub-only modules), else a
 //! directory without `__init__` is a namespace-package portion (PEP 420). A regular package or
 //! module found in any root beats namespace portions; the standard library beats namespace
-//! portions but not a regular package of the repo (running from the repo root, a local
-//! `logging/__init__.py` shadows the stdlib).
+//! portions, and beats regular packages of every source root but the repo root and a script's
+//! own folder (running from the repo root, a local `logging/__init__.py` shadows the stdlib; a
+//! `functools/` package under `src/` or a vendored folder does not, as installed packages come
+//! after the stdlib on `sys.path`).
 //!
 //! **Outcomes** (DESIGN §8 edge policy):
 //! - `import a.b.c` → one target, the file of `a.b.c` (its module or `__init__.py`); no edges
@@ -264,8 +266,18 @@ impl PyResolver {
     fn absolute(&self, dotted: &str, from_dir: Option<&str>) -> Result<(Loc, bool), Resolution> {
         let parts: Vec<&str> = dotted.split('.').collect();
         let first = parts[0];
+        let stdlib = is_stdlib_module(first);
+        // sys.path[0] of a script: its own folder, when it is not inside a regular package.
+        let script_dir = from_dir.filter(|d| !self.has_init(d));
         let mut portions = Vec::new();
         for root in self.candidate_roots(first, from_dir) {
+            // The standard library comes on sys.path after the working directory (the repo
+            // root) and a script's own folder, but before installed packages: a package of
+            // any other source root (`src/`, a project folder, a vendored folder such as
+            // `_vendor/jaraco` holding `functools/`) never shadows it.
+            if stdlib && !root.is_empty() && Some(root) != script_dir {
+                continue;
+            }
             match self.find_in(root, first) {
                 Some(Loc::File(p)) => {
                     return self
@@ -278,7 +290,7 @@ impl PyResolver {
             }
         }
         let external = Err(Resolution::External(first.to_string()));
-        if is_stdlib_module(first) || portions.is_empty() {
+        if stdlib || portions.is_empty() {
             return external;
         }
         match self.walk(Loc::Namespace(portions), &parts[1..]) {
