@@ -119,10 +119,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     )
     .await?;
     if batches == 0 {
-        if ctx.db().claim_merge(job.id).await.retryable()? {
-            enqueue(&ctx, &MERGE, job.id, None).await?;
-        }
-        return Ok(());
+        return maybe_merge(&ctx, &job).await;
     }
     progress::set_phase(&ctx, job.id, phase::PARSING, JobUpdate::default()).await?;
     for i in 0..batches {
@@ -275,7 +272,23 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     let Some(job) = ctx.db().get_job(job.id).await.retryable()? else {
         return Ok(());
     };
-    if job.batches_done >= job.batches_total && ctx.db().claim_merge(job.id).await.retryable()? {
+    if job.batches_done < job.batches_total {
+        return Ok(());
+    }
+    // The claim records, once, that fan-in is complete. The enqueue itself is idempotent (the
+    // task id is derived from job and name), so a claimer that died between claiming and
+    // enqueueing is covered by whichever retry comes next — as long as merge has not started.
+    let claimed = ctx.db().claim_merge(job.id).await.retryable()?;
+    let merge_started = [
+        phase::MERGING.0,
+        phase::MAPPING.0,
+        phase::SUMMARIZING.0,
+        phase::FINALIZING.0,
+        phase::DONE.0,
+        phase::FAILED.0,
+    ]
+    .contains(&job.phase.as_str());
+    if claimed || !merge_started {
         enqueue(ctx, &MERGE, job.id, None).await?;
     }
     Ok(())
