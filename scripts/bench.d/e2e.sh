@@ -33,7 +33,7 @@ work=$(mktemp -d /var/tmp/provis-bench/e2e.XXXXXX)
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do stop "$p"; done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -69,8 +69,14 @@ upload() {
     fi
     echo "$(secs "$t0" "$t1") $job"
 }
-# stop PID: SIGTERM, then wait for it (its `time -v` report is then complete).
-stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# stop PID: PID is a `time -v` wrapper; SIGTERM goes to the provis process it runs (time itself
+# would die without a report), then the wrapper is waited for, so its report is complete.
+stop() {
+    local child
+    child=$(pgrep -P "$1" || true)
+    if [[ -n "$child" ]]; then kill -TERM $child 2>/dev/null || true; else kill -TERM "$1" 2>/dev/null || true; fi
+    wait "$1" 2>/dev/null || true
+}
 
 echo "bench e2e: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for zip in "${zips[@]}"; do
