@@ -62,7 +62,11 @@ fn load(root: &Path) -> std::io::Result<Corpus> {
     for f in &found.files {
         all_paths.push(f.path.clone());
         if f.should_parse(MAX_FILE_BYTES) {
-            code.push((f.path.clone(), f.language, std::fs::read(root.join(&f.path))?));
+            code.push((
+                f.path.clone(),
+                f.language,
+                std::fs::read(root.join(&f.path))?,
+            ));
         } else if pipeline::is_resolver_config(&f.path) {
             let text = std::fs::read_to_string(root.join(&f.path))?;
             configs.insert(f.path.clone(), text);
