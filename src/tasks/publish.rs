@@ -10,6 +10,8 @@ use crate::context::AppContext;
 use crate::db::{Artifact, Job, NewArtifact, Snapshot};
 use crate::events;
 use crate::queue::{TaskError, TaskResultExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Version of the artifact documents' shape; bumped when a field changes meaning.
@@ -109,22 +111,22 @@ pub async fn read_artifact(
     snapshot: &Snapshot,
     row: &Artifact,
 ) -> Result<Value, TaskError> {
-    let kind: ArtifactKind = row
-        .kind
-        .parse()
-        .map_err(|e| TaskError::Fail(format!("{e}")))?;
-    let key = key_of(snapshot, kind, row.version).map_err(store_err)?;
-    let bytes = ctx.artifacts().get(&key).await.map_err(store_err)?;
+    let bytes = ctx
+        .artifacts()
+        .get(&row_key(snapshot, row)?)
+        .await
+        .map_err(store_err)?;
     serde_json::from_slice(&bytes).fatal()
 }
 
-/// Reads the document this job wrote for `kind` (the input of the next stage).
-pub async fn read_job_artifact(
+/// Reads the document this job wrote for `kind` (the input of the next stage), straight into
+/// `T` (a typed view of the fields the stage needs; no intermediate `Value` tree).
+pub async fn read_job_artifact<T: DeserializeOwned>(
     ctx: &AppContext,
     job: &Job,
     snapshot: &Snapshot,
     kind: ArtifactKind,
-) -> Result<Value, TaskError> {
+) -> Result<T, TaskError> {
     let row = ctx
         .db()
         .artifact_for_job(snapshot.id, kind.as_str(), job.id)
@@ -137,16 +139,30 @@ pub async fn read_job_artifact(
                 kind.as_str()
             ))
         })?;
-    read_artifact(ctx, snapshot, &row).await
+    let bytes = ctx
+        .artifacts()
+        .get(&row_key(snapshot, &row)?)
+        .await
+        .map_err(store_err)?;
+    serde_json::from_slice(&bytes).fatal()
 }
 
-/// Stores an intermediate blob of a job (parse batch results) under `work/{job}/…`.
-/// Create-only; a repeated write by a retried task is not an error.
-pub async fn put_work_blob(
+/// The store key of an artifact row.
+fn row_key(snapshot: &Snapshot, row: &Artifact) -> Result<String, TaskError> {
+    let kind: ArtifactKind = row
+        .kind
+        .parse()
+        .map_err(|e| TaskError::Fail(format!("{e}")))?;
+    key_of(snapshot, kind, row.version).map_err(store_err)
+}
+
+/// Stores an intermediate blob of a job (parse batch results) under `work/{job}/…`, serialized
+/// straight from `doc`. Create-only; a repeated write by a retried task is not an error.
+pub async fn put_work_blob<T: Serialize + ?Sized>(
     ctx: &AppContext,
     job: &Job,
     name: &str,
-    doc: &Value,
+    doc: &T,
 ) -> Result<(), TaskError> {
     let key = work_key(job.id, name);
     let bytes = serde_json::to_vec(doc).fatal()?;
@@ -160,8 +176,13 @@ pub async fn put_work_blob(
     }
 }
 
-/// Reads an intermediate blob of a job.
-pub async fn get_work_blob(ctx: &AppContext, job: &Job, name: &str) -> Result<Value, TaskError> {
+/// Reads an intermediate blob of a job straight into `T` (no intermediate `Value` tree: the
+/// blobs are megabytes of records, read by every batch and stage).
+pub async fn get_work_blob<T: DeserializeOwned>(
+    ctx: &AppContext,
+    job: &Job,
+    name: &str,
+) -> Result<T, TaskError> {
     let bytes = ctx
         .artifacts()
         .get(&work_key(job.id, name))

@@ -71,19 +71,16 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::DISCOVERING, JobUpdate::default()).await?;
-    let manifest: Vec<ManifestEntry> =
-        serde_json::from_value(get_work_blob(&ctx, &job, "manifest").await?).fatal()?;
+    let manifest: Vec<ManifestEntry> = get_work_blob(&ctx, &job, "manifest").await?;
     let max_file_bytes = ctx.cfg().max_file_bytes;
     let found: Plan = pipeline::plan(&manifest, max_file_bytes);
     let batch_size = ctx.cfg().parse_batch_size.max(1);
     let batches = found.files.len().div_ceil(batch_size);
-    put_work_blob(
-        &ctx,
-        &job,
-        "discovered",
-        &serde_json::to_value(&found.files).fatal()?,
-    )
-    .await?;
+    put_work_blob(&ctx, &job, "discovered", &found.files).await?;
+    // Each batch's slice on its own, so a parse_batch reads its 50 entries, not all of them.
+    for (i, slice) in found.files.chunks(batch_size).enumerate() {
+        put_work_blob(&ctx, &job, &plan_blob(i as u32), slice).await?;
+    }
     write_artifact(
         &ctx,
         &job,
@@ -137,24 +134,16 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     let index = env
         .batch_index
         .ok_or_else(|| TaskError::Fail("parse_batch without a batch index".into()))?;
-    let batch_size = ctx.cfg().parse_batch_size.max(1);
-    let discovered: Vec<pipeline::PlannedFile> =
-        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
-    let start = index as usize * batch_size;
-    let slice: Vec<pipeline::PlannedFile> = discovered
-        .into_iter()
-        .skip(start)
-        .take(batch_size)
-        .collect();
     let name = format!("batch-{index}");
     // A re-delivered batch whose result is stored skips the parsing and only redoes fan-in.
-    let stored = get_work_blob(&ctx, &job, &name).await.ok();
+    let stored: Option<Vec<FileRecord>> = get_work_blob(&ctx, &job, &name).await.ok();
     let records: Vec<FileRecord> = match stored {
-        Some(v) => serde_json::from_value(v).fatal()?,
+        Some(records) => records,
         None => {
+            let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
             let records = parse_files(&ctx, src, slice).await?;
-            put_work_blob(&ctx, &job, &name, &serde_json::to_value(&records).fatal()?).await?;
+            put_work_blob(&ctx, &job, &name, &records).await?;
             records
         }
     };
@@ -267,6 +256,36 @@ async fn batch_announced(
     }
 }
 
+/// Name of the work blob holding batch `index`'s slice of the discovered files.
+fn plan_blob(index: u32) -> String {
+    format!("plan-{index}")
+}
+
+/// The discovered files of batch `index`: its own blob, or (a job discovered before batches had
+/// one) its slice of the whole list.
+async fn batch_plan(
+    ctx: &AppContext,
+    job: &Job,
+    index: u32,
+) -> Result<Vec<pipeline::PlannedFile>, TaskError> {
+    if let Ok(slice) = get_work_blob(ctx, job, &plan_blob(index)).await {
+        return Ok(slice);
+    }
+    let batch_size = ctx.cfg().parse_batch_size.max(1);
+    let discovered: Vec<pipeline::PlannedFile> = get_work_blob(ctx, job, "discovered").await?;
+    Ok(discovered
+        .into_iter()
+        .skip(index as usize * batch_size)
+        .take(batch_size)
+        .collect())
+}
+
+/// The part of the `files` artifact the later stages read.
+#[derive(serde::Deserialize)]
+struct FilesDoc {
+    files: Vec<FileRecord>,
+}
+
 /// Enqueues merge when every batch is counted and nobody enqueued it yet.
 async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     let Some(job) = ctx.db().get_job(job.id).await.retryable()? else {
@@ -355,15 +374,13 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
     let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
     for i in 0..job.batches_total.max(0) {
-        let v = get_work_blob(&ctx, &job, &format!("batch-{i}")).await?;
-        let batch: Vec<FileRecord> = serde_json::from_value(v).fatal()?;
+        let batch: Vec<FileRecord> = get_work_blob(&ctx, &job, &format!("batch-{i}")).await?;
         records.extend(batch);
     }
     records.sort_by(|a, b| a.path.cmp(&b.path));
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
-    let discovered: Vec<pipeline::PlannedFile> =
-        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
+    let discovered: Vec<pipeline::PlannedFile> = get_work_blob(&ctx, &job, "discovered").await?;
     let wanted: Vec<ManifestEntry> = discovered
         .iter()
         .filter(|f| pipeline::is_resolver_config(&f.entry.path))
@@ -416,9 +433,8 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::MAPPING, JobUpdate::default()).await?;
-    let files = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
-    let records: Vec<FileRecord> =
-        serde_json::from_value(files.get("files").cloned().unwrap_or(Value::Null)).fatal()?;
+    let FilesDoc { files: records } =
+        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
     let graph = tokio::task::spawn_blocking(move || pipeline::graph::build_graph(&records))
         .await
         .map_err(|e| TaskError::Retry(format!("graph building panicked: {e}")))?;
@@ -475,13 +491,11 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::SUMMARIZING, JobUpdate::default()).await?;
-    let files = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
-    let graph = publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?;
-    let records: Vec<FileRecord> =
-        serde_json::from_value(files.get("files").cloned().unwrap_or(Value::Null)).fatal()?;
-    let graph: pipeline::graph::Graph = serde_json::from_value(graph).fatal()?;
-    let planned: Vec<pipeline::PlannedFile> =
-        serde_json::from_value(get_work_blob(&ctx, &job, "discovered").await?).fatal()?;
+    let FilesDoc { files: records } =
+        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
+    let graph: pipeline::graph::Graph =
+        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?;
+    let planned: Vec<pipeline::PlannedFile> = get_work_blob(&ctx, &job, "discovered").await?;
     let wanted: Vec<ManifestEntry> = planned
         .iter()
         .filter(|f| f.parse || pipeline::caps_reads(&f.entry.path, f.language))

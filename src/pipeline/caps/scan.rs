@@ -338,10 +338,7 @@ fn skip_ws(b: &[u8], mut p: usize) -> usize {
 }
 
 fn memchr_nl(b: &[u8], from: usize) -> usize {
-    b[from..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(b.len(), |p| from + p)
+    memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
 }
 
 /// First occurrence of `needle` at or after `from`. `from` must be a char boundary (it is
@@ -350,7 +347,10 @@ pub fn find_from(hay: &str, from: usize, needle: &str) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    hay.get(from..)?.find(needle).map(|p| p + from)
+    // memmem (SIMD) rather than `str::find`: the detectors search every file for dozens of
+    // needles, and this was their hottest loop. A byte match of a UTF-8 needle in UTF-8 text
+    // always starts on a char boundary, so the result is the same.
+    memchr::memmem::find(hay.get(from..)?.as_bytes(), needle.as_bytes()).map(|p| p + from)
 }
 
 /// End (offset of the closing quote) of a single-line string, or of a template literal which

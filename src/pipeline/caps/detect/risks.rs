@@ -204,7 +204,7 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
     };
     for (pat, code, msg) in text_patterns {
         let mut from = 0;
-        while let Some(p) = sc.code[from..].find(pat).map(|x| x + from) {
+        while let Some(p) = crate::pipeline::caps::scan::find_from(&sc.code, from, pat) {
             from = p + pat.len();
             add(code, sc.line(p), format!("{msg} at line {}", sc.line(p)));
         }

@@ -1,4 +1,4 @@
-"""Helper of scripts/bench-queue.sh: enqueue no-op jobs with Python RQ and run RQ's SimpleWorker.
+"""Helper of scripts/bench.d/queue.sh (`scripts/bench queue`): enqueue no-op jobs with Python RQ and run RQ's SimpleWorker.
 
 RQ reads its key prefix from RQ_KEY_PREFIX at import time, so the shell script sets it (the
 same value the provis worker reads) before calling this file. Every job uses RQ's

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# `scripts/bench e2e`: end-to-end wall times and peak memory of the release binary.
+#
+#   analyze      `provis analyze <zip>` into a fresh --out (no cache), BENCH_RUNS times per corpus,
+#                with the sandbox on (default) and PARSER_SANDBOX=false
+#   all-in-one   `provis all-in-one` on a fresh data dir; POST /ingest of the zip, then the job's
+#                SSE stream until `event: done` (upload→done), sandbox on and off
+#   cluster      `provis serve` + BENCH_CLUSTER_WORKERS `provis work` processes on Postgres (fresh
+#                schema) / Redis (private RQ prefix) / S3 (moto, fresh bucket); upload→done
+#
+# Peak memory is `/usr/bin/time -v`'s "Maximum resident set size" of each provis process (it
+# covers the largest of its waited-for children too, i.e. parser children). A benchmark, not a
+# test: it checks only that every job ended `done`.
+#
+# Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
+# BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
+# TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults).
+set -euo pipefail
+
+bin="${PROVIS_BIN:?PROVIS_BIN must name a provis release binary}"
+corpora="${BENCH_CORPORA:?BENCH_CORPORA must name the corpora directory}"
+runs="${BENCH_RUNS:-3}"
+read -r -a parts <<<"${BENCH_E2E:-analyze all-in-one cluster}"
+read -r -a cluster_workers <<<"${BENCH_CLUSTER_WORKERS:-1 2}"
+db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
+zips=("$corpora/mui-material.zip" "$corpora/django.zip")
+timev=/usr/bin/time
+[[ -x "$timev" ]] || { echo "bench e2e: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+
+work=$(mktemp -d /var/tmp/provis-bench/e2e.XXXXXX)
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do stop "$p"; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# maxrss FILE: "Maximum resident set size" of a `time -v` report, in MB.
+maxrss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_health() { # wait_health PORT
+    local i
+    for i in $(seq 1 300); do
+        curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "bench e2e: no /health on port $1" >&2
+    return 1
+}
+# upload ZIP PORT: POST /ingest, follow the SSE stream to the end; prints "<seconds> <jobId>".
+upload() {
+    local zip="$1" port="$2" t0 t1 resp job last
+    t0=$(now)
+    resp=$(curl -fsS -F "file=@$zip" "http://127.0.0.1:$port/ingest")
+    job=$(jq -r .jobId <<<"$resp")
+    last=$(curl -sSN --max-time 300 "http://127.0.0.1:$port/jobs/$job/events" |
+        grep -m1 -E '^event: done|"terminal": ?true' || true)
+    t1=$(now)
+    if [[ "$last" != "event: done" ]]; then
+        echo "bench e2e: job $job did not end done: $last" >&2
+        curl -sS "http://127.0.0.1:$port/status/$job" >&2 || true
+        return 1
+    fi
+    echo "$(secs "$t0" "$t1") $job"
+}
+# stop PID: PID is a `time -v` wrapper; SIGTERM goes to the provis process it runs (time itself
+# would die without a report), then the wrapper is waited for, so its report is complete.
+stop() {
+    local child
+    child=$(pgrep -P "$1" || true)
+    if [[ -n "$child" ]]; then kill -TERM $child 2>/dev/null || true; else kill -TERM "$1" 2>/dev/null || true; fi
+    wait "$1" 2>/dev/null || true
+}
+
+echo "bench e2e: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for zip in "${zips[@]}"; do
+    name=$(basename "$zip" .zip)
+    size=$(stat -c %s "$zip")
+    echo "== corpus $name ($zip, $size bytes zipped)"
+    for part in "${parts[@]}"; do
+        case "$part" in
+        analyze)
+            for sandbox in true false; do
+                for run in $(seq 1 "$runs"); do
+                    out="$work/analyze-$name-$sandbox-$run"
+                    t0=$(now)
+                    PARSER_SANDBOX=$sandbox RUST_LOG=warn "$timev" -v -o "$out.time" \
+                        "$bin" analyze "$zip" --out "$out" --json >"$out.json"
+                    t1=$(now)
+                    files=$(jq -r '.files // .totalFiles // empty' "$out.json" 2>/dev/null | head -1)
+                    echo "analyze $name sandbox=$sandbox run=$run: $(secs "$t0" "$t1") s, max RSS $(maxrss "$out.time") MB${files:+, files $files}"
+                done
+            done
+            ;;
+        all-in-one)
+            for sandbox in true false; do
+                for run in $(seq 1 "$runs"); do
+                    port=$(free_port)
+                    dir="$work/aio-$name-$sandbox-$run"
+                    mkdir -p "$dir"
+                    PARSER_SANDBOX=$sandbox RUST_LOG=warn "$timev" -v -o "$dir.time" \
+                        "$bin" all-in-one --port "$port" --data-dir "$dir" >"$dir.log" 2>&1 &
+                    pid=$!
+                    pids+=("$pid")
+                    wait_health "$port"
+                    read -r s job < <(upload "$zip" "$port")
+                    stop "$pid"
+                    echo "all-in-one $name sandbox=$sandbox run=$run: upload→done $s s, max RSS $(maxrss "$dir.time") MB (job $job)"
+                done
+            done
+            ;;
+        cluster)
+            for nw in "${cluster_workers[@]}"; do
+                for run in $(seq 1 "$runs"); do
+                    tag="bench$$x${nw}x$run$(date +%s%N | tail -c 6)"
+                    schema="provis_$tag"
+                    psql "$db_url" -qc "CREATE SCHEMA $schema" >/dev/null
+                    export DATABASE_URL="$db_url?options=-csearch_path%3D$schema"
+                    export REDIS_URL="$redis_url" RQ_KEY_PREFIX="$tag"
+                    export S3_ENDPOINT_URL="$s3_endpoint" S3_BUCKET="$tag"
+                    export S3_ACCESS_KEY_ID=bench S3_SECRET_ACCESS_KEY=bench
+                    export RUST_S3_SKIP_LOCATION_CONSTRAINT=true RUST_LOG=warn
+                    dir="$work/cluster-$name-$nw-$run"
+                    mkdir -p "$dir"
+                    "$bin" migrate >"$dir.migrate.log" 2>&1
+                    port=$(free_port)
+                    "$timev" -v -o "$dir.serve.time" "$bin" serve --port "$port" >"$dir.serve.log" 2>&1 &
+                    serve=$!
+                    pids+=("$serve")
+                    workers=()
+                    for w in $(seq 1 "$nw"); do
+                        PROVIS_DATA_DIR="$dir/w$w" "$timev" -v -o "$dir.work$w.time" \
+                            "$bin" work --name "$tag-$w" >"$dir.work$w.log" 2>&1 &
+                        workers+=("$!")
+                        pids+=("$!")
+                    done
+                    wait_health "$port"
+                    read -r s job < <(upload "$zip" "$port")
+                    for w in "${workers[@]}"; do stop "$w"; done
+                    stop "$serve"
+                    rss="serve $(maxrss "$dir.serve.time") MB"
+                    for w in $(seq 1 "$nw"); do rss="$rss, worker$w $(maxrss "$dir.work$w.time") MB"; done
+                    echo "cluster $name workers=$nw run=$run: upload→done $s s, max RSS $rss (job $job)"
+                    psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
+                    unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET
+                done
+            done
+            ;;
+        *)
+            echo "bench e2e: unknown part $part" >&2
+            exit 2
+            ;;
+        esac
+    done
+done
+echo "bench e2e: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
