@@ -86,7 +86,9 @@ impl AppContext {
             Some(url) => {
                 let events = EventBus::redis(url, BusConfig::default())
                     .context("connecting to Redis for events (REDIS_URL)")?;
-                let queue = RedisBackend::connect(url, crate::queue::keys::DEFAULT_PREFIX)
+                // The same prefix `provis work` uses, or jobs enqueued here are never taken.
+                let prefix = crate::queue::keys::prefix_from_env();
+                let queue = RedisBackend::connect(url, &prefix)
                     .await
                     .context("connecting to Redis for queues (REDIS_URL)")?;
                 (events, QueueBackend::Redis(queue))

@@ -93,8 +93,7 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
             diag::DIAG_ENV
         );
     }
-    let prefix =
-        std::env::var(keys::PREFIX_ENV).unwrap_or_else(|_| keys::DEFAULT_PREFIX.to_string());
+    let prefix = keys::prefix_from_env();
     let backend = RedisBackend::connect(url, &prefix)
         .await
         .with_context(|| format!("cannot use the Redis queue at {}", redact(url)))?;

@@ -10,6 +10,13 @@ pub const PREFIX_ENV: &str = "RQ_KEY_PREFIX";
 /// Default key prefix (RQ's).
 pub const DEFAULT_PREFIX: &str = "rq";
 
+/// The key prefix this process uses: `RQ_KEY_PREFIX` when set, else [`DEFAULT_PREFIX`]. Every
+/// side that touches the queue (the API enqueuing `ingest`, workers) must read it the same way,
+/// or they talk past each other.
+pub fn prefix_from_env() -> String {
+    std::env::var(PREFIX_ENV).unwrap_or_else(|_| DEFAULT_PREFIX.to_string())
+}
+
 /// Builds the RQ key names under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
