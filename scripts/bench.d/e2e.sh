@@ -14,7 +14,9 @@
 #
 # Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
-# TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults).
+# TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
+# BENCH_JOB_TIMEOUT_S (default 120: a job not done by then fails the run), BENCH_KEEP=1 (keep
+# the logs and data dirs).
 set -euo pipefail
 
 bin="${PROVIS_BIN:?PROVIS_BIN must name a provis release binary}"
@@ -35,7 +37,7 @@ cleanup() {
     local p
     for p in "${pids[@]}"; do stop "$p"; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "bench e2e: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -59,7 +61,7 @@ upload() {
     t0=$(now)
     resp=$(curl -fsS -F "file=@$zip" "http://127.0.0.1:$port/ingest")
     job=$(jq -r .jobId <<<"$resp")
-    last=$(curl -sSN --max-time 300 "http://127.0.0.1:$port/jobs/$job/events" |
+    last=$(curl -sSN --max-time "${BENCH_JOB_TIMEOUT_S:-120}" "http://127.0.0.1:$port/jobs/$job/events" |
         grep -m1 -E '^event: done|"terminal": ?true' || true)
     t1=$(now)
     if [[ "$last" != "event: done" ]]; then
