@@ -14,6 +14,7 @@
 #
 # Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
+# BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
 # TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
 # BENCH_JOB_TIMEOUT_S (default 120: a job not done by then fails the run), BENCH_KEEP=1 (keep
 # the logs and data dirs).
@@ -24,6 +25,7 @@ corpora="${BENCH_CORPORA:?BENCH_CORPORA must name the corpora directory}"
 runs="${BENCH_RUNS:-3}"
 read -r -a parts <<<"${BENCH_E2E:-analyze all-in-one cluster}"
 read -r -a cluster_workers <<<"${BENCH_CLUSTER_WORKERS:-1 2}"
+worker_concurrency="${BENCH_WORKER_CONCURRENCY:-2}"
 db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
@@ -138,7 +140,7 @@ for zip in "${zips[@]}"; do
                     workers=()
                     for w in $(seq 1 "$nw"); do
                         PROVIS_DATA_DIR="$dir/w$w" "$timev" -v -o "$dir.work$w.time" \
-                            "$bin" work --name "$tag-$w" >"$dir.work$w.log" 2>&1 &
+                            "$bin" work --name "$tag-$w" --concurrency "$worker_concurrency" >"$dir.work$w.log" 2>&1 &
                         workers+=("$!")
                         pids+=("$!")
                     done
@@ -148,7 +150,7 @@ for zip in "${zips[@]}"; do
                     stop "$serve"
                     rss="serve $(maxrss "$dir.serve.time") MB"
                     for w in $(seq 1 "$nw"); do rss="$rss, worker$w $(maxrss "$dir.work$w.time") MB"; done
-                    echo "cluster $name workers=$nw run=$run: upload→done $s s, max RSS $rss (job $job)"
+                    echo "cluster $name workers=$nw (--concurrency $worker_concurrency) run=$run: upload→done $s s, max RSS $rss (job $job)"
                     psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
                     unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET
                 done
