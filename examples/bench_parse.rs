@@ -24,6 +24,9 @@ const MAX_FILE_BYTES: u64 = 2 << 20;
 /// The pipeline's default `PARSE_BATCH_SIZE`.
 const BATCH: usize = 50;
 
+/// Batches parsed at once in the sandbox comparison (worker slots of all-in-one on 2 cores).
+const SLOTS: usize = 2;
+
 struct Corpus {
     /// Code files to parse: (repo-relative path, language, bytes).
     code: Vec<(String, Language, Vec<u8>)>,
@@ -283,13 +286,16 @@ fn sandbox(corpus: &Corpus, exe: PathBuf, runs: usize) -> Result<(), Box<dyn std
         let mut first = None;
         for run in 0..runs.max(1) {
             let t = Instant::now();
-            // In batches of PARSE_BATCH_SIZE, like the parse_batch tasks.
+            // In batches of PARSE_BATCH_SIZE, two at a time, like the parse_batch tasks of a
+            // worker with two slots (all-in-one and analyze on two cores).
             let n = rt.block_on(async {
-                let mut n = 0;
-                for chunk in files.chunks(BATCH) {
-                    n += pool.parse_batch(chunk.to_vec()).await.len();
-                }
-                n
+                use futures_util::StreamExt;
+                futures_util::stream::iter(files.chunks(BATCH))
+                    .map(|chunk| pool.parse_batch(chunk.to_vec()))
+                    .buffer_unordered(SLOTS)
+                    .map(|records| records.len())
+                    .fold(0, |n, len| async move { n + len })
+                    .await
             });
             let d = t.elapsed();
             if run == 0 {
@@ -301,7 +307,7 @@ fn sandbox(corpus: &Corpus, exe: PathBuf, runs: usize) -> Result<(), Box<dyn std
         times.sort();
         let stats = pool.stats();
         println!(
-            "sandbox enabled={enabled} concurrency={concurrency} batch={BATCH} files={} \
+            "sandbox enabled={enabled} concurrency={concurrency} batch={BATCH} slots={SLOTS} files={} \
              bytes={bytes} first_run_ms={} best_ms={} median_ms={} mb_per_s={} children_spawned={}",
             files.len(),
             ms(first.unwrap_or_default()),

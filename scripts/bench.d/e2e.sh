@@ -14,7 +14,10 @@
 #
 # Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
-# TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults).
+# BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
+# TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
+# BENCH_JOB_TIMEOUT_S (default 120: a job not done by then fails the run), BENCH_KEEP=1 (keep
+# the logs and data dirs).
 set -euo pipefail
 
 bin="${PROVIS_BIN:?PROVIS_BIN must name a provis release binary}"
@@ -22,6 +25,7 @@ corpora="${BENCH_CORPORA:?BENCH_CORPORA must name the corpora directory}"
 runs="${BENCH_RUNS:-3}"
 read -r -a parts <<<"${BENCH_E2E:-analyze all-in-one cluster}"
 read -r -a cluster_workers <<<"${BENCH_CLUSTER_WORKERS:-1 2}"
+worker_concurrency="${BENCH_WORKER_CONCURRENCY:-2}"
 db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
@@ -35,7 +39,7 @@ cleanup() {
     local p
     for p in "${pids[@]}"; do stop "$p"; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "bench e2e: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -59,7 +63,7 @@ upload() {
     t0=$(now)
     resp=$(curl -fsS -F "file=@$zip" "http://127.0.0.1:$port/ingest")
     job=$(jq -r .jobId <<<"$resp")
-    last=$(curl -sSN --max-time 300 "http://127.0.0.1:$port/jobs/$job/events" |
+    last=$(curl -sSN --max-time "${BENCH_JOB_TIMEOUT_S:-120}" "http://127.0.0.1:$port/jobs/$job/events" |
         grep -m1 -E '^event: done|"terminal": ?true' || true)
     t1=$(now)
     if [[ "$last" != "event: done" ]]; then
@@ -136,7 +140,7 @@ for zip in "${zips[@]}"; do
                     workers=()
                     for w in $(seq 1 "$nw"); do
                         PROVIS_DATA_DIR="$dir/w$w" "$timev" -v -o "$dir.work$w.time" \
-                            "$bin" work --name "$tag-$w" >"$dir.work$w.log" 2>&1 &
+                            "$bin" work --name "$tag-$w" --concurrency "$worker_concurrency" >"$dir.work$w.log" 2>&1 &
                         workers+=("$!")
                         pids+=("$!")
                     done
@@ -146,7 +150,7 @@ for zip in "${zips[@]}"; do
                     stop "$serve"
                     rss="serve $(maxrss "$dir.serve.time") MB"
                     for w in $(seq 1 "$nw"); do rss="$rss, worker$w $(maxrss "$dir.work$w.time") MB"; done
-                    echo "cluster $name workers=$nw run=$run: upload→done $s s, max RSS $rss (job $job)"
+                    echo "cluster $name workers=$nw (--concurrency $worker_concurrency) run=$run: upload→done $s s, max RSS $rss (job $job)"
                     psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
                     unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET
                 done

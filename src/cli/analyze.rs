@@ -51,7 +51,7 @@ pub async fn run(mut cfg: Config, args: AnalyzeArgs) -> anyhow::Result<()> {
         .max(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let ctx = AppContext::build(cfg, Role::AllInOne).await?;
     let shutdown = CancellationToken::new();
-    let pool = tokio::spawn(super::work::run_workers(
+    let mut pool = tokio::spawn(super::work::run_workers(
         ctx.clone(),
         Some("analyze".into()),
         false,
@@ -90,7 +90,19 @@ pub async fn run(mut cfg: Config, args: AnalyzeArgs) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    let outcome = follow(&ctx, accepted.job_id, args.json).await;
+    let outcome = tokio::select! {
+        outcome = follow(&ctx, accepted.job_id, args.json) => outcome,
+        ended = &mut pool => {
+            // The workers only stop on `shutdown`: ones that ended failed (say, a start-up
+            // query was refused), and without them the job would wait forever.
+            let why = match ended {
+                Ok(Ok(())) => "they stopped".to_string(),
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => e.to_string(),
+            };
+            anyhow::bail!("the workers of this run ended before the job did: {why}");
+        }
+    };
     shutdown.cancel();
     let _ = pool.await;
     let final_event = outcome?;

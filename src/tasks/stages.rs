@@ -78,8 +78,20 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let batches = found.files.len().div_ceil(batch_size);
     put_work_blob(&ctx, &job, "discovered", &found.files).await?;
     // Each batch's slice on its own, so a parse_batch reads its 50 entries, not all of them.
-    for (i, slice) in found.files.chunks(batch_size).enumerate() {
-        put_work_blob(&ctx, &job, &plan_blob(i as u32), slice).await?;
+    // Written several at a time: against S3 each is a HEAD and a PUT.
+    let plans: Vec<(String, &[pipeline::PlannedFile])> = found
+        .files
+        .chunks(batch_size)
+        .enumerate()
+        .map(|(i, slice)| (plan_blob(i as u32), slice))
+        .collect();
+    for group in plans.chunks(PLAN_WRITES_AT_ONCE) {
+        futures_util::future::try_join_all(
+            group
+                .iter()
+                .map(|(name, slice)| put_work_blob(&ctx, &job, name, *slice)),
+        )
+        .await?;
     }
     write_artifact(
         &ctx,
@@ -255,6 +267,9 @@ async fn batch_announced(
         }
     }
 }
+
+/// Per-batch plan blobs `discover` writes at once.
+const PLAN_WRITES_AT_ONCE: usize = 16;
 
 /// Name of the work blob holding batch `index`'s slice of the discovered files.
 fn plan_blob(index: u32) -> String {
