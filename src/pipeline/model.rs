@@ -107,7 +107,7 @@ pub struct Class {
 }
 
 /// An HTTP route found in code or by file-system routing convention.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
     /// Upper-case HTTP method, or `ANY` / `PAGE` when not fixed.
@@ -120,6 +120,41 @@ pub struct Route {
     pub line: u32,
     /// `express`, `koa`, `fastify`, `nextjs-app`, `nextjs-pages`, `fastapi`, `flask`, `django`.
     pub framework: String,
+    /// Every mount that put a prefix in front of this route, outermost first, as `file:line`
+    /// (`app.use('/api', router)`, `include_router(prefix=…)`, `include('a.urls')`), so a
+    /// reader can check how `path` was composed. Empty when the route is mounted nowhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<String>,
+    /// True when a prefix on the mount chain is not a literal: the route is kept with the
+    /// literal parts only, rather than guessed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dynamic_prefix: bool,
+    /// The unit developers group routes by (a mounted router, controller, blueprint or Django
+    /// app), as `file:name`; capabilities are built per unit. None when only the file is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// What a file is for. Test code imports application code like any other file, but what it
+/// calls (`client.get("/x")`) are requests it makes, never routes it serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileRole {
+    /// Application code (the default).
+    #[default]
+    App,
+    /// A test, a test helper or fixture (path conventions, test-framework imports, conftest).
+    Test,
+}
+
+impl FileRole {
+    fn is_app(&self) -> bool {
+        *self == FileRole::App
+    }
 }
 
 /// Framework hints for one file.
@@ -186,6 +221,9 @@ pub struct FileRecord {
     /// Why it was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// Application code or test code; serialized only for tests.
+    #[serde(default, skip_serializing_if = "FileRole::is_app")]
+    pub role: FileRole,
 }
 
 impl FileRecord {
@@ -213,6 +251,7 @@ impl FileRecord {
             warnings: Vec::new(),
             skipped: false,
             skip_reason: None,
+            role: FileRole::App,
         }
     }
 }

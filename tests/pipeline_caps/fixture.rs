@@ -206,6 +206,7 @@ impl Facts<'_> {
             handler: handler.to_string(),
             line,
             framework: framework.to_string(),
+            ..Default::default()
         });
         self.rec.hints.is_route = true;
         self.rec.hints.is_api = method != "PAGE";

@@ -203,6 +203,7 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
                 handler: r.handler,
                 line: r.line,
                 framework: framework.to_string(),
+                ..Default::default()
             }
         })
         .collect();
@@ -301,6 +302,7 @@ fn next_route(method: &str, path: &str, handler: &str, line: u32, framework: &st
         handler: handler.to_string(),
         line,
         framework: framework.to_string(),
+        ..Default::default()
     }
 }
 

@@ -249,6 +249,7 @@ pub(crate) fn finish_routes(
                 handler: c.handler.clone(),
                 line: c.line,
                 framework: framework.to_string(),
+                ..Default::default()
             });
         }
     }
@@ -310,6 +311,7 @@ pub(crate) fn django_patterns(src: &str, lines: &LineIndex, value: &Expr, out: &
                             handler: view_name(src, view),
                             line,
                             framework: DJANGO.to_string(),
+                            ..Default::default()
                         });
                     }
                 }
@@ -355,6 +357,7 @@ fn include_target<'e>(
         handler,
         line,
         framework: DJANGO.to_string(),
+        ..Default::default()
     });
     None
 }

@@ -470,6 +470,7 @@ fn route(method: &str, path: &str, handler: &str, line: u32, fw: &str) -> Route 
         handler: handler.into(),
         line,
         framework: fw.into(),
+        ..Default::default()
     }
 }
 
