@@ -210,6 +210,9 @@ pub struct Config {
     pub otel_protocol: crate::telemetry::trace::Protocol,
     /// Port of a worker's `/metrics` and `/health`; 0 = none.
     pub metrics_port: u16,
+    /// Whether `metrics_port` was set (flag, environment or file) rather than defaulted: a
+    /// port that was asked for and is taken stops the worker; the default only warns.
+    pub metrics_port_explicit: bool,
     /// Seconds `serve`/`work` wait for pending migrations to be applied.
     pub migration_wait_s: u64,
     /// Log filter.
@@ -460,6 +463,7 @@ impl RawConfig {
             otel_endpoint: self.opt("otel_exporter_otlp_endpoint"),
             otel_protocol,
             metrics_port: self.num("metrics_port", 0)?,
+            metrics_port_explicit: self.get("metrics_port").1 != "default",
             migration_wait_s: self.num("migration_wait_s", 0)?,
             log,
             log_format,

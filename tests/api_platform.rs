@@ -8,13 +8,13 @@
 
 mod platform;
 
+use platform::prom::{self, sample_sum, RUNBOOK_MS};
 use platform::{
     demo_zip, free_port, http, ingest, provis, redis_url, wait_done, PgSchema, RedisPrefix, Server,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Stdio;
 
 /// A closed port: Redis "unreachable".
 const DOWN_REDIS: &str = "redis://127.0.0.1:1";
@@ -167,55 +167,6 @@ async fn serve_health_follows_redis_on_postgres() {
     down.stop();
 }
 
-/// `promtool check metrics` on `text`: (exit code, stdout + stderr).
-fn promtool(text: &str) -> (i32, String) {
-    use std::io::Write as _;
-    let bin = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = std::process::Command::new(&bin)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {bin} ({e}); scripts/dev-services installs it (Debian `prometheus`)")
-        });
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// Runbook metric names that keep the `_ms` suffix of DESIGN §10 although promtool's style
-/// lint prefers base units; see `src/telemetry/metrics.rs`.
-const RUNBOOK_MS: [&str; 3] = [
-    "provis_job_duration_ms",
-    "provis_task_duration_ms",
-    "provis_node_parse_ms",
-];
-
-/// The sum of the samples of `name` whose labels contain every `label`.
-fn sample_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|l| labels.iter().all(|lab| l.contains(lab)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_after_one_job_pass_promtool_and_carry_the_runbook_names() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -233,19 +184,7 @@ async fn metrics_after_one_job_pass_promtool_and_carry_the_runbook_names() {
     assert!(ctype.starts_with("text/plain"), "{ctype}");
     let text = resp.text().await.expect("metrics text");
 
-    let (code, report) = promtool(&text);
-    // Exit 0, or 3 (lint findings) where every finding is the abbreviated-unit remark on a
-    // runbook `_ms` name. Exit 1 (unparsable) or any other finding fails.
-    let accepted_lint = |l: &str| {
-        RUNBOOK_MS
-            .iter()
-            .any(|n| l.trim() == format!("{n} metric names should not contain abbreviated units"))
-    };
-    let findings: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        code == 0 || (code == 3 && findings.iter().all(|l| accepted_lint(l))),
-        "promtool check metrics exited {code}:\n{report}\n---\n{text}"
-    );
+    prom::assert_promtool_accepts(&text);
 
     for name in [
         "provis_jobs_total",

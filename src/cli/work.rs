@@ -31,10 +31,19 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(WorkerOptions::default_name);
     args.name = Some(name.clone());
-    // Bound before anything else, so a port in use stops the worker at once, naming it.
+    // Bound before anything else, so a port in use stops the worker at once, naming it. The
+    // default port only warns: the second of two workers started on one host without
+    // `--metrics-port` still runs, without its own /metrics.
     let probe = match cfg.metrics_port {
         0 => None,
-        port => Some(crate::api::probe::bind(&cfg.host, port)?),
+        port => match crate::api::probe::bind(&cfg.host, port) {
+            Ok(l) => Some(l),
+            Err(e) if !cfg.metrics_port_explicit => {
+                tracing::warn!(error = format!("{e:#}"), "this worker serves no /metrics");
+                None
+            }
+            Err(e) => return Err(e),
+        },
     };
     if diag::enabled_by_env() && cfg.database_url.is_none() {
         let mut registry: Registry<()> = Registry::new();
