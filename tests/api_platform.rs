@@ -540,3 +540,121 @@ async fn json_logs_are_flat_objects_with_request_and_task_fields() {
     assert_eq!(done["success"], true, "{done}");
     assert!(done["duration_ms"].is_u64(), "{done}");
 }
+
+/// One request on a kept-alive connection: writes `METHOD path`, reads the whole answer;
+/// returns its status.
+fn raw_request(
+    conn: &mut std::io::BufReader<std::net::TcpStream>,
+    method: &str,
+    path: &str,
+) -> u16 {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    conn.get_mut()
+        .write_all(request.as_bytes())
+        .expect("write request");
+    let mut status = 0;
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).expect("read answer head");
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        } else if l.starts_with("http/1.1 ") {
+            status = l[9..12].parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).expect("read answer body");
+    status
+}
+
+/// The series of a scrape (name and labels, without values).
+fn series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s.to_string()))
+        .collect()
+}
+
+/// Issue 9 item 11: labels come from closed sets. 20,000 requests with random method tokens
+/// on random paths (and on real routes) add no series to `/metrics`: unknown methods are
+/// `other`, paths no route has are `unmatched`, ids never appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_methods_and_paths_do_not_grow_metrics() {
+    use rand::Rng as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = all_in_one(dir.path(), &[]).await;
+    let addr = s.url("").trim_start_matches("http://").to_string();
+    let send = move |n: usize| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut rng = rand::thread_rng();
+            let stream = std::net::TcpStream::connect(&addr).expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let mut conn = std::io::BufReader::new(stream);
+            for _ in 0..n {
+                // `Z…`: never a method provis knows.
+                let method: String = std::iter::once('Z')
+                    .chain((0..rng.gen_range(2..10)).map(|_| (b'A' + rng.gen_range(0..26)) as char))
+                    .collect();
+                let path = match rng.gen_range(0..3) {
+                    0 => format!("/status/{}", uuid::Uuid::new_v4()),
+                    1 => format!("/no/{}", uuid::Uuid::new_v4()),
+                    _ => format!(
+                        "/repo/{}/graph?x={}",
+                        uuid::Uuid::new_v4(),
+                        rng.gen::<u64>()
+                    ),
+                };
+                let status = raw_request(&mut conn, &method, &path);
+                assert!(
+                    status == 404 || status == 405,
+                    "{method} {path} -> {status}"
+                );
+            }
+        })
+    };
+    let scrape = || async {
+        http()
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    // Warm up: every label value the flood can produce exists once (the scrape's own too).
+    send(200).join().expect("warm-up");
+    scrape().await;
+    let before = scrape().await;
+    let threads: Vec<_> = (0..4).map(|_| send(5_000)).collect();
+    for t in threads {
+        t.join().expect("sender");
+    }
+    let after = scrape().await;
+    let (b, a) = (series(&before), series(&after));
+    let added: Vec<&String> = a.difference(&b).collect();
+    assert!(
+        added.is_empty(),
+        "20,000 random requests added series: {added:?}"
+    );
+    assert!(
+        after.len() < before.len() + 2048,
+        "/metrics grew from {} to {} bytes",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        sample_sum(&after, "provis_http_requests_total", &["method=\"other\""]) >= 20_000.0,
+        "the flood is counted, under method=\"other\":\n{after}"
+    );
+    assert!(after.contains("route=\"unmatched\""), "{after}");
+    assert!(!after.contains("/no/"), "a raw path leaked into a label");
+}
