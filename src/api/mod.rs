@@ -62,7 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             `not_found`, and a method a path does not have answers 405 \
             `method_not_allowed` with an `Allow` header."
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, model::ArtifactKindParam)),
     modifiers(&BearerToken),
     tags(
         (name = "jobs", description = "Upload a repository and follow its job"),

@@ -65,9 +65,10 @@ pub struct IngestForm {
     #[schema(value_type = String, format = Binary, content_media_type = "application/zip")]
     pub file: Vec<u8>,
     /// Repository name (default: the zip's file name without `.zip`).
+    #[schema(nullable = false)]
     pub repo: Option<String>,
     /// Analysis settings, a JSON object as text; part of the snapshot's identity.
-    #[schema(example = "{}")]
+    #[schema(example = "{}", nullable = false)]
     pub settings: Option<String>,
 }
 
@@ -124,6 +125,23 @@ impl From<crate::events::Status> for JobStatus {
             updated_at: s.updated_at,
         }
     }
+}
+
+/// One message of `GET /jobs/{job_id}/events` (its `id:`, `event:` and `data:` lines).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SseMessage {
+    /// The event's `seq`; send it back as `Last-Event-ID` to resume after it.
+    #[schema(example = "7")]
+    pub id: String,
+    /// The event type: `upload_received`, `cache_hit`, `phase`, `progress`, `files_total`,
+    /// `batch_parsed`, `artifact_ready`, `imports_metrics`, `warning`, `error` or `done`.
+    #[schema(example = "phase")]
+    pub event: String,
+    /// The event as JSON: `{"id","seq","type","timestamp","jobId","payload"}`.
+    #[schema(
+        example = r#"{"id":"7","seq":7,"type":"phase","timestamp":"2026-01-01T00:00:00Z","jobId":"…","payload":{"phase":"parsing","pct":35}}"#
+    )]
+    pub data: String,
 }
 
 /// `GET /repos/{repo_id}/snapshots/{snapshot_id}/artifacts`.

@@ -5,7 +5,7 @@
 
 use super::model::{
     ArtifactItem, ArtifactKindParam, ArtifactList, IngestAccepted, IngestForm, IngestRefused,
-    JobStatus,
+    JobStatus, SseMessage,
 };
 use super::{sse, upload, ApiState};
 use crate::artifacts::{ArtifactError, ArtifactKind};
@@ -115,8 +115,10 @@ pub async fn ingest(
 #[into_params(parameter_in = Query)]
 pub struct IngestQuery {
     /// Repository name, when the form has no `repo` field.
+    #[param(nullable = false)]
     repo: Option<String>,
     /// Analysis settings (a JSON object as text), when the form has no `settings` field.
+    #[param(nullable = false)]
     settings: Option<String>,
 }
 
@@ -160,12 +162,26 @@ pub async fn status(
     Ok(HttpResponse::Ok().json(JobStatus::from(progress::status_of(&job))))
 }
 
+/// An event id given by the client: absent = none; else a number (400 otherwise, an empty
+/// value included: a browser's EventSource never sends one).
+fn event_id(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some(t) => t.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("{name} must be an event id (a number), got {t:?}"),
+            )
+        }),
+    }
+}
+
 /// Query of the events endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Replay only events after this id (the `Last-Event-ID` header wins).
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, nullable = false)]
     last_event_id: Option<String>,
 }
 
@@ -179,12 +195,12 @@ pub struct EventsQuery {
     tag = "jobs",
     params(
         ("job_id" = Uuid, Path, description = "The job"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event id"),
         EventsQuery,
     ),
     responses(
-        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "The event id is not a number", body = ErrorBody),
+        (status = 200, description = "The event stream: one message per event, `data` the event as JSON", content_type = "text/event-stream", body = SseMessage),
+        (status = 400, description = "The event id is not a number, or a query parameter of the wrong type", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
@@ -206,21 +222,15 @@ pub async fn events(
         .await
         .map_err(db_err)?
         .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
-    let last = req
+    // Both are checked (a malformed one is a 400 even when the other is given); the header,
+    // which a browser's EventSource sends on reconnect, wins.
+    let header = req
         .headers()
         .get("Last-Event-ID")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| query.last_event_id.clone());
-    let after = match last.as_deref().map(str::trim) {
-        None | Some("") => 0,
-        Some(t) => t.parse::<i64>().map_err(|_| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                format!("Last-Event-ID / last_event_id must be an event id (a number), got {t:?}"),
-            )
-        })?,
-    };
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let header = event_id("Last-Event-ID", header)?;
+    let query = event_id("last_event_id", query.last_event_id.as_deref())?;
+    let after = header.or(query).unwrap_or(0);
     let body = sse::stream(ctx, job_id, after).await;
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -235,8 +245,10 @@ pub async fn events(
 pub struct ListQuery {
     /// Add a `url` to each version: presigned S3 URLs (they expire after PRESIGN_TTL_S), or
     /// API paths when storage is local.
+    #[param(nullable = false)]
     presign: Option<bool>,
     /// The old runbook's name of `presign`.
+    #[param(nullable = false)]
     presign_urls: Option<bool>,
 }
 
@@ -251,6 +263,7 @@ pub struct ListQuery {
     ),
     responses(
         (status = 200, description = "The versions", body = ArtifactList),
+        (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 404, description = "No such repository or snapshot", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
@@ -326,9 +339,10 @@ pub async fn list_artifacts(
 #[into_params(parameter_in = Query)]
 pub struct ArtifactQuery {
     /// A snapshot of the repository (default: its latest completed snapshot).
-    #[param(value_type = Option<Uuid>)]
+    #[param(value_type = Option<Uuid>, nullable = false)]
     snapshot_id: Option<String>,
     /// A version (default: the latest).
+    #[param(nullable = false)]
     version: Option<i32>,
 }
 
@@ -347,6 +361,7 @@ pub struct ArtifactQuery {
     responses(
         (status = 200, description = "The artifact document", body = Object,
             headers(("X-Provis-Artifact-Version" = i32, description = "The version served"))),
+        (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 404, description = "No such repository, snapshot, kind or artifact", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
