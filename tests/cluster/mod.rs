@@ -41,7 +41,7 @@ pub fn redis_url() -> String {
 
 /// S3 endpoint (moto or MinIO).
 pub fn s3_endpoint() -> String {
-    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_string())
+    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".to_string())
 }
 
 /// A free TCP port on the loopback interface.
