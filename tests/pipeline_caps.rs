@@ -1004,28 +1004,3 @@ fn tests_lane_links_tests_to_what_they_import_and_never_makes_them_members() {
         s(&["tests/test_cli.py"])
     );
 }
-
-#[test]
-#[ignore]
-fn dump_fixture_capabilities() {
-    for (name, app) in [
-        ("express", express_app()),
-        ("fastapi", fastapi_app()),
-        ("nextjs", nextjs_app()),
-        ("django", django_app()),
-        ("click", click_app()),
-        ("hello", express_hello_app()),
-        ("two", express_two_routes_app()),
-        ("koa", koa_routers_app(true)),
-        ("argparse", argparse_app()),
-    ] {
-        let (det, doc, _) = app.run();
-        println!("=== {name}");
-        if std::env::var("DUMP_DET").is_ok() {
-            for f in &det.findings {
-                println!("  {f:?}");
-            }
-        }
-        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
-    }
-}

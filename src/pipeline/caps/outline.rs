@@ -130,6 +130,8 @@ pub struct Outline {
     by_name: HashMap<String, Vec<usize>>,
     /// identifier → indexes into the record's imports whose statement binds it.
     bindings: HashMap<String, Vec<usize>>,
+    /// Functions defined anywhere (also inside other functions): name → 1-based lines.
+    functions: HashMap<String, Vec<u32>>,
 }
 
 impl Outline {
@@ -179,13 +181,26 @@ impl Outline {
                 bindings.entry(w).or_default().push(idx);
             }
         }
+        let functions = nested_functions(&sc, python);
         Self {
             sc,
             chunks,
             python,
             by_name,
             bindings,
+            functions,
         }
+    }
+
+    /// Spans of the functions named `name` defined anywhere in the file (nested in another
+    /// function, as route handlers often are), for names no top-level statement defines.
+    pub fn functions_named(&self, name: &str) -> Vec<Span> {
+        self.functions
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| self.block_at(*l))
+            .collect()
     }
 
     /// The whole text.
@@ -309,6 +324,42 @@ fn line_of(sc: &Scanned, line: u32) -> &str {
     };
     let rest = &sc.code[start..];
     &rest[..rest.find('\n').unwrap_or(rest.len())]
+}
+
+/// Lines of `def name` / `function name` / `name = (…) =>` / `name = function` anywhere.
+fn nested_functions(sc: &Scanned, python: bool) -> HashMap<String, Vec<u32>> {
+    let mut out: HashMap<String, Vec<u32>> = HashMap::new();
+    let keyword = if python { "def" } else { "function" };
+    for p in sc.words(keyword) {
+        let rest = sc.code[p + keyword.len()..].trim_start_matches(['*', ' ', '\t']);
+        if let Some(name) = first_ident(rest) {
+            if rest.starts_with(name) {
+                out.entry(name.to_string()).or_default().push(sc.line(p));
+            }
+        }
+    }
+    if !python {
+        for (at, line) in lines_with_offsets(&sc.code) {
+            let t = line.trim_start();
+            let t = ["const ", "let ", "var "]
+                .iter()
+                .find_map(|k| t.strip_prefix(k))
+                .unwrap_or("");
+            let Some(name) = first_ident(t) else { continue };
+            let value = t[name.len()..].trim_start();
+            let Some(value) = value.strip_prefix('=') else {
+                continue;
+            };
+            let value = value.trim_start();
+            let value = value.strip_prefix("async").map_or(value, str::trim_start);
+            if value.starts_with('(') || value.starts_with("function") || value.contains("=>") {
+                out.entry(name.to_string())
+                    .or_default()
+                    .push(sc.line(at + line.len() - line.trim_start().len()));
+            }
+        }
+    }
+    out
 }
 
 /// Identifiers of `s`, in order.

@@ -194,11 +194,11 @@ impl Walker<'_, '_> {
             match want {
                 Want::Whole => {
                     out.visits.entry(file.clone()).or_default().whole = true;
-                    self.span(&file, &o, o.all(), None, depth, &mut out, &mut next);
+                    self.span(&file, &o, o.all(), Skip::Code, depth, &mut out, &mut next);
                     self.side_effect_imports(&file, &o, depth, &mut next);
                 }
                 Want::Handler { span, receiver } => {
-                    let skip = receiver.as_deref();
+                    let skip = Skip::Handler(receiver.as_deref());
                     self.span(&file, &o, span, skip, depth, &mut out, &mut next);
                 }
                 Want::Module { attrs } => {
@@ -241,7 +241,7 @@ impl Walker<'_, '_> {
                     }
                     for s in defs.into_iter().chain(augments) {
                         if s.end > s.start {
-                            self.span(&file, &o, s, None, depth, &mut out, &mut next);
+                            self.span(&file, &o, s, Skip::Code, depth, &mut out, &mut next);
                         }
                     }
                 }
@@ -265,7 +265,7 @@ impl Walker<'_, '_> {
         file: &str,
         o: &Outline,
         span: Span,
-        skip: Option<&str>,
+        kind: Skip<'_>,
         depth: usize,
         out: &mut Reach,
         next: &mut Vec<(String, Want, usize)>,
@@ -277,6 +277,10 @@ impl Walker<'_, '_> {
         ));
         let Some(rec) = self.sources.record(file) else {
             return;
+        };
+        let (handler, skip) = match kind {
+            Skip::Handler(r) => (true, r),
+            Skip::Code => (false, None),
         };
         for (ident, u) in o.refs(span) {
             // The registering object, and the definition we are already inside (a
@@ -293,6 +297,23 @@ impl Walker<'_, '_> {
                     name_want(&ident, u.attrs, u.handoff_only),
                     depth,
                 ));
+                continue;
+            }
+            if handler && o.bound_by(&ident).is_empty() {
+                // A function defined inside another one (`router.get('/', list)` in a
+                // router factory): the handler's body.
+                for f in o.functions_named(&ident) {
+                    if !(f.start <= span.start && span.end <= f.end) {
+                        next.push((
+                            file.to_string(),
+                            Want::Handler {
+                                span: f,
+                                receiver: None,
+                            },
+                            depth,
+                        ));
+                    }
+                }
                 continue;
             }
             for &idx in o.bound_by(&ident) {
@@ -441,6 +462,14 @@ impl Walker<'_, '_> {
             .map(|l| (l.from.clone(), l.to.clone()))
             .collect()
     }
+}
+
+/// How a span is read: a handler (its registering object left out, functions nested in an
+/// enclosing function followed) or any other code.
+#[derive(Clone, Copy)]
+enum Skip<'r> {
+    Handler(Option<&'r str>),
+    Code,
 }
 
 fn name_want(name: &str, attrs: BTreeSet<String>, handoff: bool) -> Want {

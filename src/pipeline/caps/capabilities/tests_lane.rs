@@ -6,8 +6,11 @@
 //! - a test that calls one of the capability's route paths (`client.get("/users/1")`,
 //!   `request(app).post('/users')`, an f-string or template path with parameters);
 //! - a test that calls no route at all and imports one of the capability's key files,
-//!   directly or through other test files (helpers, fixtures; a `conftest.py` counts as
-//!   imported by every test beside or below it, as pytest does).
+//!   directly or through the test helpers it imports.
+//!
+//! A `conftest.py` is linked by what it itself imports and calls; its fixtures are shared
+//! set-up, so they are not counted for every test beside it (one login fixture would link
+//! every test to the auth routes).
 //!
 //! Imports are not followed through application files, and a test that calls routes is
 //! linked by the routes it calls only: an integration test imports the app's entry module,
@@ -17,7 +20,7 @@
 use super::reach::Sources;
 use super::{Capability, ENTRY_ROUTE};
 use crate::pipeline::caps::detect::{is_test_path, path_matches};
-use crate::pipeline::model::{FileRecord, FileRole};
+use crate::pipeline::model::{FileRecord, FileRole, Language};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Methods whose first string argument is a request path in test code.
@@ -44,17 +47,12 @@ struct TestFacts {
 pub(crate) fn link_tests(sources: &Sources<'_>, files: &[FileRecord], caps: &mut [Capability]) {
     let tests: BTreeMap<&str, &FileRecord> = files
         .iter()
-        .filter(|f| is_test_file(f))
+        .filter(|f| is_test_file(f) && f.language != Language::Other)
         .map(|f| (f.path.as_str(), f))
         .collect();
     if tests.is_empty() || caps.is_empty() {
         return;
     }
-    let conftests: Vec<&str> = tests
-        .keys()
-        .copied()
-        .filter(|p| p.ends_with("conftest.py"))
-        .collect();
     let direct: BTreeMap<&str, TestFacts> = tests
         .iter()
         .map(|(p, rec)| (*p, facts(sources, rec)))
@@ -63,12 +61,6 @@ pub(crate) fn link_tests(sources: &Sources<'_>, files: &[FileRecord], caps: &mut
         // Test files it imports, transitively, plus the conftests above it.
         let mut seen: BTreeSet<&str> = BTreeSet::from([*path]);
         let mut stack: Vec<&str> = vec![*path];
-        for c in &conftests {
-            let dir = c.rsplit_once('/').map_or("", |(d, _)| d);
-            if (dir.is_empty() || path.starts_with(&format!("{dir}/"))) && seen.insert(c) {
-                stack.push(c);
-            }
-        }
         let mut app_imports: BTreeSet<&str> = BTreeSet::new();
         let mut paths: BTreeSet<&str> = BTreeSet::new();
         while let Some(t) = stack.pop() {
