@@ -364,7 +364,7 @@ pub fn duplicate_pairs(doc: &CapabilitiesDoc) -> Vec<(usize, usize)> {
 }
 
 fn merge_into<'a>(into: &mut Group<'a>, other: Group<'a>, sources: &Sources<'_>) {
-    let mut keys = vec![into.key.clone(), other.key];
+    let mut keys = [into.key.clone(), other.key];
     keys.sort();
     into.key = keys.join("+");
     into.entries.extend(other.entries);

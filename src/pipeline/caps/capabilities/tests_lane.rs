@@ -57,7 +57,7 @@ pub(crate) fn link_tests(sources: &Sources<'_>, files: &[FileRecord], caps: &mut
         .iter()
         .map(|(p, rec)| (*p, facts(sources, rec)))
         .collect();
-    for (path, _) in &tests {
+    for path in tests.keys() {
         // Test files it imports, transitively, plus the conftests above it.
         let mut seen: BTreeSet<&str> = BTreeSet::from([*path]);
         let mut stack: Vec<&str> = vec![*path];
@@ -89,7 +89,7 @@ pub(crate) fn link_tests(sources: &Sources<'_>, files: &[FileRecord], caps: &mut
         };
         // A test that calls routes imports the app only to call them: it exercises the
         // capabilities whose routes it calls, not every one the app module wires in.
-        let by_paths = caps.iter().any(|c| calls(c));
+        let by_paths = caps.iter().any(&calls);
         for cap in caps.iter_mut() {
             let linked = if by_paths {
                 calls(cap)
