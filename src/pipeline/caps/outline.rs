@@ -139,11 +139,7 @@ impl Outline {
     pub fn new(rec: &FileRecord, text: &str) -> Self {
         let python = rec.language == Language::Py;
         let sc = Scanned::new(text, rec.language);
-        let mut chunks = if python {
-            py_chunks(&sc)
-        } else {
-            js_chunks(&sc)
-        };
+        let mut chunks = chunks(&sc, python);
         // `const { a } = require('./x')` binds through an import, not a definition: the
         // binding is followed into `./x`.
         let import_lines: BTreeSet<u32> = rec.imports.iter().map(|i| i.line).collect();
@@ -283,17 +279,28 @@ impl Outline {
             } else {
                 None
             };
-            let entry = out.entry(word.to_string()).or_insert_with(|| Use {
-                handoff_only: true,
-                ..Use::default()
-            });
+            // Look up before allocating: most identifiers repeat.
+            if !out.contains_key(word) {
+                out.insert(
+                    word.to_string(),
+                    Use {
+                        handoff_only: true,
+                        ..Use::default()
+                    },
+                );
+            }
+            let Some(entry) = out.get_mut(word) else {
+                continue;
+            };
             match attr {
                 Some((a, a_end)) => {
                     let called = code[a_end..].trim_start().starts_with('(');
                     if !(called && HANDOFF_METHODS.contains(&a)) {
                         entry.handoff_only = false;
                     }
-                    entry.attrs.insert(a.to_string());
+                    if !entry.attrs.contains(a) {
+                        entry.attrs.insert(a.to_string());
+                    }
                 }
                 None => {
                     entry.bare = true;
@@ -444,42 +451,33 @@ fn starts_declaration(t: &str) -> bool {
     .any(|k| t.starts_with(k))
 }
 
-fn js_chunks(sc: &Scanned) -> Vec<Chunk> {
-    let spans = cut(&sc.code, |t, depth| {
-        depth == 0
-            && !t.starts_with([
-                ')', ']', '}', '.', '?', ':', ',', '+', '-', '*', '/', '|', '&', '>', '=',
-            ])
-    });
-    spans
-        .into_iter()
-        .map(|(s, e)| {
-            let text = &sc.code[s..e];
-            let (body, header) = skip_decorators(text);
-            let (defines, augments) = js_names(header);
-            Chunk {
-                span: Span { start: s, end: e },
-                body: s + body,
-                defines,
-                augments,
-            }
+/// Top-level statements of a file, with the names each defines.
+fn chunks(sc: &Scanned, python: bool) -> Vec<Chunk> {
+    let spans = if python {
+        cut(&sc.code, |t, depth| {
+            let cont = ["else", "elif", "except", "finally"]
+                .iter()
+                .any(|k| first_ident(t) == Some(k));
+            depth == 0 && !cont && !t.starts_with([')', ']', '}'])
         })
-        .collect()
-}
-
-fn py_chunks(sc: &Scanned) -> Vec<Chunk> {
-    let spans = cut(&sc.code, |t, depth| {
-        let cont = ["else", "elif", "except", "finally"]
-            .iter()
-            .any(|k| first_ident(t) == Some(k));
-        depth == 0 && !cont && !t.starts_with([')', ']', '}'])
-    });
+    } else {
+        cut(&sc.code, |t, depth| {
+            depth == 0
+                && !t.starts_with([
+                    ')', ']', '}', '.', '?', ':', ',', '+', '-', '*', '/', '|', '&', '>', '=',
+                ])
+        })
+    };
     spans
         .into_iter()
         .map(|(s, e)| {
             let text = &sc.code[s..e];
             let (body, header) = skip_decorators(text);
-            let (defines, augments) = py_names(header, text);
+            let (defines, augments) = if python {
+                py_names(header, text)
+            } else {
+                js_names(header)
+            };
             Chunk {
                 span: Span { start: s, end: e },
                 body: s + body,

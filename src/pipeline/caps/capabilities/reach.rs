@@ -163,10 +163,25 @@ impl Walker<'_, '_> {
             if !out.files.contains_key(&file) && out.files.len() >= super::MAX_GATHERED {
                 continue;
             }
-            if !done.insert((file.clone(), want.clone())) {
+            let o = self.sources.outline(&file);
+            // A name defined here is reached once, whatever attributes its users touched
+            // (they only matter when the name turns out to be a module).
+            let key = match (&want, &o) {
+                (Want::Name { name, handoff, .. }, Some(o))
+                    if o.defining(name).next().is_some() || o.augmenting(name).next().is_some() =>
+                {
+                    Want::Name {
+                        name: name.clone(),
+                        attrs: BTreeSet::new(),
+                        handoff: *handoff,
+                        strict: false,
+                    }
+                }
+                _ => want.clone(),
+            };
+            if !done.insert((file.clone(), key)) {
                 continue;
             }
-            let o = self.sources.outline(&file);
             if let (
                 Want::Name {
                     name, strict: true, ..

@@ -34,11 +34,11 @@ pub const QUEUE_PACKAGES: &[&str] = &[
 
 /// The server a URL's scheme names, if it is a broker or cache scheme.
 fn server_of(url: &str) -> Option<&'static str> {
-    let scheme = url.split("://").next()?.to_ascii_lowercase();
-    if !url.contains("://") {
+    let (scheme, _) = url.split_once("://")?;
+    if scheme.len() > 16 {
         return None;
     }
-    Some(match scheme.as_str() {
+    Some(match scheme.to_ascii_lowercase().as_str() {
         "redis" | "rediss" | "redis+socket" | "unix" => "Redis",
         "amqp" | "amqps" | "pyamqp" | "librabbitmq" => "RabbitMQ",
         "kafka" => "Kafka",
@@ -148,7 +148,9 @@ fn urls_and_cache_backends(ctx: &Ctx<'_>, found: &mut Found) {
     for l in &sc.lits {
         let line = sc.line(l.start);
         let v = l.value.as_str();
-        let cache_backend = if v.contains("RedisCache") {
+        let cache_backend = if !v.contains("Cache") {
+            None
+        } else if v.contains("RedisCache") {
             Some("Redis")
         } else if v.contains("MemcachedCache")
             || v.contains("PyMemcacheCache")
