@@ -719,15 +719,7 @@ async fn a_worker_exports_its_metrics_and_the_dashboard_queries_them() {
         prom::sample_sum(&worker, "provis_jobs_total", &["status=\"done\""]),
         1.0
     );
-    for task in [
-        "ingest",
-        "discover",
-        "parse_batch",
-        "merge",
-        "map",
-        "summarize",
-        "finalize",
-    ] {
+    for task in provis::tasks::ALL.map(|t| t.name) {
         let n = prom::sample_sum(
             &worker,
             "provis_tasks_total",
@@ -819,20 +811,12 @@ async fn one_upload_is_one_trace_across_serve_and_two_workers() {
     let events = c.follow(acc.job_id, None).await;
     assert_eq!(events.last().map(|e| e.event.as_str()), Some("done"));
 
-    const TASKS: [&str; 7] = [
-        "ingest",
-        "discover",
-        "parse_batch",
-        "merge",
-        "map",
-        "summarize",
-        "finalize",
-    ];
+    let tasks: [&str; 7] = provis::tasks::ALL.map(|t| t.name);
     let spans = rx
         .wait_for(Duration::from_secs(60), |spans| {
             let names: BTreeSet<&str> = spans.iter().filter_map(|s| s["name"].as_str()).collect();
             names.contains("POST /ingest")
-                && TASKS
+                && tasks
                     .iter()
                     .all(|t| names.contains(format!("task {t}").as_str()))
         })
@@ -854,7 +838,7 @@ async fn one_upload_is_one_trace_across_serve_and_two_workers() {
         .filter(|s| s["trace_id"] == trace.as_str())
         .collect();
     assert!(
-        mine.len() >= 1 + 1 + TASKS.len(),
+        mine.len() >= 1 + 1 + tasks.len(),
         "request, handler and seven task spans in trace {trace}: {mine:?}"
     );
     let by_id: BTreeMap<&str, &Value> = mine
