@@ -68,7 +68,10 @@ keys! {
     "api_token", ["PROVIS_API_TOKEN"], "", "when set, every route but /health and /metrics needs Authorization: Bearer <token>";
     "cors_origins", ["CORS_ORIGINS"], "", "comma-separated origins allowed by CORS";
     "presign_ttl_s", ["PRESIGN_TTL_S"], "600", "lifetime of presigned artifact URLs";
-    "otel_exporter_otlp_endpoint", ["OTEL_EXPORTER_OTLP_ENDPOINT"], "", "OTLP/HTTP endpoint for traces; unset = no export";
+    "otel_exporter_otlp_endpoint", ["OTEL_EXPORTER_OTLP_ENDPOINT"], "", "OTLP endpoint for traces (http://collector:4318, or :4317 for grpc); unset = no export; the other OTEL_* variables work too";
+    "otel_exporter_otlp_protocol", ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf", "OTLP transport: http/protobuf or grpc";
+    "metrics_port", ["METRICS_PORT", "PROVIS_METRICS_PORT"], "9464", "provis work: port of the worker's /metrics and /health on the host address (0 = off); serve and all-in-one export on their API port";
+    "migration_wait_s", ["MIGRATION_WAIT_S"], "60", "serve and work: seconds to wait for `provis migrate` when the database has pending migrations, then stop";
     "log", ["RUST_LOG"], "info", "log filter (tracing EnvFilter syntax)";
     "log_format", ["LOG_FORMAT"], "pretty", "json or pretty";
 }
@@ -203,6 +206,15 @@ pub struct Config {
     pub presign_ttl_s: u64,
     /// OTLP endpoint.
     pub otel_endpoint: Option<String>,
+    /// OTLP transport.
+    pub otel_protocol: crate::telemetry::trace::Protocol,
+    /// Port of a worker's `/metrics` and `/health`; 0 = none.
+    pub metrics_port: u16,
+    /// Whether `metrics_port` was set (flag, environment or file) rather than defaulted: a
+    /// port that was asked for and is taken stops the worker; the default only warns.
+    pub metrics_port_explicit: bool,
+    /// Seconds `serve`/`work` wait for pending migrations to be applied.
+    pub migration_wait_s: u64,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -399,6 +411,9 @@ impl RawConfig {
             return Err(invalid("log", &format!("not a log filter ({e})")));
         }
         let port: u16 = self.num("port", 0)?;
+        let otel_protocol =
+            crate::telemetry::trace::Protocol::parse(self.get("otel_exporter_otlp_protocol").0)
+                .map_err(|e| invalid("otel_exporter_otlp_protocol", &e))?;
         Ok(Config {
             database_url,
             redis_url,
@@ -446,6 +461,10 @@ impl RawConfig {
                 .collect(),
             presign_ttl_s: self.num("presign_ttl_s", 1)?,
             otel_endpoint: self.opt("otel_exporter_otlp_endpoint"),
+            otel_protocol,
+            metrics_port: self.num("metrics_port", 0)?,
+            metrics_port_explicit: self.get("metrics_port").1 != "default",
+            migration_wait_s: self.num("migration_wait_s", 0)?,
             log,
             log_format,
         })

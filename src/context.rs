@@ -48,8 +48,8 @@ impl AppContext {
     /// Connects every backend the configuration names.
     ///
     /// In embedded mode (no `DATABASE_URL`) the SQLite database under the data dir is migrated
-    /// here; a configured database must already be migrated (`provis migrate`), and start-up
-    /// stops with that instruction otherwise.
+    /// here; a configured database must be migrated by `provis migrate`: start-up waits up to
+    /// `migration_wait_s` for it, then stops with that instruction.
     pub async fn build(cfg: Config, role: Role) -> anyhow::Result<Self> {
         if cfg.database_url.is_none() || cfg.s3.is_none() {
             std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
@@ -65,15 +65,10 @@ impl AppContext {
                 .await
                 .context("migrating the embedded database")?;
         } else {
-            let pending = db
-                .pending_migrations()
+            // `provis migrate` may be running right now (all processes started at once).
+            db.wait_for_migrations(std::time::Duration::from_secs(cfg.migration_wait_s))
                 .await
-                .context("reading migrations")?;
-            if pending > 0 {
-                anyhow::bail!(
-                    "the database has {pending} pending migration(s); run `provis migrate` first"
-                );
-            }
+                .context("checking migrations")?;
         }
         let artifacts = match &cfg.s3 {
             Some(s3) => ArtifactStore::s3(s3)

@@ -82,15 +82,31 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The error envelope every rejection is answered with: `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The inside of the error envelope.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code (`job_not_found`, `upload_too_large`, a zip rule's code …).
+    #[schema(example = "job_not_found")]
+    pub code: String,
+    /// What happened, for people; 5xx answers say only where to look.
+    pub message: String,
+}
+
+impl ErrorDetail {
+    /// The detail of a code and message.
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -99,11 +115,8 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(Body {
-            error: Inner {
-                code: self.code.as_str(),
-                message: &self.message,
-            },
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: ErrorDetail::new(self.code.as_str(), &self.message),
         })
     }
 }

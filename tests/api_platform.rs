@@ -8,13 +8,13 @@
 
 mod platform;
 
+use platform::prom::{self, sample_sum, RUNBOOK_MS};
 use platform::{
     demo_zip, free_port, http, ingest, provis, redis_url, wait_done, PgSchema, RedisPrefix, Server,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Stdio;
 
 /// A closed port: Redis "unreachable".
 const DOWN_REDIS: &str = "redis://127.0.0.1:1";
@@ -167,55 +167,6 @@ async fn serve_health_follows_redis_on_postgres() {
     down.stop();
 }
 
-/// `promtool check metrics` on `text`: (exit code, stdout + stderr).
-fn promtool(text: &str) -> (i32, String) {
-    use std::io::Write as _;
-    let bin = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = std::process::Command::new(&bin)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {bin} ({e}); scripts/dev-services installs it (Debian `prometheus`)")
-        });
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// Runbook metric names that keep the `_ms` suffix of DESIGN §10 although promtool's style
-/// lint prefers base units; see `src/telemetry/metrics.rs`.
-const RUNBOOK_MS: [&str; 3] = [
-    "provis_job_duration_ms",
-    "provis_task_duration_ms",
-    "provis_node_parse_ms",
-];
-
-/// The sum of the samples of `name` whose labels contain every `label`.
-fn sample_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|l| labels.iter().all(|lab| l.contains(lab)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_after_one_job_pass_promtool_and_carry_the_runbook_names() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -233,19 +184,7 @@ async fn metrics_after_one_job_pass_promtool_and_carry_the_runbook_names() {
     assert!(ctype.starts_with("text/plain"), "{ctype}");
     let text = resp.text().await.expect("metrics text");
 
-    let (code, report) = promtool(&text);
-    // Exit 0, or 3 (lint findings) where every finding is the abbreviated-unit remark on a
-    // runbook `_ms` name. Exit 1 (unparsable) or any other finding fails.
-    let accepted_lint = |l: &str| {
-        RUNBOOK_MS
-            .iter()
-            .any(|n| l.trim() == format!("{n} metric names should not contain abbreviated units"))
-    };
-    let findings: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        code == 0 || (code == 3 && findings.iter().all(|l| accepted_lint(l))),
-        "promtool check metrics exited {code}:\n{report}\n---\n{text}"
-    );
+    prom::assert_promtool_accepts(&text);
 
     for name in [
         "provis_jobs_total",
@@ -600,4 +539,251 @@ async fn json_logs_are_flat_objects_with_request_and_task_fields() {
         .unwrap_or_else(|| panic!("no `task done` line for finalize:\n{logs}"));
     assert_eq!(done["success"], true, "{done}");
     assert!(done["duration_ms"].is_u64(), "{done}");
+}
+
+/// One request on a kept-alive connection: writes `METHOD path`, reads the whole answer;
+/// returns its status.
+fn raw_request(
+    conn: &mut std::io::BufReader<std::net::TcpStream>,
+    method: &str,
+    path: &str,
+) -> u16 {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    conn.get_mut()
+        .write_all(request.as_bytes())
+        .expect("write request");
+    let mut status = 0;
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).expect("read answer head");
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        } else if l.starts_with("http/1.1 ") {
+            status = l[9..12].parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).expect("read answer body");
+    status
+}
+
+/// The series of a scrape (name and labels, without values).
+fn series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s.to_string()))
+        .collect()
+}
+
+/// Issue 9 item 11: labels come from closed sets. 20,000 requests with random method tokens
+/// on random paths (and on real routes) add no series to `/metrics`: unknown methods are
+/// `other`, paths no route has are `unmatched`, ids never appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_methods_and_paths_do_not_grow_metrics() {
+    use rand::Rng as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = all_in_one(dir.path(), &[]).await;
+    let addr = s.url("").trim_start_matches("http://").to_string();
+    let send = move |n: usize| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut rng = rand::thread_rng();
+            let stream = std::net::TcpStream::connect(&addr).expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let mut conn = std::io::BufReader::new(stream);
+            for _ in 0..n {
+                // `Z…`: never a method provis knows.
+                let method: String = std::iter::once('Z')
+                    .chain((0..rng.gen_range(2..10)).map(|_| (b'A' + rng.gen_range(0..26)) as char))
+                    .collect();
+                let path = match rng.gen_range(0..3) {
+                    0 => format!("/status/{}", uuid::Uuid::new_v4()),
+                    1 => format!("/no/{}", uuid::Uuid::new_v4()),
+                    _ => format!(
+                        "/repo/{}/graph?x={}",
+                        uuid::Uuid::new_v4(),
+                        rng.gen::<u64>()
+                    ),
+                };
+                let status = raw_request(&mut conn, &method, &path);
+                assert!(
+                    status == 404 || status == 405,
+                    "{method} {path} -> {status}"
+                );
+            }
+        })
+    };
+    let scrape = || async {
+        http()
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    // Warm up: every label value the flood can produce exists once (the scrape's own too).
+    send(200).join().expect("warm-up");
+    scrape().await;
+    let before = scrape().await;
+    let threads: Vec<_> = (0..4).map(|_| send(5_000)).collect();
+    for t in threads {
+        t.join().expect("sender");
+    }
+    let after = scrape().await;
+    let (b, a) = (series(&before), series(&after));
+    let added: Vec<&String> = a.difference(&b).collect();
+    assert!(
+        added.is_empty(),
+        "20,000 random requests added series: {added:?}"
+    );
+    assert!(
+        after.len() < before.len() + 2048,
+        "/metrics grew from {} to {} bytes",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        sample_sum(&after, "provis_http_requests_total", &["method=\"other\""]) >= 20_000.0,
+        "the flood is counted, under method=\"other\":\n{after}"
+    );
+    assert!(after.contains("route=\"unmatched\""), "{after}");
+    assert!(!after.contains("/no/"), "a raw path leaked into a label");
+}
+
+/// Issue 11: `/openapi.json` describes the API that runs. Every operation it lists answers on
+/// a live `all-in-one` (no default-service 404), and schemathesis, with every check (status
+/// codes, content types, response schemas and headers, no 5xx, negative and positive data,
+/// unsupported methods, auth that is not ignored, stateful links), finds nothing: against a
+/// job that ran to `done`, so success answers are checked as well as errors. Configuration:
+/// `tests/contract/schemathesis.toml`; schemathesis comes from `PROVIS_TOOLS_VENV`
+/// (`scripts/dev-services`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_contract_holds_under_schemathesis() {
+    const TOKEN: &str = "contract-token";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = all_in_one(dir.path(), &[("PROVIS_API_TOKEN", TOKEN)]).await;
+    let accepted = ingest(&s, demo_zip(), Some(TOKEN)).await;
+    let job = accepted["jobId"].as_str().expect("jobId").to_string();
+    wait_done(&s, &job, Some(TOKEN)).await;
+    let (repo, snapshot) = (
+        accepted["repoId"].as_str().expect("repoId").to_string(),
+        accepted["snapshotId"]
+            .as_str()
+            .expect("snapshotId")
+            .to_string(),
+    );
+
+    let doc: Value = http()
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("the document is JSON");
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 8, "{:?}", paths.keys());
+    for (template, item) in paths {
+        let path = template
+            .replace("{job_id}", &job)
+            .replace("{repo_id}", &repo)
+            .replace("{snapshot_id}", &snapshot)
+            .replace("{kind}", "graph");
+        for method in item.as_object().expect("path item").keys() {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let resp = http()
+                .request(m, s.url(&path))
+                .bearer_auth(TOKEN)
+                .timeout(std::time::Duration::from_secs(10))
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert!(
+                !(status == StatusCode::NOT_FOUND && body["error"]["code"] == "not_found")
+                    && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {template} is documented but no route answers it: {status} {body}"
+            );
+        }
+    }
+
+    let venv =
+        std::env::var("PROVIS_TOOLS_VENV").unwrap_or_else(|_| "/var/tmp/provis-ci/tools".into());
+    let st = Path::new(&venv).join("bin/schemathesis");
+    assert!(
+        st.exists(),
+        "{} missing: scripts/dev-services installs it",
+        st.display()
+    );
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/contract/schemathesis.toml"
+    );
+    let out = tokio::process::Command::new(&st)
+        .args(["--no-color", "--config-file", config, "run"])
+        .arg(s.url("/openapi.json"))
+        .args(["--checks", "all", "--workers", "2"])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .env("PROVIS_JOB_ID", &job)
+        .env("PROVIS_REPO_ID", &repo)
+        .env("PROVIS_SNAPSHOT_ID", &snapshot)
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run schemathesis");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found problems ({}):\n{report}\n--- server log (tail) ---\n{}",
+        out.status,
+        s.logs()
+            .lines()
+            .rev()
+            .take(80)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // It really ran every phase against every operation.
+    for phase in ["Examples", "Coverage", "Fuzzing", "Stateful"] {
+        assert!(
+            report.contains(&format!("✅ {phase}")),
+            "phase {phase} did not pass:\n{report}"
+        );
+    }
+    // Every operation but the document itself (schemathesis leaves its own schema URL out).
+    let tested = format!("Tested: {}", count_operations(&doc) - 1);
+    assert!(report.contains(&tested), "expected {tested}:\n{report}");
+}
+
+/// Operations (path × method) of an OpenAPI document.
+fn count_operations(doc: &Value) -> usize {
+    doc["paths"]
+        .as_object()
+        .map(|p| {
+            p.values()
+                .filter_map(Value::as_object)
+                .map(|i| i.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }

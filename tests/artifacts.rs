@@ -25,7 +25,7 @@ struct Fixture {
 }
 
 fn s3_endpoint() -> String {
-    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_string())
+    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".to_string())
 }
 
 fn s3_settings(bucket: &str) -> S3Settings {

@@ -393,10 +393,16 @@ fn serve_refuses_an_unmigrated_postgres_schema() {
     let mut cmd = provis(dir.path());
     cmd.arg("serve")
         .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
-        .env("DATABASE_URL", &schema.url);
+        .env("DATABASE_URL", &schema.url)
+        // It waits for `provis migrate` this long, then stops.
+        .env("MIGRATION_WAIT_S", "2");
     let out = run(cmd, LIMIT);
     let (_, stderr) = text(&out);
     assert!(!out.status.success(), "serve must not start: {stderr}");
+    assert!(
+        stderr.contains("waiting for `provis migrate`") && stderr.contains("MIGRATION_WAIT_S"),
+        "it waited, and says how long is configurable: {stderr}"
+    );
     assert!(
         stderr.contains("provis migrate"),
         "the message tells what to run: {stderr}"
@@ -435,4 +441,150 @@ fn serve_refuses_an_unmigrated_postgres_schema() {
         assert!(!s.logs().contains('\u{1b}'), "ANSI codes in a log file");
         s.stop();
     });
+}
+
+/// Issue 11: four processes started at once on an empty database — two `provis migrate`, a
+/// `provis serve` and a `provis work` — all succeed: migrations hold a Postgres advisory lock
+/// (one process applies them, the other finds none pending; no `pg_type` unique violation),
+/// and `serve` and `work` wait for them instead of stopping. Three rounds, each on a fresh
+/// schema, to give the race its chances.
+#[test]
+fn four_processes_started_at_once_on_an_empty_database() {
+    use std::process::Child;
+    let embedded = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(
+        &provis::db::PG_MIGRATIONS,
+    )
+    .expect("embedded migrations")
+    .len() as u32;
+    for round in 0..3 {
+        let schema = PgSchema::create();
+        let prefix = RedisPrefix::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let spawn = |label: &str, args: &[&str]| -> (Child, std::path::PathBuf) {
+            let log = dir.path().join(format!("{label}.log"));
+            let file = std::fs::File::create(&log).expect("log file");
+            let mut cmd = provis(dir.path());
+            cmd.args(args)
+                .env("DATABASE_URL", &schema.url)
+                .env("REDIS_URL", redis_url())
+                .env("RQ_KEY_PREFIX", &prefix.0)
+                .env("PROVIS_DATA_DIR", dir.path().join("data"))
+                .env("METRICS_PORT", "0")
+                .stdout(file.try_clone().expect("clone"))
+                .stderr(file);
+            (cmd.spawn().expect("spawn provis"), log)
+        };
+        let port_s = port.to_string();
+        let mut procs = vec![
+            spawn("migrate-1", &["migrate"]),
+            spawn(
+                "serve",
+                &["serve", "--host", "127.0.0.1", "--port", &port_s],
+            ),
+            spawn("work", &["work", "--name", &format!("{}-w", prefix.0)]),
+            spawn("migrate-2", &["migrate"]),
+        ];
+        let logs = |procs: &[(Child, std::path::PathBuf)]| {
+            procs
+                .iter()
+                .map(|(_, l)| {
+                    format!(
+                        "--- {} ---\n{}",
+                        l.display(),
+                        std::fs::read_to_string(l).unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        // Both migrations exit 0, and together applied each migration once.
+        let mut applied = 0;
+        for i in [0, 3] {
+            let deadline = std::time::Instant::now() + LIMIT;
+            let status = loop {
+                if let Some(st) = procs[i].0.try_wait().expect("wait") {
+                    break st;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "migrate hung:\n{}",
+                    logs(&procs)
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert!(
+                status.success(),
+                "round {round}: migrate failed:\n{}",
+                logs(&procs)
+            );
+            let out = std::fs::read_to_string(&procs[i].1).expect("log");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("provis migrate:"))
+                .unwrap_or_else(|| panic!("no summary:\n{out}"));
+            applied += line
+                .split_whitespace()
+                .nth(2)
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or_else(|| panic!("summary: {line}"));
+        }
+        assert_eq!(
+            applied,
+            embedded,
+            "round {round}: each migration applied once:\n{}",
+            logs(&procs)
+        );
+        // serve answers, the worker registers.
+        let deadline = std::time::Instant::now() + LIMIT;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        loop {
+            let ok = rt.block_on(async {
+                platform::http()
+                    .get(format!("http://127.0.0.1:{port}/health"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            });
+            let registered = !prefix.keys().is_empty()
+                && prefix
+                    .keys()
+                    .iter()
+                    .any(|k| k.starts_with(&format!("{}:worker:", prefix.0)));
+            if ok && registered {
+                break;
+            }
+            for (i, (child, _)) in procs.iter_mut().enumerate().skip(1).take(2) {
+                if let Some(st) = child.try_wait().expect("wait") {
+                    panic!(
+                        "round {round}: process {i} exited ({st}):\n{}",
+                        logs(&procs)
+                    );
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: serve healthy {ok}, worker registered {registered}:\n{}",
+                logs(&procs)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let all = logs(&procs);
+        assert!(!all.contains("duplicate key"), "round {round}:\n{all}");
+        let tables = schema.tables();
+        for t in ["jobs", "tasks", "artifacts", "events"] {
+            assert!(
+                tables.iter().any(|x| x == t),
+                "round {round}: {t} missing: {tables:?}"
+            );
+        }
+        for (child, _) in procs.iter_mut() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
 }

@@ -25,9 +25,9 @@ pub struct Guard {
     pub cors_origins: Arc<Vec<String>>,
 }
 
-/// Routes that never need the token (probes and scrapes).
+/// Routes that never need the token (probes, scrapes and the API description).
 fn is_public(path: &str) -> bool {
-    path == "/health" || path == "/metrics"
+    matches!(path, "/health" | "/metrics" | "/openapi.json")
 }
 
 impl Guard {
@@ -66,6 +66,27 @@ pub fn route_label(req: &actix_web::HttpRequest) -> String {
         .unwrap_or_else(|| "unmatched".to_string())
 }
 
+/// The span of one request: named `<METHOD> <route>` for OpenTelemetry (server kind), a child
+/// of the caller's trace when the request carries a W3C `traceparent` header.
+fn request_span(req: &ServiceRequest, method: &str, route: &str, path: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "http",
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.method = %req.method(),
+        http.path = %path,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let traceparent = req
+        .headers()
+        .get(crate::telemetry::trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::trace::set_parent(&span, traceparent);
+    span
+}
+
 /// The middleware body, used as `App::new().wrap_fn(move |req, srv| handle(guard.clone(), req, srv))`.
 ///
 /// The decision (preflight, auth) and the call into the service happen before the returned
@@ -86,9 +107,10 @@ where
 {
     let started = Instant::now();
     let method = req.method().clone();
+    let method_label = m::method_label(&method);
     let path = req.path().to_string();
     let route = route_label(req.request());
-    let span = tracing::info_span!("http", http.method = %method, http.path = %path);
+    let span = request_span(&req, method_label, &route, &path);
     let origin = guard.allowed_origin(&req);
 
     enum Next<F> {
@@ -128,8 +150,12 @@ where
         }
         let status = res.status().as_u16();
         let elapsed = started.elapsed().as_secs_f64();
-        ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-        ::metrics::histogram!(m::HTTP_REQUEST_DURATION_SECONDS, "method" => method.to_string(), "route" => route).record(elapsed);
+        ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method_label, "route" => route.clone(), "status" => status.to_string()).increment(1);
+        ::metrics::histogram!(m::HTTP_REQUEST_DURATION_SECONDS, "method" => method_label, "route" => route).record(elapsed);
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
         span.in_scope(|| {
             tracing::info!(
                 status,

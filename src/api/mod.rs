@@ -1,20 +1,31 @@
-//! The actix-web HTTP layer: the route table, health, metrics, and the server.
+//! The actix-web HTTP layer: the route table, its OpenAPI document, and the servers.
 //!
 //! Handlers are thin (one service call each, in [`routes`]); errors become the envelope of
-//! [`crate::error`]. The API never talks to Redis or the pipeline directly: it goes through
-//! the context's backends and the tasks' intake.
+//! [`crate::error`]; answers are the typed structs of [`model`]. The API never talks to Redis
+//! or the pipeline directly: it goes through the context's backends and the tasks' intake.
+//!
+//! The route table ([`configure`]) registers handlers through utoipa-actix-web, which takes
+//! only handlers that carry an OpenAPI description, so the document at `/openapi.json`
+//! ([`openapi`]) lists every route the server answers.
 
 pub mod middleware;
+pub mod model;
+pub mod ops;
+pub mod probe;
 pub mod routes;
 pub mod sse;
 pub mod upload;
 
 use crate::context::AppContext;
-use crate::queue::QueueBackend;
-use actix_web::{get, web, App, HttpResponse, HttpServer};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::{json, Value};
 use std::net::TcpListener;
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi as _;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
 
 /// Shared state of the handlers.
 pub struct ApiState {
@@ -24,10 +35,11 @@ pub struct ApiState {
     pub metrics: Option<PrometheusHandle>,
 }
 
-/// The single route table.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health)
-        .service(metrics)
+/// The single route table. Every service registered here must carry `#[utoipa::path]`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(ops::health)
+        .service(ops::metrics)
+        .service(ops::openapi_json)
         .service(routes::ingest)
         .service(routes::status)
         .service(routes::events)
@@ -36,106 +48,120 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// Answers what no route took: 405 when a route has this path but not this method, else 404.
-async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    use crate::error::{ApiError, ErrorCode};
-    let err = match req.match_pattern() {
-        Some(pattern) => ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            format!("{pattern} does not answer {}", req.method()),
-        ),
-        None => ApiError::new(
+/// What the document says beyond the routes: title, the bearer token, the error envelope.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "provis",
+        description = "Turns a zip of a source repository into a versioned map of the code \
+            (parsed files, import graph, capabilities, summaries, metrics), served over REST \
+            and Server-Sent Events.\n\nWhen the server has `PROVIS_API_TOKEN` set, every \
+            route but `/health`, `/metrics` and `/openapi.json` needs \
+            `Authorization: Bearer <token>`; without it, no route does. Every error is \
+            `{\"error\":{\"code\",\"message\"}}`; a path no route has answers 404 \
+            `not_found`, and a method a path does not have answers 405 \
+            `method_not_allowed` with an `Allow` header."
+    ),
+    components(schemas(ErrorBody, model::ArtifactKindParam)),
+    modifiers(&BearerToken),
+    tags(
+        (name = "jobs", description = "Upload a repository and follow its job"),
+        (name = "artifacts", description = "What a job produced"),
+        (name = "operations", description = "Health, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the bearer token and requires it by default (public routes opt out).
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The server's PROVIS_API_TOKEN"))
+                    .build(),
+            ),
+        );
+        doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI 3.1 document of the route table.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    doc
+}
+
+/// Methods the document lists for each path template, for `Allow` headers.
+#[derive(Debug, Clone, Default)]
+struct Allowed(Arc<std::collections::HashMap<String, String>>);
+
+impl Allowed {
+    fn of(doc: &utoipa::openapi::OpenApi) -> Self {
+        let map = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("HEAD", item.head.is_some()),
+                    ("OPTIONS", item.options.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, has)| has.then_some(m))
+                .collect();
+                (path.clone(), methods.join(", "))
+            })
+            .collect();
+        Allowed(Arc::new(map))
+    }
+}
+
+/// Answers what no route took: 405 (with `Allow`) when a route has this path but not this
+/// method, else 404.
+async fn not_found(req: actix_web::HttpRequest, allowed: web::Data<Allowed>) -> HttpResponse {
+    match req.match_pattern() {
+        Some(pattern) => {
+            let err = ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{pattern} does not answer {}", req.method()),
+            );
+            let mut resp = actix_web::ResponseError::error_response(&err);
+            if let Some(methods) = allowed.0.get(&pattern) {
+                if let Ok(v) = actix_web::http::header::HeaderValue::from_str(methods) {
+                    resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+                }
+            }
+            resp
+        }
+        None => actix_web::ResponseError::error_response(&ApiError::new(
             ErrorCode::NotFound,
             format!("no route for {} {}", req.method(), req.path()),
-        ),
-    };
-    actix_web::ResponseError::error_response(&err)
-}
-
-fn check(result: Result<String, String>) -> (bool, Value) {
-    match result {
-        Ok(backend) => (true, json!({"status": "ok", "backend": backend})),
-        Err(e) => (false, json!({"status": "down", "error": e})),
+        )),
     }
 }
 
-/// `GET /health`: really checks the database, Redis and storage; 503 naming what is down.
-#[get("/health")]
-async fn health(state: web::Data<ApiState>) -> HttpResponse {
-    let ctx = &state.ctx;
-    let db = async {
-        ctx.db()
-            .ping()
-            .await
-            .map(|_| ctx.db().backend_name().to_string())
-            .map_err(|e| e.to_string())
-    };
-    let redis = async {
-        match ctx.queue() {
-            QueueBackend::Redis(_) => ctx
-                .events()
-                .check()
-                .await
-                .map(|_| "redis".to_string())
-                .map_err(|e| e.to_string()),
-            QueueBackend::Local(_) => Ok("in-process (not configured)".to_string()),
-        }
-    };
-    let storage = async {
-        ctx.artifacts()
-            .check()
-            .await
-            .map(|_| ctx.artifacts().backend_name().to_string())
-            .map_err(|e| e.to_string())
-    };
-    let timeout = std::time::Duration::from_secs(5);
-    let (d, r, s) = tokio::join!(
-        tokio::time::timeout(timeout, db),
-        tokio::time::timeout(timeout, redis),
-        tokio::time::timeout(timeout, storage)
-    );
-    let flat = |r: Result<Result<String, String>, _>| {
-        r.unwrap_or_else(|_| Err("timed out after 5 s".into()))
-    };
-    let checks = [
-        ("database", check(flat(d))),
-        ("redis", check(flat(r))),
-        ("storage", check(flat(s))),
-    ];
-    let failing: Vec<&str> = checks
-        .iter()
-        .filter(|(_, (ok, _))| !ok)
-        .map(|(n, _)| *n)
-        .collect();
-    let body = json!({
-        "status": if failing.is_empty() { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "checks": checks.iter().map(|(n, (_, v))| (n.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
-        "failing": failing,
-    });
-    if failing.is_empty() {
-        HttpResponse::Ok().json(body)
-    } else {
-        tracing::warn!(failing = ?failing, "health check failed");
-        HttpResponse::ServiceUnavailable().json(body)
-    }
-}
-
-/// `GET /metrics`: Prometheus text, with queue sizes read at scrape time.
-#[get("/metrics")]
-async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
-    if let Ok(sizes) = crate::tasks::queue_sizes(&state.ctx).await {
-        for (queue, n) in sizes {
-            ::metrics::gauge!(crate::telemetry::metrics::QUEUE_SIZE, "queue_name" => queue)
-                .set(n as f64);
-        }
-    }
-    match &state.metrics {
-        Some(h) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(h.render()),
-        None => HttpResponse::ServiceUnavailable().body("metrics recorder not installed\n"),
-    }
+/// A query string or path segment the handler's types cannot take: the error envelope
+/// (actix would answer plain text).
+fn bad_request(err: impl std::fmt::Display) -> actix_web::Error {
+    ApiError::new(ErrorCode::BadRequest, err.to_string()).into()
 }
 
 /// Runs the HTTP server on `listener` until the returned future is dropped or a signal
@@ -145,6 +171,12 @@ pub async fn serve(ctx: AppContext, listener: TcpListener) -> std::io::Result<()
         ctx: ctx.clone(),
         metrics: crate::telemetry::metrics::install(),
     });
+    let doc = openapi();
+    let allowed = web::Data::new(Allowed::of(&doc));
+    let json = doc
+        .to_json()
+        .map_err(|e| std::io::Error::other(format!("cannot render the OpenAPI document: {e}")))?;
+    let doc = web::Data::new(ops::OpenApiJson(Arc::new(json)));
     let guard = middleware::Guard {
         api_token: ctx.cfg().api_token.as_deref().map(Into::into),
         cors_origins: std::sync::Arc::new(ctx.cfg().cors_origins.clone()),
@@ -155,12 +187,115 @@ pub async fn serve(ctx: AppContext, listener: TcpListener) -> std::io::Result<()
         let guard = guard.clone();
         App::new()
             .app_data(state.clone())
+            .app_data(doc.clone())
+            .app_data(allowed.clone())
             .app_data(web::PayloadConfig::new(max_upload.saturating_add(1 << 20)))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| bad_request(e)))
             .wrap_fn(move |req, srv| middleware::handle(guard.clone(), req, srv))
+            .into_utoipa_app()
             .configure(configure)
+            .into_app()
     })
     .listen(listener)?
     .shutdown_timeout(10)
     .run()
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route attribute in `src/api` (and every manual `.route(…)`/`web::resource(…)`)
+    /// is in the OpenAPI document, with its method: a route added without a description
+    /// fails here, whichever way it was registered.
+    #[test]
+    fn every_route_in_the_source_is_documented() {
+        let doc = openapi();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("src/api") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            for (method, route) in routes_in(&text) {
+                seen += 1;
+                let item = doc.paths.paths.get(&route).unwrap_or_else(|| {
+                    panic!(
+                        "{} registers {route} but /openapi.json lacks it",
+                        path.display()
+                    )
+                });
+                let has = match method.as_str() {
+                    "get" => item.get.is_some(),
+                    "post" => item.post.is_some(),
+                    "put" => item.put.is_some(),
+                    "delete" => item.delete.is_some(),
+                    "patch" => item.patch.is_some(),
+                    "head" => item.head.is_some(),
+                    _ => false,
+                };
+                assert!(has, "{method} {route} is not in /openapi.json");
+            }
+        }
+        assert!(seen >= 8, "found only {seen} routes in src/api");
+    }
+
+    /// (method, path) of `#[get("…")]`-style attributes, `.route("…", web::get()…)` and
+    /// `web::resource("…")` (method `any`, which must not appear undocumented either).
+    fn routes_in(text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("//") {
+                continue;
+            }
+            for m in ["get", "post", "put", "delete", "patch", "head"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{m}(\"")) {
+                    if let Some(end) = rest.find('"') {
+                        out.push((m.to_string(), rest[..end].to_string()));
+                    }
+                }
+            }
+            for marker in [".route(\"", "web::resource(\""] {
+                if let Some(i) = line.find(marker) {
+                    let rest = &line[i + marker.len()..];
+                    if let Some(end) = rest.find('"') {
+                        let method = ["get", "post", "put", "delete", "patch", "head"]
+                            .into_iter()
+                            .find(|m| line.contains(&format!("web::{m}()")))
+                            .unwrap_or("any");
+                        out.push((method.to_string(), rest[..end].to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_the_error_envelope() {
+        let doc = openapi();
+        let json: serde_json::Value =
+            serde_json::from_str(&doc.to_json().expect("json")).expect("parses");
+        assert!(
+            json["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1")),
+            "{}",
+            json["openapi"]
+        );
+        assert!(json["components"]["schemas"]["ErrorBody"].is_object());
+        assert_eq!(
+            json["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        // Public routes opt out of the token.
+        assert_eq!(
+            json["paths"]["/health"]["get"]["security"],
+            serde_json::json!([{}])
+        );
+    }
 }

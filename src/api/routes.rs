@@ -1,16 +1,23 @@
 //! One function per endpoint of DESIGN §7: extract, call one service, answer a DTO.
+//!
+//! Each handler carries its OpenAPI description (`#[utoipa::path]`): parameters, every
+//! answer and its body type ([`super::model`], the error envelope for errors).
 
+use super::model::{
+    ArtifactItem, ArtifactKindParam, ArtifactList, IngestAccepted, IngestForm, IngestRefused,
+    JobStatus, SseMessage,
+};
 use super::{sse, upload, ApiState};
 use crate::artifacts::{ArtifactError, ArtifactKind};
 use crate::context::AppContext;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ErrorDetail};
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
 use crate::tasks::progress;
 use actix_multipart::Multipart;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 use std::time::Duration;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
@@ -26,6 +33,22 @@ fn db_err(e: crate::db::DbError) -> ApiError {
 }
 
 /// `POST /ingest`: stream a repository zip in and start its job.
+///
+/// The zip is checked against every safety rule as it arrives; the answer carries the
+/// content hash and the job to follow.
+#[utoipa::path(
+    tag = "jobs",
+    params(IngestQuery),
+    request_body(content = IngestForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted; the job runs", body = IngestAccepted),
+        (status = 400, description = "Not a zip, an unsafe zip (the job that records it is named), no `file`, or bad `settings`", body = IngestRefused),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 413, description = "Larger than MAX_UPLOAD_BYTES", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "Storage, the database or the queue is unavailable", body = ErrorBody),
+    ),
+)]
 #[post("/ingest")]
 #[tracing::instrument(name = "api.ingest", skip_all)]
 pub async fn ingest(
@@ -72,25 +95,30 @@ pub async fn ingest(
         upload_bytes: up.bytes,
     };
     match intake::submit(ctx, sub).await {
-        Ok(accepted) => Ok(HttpResponse::Accepted().json(accepted)),
+        Ok(accepted) => Ok(HttpResponse::Accepted().json(IngestAccepted::from(accepted))),
         Err(IntakeError::Rejected {
             job_id,
             repo_id,
             rejection,
-        }) => Ok(HttpResponse::BadRequest().json(json!({
-            "error": {"code": rejection.code.as_str(), "message": rejection.message},
-            "jobId": job_id,
-            "repoId": repo_id,
-        }))),
+        }) => Ok(HttpResponse::BadRequest().json(IngestRefused {
+            error: ErrorDetail::new(rejection.code.as_str(), &rejection.message),
+            job_id: Some(job_id),
+            repo_id: Some(repo_id),
+        })),
         Err(IntakeError::BadSettings(m)) => Err(ApiError::new(ErrorCode::InvalidSettings, m)),
         Err(IntakeError::Backend(m)) => Err(ApiError::unavailable("storage or database", m)),
     }
 }
 
-/// Query parameters `POST /ingest` also accepts.
-#[derive(Debug, Deserialize)]
+/// Query parameters `POST /ingest` also accepts (the form fields win).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IngestQuery {
+    /// Repository name, when the form has no `repo` field.
+    #[param(nullable = false)]
     repo: Option<String>,
+    /// Analysis settings (a JSON object as text), when the form has no `settings` field.
+    #[param(nullable = false)]
     settings: Option<String>,
 }
 
@@ -103,6 +131,17 @@ impl Drop for RemoveOnDrop {
 }
 
 /// `GET /status/{job_id}`: the live overlay, or the job row when the overlay is gone.
+#[utoipa::path(
+    tag = "jobs",
+    params(("job_id" = Uuid, Path, description = "The job (`jobId` of `POST /ingest`)")),
+    responses(
+        (status = 200, description = "Phase, progress and counters", body = JobStatus),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No such job (`job_not_found`)", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
 #[get("/status/{job_id}")]
 #[tracing::instrument(name = "api.status", skip_all, fields(job_id = %path))]
 pub async fn status(
@@ -112,7 +151,7 @@ pub async fn status(
     let job_id = parse_id(&path, ErrorCode::JobNotFound)?;
     let ctx = &state.ctx;
     if let Ok(Some(s)) = ctx.events().get_status(job_id).await {
-        return Ok(HttpResponse::Ok().json(s));
+        return Ok(HttpResponse::Ok().json(JobStatus::from(s)));
     }
     let job = ctx
         .db()
@@ -120,16 +159,54 @@ pub async fn status(
         .await
         .map_err(db_err)?
         .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
-    Ok(HttpResponse::Ok().json(progress::status_of(&job)))
+    Ok(HttpResponse::Ok().json(JobStatus::from(progress::status_of(&job))))
+}
+
+/// An event id given by the client: absent = none; else a number (400 otherwise, an empty
+/// value included: a browser's EventSource never sends one).
+fn event_id(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some(t) => t.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("{name} must be an event id (a number), got {t:?}"),
+            )
+        }),
+    }
 }
 
 /// Query of the events endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Replay only events after this id (the `Last-Event-ID` header wins).
+    #[param(value_type = Option<i64>, nullable = false)]
     last_event_id: Option<String>,
 }
 
-/// `GET /jobs/{job_id}/events`: SSE.
+/// `GET /jobs/{job_id}/events`: the job's events as Server-Sent Events.
+///
+/// Replays from the start (or after `Last-Event-ID` / `last_event_id`), then follows the job
+/// live; every message has `id:`, `event:` and `data:` lines (the event as JSON); a comment
+/// heartbeat goes out at least every 10 s; the stream ends after the terminal event (`done`,
+/// or an `error` that failed the job).
+#[utoipa::path(
+    tag = "jobs",
+    params(
+        ("job_id" = Uuid, Path, description = "The job"),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event id"),
+        EventsQuery,
+    ),
+    responses(
+        (status = 200, description = "The event stream: one message per event, `data` the event as JSON", content_type = "text/event-stream", body = SseMessage),
+        (status = 400, description = "The event id is not a number, or a query parameter of the wrong type", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
 #[get("/jobs/{job_id}/events")]
 #[tracing::instrument(name = "api.events", skip_all, fields(job_id = %path))]
 pub async fn events(
@@ -145,21 +222,15 @@ pub async fn events(
         .await
         .map_err(db_err)?
         .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
-    let last = req
+    // Both are checked (a malformed one is a 400 even when the other is given); the header,
+    // which a browser's EventSource sends on reconnect, wins.
+    let header = req
         .headers()
         .get("Last-Event-ID")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| query.last_event_id.clone());
-    let after = match last.as_deref().map(str::trim) {
-        None | Some("") => 0,
-        Some(t) => t.parse::<i64>().map_err(|_| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                format!("Last-Event-ID / last_event_id must be an event id (a number), got {t:?}"),
-            )
-        })?,
-    };
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let header = event_id("Last-Event-ID", header)?;
+    let query = event_id("last_event_id", query.last_event_id.as_deref())?;
+    let after = header.or(query).unwrap_or(0);
     let body = sse::stream(ctx, job_id, after).await;
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -169,13 +240,36 @@ pub async fn events(
 }
 
 /// Query of the artifact listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Add a `url` to each version: presigned S3 URLs (they expire after PRESIGN_TTL_S), or
+    /// API paths when storage is local.
+    #[param(nullable = false)]
     presign: Option<bool>,
+    /// The old runbook's name of `presign`.
+    #[param(nullable = false)]
     presign_urls: Option<bool>,
 }
 
-/// `GET /repos/{repo_id}/snapshots/{snapshot_id}/artifacts`.
+/// `GET /repos/{repo_id}/snapshots/{snapshot_id}/artifacts`: every artifact version of a
+/// snapshot.
+#[utoipa::path(
+    tag = "artifacts",
+    params(
+        ("repo_id" = Uuid, Path, description = "The repository"),
+        ("snapshot_id" = Uuid, Path, description = "The snapshot"),
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "The versions", body = ArtifactList),
+        (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No such repository or snapshot", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
 #[get("/repos/{repo_id}/snapshots/{snapshot_id}/artifacts")]
 #[tracing::instrument(name = "api.artifacts", skip_all)]
 pub async fn list_artifacts(
@@ -205,40 +299,75 @@ pub async fn list_artifacts(
         if !a.ready {
             continue;
         }
-        let mut item = json!({
-            "kind": a.kind, "version": a.version, "bytes": a.bytes,
-            "createdAt": a.created_at, "uri": a.uri,
-            "schemaVersion": a.schema_version, "generatorVersion": a.generator_version,
-        });
+        let mut item = ArtifactItem {
+            kind: a.kind.clone(),
+            version: a.version,
+            bytes: a.bytes,
+            created_at: a.created_at,
+            uri: a.uri.clone(),
+            schema_version: a.schema_version,
+            generator_version: a.generator_version.clone(),
+            url: None,
+            url_error: None,
+        };
         if presign {
             if let Ok(kind) = a.kind.parse::<ArtifactKind>() {
                 let key = crate::tasks::publish::key_of(&snapshot, kind, a.version)
                     .map_err(ApiError::internal)?;
                 match ctx.artifacts().presign_get(&key, ttl).await {
-                    Ok(Some(url)) => item["url"] = json!(url),
+                    Ok(Some(url)) => item.url = Some(url),
                     Ok(None) => {
-                        item["url"] = json!(format!(
+                        item.url = Some(format!(
                             "/repo/{repo_id}/{}?snapshot_id={snapshot_id}&version={}",
                             a.kind, a.version
                         ))
                     }
-                    Err(e) => item["urlError"] = json!(e.to_string()),
+                    Err(e) => item.url_error = Some(e.to_string()),
                 }
             }
         }
         out.push(item);
     }
-    Ok(HttpResponse::Ok().json(json!({"snapshotId": snapshot.id, "artifacts": out})))
+    Ok(HttpResponse::Ok().json(ArtifactList {
+        snapshot_id: snapshot.id,
+        artifacts: out,
+    }))
 }
 
 /// Query of the artifact endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ArtifactQuery {
+    /// A snapshot of the repository (default: its latest completed snapshot).
+    #[param(value_type = Option<Uuid>, nullable = false)]
     snapshot_id: Option<String>,
+    /// A version (default: the latest).
+    #[param(nullable = false)]
     version: Option<i32>,
 }
 
 /// `GET /repo/{repo_id}/{kind}`: the latest artifact of the latest completed snapshot.
+///
+/// The body is the artifact document itself (its shape depends on the kind; every one has
+/// `schemaVersion` and `generatorVersion`); the `X-Provis-Artifact-Version` header says which
+/// version was served.
+#[utoipa::path(
+    tag = "artifacts",
+    params(
+        ("repo_id" = Uuid, Path, description = "The repository"),
+        ("kind" = ArtifactKindParam, Path, description = "The artifact kind"),
+        ArtifactQuery,
+    ),
+    responses(
+        (status = 200, description = "The artifact document", body = Object,
+            headers(("X-Provis-Artifact-Version" = i32, description = "The version served"))),
+        (status = 400, description = "A query parameter of the wrong type", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No such repository, snapshot, kind or artifact", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "The database or storage is unavailable", body = ErrorBody),
+    ),
+)]
 #[get("/repo/{repo_id}/{kind}")]
 #[tracing::instrument(name = "api.artifact", skip_all)]
 pub async fn artifact(

@@ -77,6 +77,10 @@ pub struct WorkArgs {
     /// back to its queue.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub shutdown_grace: u64,
+    /// Port of this worker's /metrics (Prometheus) and /health (liveness); 0 turns them off.
+    /// Give each worker on one host its own [env: METRICS_PORT] [default: 9464].
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
 }
 
 /// Flags of `provis migrate`.
@@ -122,6 +126,9 @@ fn flags_of(cli: &Cli) -> Vec<(&'static str, String)> {
             if !a.queues.is_empty() {
                 flags.push(("queues", a.queues.join(",")));
             }
+            if let Some(p) = a.metrics_port {
+                flags.push(("metrics_port", p.to_string()));
+            }
         }
         Command::Migrate(a) => {
             if let Some(u) = &a.database_url {
@@ -159,7 +166,15 @@ pub fn main() -> ExitCode {
         // The progress bar and the summary are the output; logs only for problems.
         log_cfg.log = "warn".into();
     }
-    crate::telemetry::init(&log_cfg);
+    let role = match &cli.command {
+        Command::Serve(_) => "serve",
+        Command::Work(_) => "worker",
+        Command::Migrate(_) => "migrate",
+        Command::AllInOne(_) => "all-in-one",
+        Command::Analyze(_) => "analyze",
+    };
+    // Kept until the end of main: dropping it sends the spans still buffered.
+    let telemetry = crate::telemetry::init(&log_cfg, role);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,6 +194,8 @@ pub fn main() -> ExitCode {
             Command::Analyze(args) => analyze::run(cfg, args).await,
         }
     });
+    drop(runtime);
+    telemetry.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -25,12 +25,33 @@ use super::WorkArgs;
 /// storage. With `PROVIS_DIAG_TASKS=1` and no `DATABASE_URL` it runs only the diagnostic tasks
 /// (queue tests and `scripts/bench queue`), which need nothing but Redis.
 pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
+    let mut args = args;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(WorkerOptions::default_name);
+    args.name = Some(name.clone());
+    // Bound before anything else, so a port in use stops the worker at once, naming it. The
+    // default port only warns: the second of two workers started on one host without
+    // `--metrics-port` still runs, without its own /metrics.
+    let probe = match cfg.metrics_port {
+        0 => None,
+        port => match crate::api::probe::bind(&cfg.host, port) {
+            Ok(l) => Some(l),
+            Err(e) if !cfg.metrics_port_explicit => {
+                tracing::warn!(error = format!("{e:#}"), "this worker serves no /metrics");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
     if diag::enabled_by_env() && cfg.database_url.is_none() {
         let mut registry: Registry<()> = Registry::new();
         diag::register(&mut registry)?;
-        return run_with(&cfg, &args, (), registry, Arc::new(NoHooks))
-            .await
-            .map(|_| ());
+        let probe = start_probe(probe, None, &name)?;
+        let result = run_with(&cfg, &args, (), registry, Arc::new(NoHooks)).await;
+        stop_probe(probe).await;
+        return result.map(|_| ());
     }
     if cfg.redis_url.is_none() {
         anyhow::bail!(
@@ -42,16 +63,31 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
     if diag::enabled_by_env() {
         diag::register(&mut registry)?;
     }
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(WorkerOptions::default_name);
+    let probe = start_probe(probe, Some(ctx.clone()), &name)?;
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
-    let mut args = args;
-    args.name = Some(name);
-    run_with(&cfg, &args, ctx, registry, hooks)
-        .await
-        .map(|_| ())
+    let result = run_with(&cfg, &args, ctx, registry, hooks).await;
+    stop_probe(probe).await;
+    result.map(|_| ())
+}
+
+/// Starts the worker's /metrics and /health on a bound listener (the recorder is installed
+/// either way, so what the worker records is kept for the next scrape).
+fn start_probe(
+    listener: Option<std::net::TcpListener>,
+    ctx: Option<AppContext>,
+    name: &str,
+) -> anyhow::Result<Option<actix_web::dev::ServerHandle>> {
+    crate::telemetry::metrics::install();
+    listener
+        .map(|l| crate::api::probe::start(l, ctx, name))
+        .transpose()
+        .context("starting the metrics server")
+}
+
+async fn stop_probe(probe: Option<actix_web::dev::ServerHandle>) {
+    if let Some(h) = probe {
+        h.stop(true).await;
+    }
 }
 
 /// Runs `concurrency` workers inside this process on the context's own queue backend (the

@@ -87,6 +87,13 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
+/// Takes the session advisory lock that serialises migrations of the current schema.
+const PG_MIGRATION_LOCK: &str =
+    "SELECT pg_advisory_lock(hashtext('provis.migrations.' || current_schema()))";
+/// Releases it.
+const PG_MIGRATION_UNLOCK: &str =
+    "SELECT pg_advisory_unlock(hashtext('provis.migrations.' || current_schema()))";
+
 /// Default pool size for Postgres.
 pub const DEFAULT_PG_POOL_SIZE: usize = 10;
 /// Default pool size for SQLite (one writer at a time; more connections only add contention).
@@ -383,6 +390,34 @@ impl Db {
         listed.unwrap_or(0)
     }
 
+    /// Waits until no migration is pending, polling with backoff for up to `limit`: `serve`
+    /// and `work` started together with `provis migrate` (or before it) wait for it rather
+    /// than stop. Past `limit` the error says to run `provis migrate`.
+    pub async fn wait_for_migrations(&self, limit: std::time::Duration) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            let pending = self.pending_migrations().await?;
+            if pending == 0 {
+                return Ok(());
+            }
+            let waited = started.elapsed();
+            if waited >= limit {
+                return Err(DbError::Migration(format!(
+                    "the database has {pending} pending migration(s); run `provis migrate` first \
+                     (waited {} s, MIGRATION_WAIT_S)",
+                    waited.as_secs()
+                )));
+            }
+            tracing::info!(
+                pending,
+                "waiting for `provis migrate` to apply pending migrations"
+            );
+            tokio::time::sleep(pause.min(limit - waited)).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
+
     async fn migration(&self, op: MigrationOp) -> Result<usize> {
         match &self.backend {
             Backend::Pg { url, .. } => {
@@ -392,7 +427,14 @@ impl Db {
                 tokio::task::spawn_blocking(move || {
                     let mut conn =
                         <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
-                    migration_op(&mut conn, PG_MIGRATIONS, op)
+                    // One process at a time: concurrent `CREATE TABLE`s of diesel's bookkeeping
+                    // table (or of the schema) collide in pg_type. The lock is per schema, so
+                    // separate schemas of one database migrate independently, and it is released
+                    // when this connection closes whatever happens.
+                    SimpleConnection::batch_execute(&mut conn, PG_MIGRATION_LOCK)?;
+                    let result = migration_op(&mut conn, PG_MIGRATIONS, op);
+                    let _ = SimpleConnection::batch_execute(&mut conn, PG_MIGRATION_UNLOCK);
+                    result
                 })
                 .await?
             }

@@ -295,6 +295,14 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
 }
 
 impl<C: Clone + Send + Sync + 'static> Shared<C> {
+    /// The task's name as a metric label: a registered task type, else `unknown` (a task
+    /// name comes from Redis, so it is not trusted to be from a closed set).
+    fn task_label(&self, task: &str) -> &'static str {
+        self.registry
+            .get(task)
+            .map_or("unknown", |(spec, _)| spec.name)
+    }
+
     fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claim>> {
         // Poisoning would need a panic while holding the map; the map stays consistent.
         self.inflight
@@ -409,6 +417,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         let env = &claim.env;
         let span = tracing::info_span!(
             "task",
+            otel.name = %format!("task {}", self.task_label(&env.task)),
+            otel.kind = "consumer",
             task_name = %env.task,
             task = %env.id,
             job_id = tracing::field::Empty,
@@ -416,6 +426,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             queue = %claim.queue,
             worker = %claim.worker,
         );
+        // The task continues the trace of whatever enqueued it (the upload's request, or the
+        // task before it), across processes.
+        crate::telemetry::trace::set_parent(&span, env.traceparent.as_deref());
         if let Some(j) = env.job_id {
             span.record("job_id", tracing::field::display(j));
         }
@@ -462,7 +475,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
         };
         let ms = clock.elapsed().as_secs_f64() * 1000.0;
-        metrics::histogram!(TASK_DURATION_MS, "name" => env.task.clone()).record(ms);
+        metrics::histogram!(TASK_DURATION_MS, "name" => self.task_label(&env.task)).record(ms);
         // No more heartbeats for it: settling removes its wip entry anyway.
         self.lock_inflight().remove(&claim.worker);
         self.finish(&claim, completion, stats).await
@@ -605,7 +618,8 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 "lost"
             }
         };
-        metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => state).increment(1);
+        metrics::counter!(TASKS_TOTAL, "name" => self.task_label(&env.task), "state" => state)
+            .increment(1);
         next
     }
 
@@ -728,7 +742,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 // The decoded attempt is the next one; the hooks get the one that was lost.
                 env.attempt = env.attempt.saturating_sub(1).max(1);
                 tracing::warn!(task = %env.id, task_name = %env.task, attempt = env.attempt, "recovered a task from a dead worker; requeued");
-                metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => "recovered")
+                metrics::counter!(TASKS_TOTAL, "name" => self.task_label(&env.task), "state" => "recovered")
                     .increment(1);
                 if let Err(e) = self.hooks.on_retry(&self.ctx, &env, &err, Utc::now()).await {
                     tracing::error!(error = %e, "on_retry hook failed");
@@ -736,7 +750,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
             }
             RecoveredOutcome::Failed => {
                 tracing::error!(task = %env.id, task_name = %env.task, "task of a dead worker has no retry left; failed");
-                metrics::counter!(TASKS_TOTAL, "name" => env.task.clone(), "state" => "failed")
+                metrics::counter!(TASKS_TOTAL, "name" => self.task_label(&env.task), "state" => "failed")
                     .increment(1);
                 if let Err(e) = self.hooks.on_failed(&self.ctx, &env, &err).await {
                     tracing::error!(error = %e, "on_failed hook failed");

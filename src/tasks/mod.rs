@@ -108,7 +108,9 @@ pub async fn enqueue(
 ) -> Result<(), TaskError> {
     let task_id = crate::db::task_id(job_id, spec.name, batch_index.map(|i| i as i32));
     let payload = serde_json::json!({ "jobId": job_id });
-    let env = Envelope::new(spec, task_id, Some(job_id), batch_index, payload.clone());
+    // The trace of whoever enqueues (the upload's request, the previous task) continues in it.
+    let env = Envelope::new(spec, task_id, Some(job_id), batch_index, payload.clone())
+        .with_traceparent(crate::telemetry::trace::current_traceparent());
     match ctx.queue() {
         QueueBackend::Redis(q) => {
             ctx.db()

@@ -4,7 +4,9 @@
 //! shipper would have to query `span.job_id`. Here every line is one flat object:
 //! `timestamp`, `level`, `message`, `target`, then the fields of the spans from the root to
 //! the innermost (`job_id`, `task_name`, `http.method`, …), then the event's own fields, which
-//! win on a clash, and `span` (the innermost span's name).
+//! win on a clash, `span` (the innermost span's name), and `trace_id`/`span_id` of the active
+//! OpenTelemetry span, so a log line leads to its trace (and the lines of one upload, across
+//! the API and the workers, share a `trace_id`).
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -85,6 +87,14 @@ where
         line.extend(fields);
         if let Some(name) = innermost {
             line.insert("span".into(), Value::from(name));
+            let sc = opentelemetry::Context::map_current(|cx| {
+                use opentelemetry::trace::TraceContextExt;
+                cx.span().span_context().clone()
+            });
+            if sc.is_valid() {
+                line.insert("trace_id".into(), Value::from(sc.trace_id().to_string()));
+                line.insert("span_id".into(), Value::from(sc.span_id().to_string()));
+            }
         }
         writeln!(writer, "{}", Value::Object(line))
     }

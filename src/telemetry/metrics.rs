@@ -34,6 +34,162 @@ pub const HTTP_REQUESTS_TOTAL: &str = "provis_http_requests_total";
 /// HTTP request duration by method and route, in seconds.
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "provis_http_request_duration_seconds";
 
+/// Every metric name provis exports, for tests and the dashboard check.
+pub const ALL: &[&str] = &[
+    JOBS_TOTAL,
+    JOB_DURATION_MS,
+    TASKS_TOTAL,
+    TASK_DURATION_MS,
+    FILES_PARSED_TOTAL,
+    NODE_PARSE_MS,
+    IMPORTS_TOTAL,
+    ARTIFACTS_CREATED_TOTAL,
+    QUEUE_SIZE,
+    ERRORS_TOTAL,
+    HTTP_REQUESTS_TOTAL,
+    HTTP_REQUEST_DURATION_SECONDS,
+];
+
+/// The `method` label of HTTP metrics: a known method, else `other`.
+///
+/// actix accepts any token as a method, and a label per token would let any client grow
+/// `/metrics` without bound (issue 9 item 11), so the set is closed here.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == method.as_str())
+        .unwrap_or("other")
+}
+
+/// The part of provis an error belongs to: the `component` label of `provis_errors_total`.
+///
+/// A closed set. Errors are counted where they are logged (see `telemetry::errors`): every
+/// WARN or ERROR line of provis's own code counts once under the component of the module that
+/// logged it, or of its `component` / `dependency` field when that names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// HTTP handlers and the error table (5xx answers, failing health checks).
+    Api,
+    /// Postgres / SQLite.
+    Database,
+    /// Redis (queues, status, events) as a dependency.
+    Redis,
+    /// The artifact store (S3 or local disk).
+    Storage,
+    /// Queue internals (claims, recovery sweeps, worker registration).
+    Queue,
+    /// The worker runtime: task executions that failed, were retried or lost their lease.
+    Worker,
+    /// Live status and event streams.
+    Events,
+    /// Pipeline task bodies.
+    Task,
+    /// Jobs that failed.
+    Job,
+    /// Accepting uploads (refused archives included).
+    Ingest,
+    /// Sandboxed parser children (crashes, timeouts).
+    Parser,
+    /// The pure pipeline (parsing, resolution, capabilities).
+    Pipeline,
+    /// The LLM client.
+    Llm,
+    /// Start-up and configuration.
+    Startup,
+    /// Metrics and trace export.
+    Telemetry,
+    /// Anything else (errors logged by libraries).
+    Other,
+}
+
+impl Component {
+    /// Every component, in documentation order.
+    pub const ALL: [Component; 16] = [
+        Component::Api,
+        Component::Database,
+        Component::Redis,
+        Component::Storage,
+        Component::Queue,
+        Component::Worker,
+        Component::Events,
+        Component::Task,
+        Component::Job,
+        Component::Ingest,
+        Component::Parser,
+        Component::Pipeline,
+        Component::Llm,
+        Component::Startup,
+        Component::Telemetry,
+        Component::Other,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Api => "api",
+            Component::Database => "database",
+            Component::Redis => "redis",
+            Component::Storage => "storage",
+            Component::Queue => "queue",
+            Component::Worker => "worker",
+            Component::Events => "events",
+            Component::Task => "task",
+            Component::Job => "job",
+            Component::Ingest => "ingest",
+            Component::Parser => "parser",
+            Component::Pipeline => "pipeline",
+            Component::Llm => "llm",
+            Component::Startup => "startup",
+            Component::Telemetry => "telemetry",
+            Component::Other => "other",
+        }
+    }
+
+    /// The component a label value names, if any.
+    pub fn parse(text: &str) -> Option<Component> {
+        Component::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// The component of a module path (a tracing target): the longest matching prefix.
+    pub fn of_target(target: &str) -> Component {
+        const PREFIXES: &[(&str, Component)] = &[
+            ("provis::api", Component::Api),
+            ("provis::error", Component::Api),
+            ("provis::db", Component::Database),
+            ("provis::queue::worker", Component::Worker),
+            ("provis::queue", Component::Queue),
+            ("provis::events", Component::Events),
+            ("provis::artifacts", Component::Storage),
+            ("provis::tasks::sandbox", Component::Parser),
+            ("provis::tasks::progress", Component::Job),
+            ("provis::tasks::intake", Component::Ingest),
+            ("provis::tasks", Component::Task),
+            ("provis::pipeline::ingest", Component::Ingest),
+            ("provis::pipeline", Component::Pipeline),
+            ("provis::llm", Component::Llm),
+            ("provis::cli", Component::Startup),
+            ("provis::context", Component::Startup),
+            ("provis::config", Component::Startup),
+            ("provis::telemetry", Component::Telemetry),
+        ];
+        PREFIXES
+            .iter()
+            .filter(|(p, _)| {
+                target == *p || target.strip_prefix(p).is_some_and(|r| r.starts_with("::"))
+            })
+            .max_by_key(|(p, _)| p.len())
+            .map_or(Component::Other, |(_, c)| *c)
+    }
+}
+
+/// Counts one error of `component`.
+pub fn count_error(component: Component) {
+    metrics::counter!(ERRORS_TOTAL, "component" => component.as_str()).increment(1);
+}
+
 /// Histogram buckets: the runbook's for its histograms, Prometheus' usual ones for HTTP.
 const BUCKETS: &[(&str, &[f64])] = &[
     (
@@ -110,7 +266,10 @@ fn describe_all() {
         "Artifact versions written, by kind"
     );
     describe_gauge!(QUEUE_SIZE, "Tasks waiting in each queue");
-    describe_counter!(ERRORS_TOTAL, "Errors, by component");
+    describe_counter!(
+        ERRORS_TOTAL,
+        "Errors and warnings logged by provis, by component"
+    );
     describe_counter!(
         HTTP_REQUESTS_TOTAL,
         "HTTP requests, by method, route and status"
@@ -120,4 +279,50 @@ fn describe_all() {
         Unit::Seconds,
         "HTTP request duration, by method and route"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::Method;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let odd = Method::from_bytes(b"BREW").expect("a token is a method");
+        assert_eq!(method_label(&odd), "other");
+        let lower = Method::from_bytes(b"get").expect("a token is a method");
+        assert_eq!(method_label(&lower), "other", "methods are case-sensitive");
+    }
+
+    #[test]
+    fn components_come_from_module_paths() {
+        assert_eq!(
+            Component::of_target("provis::db::jobs"),
+            Component::Database
+        );
+        assert_eq!(
+            Component::of_target("provis::queue::worker"),
+            Component::Worker
+        );
+        assert_eq!(
+            Component::of_target("provis::queue::rq::sweep"),
+            Component::Queue
+        );
+        assert_eq!(
+            Component::of_target("provis::tasks::sandbox::pool"),
+            Component::Parser
+        );
+        assert_eq!(
+            Component::of_target("provis::tasks::stages"),
+            Component::Task
+        );
+        assert_eq!(Component::of_target("provis::dbx"), Component::Other);
+        assert_eq!(Component::of_target("h2::proto"), Component::Other);
+        for c in Component::ALL {
+            assert_eq!(Component::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Component::parse("storage or database"), None);
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod fixtures;
+pub mod observe;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -40,7 +41,7 @@ pub fn redis_url() -> String {
 
 /// S3 endpoint (moto or MinIO).
 pub fn s3_endpoint() -> String {
-    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_string())
+    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".to_string())
 }
 
 /// A free TCP port on the loopback interface.
@@ -136,6 +137,13 @@ const CLEARED: &[&str] = &[
     "OPENAI_API_KEY",
     "MAX_UPLOAD_BYTES",
     "LOG_FORMAT",
+    "METRICS_PORT",
+    "PROVIS_METRICS_PORT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_SDK_DISABLED",
 ];
 
 /// One test's cluster.
@@ -209,6 +217,9 @@ impl Cluster {
             ("RUST_LOG", "info"),
             // Plain log files (tracing-subscriber honours NO_COLOR).
             ("NO_COLOR", "1"),
+            // Workers serve no /metrics unless a test gives them a port of their own (the
+            // default, 9464, is one port per host).
+            ("METRICS_PORT", "0"),
         ] {
             env.insert(k.to_string(), v.to_string());
         }

@@ -380,7 +380,7 @@ async fn two_worker_processes_share_llm_rpm() {
             ("LLM_BUCKET_KEY", &redis.bucket_key),
         ],
     );
-    let s3 = std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".into());
+    let s3 = std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".into());
     env.extend([
         ("DATABASE_URL", pg.url.clone()),
         ("REDIS_URL", redis.url.clone()),

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod prom;
+
 use std::fs::File;
 use std::io::Write as _;
 use std::net::TcpListener;

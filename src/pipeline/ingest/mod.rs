@@ -349,10 +349,14 @@ pub fn inspect_source(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, Zi
 pub fn repo_name_from_filename(name: &str) -> String {
     const MAX: usize = 100;
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let stem = if base.len() >= 4 && base[base.len() - 4..].eq_ignore_ascii_case(".zip") {
-        &base[..base.len() - 4]
-    } else {
-        base
+    // `get`, not indexing: the last four bytes may cut a multi-byte character.
+    let stem = match base
+        .len()
+        .checked_sub(4)
+        .and_then(|i| Some((i, base.get(i..)?)))
+    {
+        Some((i, ext)) if ext.eq_ignore_ascii_case(".zip") => &base[..i],
+        _ => base,
     };
     let mut out = String::with_capacity(stem.len().min(MAX));
     for c in stem.chars() {
@@ -395,6 +399,9 @@ mod tests {
         assert_eq!(repo_name_from_filename(""), "repo");
         assert_eq!(repo_name_from_filename("café.zip"), "caf");
         assert_eq!(repo_name_from_filename("repo.tar.gz"), "repo.tar.gz");
+        // Found by schemathesis: the last four bytes cut a four-byte character (no panic).
+        assert_eq!(repo_name_from_filename("\u{6cdbd}n"), "n");
+        assert_eq!(repo_name_from_filename("\u{10000}0"), "0");
         assert_eq!(repo_name_from_filename(&"x".repeat(300)).len(), 100);
     }
 

@@ -69,8 +69,8 @@ pub(crate) const CPU_LIMIT_ENV: &str = "PROVIS_PARSER_CPU_LIMIT_S";
 pub(crate) const STACK_ENV: &str = "PROVIS_PARSER_STACK_BYTES";
 
 /// Histogram of the wall time of one file in a parser child (request sent → reply read), in
-/// milliseconds, failures included. Move to `telemetry::metrics` with the other names at merge.
-pub const NODE_PARSE_MS: &str = "provis_node_parse_ms";
+/// milliseconds, failures included (the name lives with the others in `telemetry::metrics`).
+pub const NODE_PARSE_MS: &str = crate::telemetry::metrics::NODE_PARSE_MS;
 /// Warning code of a file whose parse ran out of time (per file or per batch).
 pub const PARSE_TIMEOUT: &str = "parse_timeout";
 /// Warning code of a file whose parser panicked or whose child died.
