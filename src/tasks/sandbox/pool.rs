@@ -84,11 +84,19 @@ impl Default for SandboxOptions {
 }
 
 impl SandboxOptions {
-    /// Options from the `NODE_*` settings; the rest keep their defaults.
+    /// Options from the `NODE_*` and `PARSER_*` settings; the rest keep their defaults. The
+    /// number of children and each one's memory limit come from one budget
+    /// (`PARSER_MEMORY_MB`, see [`ParserBudget`](super::ParserBudget)).
     pub fn from_config(cfg: &Config) -> Self {
         let file_timeout = Duration::from_secs(cfg.node_file_timeout_s);
+        let budget = super::ParserBudget::for_this_machine(
+            cfg.parser_memory_mb,
+            cfg.node_subproc_concurrency,
+        );
         Self {
-            concurrency: cfg.node_subproc_concurrency,
+            enabled: cfg.parser_sandbox,
+            concurrency: budget.children,
+            memory_limit_bytes: budget.per_child_bytes,
             file_timeout,
             batch_timeout: Duration::from_secs(cfg.node_batch_timeout_s),
             cpu_limit: Duration::from_secs(600).max(file_timeout * 10),
