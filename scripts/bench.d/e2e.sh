@@ -16,7 +16,7 @@
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
 # BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
 # TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
-# BENCH_JOB_TIMEOUT_S (default 120: a job not done by then fails the run), BENCH_KEEP=1 (keep
+# BENCH_JOB_TIMEOUT_S (default 300: a job not done by then fails the run), BENCH_KEEP=1 (keep
 # the logs and data dirs).
 set -euo pipefail
 
@@ -43,44 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# maxrss FILE: "Maximum resident set size" of a `time -v` report, in MB.
-maxrss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_health() { # wait_health PORT
-    local i
-    for i in $(seq 1 300); do
-        curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "bench e2e: no /health on port $1" >&2
-    return 1
-}
-# upload ZIP PORT: POST /ingest, follow the SSE stream to the end; prints "<seconds> <jobId>".
-upload() {
-    local zip="$1" port="$2" t0 t1 resp job last
-    t0=$(now)
-    resp=$(curl -fsS -F "file=@$zip" "http://127.0.0.1:$port/ingest")
-    job=$(jq -r .jobId <<<"$resp")
-    last=$(curl -sSN --max-time "${BENCH_JOB_TIMEOUT_S:-120}" "http://127.0.0.1:$port/jobs/$job/events" |
-        grep -m1 -E '^event: done|"terminal": ?true' || true)
-    t1=$(now)
-    if [[ "$last" != "event: done" ]]; then
-        echo "bench e2e: job $job did not end done: $last" >&2
-        curl -sS "http://127.0.0.1:$port/status/$job" >&2 || true
-        return 1
-    fi
-    echo "$(secs "$t0" "$t1") $job"
-}
-# stop PID: PID is a `time -v` wrapper; SIGTERM goes to the provis process it runs (time itself
-# would die without a report), then the wrapper is waited for, so its report is complete.
-stop() {
-    local child
-    child=$(pgrep -P "$1" || true)
-    if [[ -n "$child" ]]; then kill -TERM $child 2>/dev/null || true; else kill -TERM "$1" 2>/dev/null || true; fi
-    wait "$1" 2>/dev/null || true
-}
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 echo "bench e2e: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for zip in "${zips[@]}"; do
