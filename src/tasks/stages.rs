@@ -219,21 +219,29 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             (j.batches_done, j.batches_total)
         }
     };
-    let pct = phase::PARSING.1 + (15 * done / total.max(1));
+    let pct = (phase::PARSING.1 + (15 * done / total.max(1))).min(50);
     let job_now = ctx.db().get_job(job.id).await.retryable()?;
     let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
-    // Only while parsing: a late batch must not move a merging job's pct backwards.
-    if job_now.as_ref().is_none_or(|j| j.phase == phase::PARSING.0) {
-        progress::set_pct(
-            &ctx,
-            job.id,
-            pct.min(50),
-            JobUpdate {
-                warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
-                ..Default::default()
-            },
-        )
-        .await?;
+    // Only while parsing: a late batch must not move a merging job's pct backwards. The row is
+    // written only when something it shows changes (pct moves about 15 times per job, however
+    // many batches; warnings are rare); otherwise the live status just shows the new counts.
+    match &job_now {
+        Some(j) if j.phase != phase::PARSING.0 => {}
+        Some(j) if j.pct >= pct && warnings == 0 => progress::mirror_status(&ctx, j).await,
+        _ => {
+            progress::set_pct(
+                &ctx,
+                job.id,
+                pct,
+                JobUpdate {
+                    warnings_count: Some(
+                        ctx.db().count_warnings(job.id).await.retryable()? as i32
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
     }
     progress::emit(
         &ctx,
