@@ -15,6 +15,7 @@
 # Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
 # BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
+# BENCH_E2E_ZIPS (space-separated zips instead of mui-material and django),
 # TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
 # BENCH_JOB_TIMEOUT_S (default 300: a job not done by then fails the run), BENCH_KEEP=1 (keep
 # the logs and data dirs).
@@ -29,7 +30,7 @@ worker_concurrency="${BENCH_WORKER_CONCURRENCY:-2}"
 db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
-zips=("$corpora/mui-material.zip" "$corpora/django.zip")
+if [[ -n "${BENCH_E2E_ZIPS:-}" ]]; then read -r -a zips <<<"$BENCH_E2E_ZIPS"; else zips=("$corpora/mui-material.zip" "$corpora/django.zip"); fi
 timev=/usr/bin/time
 [[ -x "$timev" ]] || { echo "bench e2e: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
@@ -116,6 +117,10 @@ for zip in "${zips[@]}"; do
                     rss="serve $(maxrss "$dir.serve.time") MB"
                     for w in $(seq 1 "$nw"); do rss="$rss, worker$w $(maxrss "$dir.work$w.time") MB"; done
                     echo "cluster $name workers=$nw (--concurrency $worker_concurrency) run=$run: upload→done $s s, max RSS $rss (job $job)"
+                    # How evenly the parse batches spread (goal: with 2 workers none over 60%).
+                    psql "$db_url" -qAt -F ' ' -c "SELECT coalesce(worker, '?'), count(*) FROM $schema.tasks WHERE job_id = '$job' AND name = 'parse_batch' GROUP BY 1 ORDER BY 1" |
+                        awk -v nw="$nw" '{n[$1] = $2; t += $2} END {for (w in n) printf "  parse batches on %s: %d of %d (%.0f%%)\n", w, n[w], t, 100 * n[w] / t}'
+
                     psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
                     unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET
                 done

@@ -110,6 +110,20 @@ impl Memo {
     }
 }
 
+/// Gives the heap memory freed by a finished job back to the operating system.
+///
+/// glibc's allocator keeps freed memory in its arenas for reuse, so after a 50k-file job an idle
+/// worker stayed at its peak (over 1 GB) until the next job; trimming returns it at once.
+/// Elsewhere (other C libraries, other allocators) this does nothing.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim takes an integer and only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

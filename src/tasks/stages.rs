@@ -234,9 +234,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
                 job.id,
                 pct,
                 JobUpdate {
-                    warnings_count: Some(
-                        ctx.db().count_warnings(job.id).await.retryable()? as i32
-                    ),
+                    warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
                     ..Default::default()
                 },
             )
@@ -710,5 +708,6 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     progress::emit(&ctx, job.id, types::DONE, metrics).await?;
     ctx.sources().forget(job.id);
     ctx.memo().forget(job.id);
+    tokio::task::spawn_blocking(super::memo::release_free_memory);
     Ok(())
 }
