@@ -9,6 +9,7 @@
 pub mod docs;
 pub mod intake;
 pub mod memo;
+pub mod parse_cache;
 pub mod progress;
 pub mod publish;
 pub mod sandbox;

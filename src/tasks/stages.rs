@@ -8,7 +8,7 @@ use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
     write_artifact,
 };
-use super::source;
+use super::{parse_cache, sandbox, source};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use crate::artifacts::ArtifactKind;
 use crate::context::AppContext;
@@ -172,7 +172,9 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         None => {
             let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
-            let records = Arc::new(parse_files(&ctx, src, slice).await?);
+            let (records, refs) = parse_files(&ctx, &job, src, slice).await?;
+            let records = Arc::new(records);
+            put_work_value(&ctx, &job, &cache_blob(index), Arc::new(refs)).await?;
             put_work_value(&ctx, &job, &name, Arc::clone(&records)).await?;
             records
         }
@@ -355,19 +357,62 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// Reads and parses files in the parser sandbox (or in process when it is disabled).
+/// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
+/// and how many it reused.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CacheRefs {
+    refs: Vec<(String, String)>,
+    reused: usize,
+}
+
+/// Work value: the cache refs of batch `index`.
+fn cache_blob(index: u32) -> String {
+    format!("cache-{index}")
+}
+
+/// Work value: files of the job whose records came from the parse cache (from merge).
+const REUSED: &str = "reused";
+
+/// Reads and parses files in the parser sandbox (or in process when it is disabled); files
+/// whose records the parse cache holds are neither read nor parsed.
 async fn parse_files(
     ctx: &AppContext,
+    job: &Job,
     src: source::Source,
     files: Vec<pipeline::PlannedFile>,
-) -> Result<Vec<FileRecord>, TaskError> {
-    let entries: Vec<ManifestEntry> = files.iter().map(|f| f.entry.clone()).collect();
+) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+    let keys: Vec<Option<String>> = files
+        .iter()
+        .map(|f| {
+            f.parse.then(|| {
+                parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
+            })
+        })
+        .collect();
+    let cached = parse_cache::lookup(ctx, job, &keys).await;
+    let index = parse_cache::index(ctx, job).await;
+    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
+    let mut refs = CacheRefs::default();
+    let mut to_read = Vec::new();
+    for (i, hit) in cached.into_iter().enumerate() {
+        match (hit, &keys[i]) {
+            (Some(rec), Some(key)) => {
+                if let Some(pack) = index.get(key) {
+                    refs.refs.push((key.clone(), pack.clone()));
+                }
+                refs.reused += 1;
+                out[i] = Some(rec);
+            }
+            _ => to_read.push(i),
+        }
+    }
+    let entries: Vec<ManifestEntry> = to_read.iter().map(|&i| files[i].entry.clone()).collect();
     let read = tokio::task::spawn_blocking(move || source::read(&src, &entries))
         .await
         .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
-    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
     let mut to_parse = Vec::new();
-    for (i, ((path, bytes), file)) in read.into_iter().zip(&files).enumerate() {
+    for (i, (path, bytes)) in to_read.into_iter().zip(read) {
+        let file = &files[i];
         match bytes {
             Err(e) => {
                 let mut rec = FileRecord::new(&path, file.language, &file.ext, &[]);
@@ -398,14 +443,27 @@ async fn parse_files(
         .parsers()
         .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
     let parsed = pool.parse_batch(jobs).await;
+    let mut fresh = Vec::new();
     for (i, rec) in indices.into_iter().zip(parsed) {
         ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
             "language" => pipeline::language_label(rec.language),
             "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
         .increment(1);
+        // A timeout or a crash says as much about this machine as about the file: not cached.
+        let sandbox_failure = rec.warnings.iter().any(|w| {
+            w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH
+        });
+        if let (Some(key), false) = (&keys[i], sandbox_failure) {
+            fresh.push((key.clone(), rec.clone()));
+        }
         out[i] = Some(rec);
     }
-    Ok(out.into_iter().flatten().collect())
+    let fresh_keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
+    if let Some(pack) = parse_cache::store_pack(ctx, fresh).await {
+        refs.refs
+            .extend(fresh_keys.into_iter().map(|k| (k, pack.clone())));
+    }
+    Ok((out.into_iter().flatten().collect(), refs))
 }
 
 /// `merge`: gathers every batch, resolves imports across the snapshot, `files` artifact.
@@ -419,6 +477,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     };
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
     let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
+    let mut cache = CacheRefs::default();
     for i in 0..job.batches_total.max(0) {
         let batch: Arc<Vec<FileRecord>> =
             take_work_value(&ctx, &job, &format!("batch-{i}")).await?;
@@ -426,7 +485,14 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             Ok(batch) => records.extend(batch),
             Err(shared) => records.extend(shared.iter().cloned()),
         }
+        // Absent for a batch parsed by an older version: its files are simply not indexed.
+        if let Ok(refs) = take_work_value::<CacheRefs>(&ctx, &job, &cache_blob(i as u32)).await {
+            cache.refs.extend(refs.refs.iter().cloned());
+            cache.reused += refs.reused;
+        }
     }
+    put_work_value(&ctx, &job, REUSED, Arc::new(cache.reused)).await?;
+    parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
@@ -669,6 +735,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         "snapshotId": snapshot.id,
         "filesCount": job.files_total,
         "filesParsed": job.files_parsed,
+        "filesReused": get_work_value::<usize>(&ctx, &job, REUSED).await.map_or(0, |n| *n),
         "bytes": job.upload_bytes,
         "importsTotal": job.imports_total,
         "importsInternal": job.imports_internal,
