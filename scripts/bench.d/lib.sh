@@ -40,3 +40,8 @@ stop() {
 # stats "v1 v2 …": "best B median M" (smallest and middle value).
 stats() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END {printf "best %s median %s", v[1], v[int((NR+1)/2)]}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# stop_direct PID: SIGTERM to a provis process started directly (not under `time -v`), then wait.
+stop_direct() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}

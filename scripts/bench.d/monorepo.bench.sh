@@ -20,7 +20,7 @@ work=$(mktemp -d /var/tmp/provis-bench/monorepo.XXXXXX)
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do stop "$p"; done
+    for p in "${pids[@]}"; do stop_direct "$p"; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,7 +59,7 @@ for c in "${sizes[@]}"; do
         m=$(cat "$data.rss")
         sleep 5
         idle=$(python3 "$here/rss_tree.py" now "$pid")
-        stop "$pid"
+        stop_direct "$pid"
         wait "$watcher" || true
         ai_t="$ai_t $s" ai_m="$ai_m $m" ai_i="$ai_i $idle"
         echo "all-in-one copies=$c run=$run: upload→done $s s, peak tree RSS $m MB, idle after 5 s $idle MB (job $job)"

@@ -24,7 +24,7 @@ work=$(mktemp -d /var/tmp/provis-bench/overhead.XXXXXX)
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do stop "$p"; done
+    for p in "${pids[@]}"; do stop_direct "$p"; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +60,7 @@ for run in $(seq 1 "$runs"); do
     read -r s job < <(upload "$zip" "$port")
     aio="$aio $s"
     echo "all-in-one run=$run: upload→done $s s (job $job)"
-    stop "$pid"
+    stop_direct "$pid"
 done
 read -r _ aio_best _ aio_median <<<"$(stats "$aio")"
 

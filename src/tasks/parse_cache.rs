@@ -153,7 +153,10 @@ pub async fn store_pack(ctx: &AppContext, fresh: Vec<(String, FileRecord)>) -> O
 /// repository. Best effort, like everything in the cache.
 pub async fn store_index(ctx: &AppContext, job: &Job, pairs: Vec<(String, String)>) {
     let millis = chrono::Utc::now().timestamp_millis();
-    let key = format!("{PREFIX}/index/{}/{millis:015}-{}.json", job.repo_id, job.id);
+    let key = format!(
+        "{PREFIX}/index/{}/{millis:015}-{}.json",
+        job.repo_id, job.id
+    );
     let bytes = match serde_json::to_vec(&pairs) {
         Ok(b) => b,
         Err(_) => return,

@@ -8,8 +8,8 @@ use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
     write_artifact,
 };
-use super::{parse_cache, sandbox, source};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
+use super::{parse_cache, sandbox, source};
 use crate::artifacts::ArtifactKind;
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
@@ -450,9 +450,10 @@ async fn parse_files(
             "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
         .increment(1);
         // A timeout or a crash says as much about this machine as about the file: not cached.
-        let sandbox_failure = rec.warnings.iter().any(|w| {
-            w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH
-        });
+        let sandbox_failure = rec
+            .warnings
+            .iter()
+            .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
         if let (Some(key), false) = (&keys[i], sandbox_failure) {
             fresh.push((key.clone(), rec.clone()));
         }

@@ -192,7 +192,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
 
     summary(&analyze(&root, &src, &warm));
-    assert_eq!(metric(&warm, "filesReused"), 0, "nothing to reuse the first time");
+    assert_eq!(
+        metric(&warm, "filesReused"),
+        0,
+        "nothing to reuse the first time"
+    );
     assert_eq!(metric(&warm, "filesParsed"), parsed);
 
     // One changed file: parsed again, every other one reused.
@@ -208,7 +212,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     let cold = root.path().join("cold-1");
     summary(&analyze(&root, &src, &cold));
     assert_eq!(metric(&cold, "filesReused"), 0);
-    assert_eq!(comparable(&warm), comparable(&cold), "warm run differs from cold");
+    assert_eq!(
+        comparable(&warm),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
     let graph = &artifacts(&warm)[2].1;
     assert!(
         graph["edges"].as_array().is_some_and(|es| es
@@ -232,7 +240,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     assert_eq!(metric(&warm, "filesReused"), parsed);
     let cold = root.path().join("cold-2");
     summary(&analyze(&root, &src, &cold));
-    assert_eq!(comparable(&warm), comparable(&cold), "warm run differs from cold");
+    assert_eq!(
+        comparable(&warm),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
     let graph = &artifacts(&warm)[2].1;
     assert!(
         !graph["edges"].as_array().is_some_and(|es| es
