@@ -45,3 +45,25 @@ stop_direct() {
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+# zip_dir DIR ZIP: a zip whose entries are DIR's contents (paths relative to DIR), deflate level
+# 6, entries sorted, written to ZIP.partial and renamed.
+zip_dir() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+tmp = dst + ".partial"
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    for base, dirs, files in os.walk(src):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(base, name)
+            z.write(full, os.path.relpath(full, src))
+os.replace(tmp, dst)
+PY
+}
+# on_exit_stop_and_remove DIR: at exit, stops the pids in the array `pids` and removes DIR.
+on_exit_stop_and_remove() {
+    bench_work_dir="$1"
+    pids=()
+    trap 'for p in "${pids[@]}"; do stop_direct "$p"; done; rm -rf "$bench_work_dir"' EXIT
+}

@@ -17,13 +17,7 @@ bin="${PROVIS_BIN:?}"
 runs="${BENCH_RUNS:-2}"
 read -r -a sizes <<<"${BENCH_MONOREPO_COPIES:-8 16}"
 work=$(mktemp -d /var/tmp/provis-bench/monorepo.XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do stop_direct "$p"; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit_stop_and_remove "$work"
 declare -A res
 
 echo "bench monorepo: $(nproc) cores, load average before: $(load)"

@@ -14,6 +14,8 @@
 # One copy of each is a unit of 3,354 files and 29.2 MB; 16 copies are 53.7k files and 467 MB
 # (the ~50k-file, ~500 MB monorepo of the goals), 8 copies half of that. Idempotent.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 copies="${1:?usage: monorepo.sh COPIES}"
 bench_dir="${BENCH_DIR:-/var/tmp/provis-bench}"
@@ -46,17 +48,6 @@ if [[ ! -d "$dest" ]]; then
 fi
 if [[ ! -f "$zip" ]]; then
     echo "bench monorepo: zipping $dest" >&2
-    python3 - "$dest" "$zip" <<'EOF'
-import os, sys, zipfile
-src, dst = sys.argv[1], sys.argv[2]
-tmp = dst + ".partial"
-with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
-    for base, dirs, files in os.walk(src):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(base, name)
-            z.write(full, os.path.relpath(full, src))
-os.replace(tmp, dst)
-EOF
+    zip_dir "$dest" "$zip"
 fi
 echo "$zip"

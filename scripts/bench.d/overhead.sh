@@ -21,13 +21,7 @@ threads="${BENCH_THREADS:-$(nproc)}"
 dir="$corpora/mui-material"
 zip="$corpora/mui-material.zip"
 work=$(mktemp -d /var/tmp/provis-bench/overhead.XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do stop_direct "$p"; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit_stop_and_remove "$work"
 
 echo "bench overhead: $(nproc) cores, load average before: $(load)"
 ref=$(BENCH_THREADS=$threads "$parse_bin" reference "$dir" "$runs" 2>/dev/null)
