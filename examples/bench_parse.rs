@@ -6,7 +6,15 @@
 //! bench_parse throughput <dir> [runs]        per-core and all-core MB/s by language
 //! bench_parse app <dir> [runs]               parse (all cores) + resolve + graph of a tree
 //! bench_parse sandbox <dir> <provis> [runs]  ParserPool: child processes vs in-process
+//! bench_parse reference <dir> [runs]         bare oxc parse + oxc_resolver resolve (no provis)
 //! ```
+//!
+//! `reference` is the yardstick of the pipeline-overhead goal: read every JS/TS file the
+//! discovery rules keep from disk, parse it with `oxc_parser` (one arena per thread, reused),
+//! and resolve every requested module of its module record with one shared `oxc_resolver`
+//! (tsconfig discovered per file, the extensions and conditions of provis's TypeScript
+//! importers) on the real file system, on `BENCH_THREADS` threads. Nothing of provis runs:
+//! no fact extraction, no records, no graph.
 //!
 //! Files are chosen by the discovery rules (`pipeline::discover`, `MAX_FILE_BYTES` default
 //! 2 MiB), as a job would choose them. Every phase is run `runs` times (default 3) and the best
@@ -215,7 +223,9 @@ fn app(corpus: &Corpus, runs: usize, threads: usize) {
         let g = graph::build_graph(&records);
         let t3 = Instant::now();
         // The summarize stage: capabilities and summaries (not part of the 0.5 s goal).
-        let (caps, _) = pipeline::capabilities_and_summaries(&records, &g, &corpus.texts);
+        let (caps, _) = pipeline::capabilities_and_summaries(&records, &g, &|p: &str| {
+            corpus.texts.get(p).cloned()
+        });
         caps_t.push(t3.elapsed());
         let n_caps = caps
             .get("capabilities")
@@ -320,9 +330,77 @@ fn sandbox(corpus: &Corpus, exe: PathBuf, runs: usize) -> Result<(), Box<dyn std
     Ok(())
 }
 
+fn reference(root: &Path, corpus: &Corpus, runs: usize, threads: usize) {
+    use oxc_resolver::{ResolveOptions, Resolver, TsconfigDiscovery};
+    use rayon::prelude::*;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let files: Vec<PathBuf> = corpus
+        .code
+        .iter()
+        .filter(|(_, l, _)| matches!(l, Language::Js | Language::Ts))
+        .map(|(p, _, _)| root.join(p))
+        .collect();
+    let strings = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+    let mut times = Vec::new();
+    let mut totals = (0usize, 0usize, 0usize);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(256 << 20)
+        .build()
+        .expect("thread pool");
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        // A fresh resolver per run: its caches must not carry over between runs.
+        let resolver = Resolver::new(ResolveOptions {
+            tsconfig: Some(TsconfigDiscovery::Auto),
+            extensions: strings(&[
+                ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".json",
+            ]),
+            condition_names: strings(&["import", "require", "node", "types", "default"]),
+            ..ResolveOptions::default()
+        });
+        let counts = pool.install(|| {
+            files
+                .par_iter()
+                .map_init(oxc_allocator::Allocator::default, |arena, path| {
+                    let Ok(text) = std::fs::read_to_string(path) else {
+                        return (0, 0, 0);
+                    };
+                    arena.reset();
+                    let source_type = oxc_span::SourceType::from_path(path)
+                        .unwrap_or_default()
+                        .with_jsx(true);
+                    let ret = oxc_parser::Parser::new(arena, &text, source_type).parse();
+                    let dir = path.parent().unwrap_or(&root);
+                    let (mut ok, mut failed) = (0, 0);
+                    for spec in ret.module_record.requested_modules.keys() {
+                        match resolver.resolve(dir, spec.as_str()) {
+                            Ok(_) => ok += 1,
+                            Err(_) => failed += 1,
+                        }
+                    }
+                    (1, ok, failed)
+                })
+                .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+        });
+        times.push(t.elapsed());
+        totals = counts;
+    }
+    times.sort();
+    println!(
+        "reference threads={threads} files={} resolved={} unresolved={} best_ms={} median_ms={}",
+        totals.0,
+        totals.1,
+        totals.2,
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+    );
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: bench_parse throughput|app <dir> [runs] | sandbox <dir> <provis> [runs]";
+    let usage =
+        "usage: bench_parse throughput|app|reference <dir> [runs] | sandbox <dir> <provis> [runs]";
     let (Some(mode), Some(dir)) = (args.get(1), args.get(2)) else {
         return Err(usage.into());
     };
@@ -347,6 +425,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "app" => {
             let runs = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
             app(&corpus, runs, threads);
+        }
+        "reference" => {
+            let runs = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
+            reference(Path::new(dir), &corpus, runs, threads);
         }
         "sandbox" => {
             let exe = PathBuf::from(args.get(3).ok_or(usage)?);

@@ -48,7 +48,7 @@ keys! {
     "node_batch_timeout_s", ["NODE_BATCH_TIMEOUT_S"], "120", "seconds one parse batch may take";
     "parse_batch_size", ["PARSE_BATCH_SIZE"], "50", "files per parse_batch task";
     "parser_sandbox", ["PARSER_SANDBOX"], "true", "parse in sandboxed child processes (rlimits, no network); false parses in the worker itself";
-    "parser_memory_limit_bytes", ["PARSER_MEMORY_LIMIT_BYTES"], "4294967296", "address-space limit of each parser child";
+    "parser_memory_mb", ["PARSER_MEMORY_MB"], "", "memory budget (MiB) of all parser children of one process, split evenly between them (the worst case a worker's parsing can use); unset = 1/16 of the machine's memory, between 512 and 2048";
     "max_file_bytes", ["MAX_FILE_BYTES"], "2097152", "larger files are kept as graph nodes but not parsed";
     "max_upload_bytes", ["MAX_UPLOAD_BYTES"], "536870912", "uploads larger than this are refused with 413";
     "zip_max_entries", ["ZIP_MAX_ENTRIES"], "60000", "most entries a zip may have";
@@ -166,8 +166,9 @@ pub struct Config {
     pub max_file_bytes: u64,
     /// Parse in sandboxed child processes.
     pub parser_sandbox: bool,
-    /// Address-space limit of a parser child, bytes.
-    pub parser_memory_limit_bytes: u64,
+    /// Memory budget of all parser children of one process, MiB; `None` = sized from the
+    /// machine's memory (see `tasks::sandbox::ParserBudget`).
+    pub parser_memory_mb: Option<u64>,
     /// Largest upload, bytes.
     pub max_upload_bytes: u64,
     /// Zip entry limit.
@@ -430,7 +431,10 @@ impl RawConfig {
             parse_batch_size: self.num("parse_batch_size", 1)?,
             max_file_bytes: self.num("max_file_bytes", 1)?,
             parser_sandbox: self.flag("parser_sandbox")?,
-            parser_memory_limit_bytes: self.num("parser_memory_limit_bytes", 64 << 20)?,
+            parser_memory_mb: match self.opt("parser_memory_mb") {
+                None => None,
+                Some(_) => Some(self.num("parser_memory_mb", 256)?),
+            },
             max_upload_bytes: self.num("max_upload_bytes", 1)?,
             zip_max_entries: self.num("zip_max_entries", 1)?,
             zip_max_depth: self.num("zip_max_depth", 1)?,

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::events::{BusConfig, EventBus};
 use crate::queue::{LocalBackend, QueueBackend, RedisBackend};
+use crate::tasks::memo::Memo;
 use crate::tasks::sandbox::{ParserPool, SandboxOptions};
 use crate::tasks::source::SourceCache;
 use crate::tasks::store::DbTaskStore;
@@ -31,6 +32,7 @@ struct Inner {
     scratch: PathBuf,
     sources: SourceCache,
     parsers: Option<ParserPool>,
+    memo: Memo,
 }
 
 /// How much of the stack a process needs (the API does not need parser children, etc.).
@@ -107,9 +109,15 @@ impl AppContext {
         let parsers = if role == Role::Api {
             None
         } else {
-            let mut opts = SandboxOptions::from_config(&cfg);
-            opts.enabled = cfg.parser_sandbox;
-            opts.memory_limit_bytes = cfg.parser_memory_limit_bytes;
+            let opts = SandboxOptions::from_config(&cfg);
+            if opts.enabled {
+                tracing::info!(
+                    budget_mb = (opts.memory_limit_bytes * opts.concurrency as u64) >> 20,
+                    children = opts.concurrency,
+                    per_child_mb = opts.memory_limit_bytes >> 20,
+                    "parser memory budget (PARSER_MEMORY_MB): the most this process's parser children can use"
+                );
+            }
             Some(ParserPool::new(opts).context("starting the parser pool")?)
         };
         let scratch = std::env::temp_dir().join(format!("provis-{}", std::process::id()));
@@ -124,6 +132,7 @@ impl AppContext {
                 scratch,
                 sources: SourceCache::default(),
                 parsers,
+                memo: Memo::default(),
             }),
         })
     }
@@ -156,6 +165,11 @@ impl AppContext {
     /// The worker's cache of fetched uploads.
     pub fn sources(&self) -> &SourceCache {
         &self.inner.sources
+    }
+
+    /// Stage results this process holds for the next stage (see [`Memo`]).
+    pub fn memo(&self) -> &Memo {
+        &self.inner.memo
     }
 
     /// The parser pool (sandboxed children, or in-process when `parser_sandbox` is off);

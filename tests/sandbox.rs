@@ -599,3 +599,61 @@ async fn sandbox_overhead() {
     }
     println!("histogram name: {NODE_PARSE_MS}");
 }
+
+/// Issue 9 item 12: a 210 KB TypeScript file whose nested class heritage makes the real
+/// parser's record grow quadratically (each class keeps the text of the next as its base: about
+/// 800 MB of text, which drove a child to its 4 GiB cap in 10 s). Under the default budget
+/// (`PARSER_MEMORY_MB` unset) the child dies on its own memory limit — a `parse_crash` naming
+/// the failed allocation or the oversized reply — and the next file is parsed by a fresh child.
+/// The file timeout is set far above the budget's failure so that a timeout cannot stand in for
+/// the memory limit; how fast it fails is measured by `scripts/bench budget`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pathological_file_dies_on_the_childs_own_memory_limit() {
+    let budget = provis::tasks::sandbox::ParserBudget::for_this_machine(None, 2);
+    assert!(budget.per_child_bytes <= 1 << 30, "{budget:?}");
+    let pool = pool(SandboxOptions {
+        child_env: Vec::new(),
+        concurrency: budget.children,
+        memory_limit_bytes: budget.per_child_bytes,
+        file_timeout: Duration::from_secs(600),
+        batch_timeout: Duration::from_secs(1200),
+        ..options()
+    });
+    let levels = 210_000 / 24;
+    let hostile = format!(
+        "x = {}class B {{}}{};\n",
+        "class A extends (".repeat(levels),
+        ") {}".repeat(levels)
+    );
+    assert!(hostile.len() < 220_000);
+    let records = pool
+        .parse_batch(vec![
+            file("heritage.ts", hostile),
+            file(
+                "next.ts",
+                "import { a } from './a';\nexport class C extends D {}\n",
+            ),
+        ])
+        .await;
+    let r = &records[0];
+    assert_eq!(codes(r), [PARSE_CRASH], "{:?}", r.warnings);
+    assert!(r.skipped);
+    assert!(
+        r.classes.is_empty(),
+        "nothing of the runaway record is kept"
+    );
+    let why = message(r);
+    assert!(
+        why.contains("memory allocation") || why.contains("over the limit"),
+        "the child must die on its memory limit: {why}"
+    );
+    let next = &records[1];
+    assert!(
+        next.warnings.is_empty() && !next.skipped,
+        "{:?}",
+        next.warnings
+    );
+    assert_eq!(next.imports.len(), 1);
+    assert_eq!(next.classes[0].bases, ["D"]);
+    assert_eq!(pool.stats().crashes, 1);
+}

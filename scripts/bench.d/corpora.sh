@@ -62,21 +62,8 @@ unpack() {
     mv "$dest.partial" "$dest"
 }
 
-zip_dir() { # zip_dir DIR ZIP: a zip whose entries are DIR's contents (paths relative to DIR).
-    local dir="$1" zip="$2"
-    python3 - "$dir" "$zip" <<'EOF'
-import os, sys, zipfile
-src, dst = sys.argv[1], sys.argv[2]
-tmp = dst + ".partial"
-with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
-    for base, dirs, files in os.walk(src):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(base, name)
-            z.write(full, os.path.relpath(full, src))
-os.replace(tmp, dst)
-EOF
-}
+# shellcheck source=lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 if [[ ! -d "$out/mui-material" ]]; then
     unpack "$(npm_tgz "$MUI" 'mui-material-*.tgz')" "$out/mui-material"

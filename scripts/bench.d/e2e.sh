@@ -15,8 +15,9 @@
 # Environment: PROVIS_BIN (required), BENCH_CORPORA (from corpora.sh), BENCH_RUNS (default 3),
 # BENCH_E2E ("analyze all-in-one cluster" by default), BENCH_CLUSTER_WORKERS ("1 2"),
 # BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
+# BENCH_E2E_ZIPS (space-separated zips instead of mui-material and django),
 # TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
-# BENCH_JOB_TIMEOUT_S (default 120: a job not done by then fails the run), BENCH_KEEP=1 (keep
+# BENCH_JOB_TIMEOUT_S (default 300: a job not done by then fails the run), BENCH_KEEP=1 (keep
 # the logs and data dirs).
 set -euo pipefail
 
@@ -29,7 +30,7 @@ worker_concurrency="${BENCH_WORKER_CONCURRENCY:-2}"
 db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
-zips=("$corpora/mui-material.zip" "$corpora/django.zip")
+if [[ -n "${BENCH_E2E_ZIPS:-}" ]]; then read -r -a zips <<<"$BENCH_E2E_ZIPS"; else zips=("$corpora/mui-material.zip" "$corpora/django.zip"); fi
 timev=/usr/bin/time
 [[ -x "$timev" ]] || { echo "bench e2e: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
@@ -43,44 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# maxrss FILE: "Maximum resident set size" of a `time -v` report, in MB.
-maxrss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_health() { # wait_health PORT
-    local i
-    for i in $(seq 1 300); do
-        curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "bench e2e: no /health on port $1" >&2
-    return 1
-}
-# upload ZIP PORT: POST /ingest, follow the SSE stream to the end; prints "<seconds> <jobId>".
-upload() {
-    local zip="$1" port="$2" t0 t1 resp job last
-    t0=$(now)
-    resp=$(curl -fsS -F "file=@$zip" "http://127.0.0.1:$port/ingest")
-    job=$(jq -r .jobId <<<"$resp")
-    last=$(curl -sSN --max-time "${BENCH_JOB_TIMEOUT_S:-120}" "http://127.0.0.1:$port/jobs/$job/events" |
-        grep -m1 -E '^event: done|"terminal": ?true' || true)
-    t1=$(now)
-    if [[ "$last" != "event: done" ]]; then
-        echo "bench e2e: job $job did not end done: $last" >&2
-        curl -sS "http://127.0.0.1:$port/status/$job" >&2 || true
-        return 1
-    fi
-    echo "$(secs "$t0" "$t1") $job"
-}
-# stop PID: PID is a `time -v` wrapper; SIGTERM goes to the provis process it runs (time itself
-# would die without a report), then the wrapper is waited for, so its report is complete.
-stop() {
-    local child
-    child=$(pgrep -P "$1" || true)
-    if [[ -n "$child" ]]; then kill -TERM $child 2>/dev/null || true; else kill -TERM "$1" 2>/dev/null || true; fi
-    wait "$1" 2>/dev/null || true
-}
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 echo "bench e2e: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for zip in "${zips[@]}"; do
@@ -151,6 +117,10 @@ for zip in "${zips[@]}"; do
                     rss="serve $(maxrss "$dir.serve.time") MB"
                     for w in $(seq 1 "$nw"); do rss="$rss, worker$w $(maxrss "$dir.work$w.time") MB"; done
                     echo "cluster $name workers=$nw (--concurrency $worker_concurrency) run=$run: upload→done $s s, max RSS $rss (job $job)"
+                    # How evenly the parse batches spread (goal: with 2 workers none over 60%).
+                    psql "$db_url" -qAt -F ' ' -c "SELECT coalesce(worker, '?'), count(*) FROM $schema.tasks WHERE job_id = '$job' AND name = 'parse_batch' GROUP BY 1 ORDER BY 1" |
+                        awk -v nw="$nw" '{n[$1] = $2; t += $2} END {for (w in n) printf "  parse batches on %s: %d of %d (%.0f%%)\n", w, n[w], t, 100 * n[w] / t}'
+
                     psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
                     unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET
                 done

@@ -109,6 +109,32 @@ impl LocalStore {
         })
     }
 
+    /// Blocking create-only write of the bytes `write` produces (see
+    /// [`super::ArtifactStore::put_new_writer_blocking`]).
+    pub(super) fn put_new_writer(
+        &self,
+        key: &str,
+        durable: bool,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(String, u64), ArtifactError> {
+        let final_path = self.path_of(key);
+        let dir = parent_of(&final_path)?;
+        std::fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
+        if final_path.exists() {
+            return Err(ArtifactError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        let tmp = TempPath(dir.join(format!("{TMP_PREFIX}{}", Uuid::new_v4())));
+        let bytes = write_file(&tmp.0, durable, write)?;
+        if durable {
+            link_into_place(&tmp, &final_path, key)?;
+        } else {
+            link_quietly(&tmp, &final_path, key)?;
+        }
+        Ok((self.uri(key), bytes))
+    }
+
     pub(super) async fn get(&self, key: &str) -> Result<Bytes, ArtifactError> {
         let path = self.path_of(key);
         match tokio::fs::read(&path).await {
@@ -199,6 +225,68 @@ fn write_new_blocking(final_path: &Path, key: &str, bytes: &[u8]) -> Result<(), 
     file.sync_all().map_err(|e| io_err("sync", &tmp.0, e))?;
     drop(file);
     link_into_place(&tmp, final_path, key)
+}
+
+/// Creates `path` (it must not exist) and fills it through a 256 KiB buffer from `write`;
+/// synced when `durable`. Returns the bytes written.
+pub(super) fn write_file(
+    path: &Path,
+    durable: bool,
+    write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<u64, ArtifactError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_err("create temporary file", path, e))?;
+    let mut out = CountingWriter {
+        inner: io::BufWriter::with_capacity(256 << 10, file),
+        bytes: 0,
+    };
+    write(&mut out).map_err(|e| io_err("write", path, e))?;
+    let file = out
+        .inner
+        .into_inner()
+        .map_err(|e| io_err("write", path, e.into_error()))?;
+    if durable {
+        file.sync_all().map_err(|e| io_err("sync", path, e))?;
+    }
+    Ok(out.bytes)
+}
+
+/// Counts what passes through.
+struct CountingWriter<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// [`link_into_place`] without syncing the directory (intermediate blobs).
+fn link_quietly(tmp: &TempPath, final_path: &Path, key: &str) -> Result<(), ArtifactError> {
+    match std::fs::hard_link(&tmp.0, final_path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(ArtifactError::AlreadyExists {
+            key: key.to_string(),
+        }),
+        Err(e) => Err(io_err("link", final_path, e)),
+    }
 }
 
 fn link_into_place(tmp: &TempPath, final_path: &Path, key: &str) -> Result<(), ArtifactError> {

@@ -278,6 +278,60 @@ impl ArtifactStore {
         Ok(stored)
     }
 
+    /// Writes a new object whose bytes `write` produces into a buffered writer, never holding
+    /// the whole object in memory (artifact documents of a large snapshot are hundreds of MB of
+    /// JSON): the local backend writes a temporary file and links it into place; S3 spools to a
+    /// temporary file in `scratch_dir` and streams that up. Returns the URI and the size.
+    /// Create-only, like [`ArtifactStore::put_new`]. Blocking: call it inside `spawn_blocking`.
+    /// With `durable` false the local backend skips the fsyncs (intermediate blobs that a crash
+    /// may lose: their task is simply redone).
+    pub fn put_new_writer_blocking(
+        &self,
+        key: &str,
+        content_type: &str,
+        scratch_dir: &Path,
+        durable: bool,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<(String, u64), ArtifactError> {
+        validate_key(key)?;
+        let stored = match self {
+            ArtifactStore::Local(s) => s.put_new_writer(key, durable, write)?,
+            ArtifactStore::S3(s) => {
+                std::fs::create_dir_all(scratch_dir).map_err(|source| ArtifactError::Io {
+                    op: "create scratch directory",
+                    path: scratch_dir.to_path_buf(),
+                    source,
+                })?;
+                let spool = LocalCopy::temporary(
+                    scratch_dir.join(format!("provis-spool-{}", Uuid::new_v4())),
+                );
+                let bytes = local::write_file(spool.path(), false, write)?;
+                let handle = tokio::runtime::Handle::try_current().map_err(|e| {
+                    ArtifactError::Config(format!("S3 writes need a tokio runtime: {e}"))
+                })?;
+                let s = s.clone();
+                let key = key.to_string();
+                let content_type = content_type.to_string();
+                let path = spool.path().to_path_buf();
+                let stored = handle.block_on(async move {
+                    let file =
+                        tokio::fs::File::open(&path)
+                            .await
+                            .map_err(|source| ArtifactError::Io {
+                                op: "open spool",
+                                path: path.clone(),
+                                source,
+                            })?;
+                    s.put_new_stream(&key, file, &content_type, None).await
+                })?;
+                drop(spool);
+                (stored.uri, bytes)
+            }
+        };
+        debug!(artifact.key = %key, bytes = stored.1, backend = self.backend_name(), "Wrote {key}");
+        Ok(stored)
+    }
+
     /// The whole object; [`ArtifactError::NotFound`] when missing. For large objects prefer
     /// [`ArtifactStore::fetch_to_path`].
     pub async fn get(&self, key: &str) -> Result<Bytes, ArtifactError> {

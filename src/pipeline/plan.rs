@@ -160,11 +160,12 @@ pub fn caps_reads(path: &str, language: Language) -> bool {
 }
 
 /// Capabilities and deterministic summaries from the parsed records, the graph's internal
-/// edges and the text of the files the detectors read (`texts`: path → text).
+/// edges and the text of the files the detectors read (`read`: path → text, called from
+/// several threads, at most once per file and detector pass, so the caller can read lazily).
 pub fn capabilities_and_summaries(
     records: &[FileRecord],
     graph: &super::graph::Graph,
-    texts: &HashMap<String, String>,
+    read: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> (Value, Value) {
     let edges: Vec<(String, String)> = graph
         .edges
@@ -172,11 +173,10 @@ pub fn capabilities_and_summaries(
         .filter(|e| !e.external)
         .map(|e| (e.from.clone(), e.to.clone()))
         .collect();
-    let source = |p: &str| texts.get(p).cloned();
     let input = super::caps::CapsInput {
         files: records,
         edges: &edges,
-        source: &source,
+        source: read,
     };
     let (_, caps, summaries) = super::caps::analyze(&input);
     (

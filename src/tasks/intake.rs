@@ -210,15 +210,15 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     new.upload_key = Some(source_key);
     let job = db.create_job(new).await.map_err(backend)?;
     // The manifest (with each file's place in the zip) is what discover and the batches read.
-    let manifest_doc = serde_json::to_value(&manifest.entries).map_err(backend)?;
-    super::publish::put_work_blob(ctx, &job, "manifest", &manifest_doc)
+    let files = manifest.entries.len();
+    super::publish::put_work_value(ctx, &job, "manifest", std::sync::Arc::new(manifest.entries))
         .await
         .map_err(backend)?;
     progress::emit(
         ctx,
         job_id,
         types::UPLOAD_RECEIVED,
-        json!({"bytes": sub.upload_bytes, "repo": sub.repo, "files": manifest.entries.len(),
+        json!({"bytes": sub.upload_bytes, "repo": sub.repo, "files": files,
                "commitHash": commit_hash, "settingsHash": settings_hash, "skipped": manifest.skipped.len()}),
     )
     .await

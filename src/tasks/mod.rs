@@ -6,7 +6,10 @@
 //! job's phase and enqueues the next task. Every task row in `tasks` follows its executions
 //! through [`TaskRows`], and a task whose retries run out fails its job.
 
+pub mod docs;
 pub mod intake;
+pub mod memo;
+pub mod parse_cache;
 pub mod progress;
 pub mod publish;
 pub mod sandbox;

@@ -13,6 +13,7 @@ use crate::queue::{TaskError, TaskResultExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// Version of the artifact documents' shape; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -28,16 +29,33 @@ fn store_err(e: ArtifactError) -> TaskError {
     }
 }
 
+/// An artifact document with the version fields every artifact carries at its top level.
+#[derive(Serialize)]
+struct Versioned<'a, T: ?Sized> {
+    #[serde(flatten)]
+    doc: &'a T,
+    #[serde(rename = "schemaVersion")]
+    schema_version: i32,
+    #[serde(rename = "generatorVersion")]
+    generator_version: &'static str,
+}
+
 /// Writes `doc` as the job's artifact of `kind` (idempotent per job) and announces it.
 ///
-/// `schemaVersion` and `generatorVersion` are added to the document's top level.
-pub async fn write_artifact(
+/// `schemaVersion` and `generatorVersion` are added to the document's top level (`doc` must
+/// serialize as a JSON object: a typed document or a `Value::Object`). The document is
+/// serialized straight into the store through a buffered writer on a blocking thread: no
+/// intermediate `Value` tree and no whole-document buffer, whatever its size.
+pub async fn write_artifact<T>(
     ctx: &AppContext,
     job: &Job,
     snapshot: &Snapshot,
     kind: ArtifactKind,
-    mut doc: Value,
-) -> Result<Artifact, TaskError> {
+    doc: T,
+) -> Result<Artifact, TaskError>
+where
+    T: Serialize + Send + Sync + 'static,
+{
     let db = ctx.db();
     let existing = db
         .artifact_for_job(snapshot.id, kind.as_str(), job.id)
@@ -61,21 +79,34 @@ pub async fn write_artifact(
             .await
             .retryable()?,
     };
-    if let Value::Object(map) = &mut doc {
-        map.insert("schemaVersion".into(), json!(SCHEMA_VERSION));
-        map.insert("generatorVersion".into(), json!(GENERATOR_VERSION));
-    }
-    let bytes = serde_json::to_vec(&doc).fatal()?;
-    let size = bytes.len() as i64;
     let key = key_of(snapshot, kind, row.version).map_err(store_err)?;
-    let uri = match ctx
-        .artifacts()
-        .put_new(&key, bytes, CONTENT_TYPE_JSON)
-        .await
-    {
-        Ok(uri) => uri,
+    let store = ctx.artifacts().clone();
+    let scratch = ctx.scratch().to_path_buf();
+    let key2 = key.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let versioned = Versioned {
+            doc: &doc,
+            schema_version: SCHEMA_VERSION,
+            generator_version: GENERATOR_VERSION,
+        };
+        store.put_new_writer_blocking(&key2, CONTENT_TYPE_JSON, &scratch, true, &mut |w| {
+            serde_json::to_writer(w, &versioned).map_err(std::io::Error::from)
+        })
+    })
+    .await
+    .map_err(|e| {
+        TaskError::Retry(format!(
+            "writing the {} artifact panicked: {e}",
+            kind.as_str()
+        ))
+    })?;
+    let (uri, size) = match written {
+        Ok((uri, size)) => (uri, size as i64),
         // An earlier attempt of this task stored it before dying: the key is this job's own.
-        Err(ArtifactError::AlreadyExists { .. }) => ctx.artifacts().uri(&key),
+        Err(ArtifactError::AlreadyExists { .. }) => {
+            let size = ctx.artifacts().head(&key).await.map_err(store_err)?;
+            (ctx.artifacts().uri(&key), size.unwrap_or(0) as i64)
+        }
         Err(e) => return Err(store_err(e)),
     };
     let stored = db.finalize_artifact(row.id, &uri, size).await.retryable()?;
@@ -189,4 +220,97 @@ pub async fn get_work_blob<T: DeserializeOwned>(
         .await
         .map_err(store_err)?;
     serde_json::from_slice(&bytes).fatal()
+}
+
+/// Stores an intermediate result of a job under `work/{job}/…` in the compact work-blob
+/// encoding, and keeps it in this process's [memo](super::memo) so a later stage here skips the
+/// store. Create-only; a repeated write by a retried task is not an error. Not synced: a blob
+/// that a power loss tears is redone by its task (the database behind the queue is not synced
+/// at every commit either).
+pub async fn put_work_value<T>(
+    ctx: &AppContext,
+    job: &Job,
+    name: &str,
+    value: Arc<T>,
+) -> Result<(), TaskError>
+where
+    T: Serialize + Send + Sync + 'static,
+{
+    let key = work_key(job.id, name);
+    let store = ctx.artifacts().clone();
+    let scratch = ctx.scratch().to_path_buf();
+    let shared = Arc::clone(&value);
+    let written = tokio::task::spawn_blocking(move || {
+        store.put_new_writer_blocking(&key, CONTENT_TYPE_WORK, &scratch, false, &mut |w| {
+            encode_work(w, &*shared)
+        })
+    })
+    .await
+    .map_err(|e| TaskError::Retry(format!("writing work blob {name} panicked: {e}")))?;
+    let bytes = match written {
+        Ok((_, bytes)) => bytes,
+        Err(ArtifactError::AlreadyExists { .. }) => 0,
+        Err(e) => return Err(store_err(e)),
+    };
+    ctx.memo().put(job.id, name, value, bytes);
+    Ok(())
+}
+
+/// The job's work value `name`: from this process's memo, else read from the store and
+/// decoded (on a blocking thread: at 50k files a blob is tens of MB).
+pub async fn get_work_value<T>(ctx: &AppContext, job: &Job, name: &str) -> Result<Arc<T>, TaskError>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    if let Some(v) = ctx.memo().get::<T>(job.id, name) {
+        return Ok(v);
+    }
+    read_work_value(ctx, job, name).await
+}
+
+/// Like [`get_work_value`], but removes the value from the memo (its last reader).
+pub async fn take_work_value<T>(
+    ctx: &AppContext,
+    job: &Job,
+    name: &str,
+) -> Result<Arc<T>, TaskError>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    if let Some(v) = ctx.memo().take::<T>(job.id, name) {
+        return Ok(v);
+    }
+    read_work_value(ctx, job, name).await
+}
+
+async fn read_work_value<T>(ctx: &AppContext, job: &Job, name: &str) -> Result<Arc<T>, TaskError>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let bytes = ctx
+        .artifacts()
+        .get(&work_key(job.id, name))
+        .await
+        .map_err(store_err)?;
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || decode_work::<T>(&bytes).map(Arc::new))
+        .await
+        .map_err(|e| TaskError::Retry(format!("decoding work blob {name} panicked: {e}")))?
+        .map_err(|e| TaskError::Fail(format!("work blob is corrupt: {e}")))
+}
+
+/// Content type of work blobs.
+pub const CONTENT_TYPE_WORK: &str = "application/json";
+
+/// Encodes a work value (internal; its format may change with the generator version).
+pub fn encode_work<T: Serialize + ?Sized>(
+    w: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer(w, value).map_err(std::io::Error::from)
+}
+
+/// Decodes a work value written by [`encode_work`].
+pub fn decode_work<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }

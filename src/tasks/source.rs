@@ -121,3 +121,20 @@ pub fn read(source: &Source, entries: &[ManifestEntry]) -> Vec<(String, Result<V
     }
     out
 }
+
+/// Reads one entry's bytes (blocking). Opens the zip for this one read, so any number of
+/// threads can read at once; used where files are read lazily, one by one, by their consumer.
+pub fn read_one(source: &Source, entry: &ManifestEntry) -> Result<Vec<u8>, String> {
+    let one = std::slice::from_ref(entry);
+    let item = match source {
+        Source::Zip(copy) => ingest::read_entries(copy.path(), one)
+            .map_err(|e| e.to_string())?
+            .next(),
+        Source::Dir(root) => ingest::read_dir_entries(root, one).next(),
+    };
+    match item {
+        Some(Ok((_, bytes))) => Ok(bytes),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err(format!("{} was not read", entry.path)),
+    }
+}

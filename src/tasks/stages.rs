@@ -2,10 +2,14 @@
 //! (or another delivery of the same task) already did, and a re-run writes no second
 //! artifact version and counts nothing twice.
 
+use super::docs::{DocHead, FilesDoc, FilesIn, GraphDoc, Shared, TreeDoc, TreeEntries};
 use super::progress::{self, phase};
-use super::publish::{self, get_work_blob, put_work_blob, write_artifact};
-use super::source;
+use super::publish::{
+    self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
+    write_artifact,
+};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
+use super::{parse_cache, sandbox, source};
 use crate::artifacts::ArtifactKind;
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
@@ -13,9 +17,17 @@ use crate::events::types;
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, Plan};
-use crate::queue::{Envelope, TaskError, TaskResultExt};
+use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Work value: the discovered files of a job (`Vec<PlannedFile>`).
+const DISCOVERED: &str = "discovered";
+/// Memo only: the resolved records of a job, sorted (`Vec<FileRecord>`), from merge.
+const RESOLVED: &str = "resolved";
+/// Memo only: the job's graph (`Graph`), from map.
+const GRAPH: &str = "graph";
 
 /// The job and snapshot a task works on; `None` when the job already ended (a late duplicate
 /// delivery), in which case the task does nothing.
@@ -71,42 +83,48 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::DISCOVERING, JobUpdate::default()).await?;
-    let manifest: Vec<ManifestEntry> = get_work_blob(&ctx, &job, "manifest").await?;
+    let manifest: Arc<Vec<ManifestEntry>> = get_work_value(&ctx, &job, "manifest").await?;
     let max_file_bytes = ctx.cfg().max_file_bytes;
-    let found: Plan = pipeline::plan(&manifest, max_file_bytes);
+    let found: Plan =
+        tokio::task::spawn_blocking(move || pipeline::plan(&manifest, max_file_bytes))
+            .await
+            .map_err(|e| TaskError::Retry(format!("discovery panicked: {e}")))?;
     let batch_size = ctx.cfg().parse_batch_size.max(1);
-    let batches = found.files.len().div_ceil(batch_size);
-    put_work_blob(&ctx, &job, "discovered", &found.files).await?;
-    // Each batch's slice on its own, so a parse_batch reads its 50 entries, not all of them.
-    // Written several at a time: against S3 each is a HEAD and a PUT.
-    let plans: Vec<(String, &[pipeline::PlannedFile])> = found
-        .files
-        .chunks(batch_size)
-        .enumerate()
-        .map(|(i, slice)| (plan_blob(i as u32), slice))
-        .collect();
-    for group in plans.chunks(PLAN_WRITES_AT_ONCE) {
-        futures_util::future::try_join_all(
-            group
-                .iter()
-                .map(|(name, slice)| put_work_blob(&ctx, &job, name, *slice)),
-        )
-        .await?;
+    let languages = found.languages();
+    let files = Arc::new(found.files);
+    let batches = files.len().div_ceil(batch_size);
+    put_work_value(&ctx, &job, DISCOVERED, Arc::clone(&files)).await?;
+    // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
+    // not all of them. Written several at a time: against S3 each is a HEAD and a PUT. With the
+    // in-process queue every batch runs here and takes its slice from the memo (after a
+    // restart, from the `discovered` blob), so the blobs are not needed.
+    if matches!(ctx.queue(), QueueBackend::Redis(_)) {
+        let plans: Vec<(String, &[pipeline::PlannedFile])> = files
+            .chunks(batch_size)
+            .enumerate()
+            .map(|(i, slice)| (plan_blob(i as u32), slice))
+            .collect();
+        for group in plans.chunks(PLAN_WRITES_AT_ONCE) {
+            futures_util::future::try_join_all(
+                group
+                    .iter()
+                    .map(|(name, slice)| put_work_blob(&ctx, &job, name, *slice)),
+            )
+            .await?;
+        }
     }
     write_artifact(
         &ctx,
         &job,
         &snapshot,
         ArtifactKind::Tree,
-        json!({
-            "repoId": job.repo_id,
-            "snapshotId": snapshot.id,
-            "generatedAt": chrono::Utc::now(),
-            "totalFiles": found.files.len(),
-            "languages": found.languages(),
-            "files": found.tree_entries(),
-            "ignored": found.ignored,
-        }),
+        TreeDoc {
+            head: DocHead::now(job.repo_id, snapshot.id),
+            total_files: files.len(),
+            languages,
+            files: TreeEntries(Arc::clone(&files)),
+            ignored: found.ignored,
+        },
     )
     .await?;
     let job = progress::set_phase(
@@ -114,7 +132,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         job.id,
         phase::DISCOVERED,
         JobUpdate {
-            files_total: Some(found.files.len() as i32),
+            files_total: Some(files.len() as i32),
             batches_total: Some(batches as i32),
             ..Default::default()
         },
@@ -124,7 +142,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         &ctx,
         job.id,
         types::FILES_TOTAL,
-        json!({"count": found.files.len(), "batches": batches}),
+        json!({"count": files.len(), "batches": batches}),
     )
     .await?;
     if batches == 0 {
@@ -148,14 +166,16 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         .ok_or_else(|| TaskError::Fail("parse_batch without a batch index".into()))?;
     let name = format!("batch-{index}");
     // A re-delivered batch whose result is stored skips the parsing and only redoes fan-in.
-    let stored: Option<Vec<FileRecord>> = get_work_blob(&ctx, &job, &name).await.ok();
-    let records: Vec<FileRecord> = match stored {
+    let stored: Option<Arc<Vec<FileRecord>>> = get_work_value(&ctx, &job, &name).await.ok();
+    let records: Arc<Vec<FileRecord>> = match stored {
         Some(records) => records,
         None => {
             let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
-            let records = parse_files(&ctx, src, slice).await?;
-            put_work_blob(&ctx, &job, &name, &records).await?;
+            let (records, refs) = parse_files(&ctx, &job, src, slice).await?;
+            let records = Arc::new(records);
+            put_work_value(&ctx, &job, &cache_blob(index), Arc::new(refs)).await?;
+            put_work_value(&ctx, &job, &name, Arc::clone(&records)).await?;
             records
         }
     };
@@ -201,21 +221,27 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             (j.batches_done, j.batches_total)
         }
     };
-    let pct = phase::PARSING.1 + (15 * done / total.max(1));
+    let pct = (phase::PARSING.1 + (15 * done / total.max(1))).min(50);
     let job_now = ctx.db().get_job(job.id).await.retryable()?;
     let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
-    // Only while parsing: a late batch must not move a merging job's pct backwards.
-    if job_now.as_ref().is_none_or(|j| j.phase == phase::PARSING.0) {
-        progress::set_pct(
-            &ctx,
-            job.id,
-            pct.min(50),
-            JobUpdate {
-                warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
-                ..Default::default()
-            },
-        )
-        .await?;
+    // Only while parsing: a late batch must not move a merging job's pct backwards. The row is
+    // written only when something it shows changes (pct moves about 15 times per job, however
+    // many batches; warnings are rare); otherwise the live status just shows the new counts.
+    match &job_now {
+        Some(j) if j.phase != phase::PARSING.0 => {}
+        Some(j) if j.pct >= pct && warnings == 0 => progress::mirror_status(&ctx, j).await,
+        _ => {
+            progress::set_pct(
+                &ctx,
+                job.id,
+                pct,
+                JobUpdate {
+                    warnings_count: Some(ctx.db().count_warnings(job.id).await.retryable()? as i32),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
     }
     progress::emit(
         &ctx,
@@ -283,22 +309,25 @@ async fn batch_plan(
     job: &Job,
     index: u32,
 ) -> Result<Vec<pipeline::PlannedFile>, TaskError> {
+    let batch_size = ctx.cfg().parse_batch_size.max(1);
+    let slice_of = |all: &[pipeline::PlannedFile]| {
+        all.iter()
+            .skip(index as usize * batch_size)
+            .take(batch_size)
+            .cloned()
+            .collect()
+    };
+    if let Some(all) = ctx
+        .memo()
+        .get::<Vec<pipeline::PlannedFile>>(job.id, DISCOVERED)
+    {
+        return Ok(slice_of(&all));
+    }
     if let Ok(slice) = get_work_blob(ctx, job, &plan_blob(index)).await {
         return Ok(slice);
     }
-    let batch_size = ctx.cfg().parse_batch_size.max(1);
-    let discovered: Vec<pipeline::PlannedFile> = get_work_blob(ctx, job, "discovered").await?;
-    Ok(discovered
-        .into_iter()
-        .skip(index as usize * batch_size)
-        .take(batch_size)
-        .collect())
-}
-
-/// The part of the `files` artifact the later stages read.
-#[derive(serde::Deserialize)]
-struct FilesDoc {
-    files: Vec<FileRecord>,
+    let discovered: Arc<Vec<pipeline::PlannedFile>> = get_work_value(ctx, job, DISCOVERED).await?;
+    Ok(slice_of(&discovered))
 }
 
 /// Enqueues merge when every batch is counted and nobody enqueued it yet.
@@ -328,19 +357,62 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// Reads and parses files in the parser sandbox (or in process when it is disabled).
+/// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
+/// and how many it reused.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CacheRefs {
+    refs: Vec<(String, String)>,
+    reused: usize,
+}
+
+/// Work value: the cache refs of batch `index`.
+fn cache_blob(index: u32) -> String {
+    format!("cache-{index}")
+}
+
+/// Work value: files of the job whose records came from the parse cache (from merge).
+const REUSED: &str = "reused";
+
+/// Reads and parses files in the parser sandbox (or in process when it is disabled); files
+/// whose records the parse cache holds are neither read nor parsed.
 async fn parse_files(
     ctx: &AppContext,
+    job: &Job,
     src: source::Source,
     files: Vec<pipeline::PlannedFile>,
-) -> Result<Vec<FileRecord>, TaskError> {
-    let entries: Vec<ManifestEntry> = files.iter().map(|f| f.entry.clone()).collect();
+) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+    let keys: Vec<Option<String>> = files
+        .iter()
+        .map(|f| {
+            f.parse.then(|| {
+                parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
+            })
+        })
+        .collect();
+    let cached = parse_cache::lookup(ctx, job, &keys).await;
+    let index = parse_cache::index(ctx, job).await;
+    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
+    let mut refs = CacheRefs::default();
+    let mut to_read = Vec::new();
+    for (i, hit) in cached.into_iter().enumerate() {
+        match (hit, &keys[i]) {
+            (Some(rec), Some(key)) => {
+                if let Some(pack) = index.get(key) {
+                    refs.refs.push((key.clone(), pack.clone()));
+                }
+                refs.reused += 1;
+                out[i] = Some(rec);
+            }
+            _ => to_read.push(i),
+        }
+    }
+    let entries: Vec<ManifestEntry> = to_read.iter().map(|&i| files[i].entry.clone()).collect();
     let read = tokio::task::spawn_blocking(move || source::read(&src, &entries))
         .await
         .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
-    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
     let mut to_parse = Vec::new();
-    for (i, ((path, bytes), file)) in read.into_iter().zip(&files).enumerate() {
+    for (i, (path, bytes)) in to_read.into_iter().zip(read) {
+        let file = &files[i];
         match bytes {
             Err(e) => {
                 let mut rec = FileRecord::new(&path, file.language, &file.ext, &[]);
@@ -371,37 +443,67 @@ async fn parse_files(
         .parsers()
         .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
     let parsed = pool.parse_batch(jobs).await;
+    let mut fresh = Vec::new();
     for (i, rec) in indices.into_iter().zip(parsed) {
         ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
             "language" => pipeline::language_label(rec.language),
             "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
         .increment(1);
+        // A timeout or a crash says as much about this machine as about the file: not cached.
+        let sandbox_failure = rec
+            .warnings
+            .iter()
+            .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
+        if let (Some(key), false) = (&keys[i], sandbox_failure) {
+            fresh.push((key.clone(), rec.clone()));
+        }
         out[i] = Some(rec);
     }
-    Ok(out.into_iter().flatten().collect())
+    let fresh_keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
+    if let Some(pack) = parse_cache::store_pack(ctx, fresh).await {
+        refs.refs
+            .extend(fresh_keys.into_iter().map(|k| (k, pack.clone())));
+    }
+    Ok((out.into_iter().flatten().collect(), refs))
 }
 
 /// `merge`: gathers every batch, resolves imports across the snapshot, `files` artifact.
+///
+/// This is the one place where the full set of resolved [`FileRecord`]s of a snapshot exists
+/// (`records` after `resolve_imports`); later stages get it from the memo or the `files`
+/// artifact.
 pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let Some((job, snapshot)) = load(&ctx, &env).await? else {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
     let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
+    let mut cache = CacheRefs::default();
     for i in 0..job.batches_total.max(0) {
-        let batch: Vec<FileRecord> = get_work_blob(&ctx, &job, &format!("batch-{i}")).await?;
-        records.extend(batch);
+        let batch: Arc<Vec<FileRecord>> =
+            take_work_value(&ctx, &job, &format!("batch-{i}")).await?;
+        match Arc::try_unwrap(batch) {
+            Ok(batch) => records.extend(batch),
+            Err(shared) => records.extend(shared.iter().cloned()),
+        }
+        // Absent for a batch parsed by an older version: its files are simply not indexed.
+        if let Ok(refs) = take_work_value::<CacheRefs>(&ctx, &job, &cache_blob(i as u32)).await {
+            cache.refs.extend(refs.refs.iter().cloned());
+            cache.reused += refs.reused;
+        }
     }
-    records.sort_by(|a, b| a.path.cmp(&b.path));
+    put_work_value(&ctx, &job, REUSED, Arc::new(cache.reused)).await?;
+    parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
-    let discovered: Vec<pipeline::PlannedFile> = get_work_blob(&ctx, &job, "discovered").await?;
-    let wanted: Vec<ManifestEntry> = discovered
-        .iter()
-        .filter(|f| pipeline::is_resolver_config(&f.entry.path))
-        .map(|f| f.entry.clone())
-        .collect();
+    let discovered: Arc<Vec<pipeline::PlannedFile>> =
+        get_work_value(&ctx, &job, DISCOVERED).await?;
     let records = tokio::task::spawn_blocking(move || {
+        let wanted: Vec<ManifestEntry> = discovered
+            .iter()
+            .filter(|f| pipeline::is_resolver_config(&f.entry.path))
+            .map(|f| f.entry.clone())
+            .collect();
         let configs: BTreeMap<String, String> = source::read(&src, &wanted)
             .into_iter()
             .filter_map(|(p, b)| {
@@ -409,37 +511,33 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
                     .map(|b| (p, String::from_utf8_lossy(&b).into_owned()))
             })
             .collect();
-        let mut records = records;
+        records.sort_by(|a, b| a.path.cmp(&b.path));
         pipeline::resolve_imports(&mut records, &configs);
         records
     })
     .await
     .map_err(|e| TaskError::Retry(format!("resolution panicked: {e}")))?;
-    let warnings: Vec<Value> = records
-        .iter()
-        .flat_map(|r| {
-            r.warnings
-                .iter()
-                .map(move |w| json!({"path": r.path, "code": w.code, "message": w.message}))
-        })
-        .collect();
-    let languages = pipeline::language_counts(&records);
-    write_artifact(
-        &ctx,
-        &job,
-        &snapshot,
-        ArtifactKind::Files,
-        json!({
-            "repoId": job.repo_id,
-            "snapshotId": snapshot.id,
-            "generatedAt": chrono::Utc::now(),
-            "summary": {"totalFiles": records.len(), "languages": languages},
-            "files": records,
-            "warnings": warnings,
-        }),
-    )
-    .await?;
+    let records = Arc::new(records);
+    let doc = FilesDoc::new(DocHead::now(job.repo_id, snapshot.id), Arc::clone(&records));
+    let written = write_artifact(&ctx, &job, &snapshot, ArtifactKind::Files, doc).await?;
+    ctx.memo()
+        .put(job.id, RESOLVED, records, written.bytes.max(0) as u64);
     enqueue(&ctx, &MAP, job.id, None).await
+}
+
+/// The resolved records of the job: from the memo (merge ran here), else the `files` artifact.
+async fn resolved_records(
+    ctx: &AppContext,
+    job: &Job,
+    snapshot: &Snapshot,
+) -> Result<Arc<Vec<FileRecord>>, TaskError> {
+    if let Some(records) = ctx.memo().get::<Vec<FileRecord>>(job.id, RESOLVED) {
+        return Ok(records);
+    }
+    let doc: FilesIn = publish::read_job_artifact(ctx, job, snapshot, ArtifactKind::Files).await?;
+    let records = Arc::new(doc.files);
+    ctx.memo().put(job.id, RESOLVED, Arc::clone(&records), 0);
+    Ok(records)
 }
 
 /// `map`: the import graph of the merged files, `graph` artifact and import metrics.
@@ -448,24 +546,25 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::MAPPING, JobUpdate::default()).await?;
-    let FilesDoc { files: records } =
-        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
+    let records = resolved_records(&ctx, &job, &snapshot).await?;
     let graph = tokio::task::spawn_blocking(move || pipeline::graph::build_graph(&records))
         .await
         .map_err(|e| TaskError::Retry(format!("graph building panicked: {e}")))?;
     let m = &graph.metrics;
-    let (internal, external, unresolved) = (
+    let (internal, external, unresolved, cycles) = (
         m.internal as i32,
         m.external as i32,
         m.unresolved_local as i32,
+        m.cycles.len(),
     );
-    let mut doc = serde_json::to_value(&graph).fatal()?;
-    if let Value::Object(map) = &mut doc {
-        map.insert("repoId".into(), json!(job.repo_id));
-        map.insert("snapshotId".into(), json!(snapshot.id));
-        map.insert("generatedAt".into(), json!(chrono::Utc::now()));
-    }
-    write_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph, doc).await?;
+    let graph = Arc::new(graph);
+    let doc = GraphDoc {
+        head: DocHead::now(job.repo_id, snapshot.id),
+        graph: Shared(Arc::clone(&graph)),
+    };
+    let written = write_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph, doc).await?;
+    ctx.memo()
+        .put(job.id, GRAPH, graph, written.bytes.max(0) as u64);
     for (kind, n) in [
         ("internal", internal),
         ("external", external),
@@ -480,7 +579,7 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         job.id,
         types::IMPORTS_METRICS,
         json!({"importsTotal": total, "importsInternal": internal, "importsExternal": external,
-               "unresolvedLocal": unresolved, "cycles": graph.metrics.cycles.len()}),
+               "unresolvedLocal": unresolved, "cycles": cycles}),
     )
     .await?;
     progress::set_phase(
@@ -501,32 +600,48 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
 
 /// `summarize`: capabilities and summaries from the parsed facts (deterministic; an LLM is
 /// optional and never required).
+///
+/// File texts are read one by one, as the detectors ask for them (from the zip, several
+/// threads at once), never all held at once; only an LLM run, which needs them together,
+/// collects them.
 pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let Some((job, snapshot)) = load(&ctx, &env).await? else {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::SUMMARIZING, JobUpdate::default()).await?;
-    let FilesDoc { files: records } =
-        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Files).await?;
-    let graph: pipeline::graph::Graph =
-        publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?;
-    let planned: Vec<pipeline::PlannedFile> = get_work_blob(&ctx, &job, "discovered").await?;
-    let wanted: Vec<ManifestEntry> = planned
-        .iter()
-        .filter(|f| f.parse || pipeline::caps_reads(&f.entry.path, f.language))
-        .map(|f| f.entry.clone())
-        .collect();
+    let records = resolved_records(&ctx, &job, &snapshot).await?;
+    let graph: Arc<pipeline::graph::Graph> = match ctx.memo().get(job.id, GRAPH) {
+        Some(g) => g,
+        None => {
+            Arc::new(publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?)
+        }
+    };
+    let planned: Arc<Vec<pipeline::PlannedFile>> = get_work_value(&ctx, &job, DISCOVERED).await?;
     let src = source::open(&ctx, &job).await?;
-    let (caps, summaries, records, texts) = tokio::task::spawn_blocking(move || {
-        let texts: std::collections::HashMap<String, String> = source::read(&src, &wanted)
-            .into_iter()
-            .filter_map(|(p, b)| {
-                b.ok()
-                    .map(|b| (p, String::from_utf8_lossy(&b).into_owned()))
-            })
+    let llm = crate::llm::LlmSettings::from_config(ctx.cfg()).is_some();
+    let shared = Arc::clone(&records);
+    let (caps, summaries, texts) = tokio::task::spawn_blocking(move || {
+        let wanted: std::collections::HashMap<&str, &ManifestEntry> = planned
+            .iter()
+            .filter(|f| f.parse || pipeline::caps_reads(&f.entry.path, f.language))
+            .map(|f| (f.entry.path.as_str(), &f.entry))
             .collect();
-        let (caps, summaries) = pipeline::capabilities_and_summaries(&records, &graph, &texts);
-        (caps, summaries, records, texts)
+        let read = |path: &str| {
+            let entry = wanted.get(path)?;
+            let bytes = source::read_one(&src, entry).ok()?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let (caps, summaries) = pipeline::capabilities_and_summaries(&shared, &graph, &read);
+        // The LLM wants the texts of the files it summarizes, all at once.
+        let texts: std::collections::HashMap<String, String> = if llm {
+            wanted
+                .keys()
+                .filter_map(|p| read(p).map(|t| (p.to_string(), t)))
+                .collect()
+        } else {
+            Default::default()
+        };
+        (caps, summaries, texts)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
@@ -621,6 +736,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         "snapshotId": snapshot.id,
         "filesCount": job.files_total,
         "filesParsed": job.files_parsed,
+        "filesReused": get_work_value::<usize>(&ctx, &job, REUSED).await.map_or(0, |n| *n),
         "bytes": job.upload_bytes,
         "importsTotal": job.imports_total,
         "importsInternal": job.imports_internal,
@@ -659,5 +775,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     ::metrics::histogram!(crate::telemetry::metrics::JOB_DURATION_MS).record(total_ms as f64);
     progress::emit(&ctx, job.id, types::DONE, metrics).await?;
     ctx.sources().forget(job.id);
+    ctx.memo().forget(job.id);
+    tokio::task::spawn_blocking(super::memo::release_free_memory);
     Ok(())
 }

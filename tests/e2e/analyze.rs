@@ -153,3 +153,103 @@ fn analyze_a_refused_zip_exits_non_zero_with_the_rule_code() {
         .join("evil.ts")
         .exists());
 }
+
+/// The artifacts of a run without what names the run (ids, times), for warm/cold comparison.
+fn comparable(out: &Path) -> Vec<(String, Value)> {
+    artifacts(out)
+        .into_iter()
+        .filter(|(k, _)| k != "metrics")
+        .map(|(k, mut doc)| {
+            if let Some(o) = doc.as_object_mut() {
+                for id in ["repoId", "snapshotId", "generatedAt", "jobId"] {
+                    o.remove(id);
+                }
+            }
+            (k, doc)
+        })
+        .collect()
+}
+
+fn metric(out: &Path, key: &str) -> u64 {
+    let p = out.join("metrics.json");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&p).expect("metrics")).expect("json");
+    doc[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {doc}"))
+}
+
+/// Issue 10 goal 3: a re-analysis reuses the content-addressed parse records of the
+/// repository's previous run for unchanged files, and its artifacts are those of a cold run of
+/// the same tree. A changed file is parsed again; a changed tsconfig.json/package.json changes
+/// resolution (and what depends on it) without invalidating any parse.
+#[test]
+fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
+    let root = Root::new();
+    let src = root.inputs().join("app");
+    let repo = fixtures::ts_app();
+    repo.write_to(&src);
+    let warm = root.path().join("warm");
+    let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
+
+    summary(&analyze(&root, &src, &warm));
+    assert_eq!(
+        metric(&warm, "filesReused"),
+        0,
+        "nothing to reuse the first time"
+    );
+    assert_eq!(metric(&warm, "filesParsed"), parsed);
+
+    // One changed file: parsed again, every other one reused.
+    std::fs::write(
+        src.join("src/lib/math.ts"),
+        "import { pad } from \"../util/strings\";\nimport { User } from \"models/user\";\n\
+         export function add(a: number, b: number): number { return Number(pad(String(a + b), 1)); }\n\
+         export const admin = new User(\"admin\");\n",
+    )
+    .expect("edit");
+    summary(&analyze(&root, &src, &warm));
+    assert_eq!(metric(&warm, "filesReused"), parsed - 1);
+    let cold = root.path().join("cold-1");
+    summary(&analyze(&root, &src, &cold));
+    assert_eq!(metric(&cold, "filesReused"), 0);
+    assert_eq!(
+        comparable(&warm),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
+    let graph = &artifacts(&warm)[2].1;
+    assert!(
+        graph["edges"].as_array().is_some_and(|es| es
+            .iter()
+            .any(|e| e["from"] == "src/lib/math.ts" && e["to"] == "models/user.ts")),
+        "the edited file's new import is in the graph: {graph}"
+    );
+
+    // tsconfig.json and package.json changed: no parse is invalidated, resolution is redone.
+    std::fs::write(
+        src.join("tsconfig.json"),
+        r#"{"compilerOptions": {"baseUrl": ".", "paths": {"@app/config": ["src/config/index.ts"]}}}"#,
+    )
+    .expect("edit tsconfig");
+    std::fs::write(
+        src.join("package.json"),
+        r#"{"name": "ts-app", "version": "2.0.0", "dependencies": {"express": "^5.0.0"}}"#,
+    )
+    .expect("edit package.json");
+    summary(&analyze(&root, &src, &warm));
+    assert_eq!(metric(&warm, "filesReused"), parsed);
+    let cold = root.path().join("cold-2");
+    summary(&analyze(&root, &src, &cold));
+    assert_eq!(
+        comparable(&warm),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
+    let graph = &artifacts(&warm)[2].1;
+    assert!(
+        !graph["edges"].as_array().is_some_and(|es| es
+            .iter()
+            .any(|e| e["from"] == "src/index.ts" && e["to"] == "src/lib/math.ts")),
+        "without the @lib/* path the alias no longer resolves into the repo: {graph}"
+    );
+}

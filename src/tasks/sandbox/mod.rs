@@ -30,6 +30,7 @@
 //! (its first frame). The trust boundary is the input, not our own binary, and no input is read
 //! before the lockdown is complete. It also lets std spawn children with `posix_spawn`.
 
+mod budget;
 mod child;
 mod pool;
 mod process;
@@ -37,6 +38,7 @@ pub(crate) mod protocol;
 mod sys;
 mod test_parser;
 
+pub use budget::{machine_memory_bytes, ParserBudget, MIN_CHILD_BYTES};
 pub use child::{child_main, child_main_with};
 pub use pool::{parse_in_process, ParserPool, PoolStats, SandboxOptions};
 pub use sys::NetIsolation;

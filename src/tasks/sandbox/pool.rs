@@ -1,6 +1,6 @@
 //! The worker side: a bounded, reusable set of parser children, and the in-process fallback.
 
-use super::process::{ChildProc, Spawner};
+use super::process::{BatchFiles, ChildProc, Spawner};
 use super::{
     failure_record, panic_message, Isolation, NetIsolation, ParseFn, SandboxError, CHILD_ENV,
     CPU_LIMIT_ENV, MEMORY_LIMIT_ENV, NODE_PARSE_MS, PARENT_PID_ENV, PARSE_CRASH, PARSE_TIMEOUT,
@@ -8,6 +8,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::pipeline::model::FileRecord;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -17,6 +18,8 @@ use tokio::process::Command;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
 
+/// Files queued to one child at once (the one it parses and those waiting in its pipe).
+const AHEAD: usize = 4;
 /// Largest stack given to a parse thread.
 const MAX_PARSE_STACK: u64 = 256 << 20;
 /// Smallest stack given to a parse thread.
@@ -84,11 +87,19 @@ impl Default for SandboxOptions {
 }
 
 impl SandboxOptions {
-    /// Options from the `NODE_*` settings; the rest keep their defaults.
+    /// Options from the `NODE_*` and `PARSER_*` settings; the rest keep their defaults. The
+    /// number of children and each one's memory limit come from one budget
+    /// (`PARSER_MEMORY_MB`, see [`ParserBudget`](super::ParserBudget)).
     pub fn from_config(cfg: &Config) -> Self {
         let file_timeout = Duration::from_secs(cfg.node_file_timeout_s);
+        let budget = super::ParserBudget::for_this_machine(
+            cfg.parser_memory_mb,
+            cfg.node_subproc_concurrency,
+        );
         Self {
-            concurrency: cfg.node_subproc_concurrency,
+            enabled: cfg.parser_sandbox,
+            concurrency: budget.children,
+            memory_limit_bytes: budget.per_child_bytes,
             file_timeout,
             batch_timeout: Duration::from_secs(cfg.node_batch_timeout_s),
             cpu_limit: Duration::from_secs(600).max(file_timeout * 10),
@@ -199,6 +210,7 @@ impl ParserPool {
         let deadline = after(started, self.opts.batch_timeout);
         let next = AtomicUsize::new(0);
         let slots = self.opts.concurrency.min(files.len());
+        let files: BatchFiles = Arc::new(files);
         let done = futures_util::future::join_all(
             (0..slots).map(|_| self.run_slot(&files, &next, deadline)),
         )
@@ -210,7 +222,7 @@ impl ParserPool {
         let mut unreached = 0u64;
         let records: Vec<FileRecord> = records
             .into_iter()
-            .zip(&files)
+            .zip(files.iter())
             .map(|(record, (path, bytes))| {
                 record.unwrap_or_else(|| {
                     unreached += 1;
@@ -240,10 +252,14 @@ impl ParserPool {
     }
 
     /// One lane of a batch: holds a concurrency permit and (at most) one child, and takes files
-    /// from the shared cursor until none are left or the batch is out of time.
+    /// from the shared cursor until none are left or the batch is out of time. Up to
+    /// [`AHEAD`] files are queued to the child at once, so it goes from one file to the next
+    /// without waiting for the worker; a file's own time starts when the one before it is
+    /// answered. When the child dies or times out on a file, that file alone is the failure:
+    /// the files queued behind it go to a fresh child.
     async fn run_slot(
         &self,
-        files: &[(String, Vec<u8>)],
+        files: &BatchFiles,
         next: &AtomicUsize,
         deadline: Instant,
     ) -> Vec<(usize, FileRecord)> {
@@ -251,20 +267,93 @@ impl ParserPool {
         let Ok(Ok(_permit)) = timeout_at(deadline, self.permits.acquire()).await else {
             return done;
         };
-        let mut child = self.take_idle();
-        while Instant::now() < deadline {
-            let index = next.fetch_add(1, Ordering::SeqCst);
-            let Some((path, bytes)) = files.get(index) else {
+        let mut slot = self.take_idle();
+        let mut queued: VecDeque<usize> = VecDeque::new();
+        let mut again: VecDeque<usize> = VecDeque::new();
+        let mut front_since = Instant::now();
+        'files: while Instant::now() < deadline {
+            while queued.len() < AHEAD {
+                let index = match again.pop_front() {
+                    Some(index) => index,
+                    None => match next.fetch_add(1, Ordering::SeqCst) {
+                        i if i < files.len() => i,
+                        _ => break,
+                    },
+                };
+                if slot.is_none() {
+                    match timeout_at(deadline, self.start_child()).await {
+                        Ok(Ok(child)) => slot = Some(child),
+                        Ok(Err(error)) => {
+                            let (path, bytes) = &files[index];
+                            done.push((index, self.crashed(path, bytes, error.to_string())));
+                            continue;
+                        }
+                        Err(_) => {
+                            again.push_front(index);
+                            break 'files;
+                        }
+                    }
+                }
+                let Some(child) = slot.as_ref() else { break };
+                if queued.is_empty() {
+                    front_since = Instant::now();
+                }
+                if child.send(files, index).is_err() {
+                    // The writer is gone: the child died; the read below says how.
+                    again.push_front(index);
+                    break;
+                }
+                queued.push_back(index);
+            }
+            let (Some(&index), Some(child)) = (queued.front(), slot.as_mut()) else {
                 break;
             };
-            let record = self.parse_one(&mut child, path, bytes, deadline).await;
-            done.push((index, record));
+            let (path, bytes) = &files[index];
+            let file_deadline = after(front_since, self.opts.file_timeout);
+            let (until, why) = if deadline < file_deadline {
+                (deadline, Deadline::Batch)
+            } else {
+                (file_deadline, Deadline::File)
+            };
+            let outcome = timeout_at(until, child.recv(path)).await;
+            metrics::histogram!(NODE_PARSE_MS).record(front_since.elapsed().as_secs_f64() * 1000.0);
+            queued.pop_front();
+            front_since = Instant::now();
+            match outcome {
+                Ok(Ok(reply)) => {
+                    done.push((index, reply.record));
+                    if self.spent(&slot, reply.cpu_ms) {
+                        again.extend(queued.drain(..));
+                        self.retire(&mut slot, reply.cpu_ms).await;
+                    }
+                }
+                Ok(Err(error)) => {
+                    let detail = match slot.take() {
+                        Some(child) => child.death_report(&error).await,
+                        None => error.to_string(),
+                    };
+                    again.extend(queued.drain(..));
+                    done.push((index, self.crashed(path, bytes, detail)));
+                }
+                Err(_elapsed) => {
+                    let pid = slot.as_ref().map(|c| c.pid);
+                    if let Some(child) = slot.take() {
+                        child.kill().await;
+                    }
+                    again.extend(queued.drain(..));
+                    done.push((index, self.timed_out(path, bytes, why, pid)));
+                }
+            }
         }
-        if let Some(child) = child {
-            self.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(child);
+        if let Some(child) = slot {
+            if queued.is_empty() {
+                self.idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(child);
+            } else {
+                child.kill().await;
+            }
         }
         done
     }
@@ -280,100 +369,57 @@ impl ParserPool {
         None
     }
 
-    /// Parses one file in the slot's child (starting one if needed) under the file and batch
-    /// deadlines; on timeout or death the child is killed and the slot left empty.
-    async fn parse_one(
-        &self,
-        slot: &mut Option<ChildProc>,
-        path: &str,
-        bytes: &[u8],
-        batch_deadline: Instant,
-    ) -> FileRecord {
-        let started = Instant::now();
-        let file_deadline = after(started, self.opts.file_timeout);
-        let (deadline, why) = if batch_deadline < file_deadline {
-            (batch_deadline, Deadline::Batch)
-        } else {
-            (file_deadline, Deadline::File)
-        };
-        let outcome = timeout_at(deadline, self.exchange(slot, path, bytes)).await;
-        metrics::histogram!(NODE_PARSE_MS).record(started.elapsed().as_secs_f64() * 1000.0);
-        match outcome {
-            Ok(Ok(reply)) => {
-                self.maybe_retire(slot, reply.cpu_ms).await;
-                reply.record
-            }
-            Ok(Err(error)) => {
-                let detail = match slot.take() {
-                    Some(child) => child.death_report(&error).await,
-                    None => error.to_string(),
-                };
-                self.counters.crashes.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(path, detail = %detail, "parser child failed; file recorded as parse_crash, child replaced");
-                failure_record(
-                    path,
-                    bytes,
-                    PARSE_CRASH,
-                    format!("the parser child died: {detail}"),
-                )
-            }
-            Err(_elapsed) => {
-                let pid = slot.as_ref().map(|c| c.pid);
-                if let Some(child) = slot.take() {
-                    child.kill().await;
-                }
-                self.counters.timeouts.fetch_add(1, Ordering::SeqCst);
-                let message = match why {
-                    Deadline::File => format!(
-                        "parsing took longer than NODE_FILE_TIMEOUT_S = {:?}; the parser child \
-                         was killed",
-                        self.opts.file_timeout
-                    ),
-                    Deadline::Batch => format!(
-                        "the parse batch ran out of time (NODE_BATCH_TIMEOUT_S = {:?}) while \
-                         this file was being parsed; the parser child was killed",
-                        self.opts.batch_timeout
-                    ),
-                };
-                tracing::warn!(path, child_pid = pid, "{message}");
-                failure_record(path, bytes, PARSE_TIMEOUT, message)
-            }
-        }
+    /// The `parse_crash` record of a file whose child died (`detail` says how).
+    fn crashed(&self, path: &str, bytes: &[u8], detail: String) -> FileRecord {
+        self.counters.crashes.fetch_add(1, Ordering::SeqCst);
+        tracing::warn!(path, detail = %detail, "parser child failed; file recorded as parse_crash, child replaced");
+        failure_record(
+            path,
+            bytes,
+            PARSE_CRASH,
+            format!("the parser child died: {detail}"),
+        )
     }
 
-    /// Sends one file, starting a child first when the slot is empty. On error the (dead or
-    /// confused) child stays in the slot for the caller to examine and remove.
-    async fn exchange(
-        &self,
-        slot: &mut Option<ChildProc>,
-        path: &str,
-        bytes: &[u8],
-    ) -> Result<super::protocol::Reply, SandboxError> {
-        let child = match slot {
-            Some(child) => child,
-            None => slot.insert(self.start_child().await?),
+    /// The `parse_timeout` record of a file whose child was killed for taking too long.
+    fn timed_out(&self, path: &str, bytes: &[u8], why: Deadline, pid: Option<u32>) -> FileRecord {
+        self.counters.timeouts.fetch_add(1, Ordering::SeqCst);
+        let message = match why {
+            Deadline::File => format!(
+                "parsing took longer than NODE_FILE_TIMEOUT_S = {:?}; the parser child \
+                 was killed",
+                self.opts.file_timeout
+            ),
+            Deadline::Batch => format!(
+                "the parse batch ran out of time (NODE_BATCH_TIMEOUT_S = {:?}) while \
+                 this file was being parsed; the parser child was killed",
+                self.opts.batch_timeout
+            ),
         };
-        child.exchange(path, bytes).await
+        tracing::warn!(path, child_pid = pid, "{message}");
+        failure_record(path, bytes, PARSE_TIMEOUT, message)
     }
 
-    /// Retires a healthy child that reached its file count or is near its CPU limit.
-    async fn maybe_retire(&self, slot: &mut Option<ChildProc>, cpu_ms: u64) {
+    /// Whether the slot's healthy child reached its file count or is near its CPU limit.
+    fn spent(&self, slot: &Option<ChildProc>, cpu_ms: u64) -> bool {
         let budget_ms = self.opts.cpu_limit.as_millis() as u64;
         let reserve_ms = self.opts.file_timeout.as_millis() as u64;
-        let spent = slot.as_ref().is_some_and(|c| {
+        slot.as_ref().is_some_and(|c| {
             c.files >= self.opts.max_files_per_child || cpu_ms + reserve_ms >= budget_ms
-        });
-        if spent {
-            if let Some(child) = slot.take() {
-                tracing::debug!(
-                    child_pid = child.pid,
-                    files = child.files,
-                    cpu_ms,
-                    "retiring parser child"
-                );
-                child.kill().await;
-                self.counters.retired.fetch_add(1, Ordering::SeqCst);
-            }
+        })
+    }
+
+    /// Retires the slot's child (it is [`spent`](Self::spent)).
+    async fn retire(&self, slot: &mut Option<ChildProc>, cpu_ms: u64) {
+        if let Some(child) = slot.take() {
+            tracing::debug!(
+                child_pid = child.pid,
+                files = child.files,
+                cpu_ms,
+                "retiring parser child"
+            );
+            child.kill().await;
+            self.counters.retired.fetch_add(1, Ordering::SeqCst);
         }
     }
 

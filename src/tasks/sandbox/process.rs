@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::runtime::Handle;
+use tokio::sync::mpsc as mpsc_async;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -76,10 +77,18 @@ impl Spawner {
     }
 }
 
+/// The files of one batch, shared by the slots and the children's writer tasks.
+pub(super) type BatchFiles = Arc<Vec<(String, Vec<u8>)>>;
+
 /// A running parser child with its pipes. Dropping it kills the process (`kill_on_drop`).
+///
+/// Requests go through a writer task that owns stdin, so the worker can queue the next files
+/// while the child parses (the child never waits for a round trip) and a large request can
+/// never deadlock against a large reply: one side always drains.
 pub(super) struct ChildProc {
     child: Child,
-    stdin: ChildStdin,
+    requests: mpsc_async::UnboundedSender<(BatchFiles, usize)>,
+    writer: JoinHandle<()>,
     stdout: BufReader<ChildStdout>,
     /// OS pid, for logs and messages.
     pub(super) pid: u32,
@@ -92,7 +101,27 @@ pub(super) struct ChildProc {
 
 impl Drop for ChildProc {
     fn drop(&mut self) {
+        self.writer.abort();
         self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Writes queued requests to the child's stdin until the queue closes or the pipe breaks (the
+/// reader then sees the child's death).
+async fn write_requests(
+    mut stdin: ChildStdin,
+    mut queue: mpsc_async::UnboundedReceiver<(BatchFiles, usize)>,
+) {
+    while let Some((files, index)) = queue.recv().await {
+        let Some((path, bytes)) = files.get(index) else {
+            break;
+        };
+        if protocol::write_request(&mut stdin, path, bytes)
+            .await
+            .is_err()
+        {
+            break;
+        }
     }
 }
 
@@ -122,9 +151,12 @@ impl ChildProc {
             live.fetch_sub(1, Ordering::SeqCst);
             return Err(io::Error::other("parser child started without pipes").into());
         };
+        let (requests, queue) = mpsc_async::unbounded_channel();
+        let writer = tokio::spawn(write_requests(stdin, queue));
         let mut proc = Self {
             child,
-            stdin,
+            requests,
+            writer,
             stdout: BufReader::new(stdout),
             pid,
             files: 0,
@@ -147,13 +179,16 @@ impl ChildProc {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends one file and reads the reply; any error leaves the child unusable.
-    pub(super) async fn exchange(
-        &mut self,
-        path: &str,
-        content: &[u8],
-    ) -> Result<Reply, SandboxError> {
-        protocol::write_request(&mut self.stdin, path, content).await?;
+    /// Queues file `index` of `files` for the child (it answers in order).
+    pub(super) fn send(&self, files: &BatchFiles, index: usize) -> Result<(), SandboxError> {
+        self.requests
+            .send((Arc::clone(files), index))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe).into())
+    }
+
+    /// Reads the reply to the oldest queued file, which must be `path`; any error leaves the
+    /// child unusable.
+    pub(super) async fn recv(&mut self, path: &str) -> Result<Reply, SandboxError> {
         let frame = protocol::read_frame(&mut self.stdout, MAX_REPLY_BYTES).await?;
         let reply: Reply = serde_json::from_slice(&frame)?;
         if reply.record.path != path {

@@ -18,8 +18,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub(crate) const MAX_HEADER_BYTES: u32 = 64 * 1024;
 /// Largest file content the child accepts in one request.
 pub(crate) const MAX_CONTENT_BYTES: u64 = 1 << 30;
-/// Largest reply (a FileRecord as JSON) the parent accepts.
-pub(crate) const MAX_REPLY_BYTES: u32 = 1 << 30;
+/// Largest reply (a FileRecord) the parent accepts. A file within `MAX_FILE_BYTES` (2 MiB)
+/// gives a record of a few MiB at most; a larger one is a parser blowing up on hostile input
+/// (say, text of nested expressions repeated per level), and must not reach the worker's memory
+/// or the artifacts: it becomes a `parse_crash`.
+pub(crate) const MAX_REPLY_BYTES: u32 = 64 << 20;
 /// Largest hello frame the parent accepts.
 pub(crate) const MAX_HELLO_BYTES: u32 = 64 * 1024;
 
