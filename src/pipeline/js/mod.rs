@@ -20,6 +20,7 @@ mod resolve;
 mod routes;
 mod vfs;
 mod visit;
+mod wiring;
 mod workspace;
 
 pub use parse::{
