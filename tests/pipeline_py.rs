@@ -862,11 +862,19 @@ fn flask_blueprints_nested_and_registered_with_prefixes() {
     assert_eq!(
         table,
         vec![
+            // Flask-RESTful resources on an Api wrapping the blueprint: one route per URL and
+            // per HTTP method the resource class implements (another file).
+            "GET /api/v2/projects/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "DELETE /api/v2/projects/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "GET /api/v2/p/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "DELETE /api/v2/p/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            // `view_func=PingView.as_view("ping")`: the MethodView's methods.
+            "GET /api/v2/ping  shop/api/__init__.py:12  shop/api/__init__.py:api  [shop/__init__.py:11]",
             // A nested blueprint under a parent registered with url_prefix="/api/v2", which
             // replaces the parent's own "/api".
-            "GET /api/v2/orders/  shop/api/orders.py:6  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:6]",
-            "PUT /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:6]",
-            "DELETE /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:6]",
+            "GET /api/v2/orders/  shop/api/orders.py:6  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
+            "PUT /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
+            "DELETE /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
             "GET /auth/login  shop/auth/views.py:6  shop/auth/views.py:auth  [shop/__init__.py:14]",
             "POST /auth/login  shop/auth/views.py:6  shop/auth/views.py:auth  [shop/__init__.py:14]",
             // Views declared on a blueprint imported from its package: the unit is the package's.

@@ -206,6 +206,16 @@ pub enum Setting {
         /// The base path.
         path: String,
     },
+    /// A route whose methods are those its view class implements (Flask-RESTful
+    /// `add_resource(Cls, …)`, Flask `add_url_rule(…, view_func=Cls.as_view(…))`): the
+    /// route at `line` is declared with method `ANY` until the class is found.
+    #[serde(rename_all = "camelCase")]
+    ClassView {
+        /// Line of the route.
+        line: u32,
+        /// The class, as written.
+        class: String,
+    },
     /// Django `app_name = "…"` of a urlconf (its namespace, and the unit name).
     #[serde(rename_all = "camelCase")]
     DjangoAppName {

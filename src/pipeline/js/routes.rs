@@ -40,12 +40,17 @@ fn method_of(verb: &str) -> String {
 
 /// Names that almost surely hold a server or router object.
 pub(super) fn is_strong_router_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "app" | "router" | "server" | "fastify" | "instance"
-    ) || lower.ends_with("router")
-        || lower.ends_with("app")
+    ["app", "router", "server", "fastify", "instance"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        || ends_with_ci(name, "router")
+        || ends_with_ci(name, "app")
+}
+
+/// Case-insensitive `ends_with` without allocating.
+fn ends_with_ci(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// Names that may hold a router but also an HTTP client (`api.get('/x', params)`).

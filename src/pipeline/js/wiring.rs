@@ -444,6 +444,19 @@ impl JsWiring {
         let Some((prop_span, prop)) = member.static_property_info() else {
             return;
         };
+        const WIRING: &[&str] = &[
+            "use",
+            "register",
+            "forRoutes",
+            "route",
+            "prefix",
+            "setGlobalPrefix",
+            "enableVersioning",
+        ];
+        if !WIRING.contains(&prop) {
+            self.pass(callee, &args, label, call.span, line);
+            return;
+        }
         let Some(receiver) = receiver_of(member.object()) else {
             self.pass(callee, &args, label, call.span, line);
             return;
@@ -686,7 +699,16 @@ impl JsWiring {
         span: Span,
         line: &dyn Fn(u32) -> u32,
     ) {
-        if args.is_empty() {
+        // Cheap test first: most calls pass no router.
+        let routers: Vec<&str> = args
+            .iter()
+            .filter_map(|a| match a.get_inner_expression() {
+                Expression::Identifier(id) => Some(id.name.as_str()),
+                _ => None,
+            })
+            .filter(|n| self.kind_of(n).is_some() || super::routes::is_strong_router_name(n))
+            .collect();
+        if routers.is_empty() {
             return;
         }
         let target = if let Some(src) = required(callee) {
@@ -696,32 +718,29 @@ impl JsWiring {
                 return;
             };
             let head = d.split('.').next().unwrap_or(&d);
-            let imported = self.imports.iter().any(|(l, src, _)| {
-                l == head
-                    && (src.starts_with('.')
-                        || src.starts_with('/')
-                        || src.starts_with('@')
-                        || src.starts_with('~')
-                        || src.starts_with('#'))
-            });
-            if !imported {
+            let local_source = |src: &str| {
+                src.starts_with('.')
+                    || src.starts_with('/')
+                    || src.starts_with('@')
+                    || src.starts_with('~')
+                    || src.starts_with('#')
+            };
+            if !self
+                .imports
+                .iter()
+                .any(|(l, src, _)| l == head && local_source(src))
+            {
                 return;
             }
             Target::Name(d)
         };
-        for a in args {
-            let Expression::Identifier(id) = a.get_inner_expression() else {
-                continue;
-            };
-            let name = id.name.as_str();
-            if self.kind_of(name).is_some() || super::routes::is_strong_router_name(name) {
-                self.passes.push(RawPass {
-                    callee: target.clone(),
-                    arg: name.to_string(),
-                    label: label.to_string(),
-                    line: line(span.start),
-                });
-            }
+        for name in routers {
+            self.passes.push(RawPass {
+                callee: target.clone(),
+                arg: name.to_string(),
+                label: label.to_string(),
+                line: line(span.start),
+            });
         }
     }
 

@@ -171,6 +171,10 @@ impl Collector {
 
     /// `name = FastAPI()`, `APIRouter(prefix=…)`, `Flask()`, `Blueprint(url_prefix=…)`.
     pub(crate) fn receiver(&mut self, name: &str, call: &ast::ExprCall, line: u32) {
+        if last_name(&call.func) == Some("Api") {
+            self.restful_api(name, call, line);
+            return;
+        }
         let (framework, prefix_kw, join) = match last_name(&call.func) {
             Some("FastAPI" | "Starlette") => (FASTAPI, None, Join::Concat),
             Some("APIRouter") => (FASTAPI, Some("prefix"), Join::Concat),
@@ -191,6 +195,68 @@ impl Collector {
         };
         self.receivers
             .insert(name.to_string(), Receiver { framework, decl });
+    }
+
+    /// Flask-RESTful / Flask-RESTX `name = Api(app_or_blueprint, prefix=…)`: the API's
+    /// resources are mounted on the blueprint (or app) it wraps.
+    fn restful_api(&mut self, name: &str, call: &ast::ExprCall, line: u32) {
+        let decl = RouterDecl {
+            name: name.to_string(),
+            prefix: String::new(),
+            dynamic: false,
+            join: Join::Flask,
+            line,
+        };
+        self.receivers.insert(
+            name.to_string(),
+            Receiver {
+                framework: FLASK,
+                decl,
+            },
+        );
+        let Some(parent) = call.arguments.find_argument_value("app", 0) else {
+            return;
+        };
+        let (prefix, dynamic) = call
+            .arguments
+            .find_keyword("prefix")
+            .map(|k| path_value(&k.value, &self.consts).unwrap_or((String::new(), true)))
+            .unwrap_or_default();
+        self.mounts.push(Mount {
+            parent: src_text(parent),
+            target: Target::Name(name.to_string()),
+            prefix,
+            dynamic,
+            join: Join::Flask,
+            replaces_own: false,
+            line,
+        });
+    }
+
+    /// `api.add_resource(Cls, "/a", "/b", endpoint=…)`: one route per URL, methods from
+    /// the class.
+    fn add_resource(&mut self, src: &str, call: &ast::ExprCall, line: u32) {
+        let Expr::Attribute(attr) = &*call.func else {
+            return;
+        };
+        let Some((class, urls)) = call.arguments.args.split_first() else {
+            return;
+        };
+        let class = src[class.range()].to_string();
+        for url in urls {
+            let (path, dynamic) = path_value(url, &self.consts).unwrap_or((String::new(), true));
+            self.candidates.push(RouteCandidate {
+                receiver: src[attr.value.range()].to_string(),
+                verb: "route".to_string(),
+                path,
+                path_is_literal: !dynamic,
+                dynamic,
+                methods: Some(vec!["ANY".to_string()]),
+                handler: class.clone(),
+                line,
+            });
+        }
+        self.settings.push(Setting::ClassView { line, class });
     }
 
     /// `X.include_router(r, prefix=…)`, `X.register_blueprint(bp, url_prefix=…)`,
@@ -294,6 +360,10 @@ impl Collector {
         let Expr::Attribute(attr) = &*call.func else {
             return false;
         };
+        if method == "add_resource" {
+            self.add_resource(src, call, line);
+            return true;
+        }
         let (verb, kw, handler) = match method {
             "add_url_rule" => (
                 "route",
@@ -312,13 +382,22 @@ impl Collector {
         let Some((path, path_is_literal, dynamic)) = self.path_arg(src, call, kw) else {
             return false;
         };
+        let mut methods = methods_of(call);
+        // `view_func=Cls.as_view("name")` without `methods=`: the class's methods.
+        if let (Some(Expr::Call(v)), None) = (handler, &methods) {
+            if matches!(&*v.func, Expr::Attribute(a) if a.attr.as_str() == "as_view") {
+                methods = Some(vec!["ANY".to_string()]);
+                let class = handler.map(|h| view_name(src, h)).unwrap_or_default();
+                self.settings.push(Setting::ClassView { line, class });
+            }
+        }
         self.candidates.push(RouteCandidate {
             receiver: src[attr.value.range()].to_string(),
             verb: verb.to_string(),
             path,
             path_is_literal,
             dynamic,
-            methods: methods_of(call),
+            methods,
             handler: handler.map(|h| view_name(src, h)).unwrap_or_default(),
             line,
         });
@@ -500,6 +579,15 @@ impl Collector {
             line,
         });
         None
+    }
+}
+
+/// Dotted text of a name or attribute chain (`app`, `self.bp`); empty for anything else.
+fn src_text(e: &Expr) -> String {
+    match e {
+        Expr::Name(n) => n.id.to_string(),
+        Expr::Attribute(a) => format!("{}.{}", src_text(&a.value), a.attr.as_str()),
+        _ => String::new(),
     }
 }
 

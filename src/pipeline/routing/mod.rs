@@ -293,7 +293,7 @@ impl Composer<'_> {
             return None;
         }
         let mut out: Vec<Route> = Vec::with_capacity(rec.routes.len());
-        for route in &rec.routes {
+        for route in class_views(records, names, i, rec).iter() {
             let Some(owner) = owner_of(rec, route) else {
                 out.push(route.clone());
                 continue;
@@ -338,6 +338,65 @@ impl Composer<'_> {
         }
         Some(out)
     }
+}
+
+/// HTTP verbs a view class may implement.
+const CLASS_VERBS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
+
+/// The routes of `rec` with every class-view route (Flask-RESTful `add_resource`,
+/// `Cls.as_view`) turned into one route per HTTP method its class implements; a class that
+/// cannot be found (or implements none) keeps its route as `ANY`.
+fn class_views(
+    records: &[FileRecord],
+    names: &Names<'_>,
+    i: usize,
+    rec: &FileRecord,
+) -> Vec<Route> {
+    let views: Vec<(u32, &str)> = rec
+        .wiring
+        .settings
+        .iter()
+        .filter_map(|s| match s {
+            Setting::ClassView { line, class } => Some((*line, class.as_str())),
+            _ => None,
+        })
+        .collect();
+    if views.is_empty() {
+        return rec.routes.clone();
+    }
+    let mut out = Vec::with_capacity(rec.routes.len());
+    for r in &rec.routes {
+        let class = views
+            .iter()
+            .find(|(line, _)| *line == r.line && r.method == "ANY")
+            .map(|(_, c)| *c);
+        let methods: Vec<String> = class
+            .and_then(|c| names.local(i, c))
+            .and_then(|(file, local)| {
+                records[file]
+                    .classes
+                    .iter()
+                    .find(|c| c.name == local)
+                    .map(|c| {
+                        c.methods
+                            .iter()
+                            .filter(|m| CLASS_VERBS.contains(&m.as_str()))
+                            .map(|m| m.to_ascii_uppercase())
+                            .collect()
+                    })
+            })
+            .unwrap_or_default();
+        if methods.is_empty() {
+            out.push(r.clone());
+        }
+        for m in methods {
+            out.push(Route {
+                method: m,
+                ..r.clone()
+            });
+        }
+    }
+    out
 }
 
 /// `file:name` of a unit; a Django urlconf is named by its `app_name`, else its folder.
