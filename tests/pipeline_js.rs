@@ -913,12 +913,17 @@ fn express_mounts_across_files() {
             // `require('./health')(app)`: the function's routes are the app's.
             "GET /health  health.js:2  health.js:default  [server.js:12]",
             // `router.use(['/articles', '/posts'], articles)`: one route per prefix.
-            "POST /api/articles  routes/articles.ts:5  routes/articles.ts:articlesRouter  [server.js:9, routes/index.ts:8]",
-            "POST /api/posts  routes/articles.ts:5  routes/articles.ts:articlesRouter  [server.js:9, routes/index.ts:8]",
-            "GET /api/status  routes/index.ts:9  routes/index.ts:router  [server.js:9]",
-            "GET /api/users  routes/users.js:6  routes/users.js:router  [server.js:9, routes/index.ts:7]",
-            "GET /api/users/:id  routes/users.js:7  routes/users.js:router  [server.js:9, routes/index.ts:7]",
-            "PUT /api/users/:id/avatar  routes/users.js:8  routes/users.js:router  [server.js:9, routes/index.ts:7]",
+            // `const legacy = makeLegacy(); router.use('/legacy', legacy)`: the function's
+            // routes, on an app it builds with a helper provis does not know.
+            "GET /api/legacy/old  legacy.js:5  legacy.js:makeLegacy  [server.js:9, routes/index.ts:14]",
+            "POST /api/articles  routes/articles.ts:5  routes/articles.ts:articlesRouter  [server.js:9, routes/index.ts:10]",
+            "POST /api/posts  routes/articles.ts:5  routes/articles.ts:articlesRouter  [server.js:9, routes/index.ts:10]",
+            "GET /api/status  routes/index.ts:11  routes/index.ts:router  [server.js:9]",
+            // `settings.keys()` returns `keys.app()`, which returns the router: two hops.
+            "GET /api/keys  routes/keys.js:6  routes/keys.js:app  [server.js:9, routes/index.ts:15, routes/settings.js:5]",
+            "GET /api/users  routes/users.js:6  routes/users.js:router  [server.js:9, routes/index.ts:9]",
+            "GET /api/users/:id  routes/users.js:7  routes/users.js:router  [server.js:9, routes/index.ts:9]",
+            "PUT /api/users/:id/avatar  routes/users.js:8  routes/users.js:router  [server.js:9, routes/index.ts:9]",
             "GET /  server.js:13  server.js:app  []",
         ]
     );

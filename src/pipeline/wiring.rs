@@ -41,6 +41,11 @@ pub struct Wiring {
     /// Framework-wide settings made in the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settings: Vec<Setting>,
+    /// Owner names that are function labels, not variables: they name a unit of this file
+    /// even where a variable of the same name is bound to an import
+    /// (`const keys = require('./keys'); module.exports = { keys() { … } }`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 impl Wiring {
@@ -51,6 +56,7 @@ impl Wiring {
             && self.bindings.is_empty()
             && self.aliases.is_empty()
             && self.settings.is_empty()
+            && self.labels.is_empty()
     }
 }
 

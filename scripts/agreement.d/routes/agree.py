@@ -77,7 +77,8 @@ def truth_entries(raw, family):
 
 
 def provis_routes(out_dir):
-    files = sorted(glob.glob(os.path.join(out_dir, "**", "files.v*.json"), recursive=True))
+    files = sorted(os.path.join(d, f) for d, _, names in os.walk(out_dir) for f in names
+                   if re.fullmatch(r"files(\.v\d+)?\.json", f))
     if not files:
         raise SystemExit(f"no files artifact under {out_dir}")
     doc = json.load(open(files[-1]))

@@ -191,6 +191,7 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         }
     };
     let path = record.path.clone();
+    let mut route_labels: Vec<String> = Vec::new();
     let mut out_routes: Vec<Route> = facts
         .routes
         .drain(..)
@@ -211,6 +212,9 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
             } else {
                 owner(&r.object, &r.label)
             };
+            if unit != r.object {
+                route_labels.push(unit.clone());
+            }
             let framework = if r.object == "nestjs" {
                 "nestjs"
             } else {
@@ -232,9 +236,25 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         })
         .collect();
     let default_names = facts.default_names.clone();
+    let route_owners: std::collections::HashSet<String> = out_routes
+        .iter()
+        .filter_map(|r| {
+            r.unit
+                .as_deref()?
+                .strip_prefix(path.as_str())?
+                .strip_prefix(':')
+        })
+        .map(str::to_string)
+        .collect();
     let file_name = record.path.rsplit('/').next().unwrap_or(&record.path);
     let next_config = file_name.starts_with("next.config.");
-    record.wiring = wiring.finish(&owner, &default_names, next_config);
+    record.wiring = wiring.finish(
+        &owner,
+        &default_names,
+        &route_owners,
+        route_labels,
+        next_config,
+    );
     out_routes.sort_by_key(|r| r.line);
     let is_api_in_code = !out_routes.is_empty();
     let next = routes::next_file(&record.path);

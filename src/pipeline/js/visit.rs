@@ -783,7 +783,8 @@ impl<'a> VisitJs<'a> for Facts<'_> {
     fn visit_return_statement(&mut self, it: &ReturnStatement<'a>) {
         if let Some(arg) = &it.argument {
             let label = self.label().to_string();
-            self.wiring.returned(&label, arg);
+            let line = self.line(it.span.start);
+            self.wiring.returned(&label, arg, line);
         }
         walk_js::walk_return_statement(self, it);
     }

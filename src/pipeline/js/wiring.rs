@@ -60,8 +60,8 @@ pub(super) struct JsWiring {
     routers: Vec<(String, RouterKind, RouterDecl)>,
     mounts: Vec<RawMount>,
     passes: Vec<RawPass>,
-    /// (function label, router local) for `return router` inside a labelled function.
-    returns: Vec<(String, String)>,
+    /// (function label, local, line) for `return x` inside a labelled function.
+    returns: Vec<(String, String, u32)>,
     aliases: Vec<Alias>,
     reexports: Vec<Binding>,
     pub settings: Vec<Setting>,
@@ -69,6 +69,9 @@ pub(super) struct JsWiring {
     nest_routes: Vec<(String, Vec<Mount>)>,
     /// `basePath: '…'` properties; a setting only in a `next.config.*` file.
     base_paths: Vec<String>,
+    /// Names assigned the result of calling another name (`const r = createRouter()`):
+    /// mounting `r` mounts what that function returns.
+    call_vars: Vec<(String, String)>,
 }
 
 /// Packages whose default export or members create routers.
@@ -229,16 +232,41 @@ impl JsWiring {
         self.base_paths.push(path.to_string());
     }
 
-    /// `return router` inside the function labelled `label`.
-    pub fn returned(&mut self, label: &str, e: &Expression<'_>) {
+    /// `return router` / `return other.app()` inside the function labelled `label`: the
+    /// function stands for that router, or mounts what the other function returns.
+    pub fn returned(&mut self, label: &str, e: &Expression<'_>, line: u32) {
         if label.is_empty() {
             return;
         }
-        if let Expression::Identifier(id) = e.get_inner_expression() {
-            if self.routers.iter().any(|(n, _, _)| n == id.name.as_str()) {
-                self.returns.push((label.to_string(), id.name.to_string()));
+        let callee = match unsequence(e) {
+            Expression::Identifier(id) => {
+                self.returns
+                    .push((label.to_string(), id.name.to_string(), line));
+                return;
             }
-        }
+            Expression::CallExpression(c)
+                if self.creation(e).is_none() && required(e).is_none() =>
+            {
+                match dotted(&c.callee).filter(|d| !d.is_empty()) {
+                    Some(d) => d,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+        self.mounts.push(RawMount {
+            receiver: String::new(),
+            label: String::new(),
+            mount: Mount {
+                parent: label.to_string(),
+                target: Target::CallOf(callee),
+                prefix: String::new(),
+                dynamic: false,
+                join: Join::Slash,
+                replaces_own: false,
+                line,
+            },
+        });
     }
 
     /// Where an expression comes from: (package source, member path) for
@@ -319,6 +347,16 @@ impl JsWiring {
             }
         }
         let Some((kind, opts)) = self.creation(init) else {
+            // `const r = createRouter(deps)`, `r = await makeApp()`.
+            let call = match unsequence(init) {
+                Expression::AwaitExpression(a) => unsequence(&a.argument),
+                e => e,
+            };
+            if let Expression::CallExpression(c) = call {
+                if let Some(d) = dotted(&c.callee).filter(|d| !d.is_empty()) {
+                    self.call_vars.push((name.to_string(), d));
+                }
+            }
             return;
         };
         let (prefix, dynamic) = match (kind, opts) {
@@ -771,20 +809,57 @@ impl JsWiring {
         mut self,
         owner: &dyn Fn(&str, &str) -> String,
         default_names: &[String],
+        route_owners: &std::collections::HashSet<String>,
+        route_labels: Vec<String>,
         next_config: bool,
     ) -> Wiring {
-        let mut w = Wiring::default();
+        let mut w = Wiring {
+            labels: route_labels,
+            ..Wiring::default()
+        };
+        let parents: std::collections::HashSet<String> = self
+            .mounts
+            .iter()
+            .filter(|m| !m.receiver.is_empty())
+            .map(|m| owner(&m.receiver, &m.label))
+            .collect();
+        // A name holding a call's result that holds no routes itself stands for the result.
+        let routers: std::collections::HashSet<String> =
+            self.routers.iter().map(|(n, _, _)| n.clone()).collect();
+        let holds_routes =
+            |n: &str| route_owners.contains(n) || parents.contains(n) || routers.contains(n);
+        let call_vars = std::mem::take(&mut self.call_vars);
         for m in std::mem::take(&mut self.mounts) {
             let mut mount = m.mount;
-            // RouterModule mounts carry their parent already (a module, or "" for the root).
+            if let Target::Name(n) = &mount.target {
+                if !holds_routes(n) {
+                    if let Some((_, callee)) = call_vars.iter().rev().find(|(v, _)| v == n) {
+                        mount.target = Target::CallOf(callee.clone());
+                    }
+                }
+            }
+            // RouterModule mounts carry their parent already (a module, or "" for the root);
+            // a function returning another's router is mounted on its own label.
             if !m.receiver.is_empty() {
                 mount.parent = owner(&m.receiver, &m.label);
+                if mount.parent != m.receiver {
+                    w.labels.push(mount.parent.clone());
+                }
+            } else if m.label.is_empty()
+                && !mount.parent.is_empty()
+                && !matches!(mount.target, Target::Name(_))
+            {
+                w.labels.push(mount.parent.clone());
             }
             w.mounts.push(mount);
         }
         for p in std::mem::take(&mut self.passes) {
+            let parent = owner(&p.arg, &p.label);
+            if parent != p.arg {
+                w.labels.push(parent.clone());
+            }
             w.mounts.push(Mount {
-                parent: owner(&p.arg, &p.label),
+                parent,
                 target: p.callee,
                 prefix: String::new(),
                 dynamic: false,
@@ -800,9 +875,23 @@ impl JsWiring {
                 local: name.clone(),
             });
         }
-        for (label, local) in self.returns {
-            if !self.aliases.iter().any(|a| a.name == label) {
-                self.aliases.push(Alias { name: label, local });
+        for (label, local, line) in std::mem::take(&mut self.returns) {
+            if holds_routes(&local) {
+                if !self.aliases.iter().any(|a| a.name == label) {
+                    self.aliases.push(Alias { name: label, local });
+                }
+            } else if let Some((_, callee)) = call_vars.iter().rev().find(|(v, _)| *v == local) {
+                // `const r = other.app(); return r;`: the function mounts what that returns.
+                w.labels.push(label.clone());
+                w.mounts.push(Mount {
+                    parent: label,
+                    target: Target::CallOf(callee.clone()),
+                    prefix: String::new(),
+                    dynamic: false,
+                    join: Join::Slash,
+                    replaces_own: false,
+                    line,
+                });
             }
         }
         w.aliases = self.aliases;
@@ -821,6 +910,8 @@ impl JsWiring {
             })
             .chain(self.reexports)
             .collect();
+        w.labels.sort();
+        w.labels.dedup();
         w.settings = self.settings;
         if next_config {
             w.settings.extend(

@@ -502,6 +502,7 @@ impl<'a> Extractor<'a, '_> {
             bindings: self.bindings,
             aliases: Vec::new(),
             settings,
+            labels: Vec::new(),
         };
         rec.hints.framework = FRAMEWORKS
             .iter()

@@ -169,6 +169,10 @@ impl<'r> Names<'r> {
         }
         let parts: Vec<&str> = dotted.split('.').collect();
         let (head, rest) = parts.split_first()?;
+        // A function label names this file's unit, whatever variable shares its name.
+        if rest.is_empty() && self.records[rec].wiring.labels.iter().any(|l| l == head) {
+            return Some(Found::Local((rec, dotted.to_string())));
+        }
         // Bound by an import: default, namespace, renamed, `require`, Python `as`.
         if let Some(b) = self.binding(rec, head) {
             let file = self.source_file(rec, &b.source, b.name.as_deref())?;
