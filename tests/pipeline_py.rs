@@ -406,8 +406,11 @@ fn django_urlpatterns_and_include_composition() {
             "ANY /accounts/sessions/  accounts/api/urls.py:8  accounts/api/urls.py:accounts-api  [mysite/urls.py:19, accounts/urls.py:4]",
             // A namespaced include inside an inline include list; regex anchors dropped.
             "ANY /api/v1/things/(?P<pk>[0-9]+)/  api/urls.py:6  api/urls.py:api  [mysite/urls.py:16]",
+            // Pattern lists in other variables: `[…] + feed_patterns`, `include(detail_patterns)`.
+            "ANY /blog/feed/  blog/urls.py:6  blog/urls.py:feed_patterns  [mysite/urls.py:20, blog/urls.py:16]",
+            "ANY /blog/<slug:slug>/more/comments/  blog/urls.py:10  blog/urls.py:detail_patterns  [mysite/urls.py:20, blog/urls.py:15]",
             // include(module object).
-            "ANY /blog/<slug:slug>/  blog/urls.py:6  blog/urls.py:blog  [mysite/urls.py:20]",
+            "ANY /blog/<slug:slug>/  blog/urls.py:14  blog/urls.py:blog  [mysite/urls.py:20]",
             "ANY /  mysite/urls.py:12  mysite/urls.py:mysite  []",
             "ANY /api/status/  mysite/urls.py:17  mysite/urls.py:mysite  []",
             // f"{MANAGE}login/" with a module constant.

@@ -46,6 +46,11 @@ pub struct Wiring {
     /// (`const keys = require('./keys'); module.exports = { keys() { … } }`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Routes declared on a name that may as well be an HTTP client (`route`, `api`) in a
+    /// file that imports no server framework: they become routes only if that object is
+    /// mounted somewhere (`require('./tags')(router)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tentative: Vec<crate::pipeline::model::Route>,
 }
 
 impl Wiring {
@@ -57,6 +62,7 @@ impl Wiring {
             && self.aliases.is_empty()
             && self.settings.is_empty()
             && self.labels.is_empty()
+            && self.tentative.is_empty()
     }
 }
 

@@ -119,6 +119,7 @@ def fetch(app, work):
 
 def truth(app, work):
     cache = os.path.join(work, "out", app["name"], "truth.json")
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
     if os.path.exists(cache):
         return json.load(open(cache))
     kind = app["truth"][0]
@@ -147,8 +148,10 @@ def truth(app, work):
             open(os.path.join(node_dir, ".installed"), "w").close()
         setup = os.path.join(HERE, app["truth"][1])
         env["NODE_PATH"] = os.path.join(node_dir, "node_modules")
-        out = subprocess.run(["node", os.path.join(HERE, f"truth_{kind}.js"), setup], cwd=node_dir,
-                             env=env, check=True, capture_output=True, text=True)
+        env["TRUTH_OUT"] = cache + ".tmp"
+        subprocess.run(["node", os.path.join(HERE, f"truth_{kind}.js"), setup], cwd=node_dir,
+                       env=env, check=True, capture_output=True, text=True, timeout=300)
+        out = subprocess.CompletedProcess([], 0, stdout=open(cache + ".tmp").read())
     data = json.loads(out.stdout)
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     json.dump(data, open(cache, "w"), indent=1)
@@ -161,9 +164,15 @@ def truth(app, work):
 def compare(app, truth_raw, provis, verbose):
     fam = app["family"]
     own = tuple(app.get("own_modules", []))
+    # Routes a dependency adds, for truths that cannot name a route's module (Express):
+    # declared per app with the package that adds them.
+    lib_rx = [re.compile(l["match"]) for l in app.get("library_routes", [])]
     in_scope, library = [], []
     for e in truth_entries(truth_raw, fam):
-        (in_scope if not own or e.get("module", "").startswith(own) or not e.get("module") else library).append(e)
+        text = f"{norm_method(e['method'], fam)} {norm_path(e['path'], fam)}"
+        from_library = any(rx.search(text) for rx in lib_rx) or (
+            own and e.get("module") and not e["module"].startswith(own))
+        (library if from_library else in_scope).append(e)
     key = lambda m, p: (norm_method(m, fam), norm_path(p, fam))
     t = {}
     for e in in_scope:

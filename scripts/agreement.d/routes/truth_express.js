@@ -1,7 +1,7 @@
 // Route table of an Express app from its own router stack (what express-list-endpoints reads).
 // Usage: node truth_express.js SETUP.js — SETUP exports a function returning the app (or a
-// promise of it), after whatever stubbing the app needs to load. Prints JSON
-// [{method, path, module}].
+// promise of it), after whatever stubbing the app needs to load. Writes JSON
+// [{method, path, module}] to $TRUTH_OUT (else stdout).
 const path = require('path');
 
 function mountPath(layer) {
@@ -72,7 +72,13 @@ function rememberSubApps() {
   const router = app._router || app.router;
   const out = [];
   walk(router.stack, '', out);
-  process.stdout.write(JSON.stringify(out, null, 1));
+  // Apps log to stdout: the table goes to TRUTH_OUT when set.
+  const text = JSON.stringify(out, null, 1);
+  if (process.env.TRUTH_OUT) {
+    require('fs').writeFileSync(process.env.TRUTH_OUT, text);
+  } else {
+    process.stdout.write(text);
+  }
   process.exit(0);
 })().catch((e) => {
   console.error(e);

@@ -192,17 +192,24 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
     };
     let path = record.path.clone();
     let mut route_labels: Vec<String> = Vec::new();
-    let mut out_routes: Vec<Route> = facts
+    let mut weak_lines: Vec<u32> = Vec::new();
+    let out_routes: Vec<Route> = facts
         .routes
         .drain(..)
         // A router the file creates, a name that is surely a router, or one that may be a
-        // router in a file that imports a server framework (or with an inline handler).
+        // router in a file that imports a server framework (or with an inline handler); a
+        // name that may be a router elsewhere is tentative (kept if mounted somewhere).
         .filter(|r| {
-            r.object == "nestjs"
+            let sure = r.object == "nestjs"
                 || wiring.is_router(&r.object)
                 || routes::is_strong_router_name(&r.object)
                 || (routes::is_weak_router_name(&r.object)
-                    && (server.is_some() || r.inline_handler))
+                    && (server.is_some() || r.inline_handler));
+            if !sure && routes::is_weak_router_name(&r.object) {
+                weak_lines.push(r.line);
+                return true;
+            }
+            sure
         })
         // Only koa-router takes paths without a leading `/`.
         .filter(|r| !r.bare || server == Some("koa") || wiring.is_koa_router(&r.object))
@@ -255,6 +262,12 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         route_labels,
         next_config,
     );
+    // Tentative routes wait in the wiring until composition sees them mounted.
+    let (tentative, sure): (Vec<Route>, Vec<Route>) = out_routes
+        .into_iter()
+        .partition(|r| weak_lines.contains(&r.line));
+    let mut out_routes = sure;
+    record.wiring.tentative = tentative;
     out_routes.sort_by_key(|r| r.line);
     let is_api_in_code = !out_routes.is_empty();
     let next = routes::next_file(&record.path);

@@ -127,26 +127,43 @@ fn required<'a>(e: &Expression<'a>) -> Option<&'a str> {
     }
 }
 
+/// Longest name chain (`a.b.c…`) or prefix concatenation read; deeper ones are hostile.
+const MAX_CHAIN: usize = 64;
+
 /// The dotted name of an identifier/member chain (`a`, `a.b.c`, `this.router` → `router`).
 pub(super) fn dotted(e: &Expression<'_>) -> Option<String> {
-    match unsequence(e) {
-        Expression::Identifier(id) => Some(id.name.to_string()),
-        Expression::ThisExpression(_) => Some(String::new()),
-        e => {
-            let m = e.as_member_expression()?;
-            let prop = m.static_property_name()?;
-            let head = dotted(m.object())?;
-            Some(if head.is_empty() {
-                prop.to_string()
-            } else {
-                format!("{head}.{prop}")
-            })
+    let mut parts: Vec<&str> = Vec::new();
+    let mut cur = unsequence(e);
+    loop {
+        if parts.len() > MAX_CHAIN {
+            return None;
+        }
+        match cur {
+            Expression::Identifier(id) => {
+                parts.push(id.name.as_str());
+                break;
+            }
+            Expression::ThisExpression(_) => break,
+            e => {
+                let m = e.as_member_expression()?;
+                parts.push(m.static_property_name()?);
+                cur = unsequence(m.object());
+            }
         }
     }
+    parts.reverse();
+    Some(parts.join("."))
 }
 
 /// Literal parts of a prefix expression and whether anything was not literal.
 pub(super) fn prefix_parts(e: &Expression<'_>) -> (String, bool) {
+    prefix_parts_at(e, 0)
+}
+
+fn prefix_parts_at(e: &Expression<'_>, depth: usize) -> (String, bool) {
+    if depth > MAX_CHAIN {
+        return (String::new(), true);
+    }
     match e.get_inner_expression() {
         Expression::StringLiteral(s) => (s.value.to_string(), false),
         Expression::TemplateLiteral(t) => {
@@ -154,8 +171,8 @@ pub(super) fn prefix_parts(e: &Expression<'_>) -> (String, bool) {
             (text, !t.expressions.is_empty())
         }
         Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
-            let (l, ld) = prefix_parts(&b.left);
-            let (r, rd) = prefix_parts(&b.right);
+            let (l, ld) = prefix_parts_at(&b.left, depth + 1);
+            let (r, rd) = prefix_parts_at(&b.right, depth + 1);
             (format!("{l}{r}"), ld || rd)
         }
         _ => (String::new(), true),

@@ -20,10 +20,10 @@
 //!   setting), `entrypoints` (`["__main__"]` when the module has an
 //!   `if __name__ == "__main__":` guard). Keys are present only when non-empty.
 
-use super::routes::Collector;
+use super::routes::{self, Collector};
 use super::LineIndex;
 use crate::pipeline::model::{Class, FileRecord, Function, Import, ImportKind};
-use crate::pipeline::wiring::{Binding, Setting, Wiring};
+use crate::pipeline::wiring::{Binding, Setting, Wiring, URLPATTERNS};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextSize};
 use std::collections::HashSet;
@@ -409,7 +409,14 @@ impl<'a> Extractor<'a, '_> {
             self.routes.constant(name, value);
             match name {
                 "__all__" => self.all = str_list(value),
-                "urlpatterns" => self.routes.django_patterns(self.src, self.lines, value),
+                "urlpatterns" => {
+                    self.routes
+                        .django_patterns(self.src, self.lines, value, URLPATTERNS)
+                }
+                // Another variable holding patterns, for `include(var)` / `[…] + var`.
+                other if routes::is_pattern_list(value) => self
+                    .routes
+                    .django_patterns(self.src, self.lines, value, other),
                 "app_name" => {
                     if let Some(s) = str_lit(value) {
                         self.routes.settings.push(Setting::DjangoAppName {
@@ -438,7 +445,10 @@ impl<'a> Extractor<'a, '_> {
                     all.extend(more);
                 }
             }
-            "urlpatterns" => self.routes.django_patterns(self.src, self.lines, &a.value),
+            "urlpatterns" => {
+                self.routes
+                    .django_patterns(self.src, self.lines, &a.value, URLPATTERNS)
+            }
             _ => {}
         }
     }
@@ -476,7 +486,8 @@ impl<'a> Extractor<'a, '_> {
                 }
             }
             ("urlpatterns", "extend" | "append", Some(arg)) => {
-                self.routes.django_patterns(self.src, self.lines, arg)
+                self.routes
+                    .django_patterns(self.src, self.lines, arg, URLPATTERNS)
             }
             _ => {}
         }
@@ -503,6 +514,7 @@ impl<'a> Extractor<'a, '_> {
             aliases: Vec::new(),
             settings,
             labels: Vec::new(),
+            tentative: Vec::new(),
         };
         rec.hints.framework = FRAMEWORKS
             .iter()

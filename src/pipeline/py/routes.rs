@@ -28,7 +28,7 @@
 use super::extract::{last_name, str_list, str_lit};
 use super::LineIndex;
 use crate::pipeline::model::Route;
-use crate::pipeline::wiring::{Join, Mount, RouterDecl, Setting, Target, URLPATTERNS};
+use crate::pipeline::wiring::{Join, Mount, RouterDecl, Setting, Target};
 use ruff_python_ast::{self as ast, Expr, FStringPart, InterpolatedStringElement};
 use ruff_text_size::Ranged;
 use std::collections::HashMap;
@@ -68,7 +68,9 @@ pub(crate) struct Collector {
     candidates: Vec<RouteCandidate>,
     /// Receivers built in this file, keyed by their source text (`app`, `self.router`).
     receivers: HashMap<String, Receiver>,
-    django: Vec<Route>,
+    /// Django routes with the variable holding their pattern list (`urlpatterns`,
+    /// `list_patterns`).
+    django: Vec<(String, Route)>,
     pub mounts: Vec<Mount>,
     pub settings: Vec<Setting>,
     /// Module-level string constants (`PREFIX = "/api"`), for f-string paths.
@@ -78,6 +80,20 @@ pub(crate) struct Collector {
 /// The value of a path expression: literal parts, and whether some part was not literal.
 /// `None` when the expression has no literal part at all.
 fn path_value(e: &Expr, consts: &HashMap<String, String>) -> Option<(String, bool)> {
+    path_value_at(e, consts, 0)
+}
+
+/// Deeper than this, a path expression is not read (hostile `"a" + "b" + …` chains).
+const MAX_PATH_DEPTH: usize = 32;
+
+fn path_value_at(
+    e: &Expr,
+    consts: &HashMap<String, String>,
+    depth: usize,
+) -> Option<(String, bool)> {
+    if depth > MAX_PATH_DEPTH {
+        return Some((String::new(), true));
+    }
     match e {
         Expr::StringLiteral(s) => Some((s.value.to_str().to_string(), false)),
         Expr::Name(n) => consts.get(n.id.as_str()).map(|v| (v.clone(), false)),
@@ -91,7 +107,7 @@ fn path_value(e: &Expr, consts: &HashMap<String, String>) -> Option<(String, boo
                             match el {
                                 InterpolatedStringElement::Literal(l) => out.push_str(&l.value),
                                 InterpolatedStringElement::Interpolation(i) => {
-                                    match path_value(&i.expression, consts) {
+                                    match path_value_at(&i.expression, consts, depth + 1) {
                                         Some((v, d)) if i.format_spec.is_none() => {
                                             out.push_str(&v);
                                             dynamic |= d;
@@ -107,8 +123,8 @@ fn path_value(e: &Expr, consts: &HashMap<String, String>) -> Option<(String, boo
             Some((out, dynamic))
         }
         Expr::BinOp(b) if b.op == ast::Operator::Add => {
-            let l = path_value(&b.left, consts);
-            let r = path_value(&b.right, consts);
+            let l = path_value_at(&b.left, consts, depth + 1);
+            let r = path_value_at(&b.right, consts, depth + 1);
             if l.is_none() && r.is_none() {
                 return None;
             }
@@ -146,6 +162,30 @@ fn name_target(src: &str, e: &Expr) -> Option<Target> {
             _ => return None,
         }
     }
+}
+
+/// Whether a value is a Django pattern list: a list (or `+` of lists) with a `path()`,
+/// `re_path()` or `url()` entry.
+pub(crate) fn is_pattern_list(e: &Expr) -> bool {
+    // Iterative: a hostile `a + b + …` chain is millions of operands deep.
+    let mut work = vec![e];
+    while let Some(e) = work.pop() {
+        let elts = match e {
+            Expr::List(l) => &l.elts,
+            Expr::Tuple(t) => &t.elts,
+            Expr::BinOp(b) => {
+                work.push(&b.left);
+                work.push(&b.right);
+                continue;
+            }
+            _ => continue,
+        };
+        let is_path = |x: &Expr| matches!(x, Expr::Call(c) if matches!(last_name(&c.func), Some("path" | "re_path" | "url")));
+        if elts.iter().any(is_path) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Regex anchors of a Django pattern segment are dropped: segments are concatenated.
@@ -446,9 +486,8 @@ impl Collector {
                 });
             }
         }
-        let unit = format!("{path}:{URLPATTERNS}");
-        routes.extend(self.django.into_iter().map(|mut r| {
-            r.unit = Some(unit.clone());
+        routes.extend(self.django.into_iter().map(|(owner, mut r)| {
+            r.unit = Some(format!("{path}:{owner}"));
             r
         }));
         let mut decls: Vec<RouterDecl> = self.receivers.into_values().map(|r| r.decl).collect();
@@ -457,8 +496,15 @@ impl Collector {
     }
 
     /// Collects Django routes and includes from the value assigned to (or appended to)
-    /// `urlpatterns`.
-    pub(crate) fn django_patterns(&mut self, src: &str, lines: &LineIndex, value: &Expr) {
+    /// `owner`: `urlpatterns`, or another module variable holding a pattern list that an
+    /// `include(var)` or `urlpatterns = […] + var` uses.
+    pub(crate) fn django_patterns(
+        &mut self,
+        src: &str,
+        lines: &LineIndex,
+        value: &Expr,
+        owner: &str,
+    ) {
         // Explicit work list of (prefix, dynamic, expression): inline includes nest without
         // recursion.
         let mut work: Vec<(String, bool, &Expr)> = vec![(String::new(), false, value)];
@@ -474,10 +520,15 @@ impl Collector {
                     work.push((prefix.clone(), dyn_prefix, &b.right));
                     work.push((prefix, dyn_prefix, &b.left));
                 }
-                // `urlpatterns += router.urls`
+                Expr::Starred(st) => work.push((prefix, dyn_prefix, &st.value)),
+                // `urlpatterns += router.urls`, `urlpatterns = [...] + other_patterns`
                 Expr::Attribute(a) if a.attr.as_str() == "urls" => {
                     let line = lines.line(e.range().start());
-                    self.django_mount(src, e, &prefix, dyn_prefix, line);
+                    self.django_mount(src, e, &prefix, dyn_prefix, line, owner);
+                }
+                Expr::Name(_) => {
+                    let line = lines.line(e.range().start());
+                    self.django_mount(src, e, &prefix, dyn_prefix, line, owner);
                 }
                 Expr::Call(call) => match last_name(&call.func) {
                     Some("i18n_patterns") => work.extend(
@@ -499,24 +550,27 @@ impl Collector {
                             continue;
                         };
                         let line = lines.line(call.range().start());
-                        if let Some(inline) = self.include(src, view, line, &full, dynamic) {
+                        if let Some(inline) = self.include(src, view, line, &full, dynamic, owner) {
                             work.push((full, dynamic, inline));
                             continue;
                         }
                         if matches!(view, Expr::Attribute(a) if a.attr.as_str() == "urls") {
-                            self.django_mount(src, view, &full, dynamic, line);
+                            self.django_mount(src, view, &full, dynamic, line, owner);
                             continue;
                         }
                         if !is_include(view) {
-                            self.django.push(Route {
-                                method: "ANY".to_string(),
-                                path: full,
-                                handler: view_name(src, view),
-                                line,
-                                framework: DJANGO.to_string(),
-                                dynamic_prefix: dynamic,
-                                ..Default::default()
-                            });
+                            self.django.push((
+                                owner.to_string(),
+                                Route {
+                                    method: "ANY".to_string(),
+                                    path: full,
+                                    handler: view_name(src, view),
+                                    line,
+                                    framework: DJANGO.to_string(),
+                                    dynamic_prefix: dynamic,
+                                    ..Default::default()
+                                },
+                            ));
                         }
                     }
                     _ => {}
@@ -526,10 +580,18 @@ impl Collector {
         }
     }
 
-    fn django_mount(&mut self, src: &str, e: &Expr, prefix: &str, dynamic: bool, line: u32) {
+    fn django_mount(
+        &mut self,
+        src: &str,
+        e: &Expr,
+        prefix: &str,
+        dynamic: bool,
+        line: u32,
+        owner: &str,
+    ) {
         if let Some(target) = name_target(src, e) {
             self.mounts.push(Mount {
-                parent: URLPATTERNS.to_string(),
+                parent: owner.to_string(),
                 target,
                 prefix: prefix.to_string(),
                 dynamic,
@@ -549,6 +611,7 @@ impl Collector {
         line: u32,
         path: &str,
         dynamic: bool,
+        owner: &str,
     ) -> Option<&'e Expr> {
         let Expr::Call(c) = view else { return None };
         if last_name(&c.func) != Some("include") {
@@ -570,7 +633,7 @@ impl Collector {
             None => name_target(src, target)?,
         };
         self.mounts.push(Mount {
-            parent: URLPATTERNS.to_string(),
+            parent: owner.to_string(),
             target,
             prefix: path.to_string(),
             dynamic,
@@ -584,11 +647,23 @@ impl Collector {
 
 /// Dotted text of a name or attribute chain (`app`, `self.bp`); empty for anything else.
 fn src_text(e: &Expr) -> String {
-    match e {
-        Expr::Name(n) => n.id.to_string(),
-        Expr::Attribute(a) => format!("{}.{}", src_text(&a.value), a.attr.as_str()),
-        _ => String::new(),
+    let mut parts = Vec::new();
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Name(n) => {
+                parts.push(n.id.as_str());
+                break;
+            }
+            Expr::Attribute(a) => {
+                parts.push(a.attr.as_str());
+                cur = &a.value;
+            }
+            _ => return String::new(),
+        }
     }
+    parts.reverse();
+    parts.join(".")
 }
 
 /// View source text without a trailing `.as_view(…)`.

@@ -289,11 +289,22 @@ impl Composer<'_> {
         i: usize,
         rec: &FileRecord,
     ) -> Option<Vec<Route>> {
-        if rec.routes.is_empty() {
+        if rec.routes.is_empty() && rec.wiring.tentative.is_empty() {
             return None;
         }
-        let mut out: Vec<Route> = Vec::with_capacity(rec.routes.len());
-        for route in class_views(records, names, i, rec).iter() {
+        let mut routes = class_views(records, names, i, rec);
+        // A route on a name that may be an HTTP client stands only when it is mounted.
+        for t in &rec.wiring.tentative {
+            let Some(owner) = owner_of(rec, t) else {
+                continue;
+            };
+            let key = names.local(i, owner).unwrap_or((i, owner.to_string()));
+            if self.chains_of(&key).iter().any(|c| !c.is_empty()) {
+                routes.push(t.clone());
+            }
+        }
+        let mut out: Vec<Route> = Vec::with_capacity(routes.len());
+        for route in routes.iter() {
             let Some(owner) = owner_of(rec, route) else {
                 out.push(route.clone());
                 continue;
