@@ -7,7 +7,7 @@ use oxc_span::{GetSpan, Span};
 use oxc_syntax::scope::ScopeFlags;
 
 use super::routes::{self, RawRoute};
-use super::wiring::{self, JsWiring};
+use super::wiring::JsWiring;
 use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
 
 /// A module-level function or class that might be a React component.
@@ -391,7 +391,7 @@ impl<'s> Facts<'s> {
                 c.arguments
                     .first()
                     .and_then(Argument::as_expression)
-                    .map(wiring::version_items)
+                    .map(super::nest::version_items)
                     .unwrap_or_default()
             })
         });

@@ -21,6 +21,9 @@
 use oxc_ast::ast::*;
 use oxc_span::Span;
 
+use super::expr::{
+    dotted, looks_like_path, object_prop, prefix_parts, receiver_of, required, unsequence,
+};
 use super::visit::static_string;
 use crate::pipeline::wiring::{Alias, Binding, Join, Mount, RouterDecl, Setting, Target, Wiring};
 
@@ -36,9 +39,9 @@ pub(super) enum RouterKind {
 
 /// A mount before its owner is decided.
 pub(super) struct RawMount {
-    receiver: String,
-    label: String,
-    mount: Mount,
+    pub(super) receiver: String,
+    pub(super) label: String,
+    pub(super) mount: Mount,
 }
 
 /// A router passed to a function that comes from another module.
@@ -58,7 +61,7 @@ pub(super) struct JsWiring {
     /// them, so they are left out of the bindings.
     named: Vec<String>,
     routers: Vec<(String, RouterKind, RouterDecl)>,
-    mounts: Vec<RawMount>,
+    pub(super) mounts: Vec<RawMount>,
     passes: Vec<RawPass>,
     /// (function label, local, line) for `return x` inside a labelled function.
     returns: Vec<(String, String, u32)>,
@@ -66,7 +69,7 @@ pub(super) struct JsWiring {
     reexports: Vec<Binding>,
     pub settings: Vec<Setting>,
     /// NestJS `Routes` arrays declared in a variable, by name, until `RouterModule.register`.
-    nest_routes: Vec<(String, Vec<Mount>)>,
+    pub(super) nest_routes: Vec<(String, Vec<Mount>)>,
     /// `basePath: '…'` properties; a setting only in a `next.config.*` file.
     base_paths: Vec<String>,
     /// Names assigned the result of calling another name (`const r = createRouter()`):
@@ -91,111 +94,6 @@ fn kind_from_package(source: &str, path: &[&str]) -> Option<RouterKind> {
             .then_some(RouterKind::Fastify),
         "hono" => matches!(last, Some("Hono")).then_some(RouterKind::Hono),
         _ => None,
-    }
-}
-
-/// Compilers call imported functions as `(0, x.f)(…)`: the last expression of a sequence.
-fn unsequence<'a, 'b>(e: &'b Expression<'a>) -> &'b Expression<'a> {
-    match e.get_inner_expression() {
-        Expression::SequenceExpression(s) => {
-            s.expressions.last().map_or(e, |l| l.get_inner_expression())
-        }
-        other => other,
-    }
-}
-
-/// `require('x')`, `__importDefault(require('x'))`, `_interopRequireDefault(require('x'))`.
-fn required<'a>(e: &Expression<'a>) -> Option<&'a str> {
-    let Expression::CallExpression(c) = unsequence(e) else {
-        return None;
-    };
-    let arg = c.arguments.first()?.as_expression()?;
-    match unsequence(&c.callee) {
-        Expression::Identifier(id) if id.name == "require" => static_string(arg),
-        Expression::Identifier(id)
-            if matches!(
-                id.name.as_str(),
-                "__importDefault"
-                    | "__importStar"
-                    | "_interopRequireDefault"
-                    | "_interopRequireWildcard"
-            ) =>
-        {
-            required(arg)
-        }
-        _ => None,
-    }
-}
-
-/// Longest name chain (`a.b.c…`) or prefix concatenation read; deeper ones are hostile.
-const MAX_CHAIN: usize = 64;
-
-/// The dotted name of an identifier/member chain (`a`, `a.b.c`, `this.router` → `router`).
-pub(super) fn dotted(e: &Expression<'_>) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    let mut cur = unsequence(e);
-    loop {
-        if parts.len() > MAX_CHAIN {
-            return None;
-        }
-        match cur {
-            Expression::Identifier(id) => {
-                parts.push(id.name.as_str());
-                break;
-            }
-            Expression::ThisExpression(_) => break,
-            e => {
-                let m = e.as_member_expression()?;
-                parts.push(m.static_property_name()?);
-                cur = unsequence(m.object());
-            }
-        }
-    }
-    parts.reverse();
-    Some(parts.join("."))
-}
-
-/// Literal parts of a prefix expression and whether anything was not literal.
-pub(super) fn prefix_parts(e: &Expression<'_>) -> (String, bool) {
-    prefix_parts_at(e, 0)
-}
-
-fn prefix_parts_at(e: &Expression<'_>, depth: usize) -> (String, bool) {
-    if depth > MAX_CHAIN {
-        return (String::new(), true);
-    }
-    match e.get_inner_expression() {
-        Expression::StringLiteral(s) => (s.value.to_string(), false),
-        Expression::TemplateLiteral(t) => {
-            let text: String = t.quasis.iter().map(|q| q.value.raw.as_str()).collect();
-            (text, !t.expressions.is_empty())
-        }
-        Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
-            let (l, ld) = prefix_parts_at(&b.left, depth + 1);
-            let (r, rd) = prefix_parts_at(&b.right, depth + 1);
-            (format!("{l}{r}"), ld || rd)
-        }
-        _ => (String::new(), true),
-    }
-}
-
-/// A first `use` argument that names a path although it is not a literal
-/// (`config.apiPrefix`, `BASE_PATH`, `` `${v}/x` ``, `'/a' + b`).
-fn looks_like_path(e: &Expression<'_>) -> bool {
-    match e.get_inner_expression() {
-        Expression::StringLiteral(_) | Expression::TemplateLiteral(_) => true,
-        Expression::BinaryExpression(b) => b.operator == BinaryOperator::Addition,
-        Expression::ArrayExpression(a) => a
-            .elements
-            .iter()
-            .filter_map(|x| x.as_expression())
-            .all(looks_like_path),
-        other => dotted(other).is_some_and(|d| {
-            let last = d.rsplit('.').next().unwrap_or(&d).to_ascii_lowercase();
-            ["path", "prefix", "base", "url", "root", "mount"]
-                .iter()
-                .any(|k| last.ends_with(k))
-        }),
     }
 }
 
@@ -344,11 +242,7 @@ impl JsWiring {
     /// creations and `require` bindings.
     pub fn declare(&mut self, name: &str, init: &Expression<'_>, line: u32) {
         if let Expression::ArrayExpression(_) = init.get_inner_expression() {
-            let mut mounts = Vec::new();
-            nest_routes(init, "", "", line, &mut mounts);
-            if !mounts.is_empty() {
-                self.nest_routes.push((name.to_string(), mounts));
-            }
+            self.stash_nest_routes(name, init, line);
             return;
         }
         if let Some(src) = required(init) {
@@ -516,27 +410,11 @@ impl JsWiring {
             self.pass(callee, &args, label, call.span, line);
             return;
         };
+        if self.nest_call(&receiver, prop, &args, line(prop_span.start)) {
+            return;
+        }
         match prop {
             "use" => self.use_call(&receiver, label, &args, line(prop_span.start)),
-            "register" | "forRoutes" if receiver == "RouterModule" => {
-                let at = line(prop_span.start);
-                let mut mounts = Vec::new();
-                if let Some(arg) = args.first() {
-                    nest_routes(arg, "", "", at, &mut mounts);
-                    if let Expression::Identifier(id) = arg.get_inner_expression() {
-                        if let Some((_, stashed)) =
-                            self.nest_routes.iter().find(|(n, _)| n == id.name.as_str())
-                        {
-                            mounts.extend(stashed.iter().cloned());
-                        }
-                    }
-                }
-                self.mounts.extend(mounts.into_iter().map(|m| RawMount {
-                    receiver: String::new(),
-                    label: String::new(),
-                    mount: m,
-                }));
-            }
             "register" if !args.is_empty() => {
                 let at = line(prop_span.start);
                 let (prefix, dynamic) = args
@@ -606,40 +484,6 @@ impl JsWiring {
                 if let Some((_, _, d)) = self.routers.iter_mut().find(|(n, _, _)| *n == receiver) {
                     d.prefix = prefix;
                     d.dynamic = dynamic;
-                }
-            }
-            "setGlobalPrefix" if !args.is_empty() => {
-                let (prefix, dynamic) = prefix_parts(args[0]);
-                let exclude = args
-                    .get(1)
-                    .and_then(|o| object_prop(o, "exclude"))
-                    .map(string_items)
-                    .unwrap_or_default();
-                self.settings.push(Setting::NestGlobalPrefix {
-                    prefix,
-                    exclude,
-                    dynamic,
-                });
-            }
-            "enableVersioning" => {
-                let opts = args.first().copied();
-                let uri = opts.and_then(|o| object_prop(o, "type")).map_or(true, |t| {
-                    dotted(t).is_some_and(|d| d.ends_with("URI")) || static_string(t) == Some("uri")
-                });
-                if uri {
-                    let prefix = opts
-                        .and_then(|o| object_prop(o, "prefix"))
-                        .and_then(static_string)
-                        .unwrap_or("v")
-                        .to_string();
-                    let default_versions = opts
-                        .and_then(|o| object_prop(o, "defaultVersion"))
-                        .map(version_items)
-                        .unwrap_or_default();
-                    self.settings.push(Setting::NestUriVersioning {
-                        prefix,
-                        default_versions,
-                    });
                 }
             }
             _ => self.pass(callee, &args, label, call.span, line),
@@ -938,165 +782,5 @@ impl JsWiring {
             );
         }
         w
-    }
-}
-
-/// The owner-ish name of a call's receiver: `app`, `this.router` → `router`, and through
-/// chains (`app.use(a).use(b)`, `router.get(…).post(…)`).
-pub(super) fn receiver_of(e: &Expression<'_>) -> Option<String> {
-    match unsequence(e) {
-        Expression::Identifier(id) => Some(id.name.to_string()),
-        Expression::CallExpression(c) => {
-            let m = unsequence(&c.callee).as_member_expression()?;
-            receiver_of(m.object())
-        }
-        e => e
-            .as_member_expression()?
-            .static_property_name()
-            .map(str::to_string),
-    }
-}
-
-/// The value of property `key` of an object literal.
-fn object_prop<'a, 'b>(o: &'b Expression<'a>, key: &str) -> Option<&'b Expression<'a>> {
-    let Expression::ObjectExpression(o) = o.get_inner_expression() else {
-        return None;
-    };
-    o.properties.iter().find_map(|p| match p {
-        ObjectPropertyKind::ObjectProperty(p) if p.key.static_name().as_deref() == Some(key) => {
-            Some(&p.value)
-        }
-        _ => None,
-    })
-}
-
-/// Strings of a string or an array of strings (objects with `path` count too).
-fn string_items(e: &Expression<'_>) -> Vec<String> {
-    match e.get_inner_expression() {
-        Expression::ArrayExpression(a) => a
-            .elements
-            .iter()
-            .filter_map(|x| x.as_expression())
-            .flat_map(string_items)
-            .collect(),
-        Expression::ObjectExpression(_) => object_prop(e, "path")
-            .and_then(static_string)
-            .map(|s| vec![s.to_string()])
-            .unwrap_or_default(),
-        other => static_string(other)
-            .map(|s| vec![s.to_string()])
-            .unwrap_or_default(),
-    }
-}
-
-/// NestJS versions: `'1'`, `['1', '2']`, `VERSION_NEUTRAL`.
-pub(super) fn version_items(e: &Expression<'_>) -> Vec<String> {
-    match e.get_inner_expression() {
-        Expression::ArrayExpression(a) => a
-            .elements
-            .iter()
-            .filter_map(|x| x.as_expression())
-            .flat_map(version_items)
-            .collect(),
-        other => static_string(other)
-            .map(str::to_string)
-            .or_else(|| dotted(other).map(|d| d.rsplit('.').next().unwrap_or(&d).to_string()))
-            .into_iter()
-            .collect(),
-    }
-}
-
-/// NestJS `RouterModule` routes (`[{ path, module, children }]`) as mounts: a top-level entry
-/// is mounted at the root (parent `""`); children of an entry with a module are mounted on
-/// that module, and a child path is relative to its parent's.
-fn nest_routes(e: &Expression<'_>, parent: &str, base: &str, line: u32, out: &mut Vec<Mount>) {
-    let Expression::ArrayExpression(a) = e.get_inner_expression() else {
-        return;
-    };
-    for el in a.elements.iter().filter_map(|x| x.as_expression()) {
-        let el = el.get_inner_expression();
-        if let Some(module) = dotted(el).filter(|d| !d.is_empty()) {
-            // A bare module among children: mounted where its parent is.
-            out.push(nest_mount(parent, &module, base, false, line));
-            continue;
-        }
-        let Some(path) = object_prop(el, "path") else {
-            continue;
-        };
-        let (path, dynamic) = prefix_parts(path);
-        let module = object_prop(el, "module").and_then(dotted);
-        let (child_parent, child_base) = match &module {
-            Some(m) => {
-                out.push(nest_mount(
-                    parent,
-                    m,
-                    &format!("{base}/{path}"),
-                    dynamic,
-                    line,
-                ));
-                (m.clone(), String::new())
-            }
-            None => (parent.to_string(), format!("{base}/{path}")),
-        };
-        if let Some(children) = object_prop(el, "children") {
-            nest_routes(children, &child_parent, &child_base, line, out);
-        }
-    }
-}
-
-fn nest_mount(parent: &str, module: &str, prefix: &str, dynamic: bool, line: u32) -> Mount {
-    Mount {
-        parent: parent.to_string(),
-        target: Target::Name(module.to_string()),
-        prefix: prefix.to_string(),
-        dynamic,
-        join: Join::Slash,
-        replaces_own: false,
-        line,
-    }
-}
-
-impl JsWiring {
-    /// NestJS class decorators: `@Module({ controllers })` and `@Controller({ version })`.
-    pub fn nest_class(
-        &mut self,
-        class: &str,
-        decorators: &[Decorator<'_>],
-        line: &dyn Fn(u32) -> u32,
-    ) {
-        for d in decorators {
-            let Expression::CallExpression(c) = d.expression.get_inner_expression() else {
-                continue;
-            };
-            let Some(arg) = c.arguments.first().and_then(Argument::as_expression) else {
-                continue;
-            };
-            if c.callee.is_specific_id("Module") {
-                let controllers: Vec<String> = match object_prop(arg, "controllers") {
-                    Some(Expression::ArrayExpression(a)) => a
-                        .elements
-                        .iter()
-                        .filter_map(|x| x.as_expression())
-                        .filter_map(dotted)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                if !controllers.is_empty() {
-                    self.settings.push(Setting::NestModule {
-                        name: class.to_string(),
-                        controllers,
-                        line: line(d.span.start),
-                    });
-                }
-            } else if c.callee.is_specific_id("Controller") {
-                if let Some(v) = object_prop(arg, "version") {
-                    self.settings.push(Setting::NestVersion {
-                        owner: class.to_string(),
-                        line: 0,
-                        versions: version_items(v),
-                    });
-                }
-            }
-        }
     }
 }
