@@ -13,8 +13,13 @@ mod fixture;
 #[path = "pipeline_caps/apps.rs"]
 mod apps;
 
-use apps::{click_app, django_app, express_app, fastapi_app, nextjs_app};
-use provis::pipeline::caps::{CapabilitiesDoc, Capability, FileSummary, FlowItem, SummariesDoc};
+use apps::{
+    argparse_app, click_app, django_app, express_app, express_hello_app, express_two_routes_app,
+    fastapi_app, koa_routers_app, nextjs_app,
+};
+use provis::pipeline::caps::{
+    duplicate_pairs, CapabilitiesDoc, Capability, FileSummary, FlowItem, SummariesDoc,
+};
 
 // ---------------------------------------------------------------------------------------
 // Assertion helpers
@@ -112,16 +117,21 @@ fn express_api_with_bull_worker_and_prisma() {
         "test files never orchestrate"
     );
     assert_eq!(items(&users.data_flow.stores), vec![("prisma", "User")]);
-    assert_eq!(
-        items(&users.data_flow.externals),
-        vec![("email", "SendGrid")]
-    );
+    // The route enqueues `email`; SendGrid and its key are what the worker does with it,
+    // so they are the Email jobs capability's (reached through the import graph from the
+    // worker), not this one's. The queue's connection is reached: `emailQueue` → config.
+    assert!(users.data_flow.externals.is_empty());
     assert_eq!(
         of_kind(&users.data_flow.inputs, "env"),
-        vec!["PORT", "REDIS_URL", "SENDGRID_API_KEY"]
+        vec!["PORT", "REDIS_URL"]
     );
     assert_eq!(of_kind(&users.data_flow.outputs, "job"), vec!["email"]);
-    assert_eq!(of_kind(&users.data_flow.outputs, "email"), vec!["SendGrid"]);
+    assert!(of_kind(&users.data_flow.outputs, "email").is_empty());
+    assert_eq!(
+        items(&users.data_flow.infrastructure),
+        vec![("broker", "Redis")],
+        "the BullMQ queue runs on Redis"
+    );
     assert!(has_edge(
         users,
         "src/routes/users.ts",
@@ -149,7 +159,7 @@ fn express_api_with_bull_worker_and_prisma() {
             "Read configuration",
             "Call internal modules",
             "Read and write data",
-            "Call external services",
+            "Use brokers and caches",
             "Hand off to background workers",
             "Produce results"
         ]
@@ -184,6 +194,18 @@ fn express_api_with_bull_worker_and_prisma() {
         "the producer triggers the worker"
     );
     assert_eq!(items(&jobs.data_flow.stores), vec![("prisma", "User")]);
+    assert_eq!(
+        items(&jobs.data_flow.externals),
+        vec![("email", "SendGrid")]
+    );
+    assert_eq!(
+        of_kind(&jobs.data_flow.inputs, "env"),
+        vec!["SENDGRID_API_KEY"]
+    );
+    assert_eq!(
+        items(&jobs.data_flow.infrastructure),
+        vec![("broker", "Redis")]
+    );
     assert_eq!(of_kind(&jobs.data_flow.inputs, "jobPayload"), vec!["email"]);
     assert!(
         jobs.steps[0]
@@ -212,9 +234,9 @@ fn fastapi_app_with_sqlalchemy_and_celery() {
         names(&doc),
         vec![
             "Users API",
+            "App background tasks",
             "Items API",
             "Celery app schedule",
-            "App background tasks",
             "Health API"
         ]
     );
@@ -225,7 +247,12 @@ fn fastapi_app_with_sqlalchemy_and_celery() {
         vec![("route", "GET /users/{user_id}"), ("route", "POST /users")]
     );
     assert_eq!(users.lanes.api, s(&["app/main.py", "app/routers/users.py"]));
-    assert_eq!(users.lanes.workers, s(&["app/tasks.py"]));
+    // `send_welcome_email.delay()` reaches the task's registration (`@celery.task`, hence
+    // the Celery app and its broker), not the task's body.
+    assert_eq!(
+        users.lanes.workers,
+        s(&["app/celery_app.py", "app/tasks.py"])
+    );
     assert_eq!(
         users.lanes.other,
         s(&["app/database.py", "app/models.py", "app/schemas.py"])
@@ -236,10 +263,17 @@ fn fastapi_app_with_sqlalchemy_and_celery() {
         vec![("sqlalchemy", "User")],
         "Item is not used here; pydantic schemas are not stores"
     );
-    assert_eq!(items(&users.data_flow.externals), vec![("email", "SMTP")]);
+    assert!(
+        users.data_flow.externals.is_empty(),
+        "SMTP runs in the Celery task, not in the request"
+    );
     assert_eq!(
         of_kind(&users.data_flow.inputs, "env"),
-        vec!["DATABASE_URL"]
+        vec!["CELERY_BROKER_URL", "DATABASE_URL"]
+    );
+    assert_eq!(
+        items(&users.data_flow.infrastructure),
+        vec![("broker", "Redis")]
     );
     assert_eq!(
         of_kind(&users.data_flow.outputs, "job"),
@@ -277,13 +311,17 @@ fn fastapi_app_with_sqlalchemy_and_celery() {
     assert!(tasks.entry_points.iter().all(|e| e.framework == "celery"));
     assert_eq!(
         tasks.lanes.workers,
-        s(&["app/celery_app.py", "app/tasks.py"]),
-        "the scheduler orchestrates"
+        s(&["app/celery_app.py", "app/tasks.py"])
     );
-    assert_eq!(
-        tasks.orchestrators,
-        s(&["app/celery_app.py", "app/routers/users.py"])
-    );
+    // The Celery app is reached (the tasks are registered on it), so it is a member, not
+    // an outside orchestrator; the route that enqueues is.
+    assert_eq!(tasks.orchestrators, s(&["app/routers/users.py"]));
+    assert!(tasks.steps[0]
+        .description
+        .contains("app/celery_app.py (schedule)"));
+    assert!(tasks.steps[0]
+        .description
+        .contains("app/routers/users.py (enqueue)"));
     assert_eq!(items(&tasks.data_flow.externals), vec![("email", "SMTP")]);
 
     let sched = cap(&doc, "Celery app schedule");
@@ -298,19 +336,22 @@ fn fastapi_app_with_sqlalchemy_and_celery() {
         "app/tasks.py",
         "schedule"
     ));
+    // The scheduled task's database work is the tasks capability's: a hand-off adds its
+    // target to the capability, not the target's data flow.
     assert_eq!(
         of_kind(&sched.data_flow.inputs, "env"),
-        vec!["CELERY_BROKER_URL", "DATABASE_URL"]
+        vec!["CELERY_BROKER_URL"]
     );
 
     let health = cap(&doc, "Health API");
     assert_eq!(entry_names(health), vec![("route", "GET /health")]);
     assert_eq!(health.lanes.api, s(&["app/main.py"]));
-    assert_eq!(
-        health.lanes.other,
-        s(&["app/database.py"]),
-        "mounted routers belong to their own capabilities"
-    );
+    // main.py imports the database module for `create_all` and mounts both routers; the
+    // handler of GET /health touches none of it (before, it was credited with
+    // app/database.py through the file's imports).
+    assert!(health.lanes.other.is_empty(), "{:?}", health.lanes.other);
+    assert!(health.data_flow.stores.is_empty());
+    assert!(of_kind(&health.data_flow.inputs, "env").is_empty());
 }
 
 #[test]
@@ -338,7 +379,9 @@ fn nextjs_app_router_pages_and_api_routes() {
         dash.lanes.api,
         s(&["app/api/todos/[id]/route.ts", "app/api/todos/route.ts"])
     );
-    assert_eq!(dash.lanes.other, s(&["lib/db.ts"]));
+    // The pages call the API routes over HTTP: the route files join the capability (a
+    // hand-off), their database does not (it is the Todos API's).
+    assert!(dash.lanes.other.is_empty(), "{:?}", dash.lanes.other);
     assert!(has_edge(
         dash,
         "components/TodoList.tsx",
@@ -351,9 +394,10 @@ fn nextjs_app_router_pages_and_api_routes() {
         "app/api/todos/[id]/route.ts",
         "http"
     ));
-    assert_eq!(
-        items(&dash.data_flow.stores),
-        vec![("pg", "PostgreSQL"), ("sql", "todos")]
+    assert!(
+        dash.data_flow.stores.is_empty(),
+        "{:?}",
+        dash.data_flow.stores
     );
     assert_eq!(
         of_kind(&dash.data_flow.outputs, "page"),
@@ -421,9 +465,11 @@ fn django_app_with_included_urlconfs() {
     assert_eq!(blog.lanes.other, s(&["blog/models.py"]));
     assert_eq!(blog.orchestrators, s(&["mysite/urls.py"]));
     assert!(has_edge(blog, "mysite/urls.py", "blog/urls.py", "include"));
+    // Reached through each view's use of the model (`views.post_list` → `Post`), in the
+    // order the models are defined.
     assert_eq!(
         items(&blog.data_flow.stores),
-        vec![("django", "Comment"), ("django", "Post")]
+        vec![("django", "Post"), ("django", "Comment")]
     );
 
     let accounts = cap(&doc, "Accounts API");
@@ -519,10 +565,11 @@ fn ids_are_stable_hashes_of_the_seed_and_order_does_not_depend_on_input_order() 
     assert_eq!(first, third, "input order must not matter");
     assert_eq!(sums_a, sums_c);
 
+    // The key is the unit: the router `src/routes/users.ts` creates.
     let users = cap(&first, "Users API");
     assert_eq!(
         users.id,
-        blake3::hash(b"api:users").to_hex()[..16].to_string()
+        blake3::hash(b"api:src/routes/users.ts:router").to_hex()[..16].to_string()
     );
     let ids: std::collections::BTreeSet<&str> =
         first.capabilities.iter().map(|c| c.id.as_str()).collect();
@@ -719,5 +766,241 @@ fn summaries_report_risks_and_capability_facts() {
         views.purpose.contains("ANY /blog/<int:pk>/ (post_detail)"),
         "{}",
         views.purpose
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 8: units, reachability, infrastructure, one CLI, tests lane
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn two_express_routes_in_one_file_are_one_capability() {
+    let (_, doc, _) = express_two_routes_app().run();
+    // One app object, one unit: before, `/hello` and `/users` became two capabilities with
+    // the same key files and steps.
+    assert_eq!(names(&doc), vec!["Server API"]);
+    let c = &doc.capabilities[0];
+    assert_eq!(
+        entry_names(c),
+        vec![("route", "GET /hello"), ("route", "GET /users")]
+    );
+    assert_eq!(c.key_files, s(&["server.js"]));
+    assert_eq!(
+        items(&c.data_flow.stores),
+        vec![("pg", "PostgreSQL"), ("sql", "users")],
+        "GET /users queries the pool"
+    );
+    assert_eq!(of_kind(&c.data_flow.inputs, "env"), vec!["DATABASE_URL"]);
+    assert!(duplicate_pairs(&doc).is_empty());
+}
+
+#[test]
+fn hello_api_claims_only_what_get_hello_reaches() {
+    let (_, doc, sums) = express_hello_app().run();
+    assert_eq!(names(&doc), vec!["Users API", "Hello API"]);
+
+    let hello = cap(&doc, "Hello API");
+    assert_eq!(entry_names(hello), vec![("route", "GET /hello")]);
+    // server.js imports db.js (for a shutdown hook) and reads PORT at module level; the
+    // handler of GET /hello touches neither.
+    assert!(
+        hello.data_flow.stores.is_empty(),
+        "{:?}",
+        hello.data_flow.stores
+    );
+    assert!(of_kind(&hello.data_flow.inputs, "env").is_empty());
+    assert!(hello.data_flow.externals.is_empty());
+    assert_eq!(hello.key_files, s(&["server.js"]));
+    assert_eq!(hello.lanes.api, s(&["server.js"]));
+    assert!(hello.lanes.other.is_empty(), "{:?}", hello.lanes.other);
+    assert!(!hello.purpose.contains("PostgreSQL"), "{}", hello.purpose);
+
+    let users = cap(&doc, "Users API");
+    assert_eq!(
+        entry_names(users),
+        vec![("route", "GET /users"), ("route", "GET /users/:id")]
+    );
+    assert_eq!(
+        items(&users.data_flow.stores),
+        vec![("pg", "PostgreSQL"), ("sql", "users")]
+    );
+    assert_eq!(
+        of_kind(&users.data_flow.inputs, "env"),
+        vec!["DATABASE_URL"]
+    );
+    assert_eq!(users.lanes.other, s(&["db.js"]));
+    assert_eq!(users.orchestrators, s(&["server.js"]));
+    assert!(has_edge(users, "server.js", "routes/users.js", "mount"));
+
+    // Tests lane: each test is linked by the routes it calls, not by importing the app.
+    assert_eq!(hello.lanes.tests, s(&["test/hello.test.js"]));
+    assert_eq!(users.lanes.tests, s(&["test/users.test.js"]));
+    let summary = sums
+        .capabilities
+        .iter()
+        .find(|c| c.title == "Users API")
+        .expect("summary");
+    assert!(
+        summary.purpose.ends_with("Exercised by 1 test file."),
+        "{}",
+        summary.purpose
+    );
+    assert!(duplicate_pairs(&doc).is_empty());
+}
+
+#[test]
+fn routes_of_three_mounted_routers_give_three_capabilities() {
+    for with_units in [true, false] {
+        let (_, doc, _) = koa_routers_app(with_units).run();
+        assert_eq!(
+            names(&doc),
+            vec!["Documents API", "Users API", "Auth API"],
+            "with_units={with_units}"
+        );
+        let docs = cap(&doc, "Documents API");
+        assert_eq!(
+            entry_names(docs),
+            vec![
+                ("route", "POST /api/documents.info"),
+                ("route", "POST /api/documents.list")
+            ]
+        );
+        assert!(docs
+            .entry_points
+            .iter()
+            .all(|e| e.file == "server/api/documents.js"));
+        assert_eq!(
+            items(&docs.data_flow.stores),
+            vec![("sequelize", "Document")],
+            "User is defined beside Document but not used here"
+        );
+        assert_eq!(of_kind(&docs.data_flow.inputs, "env"), vec!["DATABASE_URL"]);
+        let users = cap(&doc, "Users API");
+        assert_eq!(items(&users.data_flow.stores), vec![("sequelize", "User")]);
+        let auth = cap(&doc, "Auth API");
+        assert!(auth.data_flow.stores.is_empty());
+        assert_eq!(
+            of_kind(&auth.data_flow.inputs, "env"),
+            vec!["OIDC_CLIENT_ID"]
+        );
+        assert_eq!(
+            auth.lanes.api,
+            s(&["server/api/auth.js", "server/api/index.js"])
+        );
+        assert_eq!(auth.orchestrators, s(&["server/api/index.js"]));
+        let id = blake3::hash(b"api:server/api/auth.js:router").to_hex()[..16].to_string();
+        assert_eq!(auth.id, id, "the id is the unit's");
+    }
+}
+
+#[test]
+fn capabilities_with_identical_content_are_merged() {
+    // Two units in one file whose handlers reach the same things: nothing tells them apart,
+    // so they are one capability (before, two with identical key files and steps).
+    let mut app = express_hello_app();
+    let rec = app
+        .files
+        .iter_mut()
+        .find(|f| f.path == "routes/users.js")
+        .expect("users");
+    rec.routes[0].unit = Some("routes/users.js:listRouter".into());
+    rec.routes[1].unit = Some("routes/users.js:itemRouter".into());
+    let (_, doc, _) = app.run();
+    assert_eq!(names(&doc), vec!["Users API", "Hello API"]);
+    assert_eq!(cap(&doc, "Users API").entry_points.len(), 2);
+    assert!(duplicate_pairs(&doc).is_empty());
+    // The check itself: a copy of a capability is a duplicate of it.
+    let mut twice = doc.clone();
+    let mut copy = twice.capabilities[0].clone();
+    copy.id = "0000000000000000".into();
+    copy.name = "Copy".into();
+    copy.entry_points.clear();
+    twice.capabilities.push(copy);
+    assert_eq!(duplicate_pairs(&twice), vec![(0, 2)]);
+}
+
+#[test]
+fn celery_broker_is_infrastructure() {
+    let (_, doc, sums) = fastapi_app().run();
+    let tasks = cap(&doc, "App background tasks");
+    assert_eq!(
+        items(&tasks.data_flow.infrastructure),
+        vec![("broker", "Redis")],
+        "Celery(broker=os.getenv(..., \"redis://...\"))"
+    );
+    assert!(tasks.data_flow.stores.iter().all(|s| s.name != "Redis"));
+    // The API enqueues through the same broker; it does not run the task's SMTP call.
+    let users = cap(&doc, "Users API");
+    assert_eq!(
+        items(&users.data_flow.infrastructure),
+        vec![("broker", "Redis")]
+    );
+    assert!(users.data_flow.externals.is_empty());
+    let titles: Vec<&str> = tasks.steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(titles.contains(&"Use brokers and caches"), "{titles:?}");
+    assert!(
+        tasks.purpose.contains("infrastructure Redis (broker)"),
+        "{}",
+        tasks.purpose
+    );
+    let celery = file_summary(&sums, "app/celery_app.py");
+    assert!(
+        celery
+            .purpose
+            .contains("Uses infrastructure: Redis (broker via Celery)"),
+        "{}",
+        celery.purpose
+    );
+    let items_cap = cap(&doc, "Items API");
+    assert!(items_cap.data_flow.infrastructure.is_empty());
+}
+
+#[test]
+fn one_cli_appears_once() {
+    let (_, doc, _) = argparse_app().run();
+    // The pyproject script, the argparse parser, the `__main__` guard and `python -m greet`
+    // are one program.
+    assert_eq!(names(&doc), vec!["greet CLI"]);
+    let cli = cap(&doc, "greet CLI");
+    let kinds: Vec<(&str, &str)> = cli
+        .entry_points
+        .iter()
+        .map(|e| (e.name.as_str(), e.file.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("cli", "greet/cli.py"),
+            ("greet", "greet/__main__.py"),
+            ("greet", "greet/cli.py"),
+        ]
+    );
+    assert_eq!(
+        of_kind(&cli.data_flow.inputs, "cliArg"),
+        vec!["name", "--shout"]
+    );
+    assert_eq!(cli.lanes.tests, s(&["tests/test_cli.py"]));
+    assert!(duplicate_pairs(&doc).is_empty());
+}
+
+#[test]
+fn tests_lane_links_tests_to_what_they_import_and_never_makes_them_members() {
+    let (_, doc, _) = express_app().run();
+    let users = cap(&doc, "Users API");
+    assert_eq!(users.lanes.tests, s(&["tests/users.test.ts"]));
+    for c in &doc.capabilities {
+        let l = &c.lanes;
+        for lane in [&l.web, &l.api, &l.workers, &l.other] {
+            assert!(lane.iter().all(|f| !f.starts_with("tests/")), "{}", c.name);
+        }
+        assert!(c.key_files.iter().all(|f| !f.starts_with("tests/")));
+        if c.name != "Users API" {
+            assert!(c.lanes.tests.is_empty(), "{}: {:?}", c.name, c.lanes.tests);
+        }
+    }
+    let (_, click, _) = click_app().run();
+    assert_eq!(
+        cap(&click, "notes CLI").lanes.tests,
+        s(&["tests/test_cli.py"])
     );
 }

@@ -50,6 +50,7 @@ pub fn express_app() -> App {
         .import("../lib/db", Some("src/lib/db.ts"), &["prisma"])
         .exports(&["worker"]);
     a.at("tests/users.test.ts")
+        .test()
         .import("supertest", None, &["default"])
         .import(
             "../src/routes/users",
@@ -290,8 +291,104 @@ pub fn click_app() -> App {
             ],
         );
     a.at("tests/test_cli.py")
+        .test()
         .import("click.testing", None, &["CliRunner"])
         .import("notes.cli", Some("notes/cli.py"), &["main"])
         .func("test_add_and_list", &[]);
+    a
+}
+
+/// GET /hello beside a mounted users router, in a file that also holds the database pool
+/// (for a shutdown hook): the issue's "Hello API claimed PostgreSQL" case.
+pub fn express_hello_app() -> App {
+    let mut a = App::load("express-hello");
+    a.at("db.js").import("pg", None, &[]);
+    a.at("server.js")
+        .import("express", None, &[])
+        .import("./db", Some("db.js"), &[])
+        .import("./routes/users", Some("routes/users.js"), &[])
+        .route("GET", "/hello", "", "express");
+    a.at("routes/users.js")
+        .import("express", None, &[])
+        .import("../db", Some("db.js"), &[])
+        .route("GET", "/", "", "express")
+        .route("GET", "/:id", "", "express");
+    a.at("test/hello.test.js")
+        .test()
+        .import("supertest", None, &[])
+        .import("../server", Some("server.js"), &[]);
+    a.at("test/users.test.js")
+        .test()
+        .import("supertest", None, &[])
+        .import("../server", Some("server.js"), &[]);
+    a
+}
+
+/// Two routes on one Express app in one file: the issue's "two capabilities with identical
+/// key files and steps" case.
+pub fn express_two_routes_app() -> App {
+    let mut a = App::load("express-two-routes");
+    a.at("server.js")
+        .import("express", None, &[])
+        .import("pg", None, &[])
+        .route("GET", "/hello", "", "express")
+        .route("GET", "/users", "", "express");
+    a
+}
+
+/// Three koa-routers mounted into one API (`router.use(x.routes())` under `mount('/api')`),
+/// paths without a leading slash. `with_units`: the route composer's `unit` and `mounts`
+/// are set; without, only the composed paths are known and the unit falls back to the
+/// router object each route is declared on.
+pub fn koa_routers_app(with_units: bool) -> App {
+    let mut a = App::load("koa-routers");
+    a.at("server/index.js")
+        .import("koa", None, &[])
+        .import("koa-mount", None, &[])
+        .import("./api", Some("server/api/index.js"), &[]);
+    a.at("server/api/index.js")
+        .import("koa", None, &[])
+        .import("@koa/router", None, &[])
+        .import("./documents", Some("server/api/documents.js"), &[])
+        .import("./users", Some("server/api/users.js"), &[])
+        .import("./auth", Some("server/api/auth.js"), &[]);
+    a.at("server/models.js").import("sequelize", None, &[]);
+    let mounts = ["server/index.js:6", "server/api/index.js:10"];
+    for (file, names) in [
+        (
+            "server/api/documents.js",
+            ["documents.list", "documents.info"],
+        ),
+        ("server/api/users.js", ["users.list", "users.info"]),
+        ("server/api/auth.js", ["auth.config", "auth.info"]),
+    ] {
+        let mut f = a.at(file).import("@koa/router", None, &[]);
+        if file != "server/api/auth.js" {
+            f = f.import("../models", Some("server/models.js"), &[]);
+        }
+        for n in names {
+            f = f.route_written("POST", &format!("/api/{n}"), n, "", "koa");
+            if with_units {
+                f = f.unit(&format!("{file}:router"), &mounts);
+            }
+        }
+    }
+    a
+}
+
+/// An argparse program that is also a pyproject console script and a `python -m` module.
+pub fn argparse_app() -> App {
+    let mut a = App::load("argparse-cli");
+    a.at("greet/cli.py")
+        .import("argparse", None, &[])
+        .import("greet.words", Some("greet/words.py"), &["greeting"])
+        .func("main", &[]);
+    a.at("greet/words.py").func("greeting", &[]);
+    a.at("greet/__main__.py")
+        .import("greet.cli", Some("greet/cli.py"), &["main"]);
+    a.at("tests/test_cli.py")
+        .test()
+        .import("greet.cli", Some("greet/cli.py"), &["main"])
+        .func("test_greets", &[]);
     a
 }

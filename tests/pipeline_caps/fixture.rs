@@ -3,7 +3,9 @@
 //! replaces [`App::load`]'s hand-filled facts with the real parsers once they are merged.
 
 use provis::pipeline::caps::{analyze, CapabilitiesDoc, CapsInput, Detections, SummariesDoc};
-use provis::pipeline::model::{Class, FileRecord, Function, Import, ImportKind, Language, Route};
+use provis::pipeline::model::{
+    Class, FileRecord, FileRole, Function, Import, ImportKind, Language, Route,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -181,11 +183,25 @@ impl Facts<'_> {
 
     /// A route as declared; the line is the first one quoting the path (1 for file routes).
     pub fn route(self, method: &str, path: &str, handler: &str, framework: &str) -> Self {
+        self.route_written(method, path, path, handler, framework)
+    }
+
+    /// A route whose composed `path` differs from the literal `written` in the source
+    /// (mount prefixes applied, a Koa path without its leading slash).
+    pub fn route_written(
+        self,
+        method: &str,
+        path: &str,
+        written: &str,
+        handler: &str,
+        framework: &str,
+    ) -> Self {
         let line = if framework.starts_with("nextjs") {
             line_of(&self.text, |l| l.contains(&format!("function {method}(")))
         } else {
-            let quoted =
-                |l: &str| l.contains(&format!("'{path}'")) || l.contains(&format!("\"{path}\""));
+            let quoted = |l: &str| {
+                l.contains(&format!("'{written}'")) || l.contains(&format!("\"{written}\""))
+            };
             let verb = format!(".{}(", method.to_lowercase());
             let exact = line_of(&self.text, |l| quoted(l) && l.contains(&verb));
             if exact > 1
@@ -211,6 +227,20 @@ impl Facts<'_> {
         self.rec.hints.is_route = true;
         self.rec.hints.is_api = method != "PAGE";
         self.rec.hints.framework = Some(framework.to_string());
+        self
+    }
+
+    /// Sets the unit and mount chain of the last route, as the route composer records them.
+    pub fn unit(self, unit: &str, mounts: &[&str]) -> Self {
+        let r = self.rec.routes.last_mut().expect("a route first");
+        r.unit = Some(unit.to_string());
+        r.mounts = mounts.iter().map(|m| m.to_string()).collect();
+        self
+    }
+
+    /// Marks the file as test code, as test-file recognition does.
+    pub fn test(self) -> Self {
+        self.rec.role = FileRole::Test;
         self
     }
 

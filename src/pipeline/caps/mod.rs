@@ -15,12 +15,13 @@
 
 pub mod capabilities;
 pub mod detect;
+pub mod outline;
 pub mod scan;
 pub mod summaries;
 
 pub use capabilities::{
-    build_capabilities, CapabilitiesDoc, Capability, DataFlow, EntryPoint, FlowEdge, FlowItem,
-    Lanes, Step,
+    build_capabilities, duplicate_pairs, CapabilitiesDoc, Capability, DataFlow, EntryPoint,
+    FlowEdge, FlowItem, Lanes, Step,
 };
 pub use detect::{detect, Detections, FileFacts, Finding, FindingKind, Link, Risk};
 pub use summaries::{summarize_files, CapabilitySummary, FileSummary, SummariesDoc};

@@ -122,6 +122,14 @@ impl Scanned {
         self.line_starts.partition_point(|&s| s <= pos) as u32
     }
 
+    /// Byte offset where 1-based line `line` starts, `None` past the end.
+    pub fn line_start(&self, line: u32) -> Option<usize> {
+        self.line_starts
+            .get(line.checked_sub(1)? as usize)
+            .copied()
+            .filter(|&s| s <= self.code.len())
+    }
+
     /// The literal whose opening quote is at `pos`.
     pub fn lit_at(&self, pos: usize) -> Option<&Lit> {
         self.lits

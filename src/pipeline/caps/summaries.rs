@@ -264,7 +264,7 @@ fn title(rec: &FileRecord, fs: &[&Finding]) -> String {
         return format!("React component {name}");
     }
     let name = rec.path.rsplit('/').next().unwrap_or(&rec.path);
-    if super::detect::is_test_path(&rec.path) {
+    if super::capabilities::tests_lane::is_test_file(rec) {
         return format!("Tests: {name}");
     }
     match rec.language {
@@ -355,6 +355,13 @@ fn sentences(
     );
     if !used.is_empty() {
         out.push(format!("Uses data stores: {}.", list(&used, 8)));
+    }
+    let infra = names(FindingKind::Infra, &|f| match f.framework.as_str() {
+        "url" | "cache backend" => format!("{} ({})", f.name, f.detail),
+        fw => format!("{} ({} via {})", f.name, f.detail, framework_label(fw)),
+    });
+    if !infra.is_empty() {
+        out.push(format!("Uses infrastructure: {}.", list(&infra, 6)));
     }
     let ext = names(FindingKind::External, &|f| {
         format!("{} ({})", f.name, f.detail)
@@ -570,8 +577,17 @@ fn capability_summary(det: &Detections, c: &Capability) -> CapabilitySummary {
         .map(|(n, l)| format!("{n} {}", l.len()))
         .collect();
     let total: usize = lanes.iter().map(|(_, l)| l.len()).sum();
+    let tests = c.lanes.tests.len();
+    let tested = if tests == 0 {
+        String::new()
+    } else {
+        format!(
+            " Exercised by {tests} test file{}.",
+            if tests == 1 { "" } else { "s" }
+        )
+    };
     let purpose = format!(
-        "{} Involves {total} file{} ({}).",
+        "{} Involves {total} file{} ({}).{tested}",
         c.purpose,
         if total == 1 { "" } else { "s" },
         lane_text.join(", ")
@@ -596,6 +612,15 @@ fn capability_summary(det: &Detections, c: &Capability) -> CapabilitySummary {
     if !c.data_flow.stores.is_empty() {
         let n: Vec<String> = c.data_flow.stores.iter().map(|s| s.name.clone()).collect();
         facts.push(format!("stores {}", list(&n, 3)));
+    }
+    if !c.data_flow.infrastructure.is_empty() {
+        let n: Vec<String> = c
+            .data_flow
+            .infrastructure
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.kind))
+            .collect();
+        facts.push(format!("runs on {}", list(&n, 3)));
     }
     if !c.data_flow.externals.is_empty() {
         let n: Vec<String> = c

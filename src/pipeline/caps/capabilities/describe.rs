@@ -256,6 +256,14 @@ pub(crate) fn purpose(g: &Group<'_>, entries: &[EntryPoint], df: &DataFlow) -> S
             list(&names(&df.externals), 5)
         ));
     }
+    if !df.infrastructure.is_empty() {
+        let infra: Vec<String> = df
+            .infrastructure
+            .iter()
+            .map(|i| format!("{} ({})", i.name, i.kind))
+            .collect();
+        parts.push(format!("infrastructure {}", list(&infra, 4)));
+    }
     let env: Vec<String> = df
         .inputs
         .iter()
@@ -363,8 +371,9 @@ pub(crate) fn steps(
             files: direct.clone(),
         });
     }
-    let sections: [(&[FlowItem], &str); 2] = [
+    let sections: [(&[FlowItem], &str); 3] = [
         (&df.stores, "Read and write data"),
+        (&df.infrastructure, "Use brokers and caches"),
         (&df.externals, "Call external services"),
     ];
     for (items, title) in sections {

@@ -2,40 +2,47 @@
 //! the import graph.
 //!
 //! Algorithm:
-//! 1. **Seeds.** Entry findings become groups: routes by resource (first path segment after
-//!    `api` and version segments, so `/api/users` and `/api/users/[id]` form "Users API"),
-//!    pages likewise, queue workers by queue, task functions by the file defining them,
-//!    schedules by file, command-line programs by declared name (package.json `bin`,
-//!    console scripts) or by file, absorbing unnamed CLI files the named one reaches. Test
-//!    files never seed.
-//! 2. **Gathering.** Breadth-first from the seed files along internal import edges, depth ≤
-//!    [`MAX_DEPTH`], at most [`MAX_GATHERED`] files. An import edge into another
-//!    capability's seed is not followed (mounting a router is wiring, not doing), but a
-//!    hand-off link is (enqueueing to a worker, scheduling a task, a page fetching an API
-//!    route): that is where the flow continues.
-//! 3. **Orchestrators.** Files outside the gathered set that import, mount, include,
-//!    enqueue into, schedule or call the seeds.
+//! 1. **Units.** Entry findings become groups. Routes group by the unit developers use (a
+//!    mounted router, controller, blueprint, Django URLconf; see [`units`]), never by file
+//!    or by path alone: a unit's routes across files stay together and two routers never
+//!    mix. Pages group by resource, queue workers by queue, task functions by the file
+//!    defining them, schedules by file, command-line programs by declared name (package.json
+//!    `bin`, console scripts) or by file, absorbing the unnamed CLI files of the same
+//!    program. Test files never seed.
+//! 2. **Reach.** From each entry point's handler, by the names the code uses, into the
+//!    files and definitions it reaches ([`reach`], which also says how deep and why).
+//!    Stores, environment variables, external services and infrastructure (brokers,
+//!    caches) come only from what is reached. Hand-offs (enqueue, schedule, internal HTTP
+//!    calls) add their target file to the capability, not its data.
+//! 3. **Orchestrators.** Files outside the reached set that import, mount, include,
+//!    enqueue into, schedule or call the entry files.
 //! 4. **Lanes** by detector kind first (routes → api, workers/schedules → workers, pages and
-//!    React components → web), then by path, api and worker patterns before web.
+//!    React components → web), then by path, api and worker patterns before web; test files
+//!    that exercise the capability form their own lane ([`tests_lane`]).
 //! 5. **Flows**: control flow among the capability's files (the most specific relation per
-//!    pair), data flow from the gathered files' findings, steps from both.
-//! 6. **Identity and order.** id = first 16 hex digits of blake3 of the group key; ranked by
-//!    reach (gathered files), then entry points, then name.
+//!    pair), data flow from the reached findings, steps from both.
+//! 6. **No duplicates.** Two capabilities with the same content (key files, lanes, flows,
+//!    steps) are merged into one; [`duplicate_pairs`] is the check, run until none remain.
+//! 7. **Identity and order.** id = first 16 hex digits of blake3 of the group key; ranked by
+//!    reach (reached files), then entry points, then name.
 
 pub mod describe;
+mod flows;
+pub(crate) mod reach;
+pub mod tests_lane;
+pub(crate) mod units;
 
-use super::detect::{
-    is_handoff, is_test_path, stem, Detections, Finding, FindingKind, LINK_ENQUEUE, LINK_HTTP,
-    LINK_INCLUDE, LINK_MOUNT, LINK_SCHEDULE, STORE_CLIENT, STORE_USED,
-};
+use super::detect::{stem, Detections, Finding, FindingKind};
 use super::CapsInput;
-use crate::pipeline::model::FileRecord;
+use flows::Graph;
+use reach::{Sources, Walker, Want};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Import depth explored from the seed files.
+/// Import depth of the file walk that decides which unnamed CLI files belong to a named
+/// command-line program.
 pub const MAX_DEPTH: usize = 3;
-/// Files gathered per capability at most.
+/// Files reached per capability at most.
 pub const MAX_GATHERED: usize = 150;
 /// Key files listed per capability at most.
 pub const MAX_KEY_FILES: usize = 12;
@@ -109,7 +116,8 @@ pub struct EntryPoint {
     pub path: Option<String>,
 }
 
-/// Files of a capability by lane; every file is in exactly one lane.
+/// Files of a capability by lane; every member file is in exactly one of web, api, workers
+/// and other.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lanes {
@@ -121,10 +129,14 @@ pub struct Lanes {
     pub workers: Vec<String>,
     /// Everything else (services, models, config, CLI).
     pub other: Vec<String>,
+    /// Test files that exercise the capability (import its key files or call its routes).
+    /// Not members of the capability: listed beside the four lanes above.
+    #[serde(default)]
+    pub tests: Vec<String>,
 }
 
 /// A directed relation between two files of a capability.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowEdge {
     /// Acting file.
@@ -147,10 +159,15 @@ pub struct DataFlow {
     pub externals: Vec<FlowItem>,
     /// `httpResponse`, `page`, `job`, `file`, `email`, `sms`, `console`.
     pub outputs: Vec<FlowItem>,
+    /// Message brokers and caches the capability runs on; `kind` is `broker` or `cache`,
+    /// `name` the server (`Redis`, `RabbitMQ`, `Memcached`, or `Message broker` when only
+    /// configuration outside the code names it).
+    #[serde(default)]
+    pub infrastructure: Vec<FlowItem>,
 }
 
 /// One item of data flow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowItem {
     /// What sort of item (see the [`DataFlow`] fields).
@@ -191,99 +208,42 @@ pub(crate) struct Group<'a> {
     pub label: String,
     pub entries: Vec<&'a Finding>,
     pub seeds: BTreeSet<String>,
-}
-
-/// The import graph and hand-off links, restricted to files of the snapshot.
-pub(crate) struct Graph<'a> {
-    pub records: BTreeMap<&'a str, &'a FileRecord>,
-    pub imports: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    pub importers: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    pub handoffs: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    pub links: &'a [super::detect::Link],
-}
-
-impl<'a> Graph<'a> {
-    fn new(input: &'a CapsInput<'a>, det: &'a Detections) -> Self {
-        let known: BTreeSet<&str> = input.files.iter().map(|f| f.path.as_str()).collect();
-        let mut imports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        let mut importers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (a, b) in input.edges {
-            if a != b && known.contains(a.as_str()) && known.contains(b.as_str()) {
-                imports.entry(a.as_str()).or_default().insert(b.as_str());
-                importers.entry(b.as_str()).or_default().insert(a.as_str());
-            }
-        }
-        let mut handoffs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for l in det.links.iter().filter(|l| is_handoff(&l.kind)) {
-            handoffs
-                .entry(l.from.as_str())
-                .or_default()
-                .insert(l.to.as_str());
-        }
-        Self {
-            records: input.files.iter().map(|f| (f.path.as_str(), f)).collect(),
-            imports,
-            importers,
-            handoffs,
-            links: &det.links,
-        }
-    }
-
-    /// Breadth-first gathering from `seeds`; returns file → depth.
-    fn gather(
-        &self,
-        seeds: &BTreeSet<String>,
-        other_seeds: &BTreeSet<&str>,
-    ) -> BTreeMap<String, usize> {
-        let mut seen: BTreeMap<String, usize> = seeds.iter().map(|s| (s.clone(), 0)).collect();
-        let mut queue: VecDeque<(String, usize)> = seeds.iter().map(|s| (s.clone(), 0)).collect();
-        while let Some((file, depth)) = queue.pop_front() {
-            if depth >= MAX_DEPTH {
-                continue;
-            }
-            let imported = self
-                .imports
-                .get(file.as_str())
-                .into_iter()
-                .flatten()
-                .filter(|n| !other_seeds.contains(*n));
-            let handed = self.handoffs.get(file.as_str()).into_iter().flatten();
-            let next: BTreeSet<&str> = imported.chain(handed).copied().collect();
-            for n in next {
-                if seen.len() >= MAX_GATHERED {
-                    return seen;
-                }
-                if !seen.contains_key(n) {
-                    seen.insert(n.to_string(), depth + 1);
-                    queue.push_back((n.to_string(), depth + 1));
-                }
-            }
-        }
-        seen
-    }
+    /// Where reaching starts: each entry point's handler (or its whole file).
+    pub starts: Vec<(String, Want)>,
 }
 
 /// Builds the capabilities of a snapshot from its detections and import graph.
 pub fn build_capabilities(input: &CapsInput<'_>, det: &Detections) -> CapabilitiesDoc {
     let graph = Graph::new(input, det);
-    let groups = group_entries(det, &graph);
-    let all_seeds: BTreeSet<&str> = groups
-        .iter()
-        .flat_map(|g| g.seeds.iter().map(String::as_str))
-        .collect();
+    let sources = Sources::new(input);
+    let mut groups = group_entries(det, &graph, &sources);
+    let seed_groups = |groups: &[Group<'_>]| -> HashMap<String, usize> {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for s in groups.iter().flat_map(|o| o.seeds.iter()) {
+            *m.entry(s.clone()).or_default() += 1;
+        }
+        m
+    };
+    let counts = seed_groups(&groups);
+    let counts_ref: HashMap<&str, usize> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let mut built: Vec<(usize, Capability)> = groups
         .iter()
-        .map(|g| {
-            let others: BTreeSet<&str> = all_seeds
-                .iter()
-                .copied()
-                .filter(|s| !g.seeds.contains(*s))
-                .collect();
-            let gathered = graph.gather(&g.seeds, &others);
-            let reach = gathered.len();
-            (reach, assemble(det, &graph, g, &gathered))
-        })
+        .map(|g| build_one(det, &graph, &sources, &counts_ref, g))
         .collect();
+    // Identical content means one capability seen twice: merge until none remain.
+    while let Some((i, j)) = duplicate_pairs_of(built.iter().map(|(_, c)| c))
+        .first()
+        .copied()
+    {
+        tracing::debug!(a = %built[i].1.name, b = %built[j].1.name, "merging identical capabilities");
+        let gj = groups.remove(j);
+        built.remove(j);
+        merge_into(&mut groups[i], gj, &sources);
+        let counts = seed_groups(&groups);
+        let counts_ref: HashMap<&str, usize> =
+            counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        built[i] = build_one(det, &graph, &sources, &counts_ref, &groups[i]);
+    }
     built.sort_by(|(ra, a), (rb, b)| {
         rb.cmp(ra)
             .then(b.entry_points.len().cmp(&a.entry_points.len()))
@@ -294,7 +254,7 @@ pub fn build_capabilities(input: &CapsInput<'_>, det: &Detections) -> Capabiliti
     for (_, c) in &built {
         *names.entry(c.name.clone()).or_default() += 1;
     }
-    let capabilities = built
+    let mut capabilities = built
         .into_iter()
         .map(|(_, mut c)| {
             if names.get(&c.name).copied().unwrap_or(0) > 1 {
@@ -305,20 +265,170 @@ pub fn build_capabilities(input: &CapsInput<'_>, det: &Detections) -> Capabiliti
             c
         })
         .collect::<Vec<_>>();
+    tests_lane::link_tests(&sources, input.files, &mut capabilities);
     tracing::debug!(capabilities = capabilities.len(), "capabilities built");
     CapabilitiesDoc { capabilities }
+}
+
+/// Reaches from a group's entry points and assembles its capability; returns it with its
+/// reach (number of files).
+fn build_one(
+    det: &Detections,
+    graph: &Graph<'_>,
+    sources: &Sources<'_>,
+    seed_groups: &HashMap<&str, usize>,
+    g: &Group<'_>,
+) -> (usize, Capability) {
+    let walker = Walker {
+        sources,
+        det,
+        seed_groups,
+        seeds: &g.seeds,
+    };
+    let reach = walker.reach(g.starts.clone());
+    let findings = walker.findings(det, &reach);
+    let mut gathered = reach.files.clone();
+    for seed in &g.seeds {
+        gathered.entry(seed.clone()).or_insert(0);
+    }
+    for (from, to) in walker.handoffs(&findings, &reach) {
+        let d = gathered.get(&from).copied().unwrap_or(0) + 1;
+        if gathered.len() < MAX_GATHERED || gathered.contains_key(&to) {
+            let e = gathered.entry(to).or_insert(d);
+            *e = (*e).min(d);
+        }
+    }
+    (
+        gathered.len(),
+        flows::assemble(det, graph, g, &gathered, &findings),
+    )
+}
+
+/// What two capabilities are compared on: everything a reader sees but their identity,
+/// entry points and the sentences naming them.
+#[derive(PartialEq, Eq, Hash)]
+struct Content<'c> {
+    key_files: &'c [String],
+    lanes: [&'c [String]; 4],
+    control_flow: &'c [FlowEdge],
+    stores: &'c [FlowItem],
+    externals: &'c [FlowItem],
+    infrastructure: &'c [FlowItem],
+    config: Vec<&'c FlowItem>,
+    steps: Vec<(&'c str, &'c [String])>,
+}
+
+fn content(c: &Capability) -> Content<'_> {
+    let l = &c.lanes;
+    Content {
+        key_files: &c.key_files,
+        lanes: [&l.web, &l.api, &l.workers, &l.other],
+        control_flow: &c.control_flow,
+        stores: &c.data_flow.stores,
+        externals: &c.data_flow.externals,
+        infrastructure: &c.data_flow.infrastructure,
+        config: c
+            .data_flow
+            .inputs
+            .iter()
+            .filter(|i| matches!(i.kind.as_str(), "env" | "cliArg"))
+            .collect(),
+        steps: c
+            .steps
+            .iter()
+            .map(|s| (s.title.as_str(), s.files.as_slice()))
+            .collect(),
+    }
+}
+
+fn duplicate_pairs_of<'c>(caps: impl Iterator<Item = &'c Capability>) -> Vec<(usize, usize)> {
+    let mut first: HashMap<Content<'c>, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (j, c) in caps.enumerate() {
+        match first.entry(content(c)) {
+            std::collections::hash_map::Entry::Occupied(e) => out.push((*e.get(), j)),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(j);
+            }
+        }
+    }
+    out
+}
+
+/// Pairs of capabilities (indexes) whose content is identical: same key files, lanes,
+/// control flow, stores, externals, infrastructure, configuration inputs and steps. The
+/// builder merges such pairs, so on its output this is always empty; it is public so a
+/// test can check that.
+pub fn duplicate_pairs(doc: &CapabilitiesDoc) -> Vec<(usize, usize)> {
+    duplicate_pairs_of(doc.capabilities.iter())
+}
+
+fn merge_into<'a>(into: &mut Group<'a>, other: Group<'a>, sources: &Sources<'_>) {
+    let mut keys = [into.key.clone(), other.key];
+    keys.sort();
+    into.key = keys.join("+");
+    into.entries.extend(other.entries);
+    into.seeds.extend(other.seeds);
+    into.starts.extend(other.starts);
+    if into.kind == GroupKind::Api {
+        into.label = api_label_of(into, sources);
+    }
 }
 
 /// Queue-based job frameworks group consumers by queue; the others by defining file.
 const QUEUE_FRAMEWORKS: &[&str] = &["bull", "bullmq", "bee-queue", "agenda"];
 
-fn group_entries<'a>(det: &'a Detections, graph: &Graph<'_>) -> Vec<Group<'a>> {
+/// The unit key of an API group (`api:<unit>` or merged keys).
+fn api_label_of(g: &Group<'_>, sources: &Sources<'_>) -> String {
+    let paths: Vec<&str> = g.entries.iter().map(|e| e.name.as_str()).collect();
+    let unit = g
+        .key
+        .split('+')
+        .next()
+        .and_then(|k| k.strip_prefix("api:"))
+        .unwrap_or("");
+    units::api_label(sources, unit, &paths)
+}
+
+/// The route record behind a Route finding.
+fn route_of<'r>(
+    rec: &'r crate::pipeline::model::FileRecord,
+    f: &Finding,
+) -> Option<&'r crate::pipeline::model::Route> {
+    let mut same = rec
+        .routes
+        .iter()
+        .filter(|r| r.line == f.line && r.method == f.detail);
+    let first = same.clone().next();
+    same.find(|r| f.name.ends_with(r.path.trim_end_matches('/')))
+        .or(first)
+}
+
+fn group_entries<'a>(
+    det: &'a Detections,
+    graph: &Graph<'_>,
+    sources: &Sources<'_>,
+) -> Vec<Group<'a>> {
     let mut groups: BTreeMap<String, Group<'a>> = BTreeMap::new();
-    for f in det.findings.iter().filter(|f| !is_test_path(&f.file)) {
+    for f in det.findings.iter() {
+        let Some(rec) = graph.records.get(f.file.as_str()) else {
+            continue;
+        };
+        if tests_lane::is_test_file(rec) {
+            continue;
+        }
+        let mut start = (f.file.clone(), Want::Whole);
         let (kind, key, label) = match f.kind {
             FindingKind::Route => {
-                let seg = describe::resource_segment(&f.name).unwrap_or_default();
-                (GroupKind::Api, format!("api:{seg}"), seg)
+                let unit = match route_of(rec, f) {
+                    Some(r) => {
+                        let site = units::route_site(sources, rec, r);
+                        start.1 = site.anchor;
+                        site.unit
+                    }
+                    None => format!("{}:", f.file),
+                };
+                (GroupKind::Api, format!("api:{unit}"), String::new())
             }
             FindingKind::Page => {
                 let seg = describe::resource_segment(&f.name).unwrap_or_default();
@@ -355,12 +465,27 @@ fn group_entries<'a>(det: &'a Detections, graph: &Graph<'_>) -> Vec<Group<'a>> {
             label,
             entries: Vec::new(),
             seeds: BTreeSet::new(),
+            starts: Vec::new(),
         });
         g.entries.push(f);
         g.seeds.insert(f.file.clone());
+        if !g.starts.contains(&start) {
+            g.starts.push(start);
+        }
     }
-    // Unnamed CLI files that reach, or are reached from, a named CLI program belong to it
-    // (`__main__.py` importing the console script's module, helpers with `__main__` guards).
+    merge_clis(&mut groups, graph);
+    let mut out: Vec<Group<'a>> = groups.into_values().collect();
+    for g in out.iter_mut().filter(|g| g.kind == GroupKind::Api) {
+        g.label = api_label_of(g, sources);
+    }
+    out
+}
+
+/// One program, one capability: an unnamed CLI file that reaches, or is reached from, a
+/// named CLI program belongs to it (`__main__.py` importing the console script's module, an
+/// argparse parser in the script's own module), and named programs declared on the same
+/// file (a pyproject script and a setup.cfg alias) are one.
+fn merge_clis(groups: &mut BTreeMap<String, Group<'_>>, graph: &Graph<'_>) {
     let named: Vec<String> = groups
         .values()
         .filter(|g| g.kind == GroupKind::Cli && !g.key.starts_with("cli:file:"))
@@ -372,285 +497,35 @@ fn group_entries<'a>(det: &'a Detections, graph: &Graph<'_>) -> Vec<Group<'a>> {
         };
         let reach = graph.gather(&seeds, &BTreeSet::new());
         let absorbed: Vec<String> = groups
-            .keys()
-            .filter(|k| {
-                k.strip_prefix("cli:file:").is_some_and(|file| {
-                    let back = graph.gather(&BTreeSet::from([file.to_string()]), &BTreeSet::new());
+            .iter()
+            .filter(|(k, g)| {
+                if **k == key || g.kind != GroupKind::Cli {
+                    return false;
+                }
+                if !k.starts_with("cli:file:") {
+                    return !g.seeds.is_disjoint(&seeds);
+                }
+                g.seeds.iter().any(|file| {
+                    let back = graph.gather(&BTreeSet::from([file.clone()]), &BTreeSet::new());
                     reach.contains_key(file) || seeds.iter().any(|s| back.contains_key(s))
                 })
             })
-            .cloned()
+            .map(|(k, _)| k.clone())
             .collect();
         for k in absorbed {
             if let Some(g) = groups.remove(&k) {
                 if let Some(target) = groups.get_mut(&key) {
                     target.entries.extend(g.entries);
                     target.seeds.extend(g.seeds);
+                    for s in g.starts {
+                        if !target.starts.contains(&s) {
+                            target.starts.push(s);
+                        }
+                    }
                 }
             }
         }
     }
-    groups.into_values().collect()
-}
-
-/// Turns a group and its gathered files into a capability.
-fn assemble(
-    det: &Detections,
-    graph: &Graph<'_>,
-    g: &Group<'_>,
-    gathered: &BTreeMap<String, usize>,
-) -> Capability {
-    let orchestrators = orchestrators(det, graph, g, gathered);
-    let members: BTreeSet<&str> = gathered
-        .keys()
-        .map(String::as_str)
-        .chain(orchestrators.iter().map(String::as_str))
-        .collect();
-    let lanes = lanes(graph, det, &members);
-    let control_flow = control_flow(graph, &members);
-    let entry_points = entry_points(g);
-    let data_flow = data_flow(det, g, gathered, &entry_points);
-    let key_files = key_files(det, g, gathered);
-    let name = describe::name(g);
-    let purpose = describe::purpose(g, &entry_points, &data_flow);
-    let steps = describe::steps(g, &entry_points, gathered, &data_flow, &control_flow);
-    let id = blake3::hash(g.key.as_bytes()).to_hex()[..16].to_string();
-    Capability {
-        id,
-        name,
-        purpose,
-        entry_points,
-        key_files,
-        orchestrators,
-        lanes,
-        control_flow,
-        data_flow,
-        steps,
-    }
-}
-
-fn orchestrators(
-    det: &Detections,
-    graph: &Graph<'_>,
-    g: &Group<'_>,
-    gathered: &BTreeMap<String, usize>,
-) -> Vec<String> {
-    let mut out: BTreeSet<String> = BTreeSet::new();
-    for seed in &g.seeds {
-        for imp in graph.importers.get(seed.as_str()).into_iter().flatten() {
-            out.insert(imp.to_string());
-        }
-    }
-    for l in &det.links {
-        let wiring = matches!(
-            l.kind.as_str(),
-            LINK_MOUNT | LINK_INCLUDE | LINK_ENQUEUE | LINK_SCHEDULE | LINK_HTTP
-        );
-        if wiring && g.seeds.contains(&l.to) {
-            out.insert(l.from.clone());
-        }
-    }
-    out.into_iter()
-        .filter(|f| !gathered.contains_key(f) && !is_test_path(f))
-        .take(MAX_ORCHESTRATORS)
-        .collect()
-}
-
-/// Lane of one file: detector kind first, then path (api and worker patterns before web).
-pub(crate) fn lane_of(graph: &Graph<'_>, det: &Detections, file: &str) -> &'static str {
-    let kinds: BTreeSet<FindingKind> = det.in_file(file).map(|f| f.kind).collect();
-    if kinds.contains(&FindingKind::Route) || kinds.contains(&FindingKind::RouteHandler) {
-        return "api";
-    }
-    if kinds.contains(&FindingKind::JobConsumer) || kinds.contains(&FindingKind::Schedule) {
-        return "workers";
-    }
-    let rec = graph.records.get(file);
-    if kinds.contains(&FindingKind::Page)
-        || rec.is_some_and(|r| r.hints.is_react_component || r.hints.is_client_component)
-    {
-        return "web";
-    }
-    describe::lane_by_path(file)
-}
-
-fn lanes(graph: &Graph<'_>, det: &Detections, members: &BTreeSet<&str>) -> Lanes {
-    let mut lanes = Lanes::default();
-    for file in members {
-        let target = match lane_of(graph, det, file) {
-            "api" => &mut lanes.api,
-            "workers" => &mut lanes.workers,
-            "web" => &mut lanes.web,
-            _ => &mut lanes.other,
-        };
-        target.push(file.to_string());
-    }
-    lanes
-}
-
-/// Most specific relation first when a pair has several.
-fn edge_rank(kind: &str) -> u8 {
-    match kind {
-        LINK_ENQUEUE => 0,
-        LINK_SCHEDULE => 1,
-        LINK_HTTP => 2,
-        LINK_MOUNT => 3,
-        LINK_INCLUDE => 4,
-        _ => 5,
-    }
-}
-
-fn control_flow(graph: &Graph<'_>, members: &BTreeSet<&str>) -> Vec<FlowEdge> {
-    let mut best: BTreeMap<(&str, &str), &str> = BTreeMap::new();
-    for (from, tos) in &graph.imports {
-        if !members.contains(from) {
-            continue;
-        }
-        for to in tos.iter().filter(|t| members.contains(*t)) {
-            best.entry((from, to)).or_insert("import");
-        }
-    }
-    for l in graph.links {
-        let (Some(from), Some(to)) = (members.get(l.from.as_str()), members.get(l.to.as_str()))
-        else {
-            continue;
-        };
-        let e = best.entry((from, to)).or_insert(l.kind.as_str());
-        if edge_rank(&l.kind) < edge_rank(e) {
-            *e = l.kind.as_str();
-        }
-    }
-    best.into_iter()
-        .map(|((from, to), kind)| FlowEdge {
-            from: from.to_string(),
-            to: to.to_string(),
-            kind: kind.to_string(),
-        })
-        .collect()
-}
-
-fn entry_points(g: &Group<'_>) -> Vec<EntryPoint> {
-    let mut out: Vec<EntryPoint> = g
-        .entries
-        .iter()
-        .map(|f| {
-            let (kind, name, method, path) = match f.kind {
-                FindingKind::Route => (
-                    ENTRY_ROUTE,
-                    format!("{} {}", f.detail, f.name),
-                    Some(f.detail.clone()),
-                    Some(f.name.clone()),
-                ),
-                FindingKind::Page => (ENTRY_PAGE, f.name.clone(), None, Some(f.name.clone())),
-                FindingKind::JobConsumer => (ENTRY_JOB, f.name.clone(), None, None),
-                FindingKind::Schedule => (ENTRY_SCHEDULE, f.name.clone(), None, None),
-                _ => (ENTRY_CLI, f.name.clone(), None, None),
-            };
-            EntryPoint {
-                kind: kind.to_string(),
-                name,
-                file: f.file.clone(),
-                line: f.line,
-                framework: f.framework.clone(),
-                method,
-                path,
-            }
-        })
-        .collect();
-    out.sort();
-    out.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.file == b.file);
-    out
-}
-
-fn push_item(list: &mut Vec<FlowItem>, kind: &str, name: &str, file: &str) {
-    if !list.iter().any(|i| i.kind == kind && i.name == name) {
-        list.push(FlowItem {
-            kind: kind.to_string(),
-            name: name.to_string(),
-            file: file.to_string(),
-        });
-    }
-}
-
-fn data_flow(
-    det: &Detections,
-    g: &Group<'_>,
-    gathered: &BTreeMap<String, usize>,
-    entries: &[EntryPoint],
-) -> DataFlow {
-    let mut df = DataFlow::default();
-    for e in entries {
-        match e.kind.as_str() {
-            ENTRY_ROUTE => {
-                push_item(&mut df.inputs, "httpRequest", &e.name, &e.file);
-                push_item(&mut df.outputs, "httpResponse", &e.name, &e.file);
-            }
-            ENTRY_PAGE => push_item(&mut df.outputs, "page", &e.name, &e.file),
-            ENTRY_JOB => push_item(&mut df.inputs, "jobPayload", &e.name, &e.file),
-            ENTRY_SCHEDULE => push_item(&mut df.inputs, "schedule", &e.name, &e.file),
-            _ => {}
-        }
-    }
-    let findings: Vec<&Finding> = gathered.keys().flat_map(|f| det.in_file(f)).collect();
-    let usage = |f: &&Finding| {
-        f.kind == FindingKind::Store
-            && (f.detail == STORE_USED
-                || f.detail == STORE_CLIENT
-                || f.framework == "sql"
-                || g.seeds.contains(&f.file))
-    };
-    let mut stores: Vec<&Finding> = findings.iter().copied().filter(usage).collect();
-    if stores
-        .iter()
-        .all(|f| f.framework == "sql" || f.detail == STORE_CLIENT)
-    {
-        stores.extend(
-            findings
-                .iter()
-                .copied()
-                .filter(|f| f.kind == FindingKind::Store && !usage(f)),
-        );
-    }
-    for f in findings {
-        match f.kind {
-            FindingKind::EnvInput => push_item(&mut df.inputs, "env", &f.name, &f.file),
-            FindingKind::CliArg => push_item(&mut df.inputs, "cliArg", &f.name, &f.file),
-            FindingKind::External => push_item(&mut df.externals, &f.detail, &f.name, &f.file),
-            FindingKind::JobProducer => push_item(&mut df.outputs, "job", &f.name, &f.file),
-            FindingKind::Output => push_item(&mut df.outputs, &f.detail, &f.name, &f.file),
-            _ => {}
-        }
-    }
-    for f in stores {
-        push_item(&mut df.stores, &f.framework, &f.name, &f.file);
-    }
-    df
-}
-
-fn key_files(det: &Detections, g: &Group<'_>, gathered: &BTreeMap<String, usize>) -> Vec<String> {
-    let mut out: Vec<String> = g.seeds.iter().cloned().collect();
-    let mut rest: Vec<(u8, usize, &String)> = gathered
-        .iter()
-        .filter(|(f, _)| !g.seeds.contains(*f))
-        .map(|(f, d)| {
-            let notable = det.in_file(f).any(|x| {
-                matches!(
-                    x.kind,
-                    FindingKind::Store
-                        | FindingKind::External
-                        | FindingKind::JobProducer
-                        | FindingKind::JobConsumer
-                        | FindingKind::Output
-                        | FindingKind::RouteHandler
-                )
-            });
-            (u8::from(!notable), *d, f)
-        })
-        .collect();
-    rest.sort();
-    out.extend(rest.into_iter().map(|(_, _, f)| f.clone()));
-    out.truncate(MAX_KEY_FILES);
-    out
 }
 
 /// The seed files' stem, used by names when nothing better is known.

@@ -476,7 +476,8 @@ fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, RoutePrefix>) {
     for (path, (rec, _)) in &g.files {
         let owner = g.facts.get(*path).and_then(|f| f.prefix_owner.as_deref());
         for r in &rec.routes {
-            if r.handler.starts_with("include(") {
+            // `include()` mounts a URLconf; its routes are the included file's.
+            if r.handler.starts_with("include(") || r.method == "INCLUDE" {
                 continue;
             }
             let full = match prefixes.get(*path) {

@@ -11,12 +11,14 @@
 //! file and used in another, mount prefixes, task names, configuration files).
 
 mod entry;
+mod infra;
 mod jobs;
 mod risks;
 mod services;
 mod stores;
 
 pub use entry::{join_path, path_matches};
+pub use infra::{BROKER as INFRA_BROKER, CACHE as INFRA_CACHE};
 pub use services::CLIENT as STORE_CLIENT;
 pub use stores::{DEFINED as STORE_DEFINED, USED as STORE_USED};
 
@@ -62,6 +64,9 @@ pub enum FindingKind {
     CliArg,
     /// A side effect leaving the process (file write, email, SMS, console).
     Output,
+    /// A message broker or cache the app runs on; `name` is the server (`Redis`,
+    /// `RabbitMQ`), `detail` is `broker` or `cache`, `framework` what configures it.
+    Infra,
 }
 
 /// One detected fact, located in a file.
@@ -155,11 +160,10 @@ pub struct Detections {
 
 impl Detections {
     /// Findings of `file`, in order.
-    pub fn in_file<'a>(&'a self, file: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+    pub fn in_file(&self, file: &str) -> std::slice::Iter<'_, Finding> {
         let start = self.findings.partition_point(|f| f.file.as_str() < file);
-        self.findings[start..]
-            .iter()
-            .take_while(move |f| f.file == file)
+        let end = self.findings.partition_point(|f| f.file.as_str() <= file);
+        self.findings[start..end.max(start)].iter()
     }
 }
 
@@ -279,6 +283,7 @@ pub fn detect(input: &CapsInput<'_>) -> Detections {
             let mut local = Local::default();
             risks::scan(&ctx, &mut local);
             services::scan(&ctx, &mut local);
+            infra::scan(&ctx, &mut local);
             jobs::scan(&ctx, &mut local);
             stores::scan(&ctx, &mut local);
             entry::scan(&ctx, &mut local);

@@ -19,7 +19,9 @@ struct Service {
 }
 
 /// Categories whose packages are data stores rather than external services.
-const STORE_CATEGORIES: &[&str] = &["database", "cache"];
+const STORE_CATEGORIES: &[&str] = &["database"];
+/// Categories whose packages are infrastructure (brokers and caches), not services.
+const INFRA_CATEGORIES: &[&str] = &["cache", "messaging"];
 
 macro_rules! services {
     ($($pkg:literal => $name:literal, $cat:literal;)*) => {
@@ -110,6 +112,10 @@ const SERVICES: &[Service] = services! {
     "redis" => "Redis", "cache";
     "ioredis" => "Redis", "cache";
     "@upstash/redis" => "Redis", "cache";
+    "memjs" => "Memcached", "cache";
+    "memcached" => "Memcached", "cache";
+    "pymemcache" => "Memcached", "cache";
+    "pylibmc" => "Memcached", "cache";
 };
 
 /// AWS service names by SDK client suffix / boto3 service name: (key, name, category).
@@ -150,7 +156,16 @@ fn lookup(i: &Import) -> Option<(String, &'static str, String)> {
 }
 
 fn push_service(ctx: &Ctx<'_>, out: &mut Local, line: u32, name: &str, category: &str, pkg: &str) {
-    if STORE_CATEGORIES.contains(&category) {
+    if INFRA_CATEGORIES.contains(&category) {
+        // A Redis client beside a queue library is that library's broker connection.
+        let role = if category == "messaging" || ctx.imports_any(super::infra::QUEUE_PACKAGES) {
+            super::infra::BROKER
+        } else {
+            super::infra::CACHE
+        };
+        out.findings
+            .push(ctx.finding(FindingKind::Infra, line, name, pkg, role));
+    } else if STORE_CATEGORIES.contains(&category) {
         out.findings
             .push(ctx.finding(FindingKind::Store, line, name, pkg, CLIENT));
     } else {

@@ -675,3 +675,78 @@ fn non_ascii_sources_are_scanned_without_panics() {
     assert!(has(&det, "src/ja.ts", FindingKind::EnvInput, "API_URL"));
     assert_eq!(det.facts["app/ru.py"].todos, 1);
 }
+
+fn infra(det: &Detections, file: &str) -> BTreeSet<(String, String)> {
+    det.in_file(file)
+        .filter(|f| f.kind == FindingKind::Infra)
+        .map(|f| (f.name.clone(), f.detail.clone()))
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn brokers_and_caches_are_infrastructure_not_stores() {
+    let mut s = Snap::new();
+    s.file(
+        "proj/celery.py",
+        "import os\nfrom celery import Celery\napp = Celery('proj', broker=os.getenv('BROKER', 'amqp://guest@rabbit//'))\n",
+        &[("os", None), ("celery", None)],
+    );
+    s.file(
+        "proj/nocfg.py",
+        "from celery import Celery\napp = Celery('proj')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n",
+        &[("celery", None)],
+    );
+    s.file(
+        "proj/settings.py",
+        "CACHES = {'default': {'BACKEND': 'django_redis.cache.RedisCache', 'LOCATION': 'redis://cache:6379/1'}}\nCELERY_BROKER_URL = 'redis://broker:6379/0'\nDATABASE_URL = 'redis://not-a-role:6379'\n",
+        &[],
+    );
+    s.file(
+        "src/cache.ts",
+        "import Redis from 'ioredis';\nexport const cache = new Redis(process.env.REDIS_URL);\n",
+        &[("ioredis", None)],
+    );
+    s.file(
+        "src/queue.ts",
+        "import IORedis from 'ioredis';\nimport { Queue } from 'bullmq';\nexport const q = new Queue('mail', { connection: new IORedis() });\n",
+        &[("ioredis", None), ("bullmq", None)],
+    );
+    s.file(
+        "app/events.py",
+        "from kafka import KafkaProducer\nimport dramatiq\nfrom dramatiq.brokers.redis import RedisBroker\ndramatiq.set_broker(RedisBroker(host='redis'))\n",
+        &[("kafka", None), ("dramatiq", None), ("dramatiq.brokers.redis", None)],
+    );
+    let det = s.detect();
+    assert_eq!(
+        infra(&det, "proj/celery.py"),
+        pairs(&[("RabbitMQ", "broker")]),
+        "the scheme of the broker URL, also as a getenv default"
+    );
+    assert_eq!(
+        infra(&det, "proj/nocfg.py"),
+        pairs(&[("Message broker", "broker")])
+    );
+    assert_eq!(
+        infra(&det, "proj/settings.py"),
+        pairs(&[("Redis", "cache"), ("Redis", "broker")]),
+        "a Redis URL whose role nothing names is not claimed"
+    );
+    assert_eq!(infra(&det, "src/cache.ts"), pairs(&[("Redis", "cache")]));
+    assert_eq!(infra(&det, "src/queue.ts"), pairs(&[("Redis", "broker")]));
+    assert_eq!(
+        infra(&det, "app/events.py"),
+        pairs(&[("Kafka", "broker"), ("Redis", "broker")])
+    );
+    assert!(
+        det.findings
+            .iter()
+            .all(|f| !(f.kind == FindingKind::Store && f.name == "Redis")),
+        "Redis is never a data store"
+    );
+}
