@@ -155,12 +155,16 @@ impl JsWiring {
         }
         let callee = match unsequence(e) {
             Expression::Identifier(id) => {
-                self.returns
-                    .push((label.to_string(), id.name.to_string(), line));
+                // Only names that may hold a router: most returns are plain values.
+                let name = id.name.as_str();
+                if self.kind_of(name).is_some() || self.call_vars.iter().any(|(v, _)| v == name) {
+                    self.returns
+                        .push((label.to_string(), name.to_string(), line));
+                }
                 return;
             }
             Expression::CallExpression(c)
-                if self.creation(e).is_none() && required(e).is_none() =>
+                if self.calls_local_module(&c.callee) && self.creation(e).is_none() =>
             {
                 match dotted(&c.callee).filter(|d| !d.is_empty()) {
                     Some(d) => d,
@@ -264,8 +268,10 @@ impl JsWiring {
                 e => e,
             };
             if let Expression::CallExpression(c) = call {
-                if let Some(d) = dotted(&c.callee).filter(|d| !d.is_empty()) {
-                    self.call_vars.push((name.to_string(), d));
+                if self.calls_local_module(&c.callee) {
+                    if let Some(d) = dotted(&c.callee).filter(|d| !d.is_empty()) {
+                        self.call_vars.push((name.to_string(), d));
+                    }
                 }
             }
             return;
@@ -641,6 +647,27 @@ impl JsWiring {
                 line: line(span.start),
             });
         }
+    }
+
+    /// Whether a callee is a function of another module of the repo (`editor.init`,
+    /// `makeLegacy` imported from `./legacy`): only such calls can return a router provis
+    /// can follow, so only they are recorded.
+    fn calls_local_module(&self, callee: &Expression<'_>) -> bool {
+        let mut cur = unsequence(callee);
+        while let Some(m) = cur.as_member_expression() {
+            cur = unsequence(m.object());
+        }
+        let Expression::Identifier(head) = cur else {
+            return false;
+        };
+        self.imports.iter().any(|(l, src, _)| {
+            l == head.name.as_str()
+                && (src.starts_with('.')
+                    || src.starts_with('/')
+                    || src.starts_with('@')
+                    || src.starts_with('~')
+                    || src.starts_with('#'))
+        })
     }
 
     /// Names the file binds to a router it creates or to an import: a reference to one of
