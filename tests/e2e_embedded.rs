@@ -141,14 +141,15 @@ async fn typescript_app_with_tsconfig_paths_end_to_end() {
     assert_eq!(gm["unresolvedLocal"], 1);
     assert_eq!(done.status["importsInternal"], TS_EDGES.len() as u64);
 
-    // Express routes, in code and in the capabilities.
+    // Express routes, with the mount prefix of `app.use("/api", usersRouter)` in another
+    // file, and in the capabilities.
     let users = routes(done.file("src/routes/users.ts"));
     assert!(
-        users.contains(&("GET".into(), "/users/:id".into())),
+        users.contains(&("GET".into(), "/api/users/:id".into())),
         "{users:?}"
     );
     assert!(
-        users.contains(&("POST".into(), "/users".into())),
+        users.contains(&("POST".into(), "/api/users".into())),
         "{users:?}"
     );
     assert!(routes(index).contains(&("GET".into(), "/health".into())));

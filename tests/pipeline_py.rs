@@ -2,10 +2,10 @@
 //! hostile inputs. Every resolution test states the expected edges exactly.
 
 use provis::pipeline::graph::build_graph;
+use provis::pipeline::model::FileRole;
 use provis::pipeline::model::{FileRecord, Language, Route};
 use provis::pipeline::py::{
-    compose_django_routes, parse_py, resolve_all_py, PyResolver, WARN_INVALID_UTF8,
-    WARN_PARSE_ERROR,
+    parse_py, resolve_all_py, PyResolver, WARN_INVALID_UTF8, WARN_PARSE_ERROR,
 };
 use std::path::Path;
 
@@ -81,6 +81,36 @@ fn route(
 fn routes_of(r: &[Route]) -> Vec<(String, String, String, String)> {
     r.iter()
         .map(|r| route(&r.method, &r.path, &r.handler, &r.framework))
+        .collect()
+}
+
+/// Loads a fixture tree and resolves it the way the `merge` stage does, which composes the
+/// routes through their mounts.
+fn compose(case: &str) -> Vec<FileRecord> {
+    let mut records = load(case);
+    provis::pipeline::resolve_imports(&mut records, &Default::default());
+    records
+}
+
+/// Every route as `METHOD path  file:line  unit  [mount, …]` (`dyn` when a prefix on the
+/// way is not a literal), in file order.
+fn route_table(records: &[FileRecord]) -> Vec<String> {
+    records
+        .iter()
+        .flat_map(|r| {
+            r.routes.iter().map(move |x| {
+                format!(
+                    "{} {}  {}:{}  {}  [{}]{}",
+                    x.method,
+                    x.path,
+                    r.path,
+                    x.line,
+                    x.unit.as_deref().unwrap_or("-"),
+                    x.mounts.join(", "),
+                    if x.dynamic_prefix { " dyn" } else { "" }
+                )
+            })
+        })
         .collect()
 }
 
@@ -261,7 +291,7 @@ fn imports_in_type_checking_try_except_functions_and_methods_count() {
 
 #[test]
 fn fastapi_routes_with_router_prefix() {
-    let records = load("fastapi_app");
+    let records = compose("fastapi_app");
     let main = record(&records, "app/main.py");
     assert_eq!(
         routes_of(&main.routes),
@@ -298,8 +328,9 @@ fn fastapi_routes_with_router_prefix() {
     assert_eq!(
         routes_of(&users.routes),
         vec![
-            route("GET", "/users/me", "me", "fastapi"),
-            route("PUT", "/users/{user_id}", "update_user", "fastapi"),
+            // `app.include_router(users.router, prefix="/api")` in another file.
+            route("GET", "/api/users/me", "me", "fastapi"),
+            route("PUT", "/api/users/{user_id}", "update_user", "fastapi"),
         ]
     );
     assert_eq!(
@@ -318,7 +349,7 @@ fn fastapi_routes_with_router_prefix() {
 
 #[test]
 fn flask_routes_one_per_method_and_blueprint_prefix() {
-    let records = load("flask_app");
+    let records = compose("flask_app");
     let init = record(&records, "shop/__init__.py");
     assert_eq!(
         routes_of(&init.routes),
@@ -349,11 +380,11 @@ fn django_urlpatterns_and_include_composition() {
     assert_eq!(
         routes_of(&urls.routes),
         vec![
+            // `admin.site.urls` and `include()` are mounts, never routes.
             route("ANY", "", "views.home", "django"),
-            route("ANY", "admin/", "admin.site.urls", "django"),
-            route("INCLUDE", "polls/", "polls.urls", "django"),
-            route("INCLUDE", "api/v1/", "api.urls", "django"),
             route("ANY", "api/status/", "views.status", "django"),
+            route("ANY", "manage/login/", "views.login", "django"),
+            route("ANY", "legacy/", "views.legacy", "django"),
         ]
     );
     let polls = record(&records, "polls/urls.py");
@@ -366,28 +397,34 @@ fn django_urlpatterns_and_include_composition() {
         record(&records, "manage.py").symbols["entrypoints"],
         vec!["__main__"]
     );
-    let resolver = PyResolver::from_records(&records);
-    let composed: Vec<(String, String, String)> = compose_django_routes(&records, &resolver)
-        .into_iter()
-        .map(|c| (c.file, c.route.path, c.route.handler))
-        .collect();
-    let expect = |f: &str, p: &str, h: &str| (f.to_string(), p.to_string(), h.to_string());
+    let table = route_table(&compose("django_site"));
     assert_eq!(
-        composed,
+        table,
         vec![
-            expect("mysite/urls.py", "/", "views.home"),
-            expect("mysite/urls.py", "/admin/", "admin.site.urls"),
-            expect("polls/urls.py", "/polls/", "views.IndexView"),
-            expect("polls/urls.py", "/polls/<int:pk>/", "views.DetailView"),
-            expect(
-                "polls/urls.py",
-                "/polls/<int:question_id>/vote/",
-                "views.vote"
-            ),
-            expect("api/urls.py", "/api/v1/things/(?P<pk>[0-9]+)/", "things"),
-            expect("mysite/urls.py", "/api/status/", "views.status"),
+            // include() → include() two levels down; the unit is the urlconf's app_name.
+            "ANY /accounts/profile/<int:pk>/  accounts/api/urls.py:7  accounts/api/urls.py:accounts-api  [mysite/urls.py:19, accounts/urls.py:4]",
+            "ANY /accounts/sessions/  accounts/api/urls.py:8  accounts/api/urls.py:accounts-api  [mysite/urls.py:19, accounts/urls.py:4]",
+            // A namespaced include inside an inline include list; regex anchors dropped.
+            "ANY /api/v1/things/(?P<pk>[0-9]+)/  api/urls.py:6  api/urls.py:api  [mysite/urls.py:16]",
+            // Pattern lists in other variables: `[…] + feed_patterns`, `include(detail_patterns)`.
+            "ANY /blog/feed/  blog/urls.py:6  blog/urls.py:feed_patterns  [mysite/urls.py:20, blog/urls.py:16]",
+            "ANY /blog/<slug:slug>/more/comments/  blog/urls.py:10  blog/urls.py:detail_patterns  [mysite/urls.py:20, blog/urls.py:15]",
+            // include(module object).
+            "ANY /blog/<slug:slug>/  blog/urls.py:14  blog/urls.py:blog  [mysite/urls.py:20]",
+            "ANY /  mysite/urls.py:12  mysite/urls.py:mysite  []",
+            "ANY /api/status/  mysite/urls.py:17  mysite/urls.py:mysite  []",
+            // f"{MANAGE}login/" with a module constant.
+            "ANY /manage/login/  mysite/urls.py:21  mysite/urls.py:mysite  []",
+            // rf"^{settings.URL_PREFIX}legacy/$": the prefix is not known.
+            "ANY /legacy/  mysite/urls.py:22  mysite/urls.py:mysite  [] dyn",
+            "ANY /polls/  polls/urls.py:7  polls/urls.py:polls  [mysite/urls.py:14]",
+            "ANY /polls/<int:pk>/  polls/urls.py:8  polls/urls.py:polls  [mysite/urls.py:14]",
+            "ANY /polls/<int:question_id>/vote/  polls/urls.py:9  polls/urls.py:polls  [mysite/urls.py:14]",
         ]
     );
+    // Django's tests.py is a test: its urlpatterns are not the site's.
+    let tests = compose("django_site");
+    assert_eq!(record(&tests, "blog/tests.py").role, FileRole::Test);
 }
 
 #[test]
@@ -753,22 +790,17 @@ fn django_include_cycles_opaque_includes_and_unreachable_urlconfs() {
         ("b/urls.py", b"urlpatterns = [path('a/', include('a.urls')), path('y/', view_b)]\n"),
         ("c/urls.py", b"urlpatterns = [path('z/', view_c)]\n"),
     ];
-    let records: Vec<FileRecord> = files.iter().map(|(p, b)| parse_py(p, b)).collect();
-    let resolver = PyResolver::from_records(&records);
-    let composed: Vec<(String, String, String)> = compose_django_routes(&records, &resolver)
-        .into_iter()
-        .map(|c| (c.file, c.route.path, c.route.method))
-        .collect();
-    let expect = |f: &str, p: &str, m: &str| (f.to_string(), p.to_string(), m.to_string());
+    let mut records: Vec<FileRecord> = files.iter().map(|(p, b)| parse_py(p, b)).collect();
+    provis::pipeline::resolve_imports(&mut records, &Default::default());
+    let table = route_table(&records);
     assert_eq!(
-        composed,
+        table,
         vec![
-            // c is the only urlconf nobody includes: the root.
-            expect("c/urls.py", "/z/", "ANY"),
-            // a and b include each other: walked afterwards, the cycle entered once.
-            expect("b/urls.py", "/b/y/", "ANY"),
-            expect("a/urls.py", "/x/", "INCLUDE"),
-            expect("a/urls.py", "/", "ANY"),
+            // a and b include each other: each is composed under the other, once.
+            "ANY /a/  a/urls.py:1  a/urls.py:a  [b/urls.py:1]",
+            "ANY /b/y/  b/urls.py:1  b/urls.py:b  [a/urls.py:1]",
+            // c is included by nobody: its routes keep their own paths.
+            "ANY /z/  c/urls.py:1  c/urls.py:c  []",
         ]
     );
 }
@@ -794,6 +826,63 @@ fn stdlib_is_shadowed_only_from_the_repo_root_and_a_scripts_folder() {
             "pkg/_vendor/packaging/version.py:1 -> re (external)",
             "tools/run.py:1 -> tools/functools.py",
             "tools/run.py:2 -> collections (external)",
+        ]
+    );
+}
+
+#[test]
+fn fastapi_nested_routers_across_files() {
+    let records = compose("fastapi_nested");
+    let table = route_table(&records);
+    assert_eq!(
+        table,
+        vec![
+            // `app.mount("/admin", admin.app)`: a sub-application.
+            "GET /admin/stats  app/admin.py:6  app/admin.py:app  [app/main.py:10]",
+            // Included twice: once under "/api/v1", once under a prefix from settings.
+            "GET /api/v1/items/  app/api/endpoints/items.py:6  app/api/endpoints/items.py:router  [app/main.py:8, app/api/api.py:7]",
+            "GET /items/  app/api/endpoints/items.py:6  app/api/endpoints/items.py:router  [app/main.py:9, app/api/api.py:7] dyn",
+            "GET /api/v1/items/{item_id}  app/api/endpoints/items.py:11  app/api/endpoints/items.py:router  [app/main.py:8, app/api/api.py:7]",
+            "GET /items/{item_id}  app/api/endpoints/items.py:11  app/api/endpoints/items.py:router  [app/main.py:9, app/api/api.py:7] dyn",
+            // `APIRouter(prefix="/users")` imported `as users_module`; `@router.post("")`.
+            "POST /api/v1/users  app/api/endpoints/users.py:6  app/api/endpoints/users.py:router  [app/main.py:8, app/api/api.py:8]",
+            "POST /users  app/api/endpoints/users.py:6  app/api/endpoints/users.py:router  [app/main.py:9, app/api/api.py:8] dyn",
+            "GET /api/v1/users/me  app/api/endpoints/users.py:11  app/api/endpoints/users.py:router  [app/main.py:8, app/api/api.py:8]",
+            "GET /users/me  app/api/endpoints/users.py:11  app/api/endpoints/users.py:router  [app/main.py:9, app/api/api.py:8] dyn",
+            "GET /health  app/main.py:13  app/main.py:app  []",
+        ]
+    );
+    // The test module's app and its client calls are not routes.
+    let test = record(&records, "tests/test_items.py");
+    assert_eq!(test.role, FileRole::Test);
+    assert!(test.routes.is_empty());
+}
+
+#[test]
+fn flask_blueprints_nested_and_registered_with_prefixes() {
+    let records = compose("flask_nested");
+    let table = route_table(&records);
+    assert_eq!(
+        table,
+        vec![
+            // Flask-RESTful resources on an Api wrapping the blueprint: one route per URL and
+            // per HTTP method the resource class implements (another file).
+            "GET /api/v2/projects/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "DELETE /api/v2/projects/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "GET /api/v2/p/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            "DELETE /api/v2/p/<project_id>  shop/api/__init__.py:11  shop/api/__init__.py:restful  [shop/__init__.py:11, shop/api/__init__.py:10]",
+            // `view_func=PingView.as_view("ping")`: the MethodView's methods.
+            "GET /api/v2/ping  shop/api/__init__.py:12  shop/api/__init__.py:api  [shop/__init__.py:11]",
+            // A nested blueprint under a parent registered with url_prefix="/api/v2", which
+            // replaces the parent's own "/api".
+            "GET /api/v2/orders/  shop/api/orders.py:6  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
+            "PUT /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
+            "DELETE /api/v2/orders/<int:order_id>  shop/api/orders.py:11  shop/api/orders.py:orders_bp  [shop/__init__.py:11, shop/api/__init__.py:8]",
+            "GET /auth/login  shop/auth/views.py:6  shop/auth/views.py:auth  [shop/__init__.py:14]",
+            "POST /auth/login  shop/auth/views.py:6  shop/auth/views.py:auth  [shop/__init__.py:14]",
+            // Views declared on a blueprint imported from its package: the unit is the package's.
+            "GET /  shop/main/views.py:4  shop/main/__init__.py:main  [shop/__init__.py:8]",
+            "GET /about  shop/main/views.py:9  shop/main/__init__.py:main  [shop/__init__.py:8]",
         ]
     );
 }

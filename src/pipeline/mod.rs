@@ -12,6 +12,9 @@ pub mod ingest;
 pub mod js;
 pub mod model;
 pub mod py;
+pub mod role;
+pub mod routing;
+pub mod wiring;
 
 mod plan;
 

@@ -112,7 +112,8 @@ pub struct Class {
 pub struct Route {
     /// Upper-case HTTP method, or `ANY` / `PAGE` when not fixed.
     pub method: String,
-    /// Route path as declared (`/users/:id`, `/api/items/[id]`).
+    /// Full route path: as declared in the file, then — once routes are composed after import
+    /// resolution — with every mount prefix applied (`/api/users/:id`, `/api/items/[id]`).
     pub path: String,
     /// Handler name when known (function or view), else empty.
     pub handler: String,
@@ -224,6 +225,10 @@ pub struct FileRecord {
     /// Application code or test code; serialized only for tests.
     #[serde(default, skip_serializing_if = "FileRole::is_app")]
     pub role: FileRole,
+    /// How the file wires routers together: parser output that route composition consumes
+    /// and clears, so it never reaches an artifact (see [`super::wiring`]).
+    #[serde(default, skip_serializing_if = "super::wiring::Wiring::is_empty")]
+    pub wiring: super::wiring::Wiring,
 }
 
 impl FileRecord {
@@ -252,6 +257,7 @@ impl FileRecord {
             skipped: false,
             skip_reason: None,
             role: FileRole::App,
+            wiring: Default::default(),
         }
     }
 }

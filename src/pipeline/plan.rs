@@ -130,10 +130,16 @@ pub fn language_counts(records: &[FileRecord]) -> BTreeMap<&'static str, usize> 
 }
 
 /// Resolves every import of a snapshot: JS/TS against the project files in `configs`
-/// (path → text), Python against the detected source roots.
+/// (path → text), Python against the detected source roots; then composes the routes through
+/// their mounts, which needs the resolved imports ([`super::routing::compose_routes`]).
 pub fn resolve_imports(records: &mut [FileRecord], configs: &BTreeMap<String, String>) {
     let py = super::py::PyResolver::from_records(records);
     super::py::resolve_all_py(records, &py);
+    resolve_js(records, configs);
+    super::routing::compose_routes(records, &py);
+}
+
+fn resolve_js(records: &mut [FileRecord], configs: &BTreeMap<String, String>) {
     if records
         .iter()
         .any(|r| matches!(r.language, Language::Js | Language::Ts))

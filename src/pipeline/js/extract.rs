@@ -178,16 +178,50 @@ fn dedup(names: &mut Vec<String>) {
 fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
     dedup(&mut facts.exports);
     let server = server_framework_of(&facts.imports);
-    let mut out_routes: Vec<Route> = facts
+    let wiring = std::mem::take(&mut facts.wiring);
+    let top_vars = &facts.variables;
+    // The owner of a router reference (see `pipeline::wiring`): the variable when the file
+    // creates, imports or holds it at module level, else the enclosing function's label.
+    let known = wiring.known_locals();
+    let owner = |receiver: &str, label: &str| -> String {
+        if label.is_empty() || known.contains(receiver) || top_vars.iter().any(|v| v == receiver) {
+            receiver.to_string()
+        } else {
+            label.to_string()
+        }
+    };
+    let path = record.path.clone();
+    let mut route_labels: Vec<String> = Vec::new();
+    let mut weak_lines: Vec<u32> = Vec::new();
+    let out_routes: Vec<Route> = facts
         .routes
         .drain(..)
+        // A router the file creates, a name that is surely a router, or one that may be a
+        // router in a file that imports a server framework (or with an inline handler); a
+        // name that may be a router elsewhere is tentative (kept if mounted somewhere).
         .filter(|r| {
-            r.object == "nestjs"
-                || server.is_some()
-                || r.inline_handler
+            let sure = r.object == "nestjs"
+                || wiring.is_router(&r.object)
                 || routes::is_strong_router_name(&r.object)
+                || (routes::is_weak_router_name(&r.object)
+                    && (server.is_some() || r.inline_handler));
+            if !sure && routes::is_weak_router_name(&r.object) {
+                weak_lines.push(r.line);
+                return true;
+            }
+            sure
         })
+        // Only koa-router takes paths without a leading `/`.
+        .filter(|r| !r.bare || server == Some("koa") || wiring.is_koa_router(&r.object))
         .map(|r: RawRoute| {
+            let unit = if r.object == "nestjs" {
+                r.label.clone()
+            } else {
+                owner(&r.object, &r.label)
+            };
+            if unit != r.object {
+                route_labels.push(unit.clone());
+            }
             let framework = if r.object == "nestjs" {
                 "nestjs"
             } else {
@@ -203,10 +237,37 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
                 handler: r.handler,
                 line: r.line,
                 framework: framework.to_string(),
+                unit: Some(format!("{path}:{unit}")),
                 ..Default::default()
             }
         })
         .collect();
+    let default_names = facts.default_names.clone();
+    let route_owners: std::collections::HashSet<String> = out_routes
+        .iter()
+        .filter_map(|r| {
+            r.unit
+                .as_deref()?
+                .strip_prefix(path.as_str())?
+                .strip_prefix(':')
+        })
+        .map(str::to_string)
+        .collect();
+    let file_name = record.path.rsplit('/').next().unwrap_or(&record.path);
+    let next_config = file_name.starts_with("next.config.");
+    record.wiring = wiring.finish(
+        &owner,
+        &default_names,
+        &route_owners,
+        route_labels,
+        next_config,
+    );
+    // Tentative routes wait in the wiring until composition sees them mounted.
+    let (tentative, sure): (Vec<Route>, Vec<Route>) = out_routes
+        .into_iter()
+        .partition(|r| weak_lines.contains(&r.line));
+    let mut out_routes = sure;
+    record.wiring.tentative = tentative;
     out_routes.sort_by_key(|r| r.line);
     let is_api_in_code = !out_routes.is_empty();
     let next = routes::next_file(&record.path);
@@ -288,7 +349,14 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
             record.symbols.insert(key.to_string(), values);
         }
     }
+    for r in out_routes
+        .iter_mut()
+        .filter(|r| r.framework.starts_with("nextjs"))
+    {
+        r.unit = Some(next_unit(&record.path, &r.path));
+    }
     record.routes = out_routes;
+    crate::pipeline::role::assign_role(record);
     record.imports = facts.imports;
     record.exports = facts.exports;
     record.functions = facts.functions;
@@ -304,6 +372,24 @@ fn next_route(method: &str, path: &str, handler: &str, line: u32, framework: &st
         framework: framework.to_string(),
         ..Default::default()
     }
+}
+
+/// The unit of a Next.js route: its router folder and the first segment of its path (the
+/// first two under `/api`), e.g. `app:api/users`, `src/pages:blog`, `app:index`.
+fn next_unit(file: &str, route: &str) -> String {
+    let segs: Vec<&str> = file.split('/').collect();
+    let root_at = segs
+        .iter()
+        .position(|s| *s == "app" || *s == "pages")
+        .unwrap_or(0);
+    let root = segs[..=root_at.min(segs.len().saturating_sub(1))].join("/");
+    let parts: Vec<&str> = route.split('/').filter(|p| !p.is_empty()).collect();
+    let group = match parts.as_slice() {
+        [] => "index".to_string(),
+        ["api", second, ..] => format!("api/{second}"),
+        [first, ..] => (*first).to_string(),
+    };
+    format!("{root}:{group}")
 }
 
 /// An exported module-level function or class that renders JSX; or, in a `.jsx`/`.tsx` file,

@@ -13,13 +13,16 @@
 //! [`PARSE_STACK_BYTES`] of stack ([`parse_pool`]); files nested deeper than
 //! [`MAX_NESTING`] brackets are not parsed at all (warning `too_deeply_nested`).
 
+mod expr;
 mod extract;
 mod jsonc;
+mod nest;
 mod parse;
 mod resolve;
 mod routes;
 mod vfs;
 mod visit;
+mod wiring;
 mod workspace;
 
 pub use parse::{

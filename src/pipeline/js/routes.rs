@@ -18,6 +18,11 @@ pub(super) struct RawRoute {
     pub object: String,
     /// The handler is written inline (a function expression).
     pub inline_handler: bool,
+    /// Label of the enclosing top-level function (see [`crate::pipeline::wiring`]); set by
+    /// the visitor. For NestJS, the controller class.
+    pub label: String,
+    /// The path does not start with `/`: only koa-router takes such paths (`"documents.list"`).
+    pub bare: bool,
 }
 
 const VERBS: &[&str] = &[
@@ -35,16 +40,21 @@ fn method_of(verb: &str) -> String {
 
 /// Names that almost surely hold a server or router object.
 pub(super) fn is_strong_router_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "app" | "router" | "server" | "fastify" | "instance"
-    ) || lower.ends_with("router")
-        || lower.ends_with("app")
+    ["app", "router", "server", "fastify", "instance"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        || ends_with_ci(name, "router")
+        || ends_with_ci(name, "app")
+}
+
+/// Case-insensitive `ends_with` without allocating.
+fn ends_with_ci(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// Names that may hold a router but also an HTTP client (`api.get('/x', params)`).
-fn is_weak_router_name(name: &str) -> bool {
+pub(super) fn is_weak_router_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     matches!(
         lower.as_str(),
@@ -54,17 +64,18 @@ fn is_weak_router_name(name: &str) -> bool {
         || lower.ends_with("server")
 }
 
-/// The router-ish name of an object expression (`app`, `this.router`, `ctx.app`).
+/// The name of an object expression (`app`, `this.router` → `router`, `ctx.app` → `app`);
+/// whether it holds a router is decided once the file's routers are known.
 fn object_name<'a>(expr: &'a Expression<'a>) -> Option<&'a str> {
-    let name = match expr.get_inner_expression() {
-        Expression::Identifier(id) => id.name.as_str(),
-        e => e.as_member_expression()?.static_property_name()?,
-    };
-    (is_strong_router_name(name) || is_weak_router_name(name)).then_some(name)
+    match expr.get_inner_expression() {
+        Expression::Identifier(id) => Some(id.name.as_str()),
+        e => e.as_member_expression()?.static_property_name(),
+    }
 }
 
 /// Paths of a route's path argument: a string, a template without substitutions, a regex
-/// literal (as written) or an array of those.
+/// literal (as written) or an array of those. A URL with a query string is a request a client
+/// makes, never a route.
 fn route_paths<'a>(arg: &'a Expression<'a>, text: &impl Fn(Span) -> &'a str) -> Vec<String> {
     match arg.get_inner_expression() {
         Expression::ArrayExpression(a) => a
@@ -75,10 +86,32 @@ fn route_paths<'a>(arg: &'a Expression<'a>, text: &impl Fn(Span) -> &'a str) -> 
             .collect(),
         Expression::RegExpLiteral(r) => vec![text(r.span).to_string()],
         e => static_string(e)
-            .filter(|p| p.starts_with('/') || p.starts_with('*'))
+            .filter(|p| !has_query(p) && !p.contains("://"))
             .map(|p| vec![p.to_string()])
             .unwrap_or_default(),
     }
+}
+
+/// `?name=` after the path: a query string (an Express optional parameter `/:id?` has none).
+fn has_query(path: &str) -> bool {
+    path.split_once('?')
+        .is_some_and(|(_, q)| q.contains('=') || q.contains('&'))
+}
+
+/// Whether the last argument of a verb call can be a handler: a function, a name, a member,
+/// a call (`asyncHandler(f)`), an array of middleware. An object, string or number there is
+/// the body or options of a request a client makes (`server.post("/api/x", { body })`).
+fn handler_shaped(e: &Expression<'_>) -> bool {
+    !matches!(
+        e.get_inner_expression(),
+        Expression::ObjectExpression(_)
+            | Expression::StringLiteral(_)
+            | Expression::TemplateLiteral(_)
+            | Expression::NumericLiteral(_)
+            | Expression::BooleanLiteral(_)
+            | Expression::NullLiteral(_)
+            | Expression::BinaryExpression(_)
+    )
 }
 
 /// Name of a handler argument: an identifier, a member (`users.list`), the named function
@@ -138,11 +171,13 @@ pub(super) fn call_routes<'a>(
         .unwrap_or_default();
     let route = |path: String, object: &str| RawRoute {
         method: method_of(prop),
+        bare: !(path.starts_with('/') || path.starts_with('*') || path.starts_with("/^")),
         path,
         handler: handler.clone(),
         line: prop_span.start,
         object: object.to_string(),
         inline_handler: inline,
+        label: String::new(),
     };
     // `router.route('/x').get(h).post(h2)`
     if let Some((path, name)) = chain_path(object) {
@@ -151,14 +186,19 @@ pub(super) fn call_routes<'a>(
     let Some(name) = object_name(object) else {
         return Vec::new();
     };
-    if args.len() < 2 {
+    if args.len() < 2 || !args.last().is_some_and(|a| handler_shaped(a)) {
         return Vec::new();
     }
-    let mut paths = route_paths(args[0], &text);
-    if paths.is_empty() && args.len() >= 3 && static_string(args[0]).is_some() {
-        // koa-router named routes: `router.get('user', '/users/:id', handler)`
-        paths = route_paths(args[1], &text);
-    }
+    let named = args.len() >= 3
+        && static_string(args[0]).is_some()
+        && matches!(
+            args[1].get_inner_expression(),
+            Expression::StringLiteral(_)
+                | Expression::TemplateLiteral(_)
+                | Expression::RegExpLiteral(_)
+        );
+    // koa-router named routes: `router.get('user', '/users/:id', handler)`
+    let paths = route_paths(if named { args[1] } else { args[0] }, &text);
     paths.into_iter().map(|p| route(p, name)).collect()
 }
 
@@ -234,11 +274,13 @@ fn config_routes<'a>(
                     } else {
                         m.to_ascii_uppercase()
                     },
+                    bare: !path.starts_with('/'),
                     path: path.clone(),
                     handler: handler.0.clone(),
                     line: offset,
                     object: object.to_string(),
                     inline_handler: handler.1,
+                    label: String::new(),
                 })
                 .collect()
         }

@@ -7,6 +7,7 @@ use oxc_span::{GetSpan, Span};
 use oxc_syntax::scope::ScopeFlags;
 
 use super::routes::{self, RawRoute};
+use super::wiring::JsWiring;
 use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
 
 /// A module-level function or class that might be a React component.
@@ -35,6 +36,17 @@ pub(super) struct Facts<'s> {
     /// Start offsets of outermost JSX elements, in source order.
     pub jsx_starts: Vec<u32>,
     pub use_client: bool,
+    /// Router wiring (creations, mounts, bindings).
+    pub wiring: JsWiring,
+    /// Label of each function being walked (innermost last), see [`crate::pipeline::wiring`].
+    labels: Vec<String>,
+    /// Labels of module-level expressions (`const f = …`, `export default …`,
+    /// `module.exports = …`) by span: a function inside one is labelled so.
+    top_labels: Vec<(u32, u32, String)>,
+    /// The inline plugin of a `register(…)` call: its start and label.
+    register_label: Option<(u32, String)>,
+    /// Names of the classes being walked.
+    class_labels: Vec<String>,
     fn_depth: u32,
     jsx_depth: u32,
     class_depth: u32,
@@ -69,6 +81,11 @@ impl<'s> Facts<'s> {
             default_names: Vec::new(),
             jsx_starts: Vec::new(),
             use_client: false,
+            wiring: JsWiring::default(),
+            labels: Vec::new(),
+            top_labels: Vec::new(),
+            register_label: None,
+            class_labels: Vec::new(),
             fn_depth: 0,
             jsx_depth: 0,
             class_depth: 0,
@@ -80,8 +97,7 @@ impl<'s> Facts<'s> {
 
     /// 1-based line of a byte offset.
     pub fn line(&self, offset: u32) -> u32 {
-        let idx = self.line_starts.partition_point(|&s| s <= offset);
-        u32::try_from(idx.max(1)).unwrap_or(u32::MAX)
+        line_at(&self.line_starts, offset)
     }
 
     /// Source text of a span (empty when the span is not on char boundaries).
@@ -108,6 +124,46 @@ impl<'s> Facts<'s> {
 
     fn top_level(&self) -> bool {
         self.fn_depth == 0 && self.class_depth == 0
+    }
+
+    /// Label of the function being walked (`""` at module level).
+    pub fn label(&self) -> &str {
+        self.labels.last().map_or("", String::as_str)
+    }
+
+    /// Labels a module-level expression: functions inside it take `name`.
+    fn label_expr(&mut self, span: Span, name: &str) {
+        self.top_labels
+            .push((span.start, span.end, name.to_string()));
+    }
+
+    /// Pushes the label of a function being entered: the plugin label of a `register(…)`
+    /// argument, else the enclosing function's, else the class's, the declaration's name or
+    /// the label of the module-level expression holding it.
+    fn enter_fn(&mut self, span: Span, name: Option<&str>) {
+        let label = match self
+            .register_label
+            .take_if(|(start, _)| *start == span.start)
+        {
+            Some((_, l)) => l,
+            None => match self.labels.last().filter(|l| !l.is_empty()) {
+                Some(l) => l.clone(),
+                None => self
+                    .class_labels
+                    .last()
+                    .cloned()
+                    .or_else(|| name.filter(|_| self.fn_depth == 0).map(str::to_string))
+                    .or_else(|| {
+                        self.top_labels
+                            .iter()
+                            .rev()
+                            .find(|(s, e, _)| *s <= span.start && span.end <= *e)
+                            .map(|(_, _, l)| l.clone())
+                    })
+                    .unwrap_or_default(),
+            },
+        };
+        self.labels.push(label);
     }
 
     fn push_function(
@@ -181,12 +237,17 @@ impl<'s> Facts<'s> {
             && prop == Some("exports")
         {
             self.exports.push("default".to_string());
+            self.label_expr(it.right.span(), "default");
             match it.right.get_inner_expression() {
                 Expression::ObjectExpression(obj) => {
                     for p in &obj.properties {
                         if let ObjectPropertyKind::ObjectProperty(p) = p {
                             if let Some(key) = p.key.static_name() {
                                 let key = key.to_string();
+                                if let Expression::Identifier(id) = p.value.get_inner_expression() {
+                                    self.wiring.alias(&key, &id.name);
+                                }
+                                self.label_expr(p.value.span(), &key);
                                 self.record_function_expr(&p.value, &key, true);
                                 self.exports.push(key);
                             }
@@ -203,6 +264,10 @@ impl<'s> Facts<'s> {
         let is_exports_object = matches!(object, Expression::Identifier(id) if id.name == "exports")
             || object.is_specific_member_access("module", "exports");
         if let (true, Some(prop)) = (is_exports_object, prop) {
+            if let Expression::Identifier(id) = it.right.get_inner_expression() {
+                self.wiring.alias(prop, &id.name);
+            }
+            self.label_expr(it.right.span(), prop);
             self.record_function_expr(&it.right, prop, true);
             self.exports.push(prop.to_string());
         }
@@ -258,7 +323,15 @@ impl<'s> Facts<'s> {
                         Some(Expression::FunctionExpression(f)) => {
                             (&p.key, &p.decorators, &*f.params, f.r#async, p.key.span())
                         }
-                        _ => continue,
+                        Some(value) => {
+                            // `router = Router()` as a class field.
+                            if let Some(key) = p.key.static_name() {
+                                let line = self.line(p.span.start);
+                                self.wiring.declare(&key, value, line);
+                            }
+                            continue;
+                        }
+                        None => continue,
                     }
                 }
                 _ => continue,
@@ -284,6 +357,9 @@ impl<'s> Facts<'s> {
             }
             methods.push(method);
         }
+        let starts = &self.line_starts;
+        self.wiring
+            .nest_class(name, &it.decorators, &|o| line_at(starts, o));
         self.classes.push(ClassFact {
             name: name.to_string(),
             methods,
@@ -307,19 +383,49 @@ impl<'s> Facts<'s> {
         else {
             return;
         };
+        let versions = m.decorators.iter().find_map(|d| {
+            let Expression::CallExpression(c) = d.expression.get_inner_expression() else {
+                return None;
+            };
+            c.callee.is_specific_id("Version").then(|| {
+                c.arguments
+                    .first()
+                    .and_then(Argument::as_expression)
+                    .map(super::nest::version_items)
+                    .unwrap_or_default()
+            })
+        });
         for d in &m.decorators {
             if let Some((verb, path)) = routes::nest_method_route(&d.expression) {
+                let line = self.line(d.span.start);
+                if let Some(versions) = &versions {
+                    self.wiring
+                        .settings
+                        .push(crate::pipeline::wiring::Setting::NestVersion {
+                            owner: class_name.to_string(),
+                            line,
+                            versions: versions.clone(),
+                        });
+                }
                 self.routes.push(RawRoute {
                     method: verb,
                     path: routes::join_paths(&prefix, &path),
                     handler: format!("{class_name}.{method}"),
-                    line: self.line(d.span.start),
+                    line,
                     object: "nestjs".to_string(),
                     inline_handler: false,
+                    label: class_name.to_string(),
+                    bare: false,
                 });
             }
         }
     }
+}
+
+/// 1-based line of a byte offset, from the offsets where lines start.
+fn line_at(line_starts: &[u32], offset: u32) -> u32 {
+    let idx = line_starts.partition_point(|&s| s <= offset);
+    u32::try_from(idx.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Parameter names: identifiers as written, `{a, b}` / `[a, b]` for patterns, `...rest`.
@@ -381,6 +487,7 @@ impl<'a> VisitJs<'a> for Facts<'_> {
     }
 
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
+        self.wiring.import_decl(it);
         let (kind, names) = match &it.specifiers {
             None => (ImportKind::Esm, Vec::new()),
             Some(specs) => {
@@ -427,6 +534,13 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                 .iter()
                 .map(|s| module_export_name(&s.exported)),
         );
+        for s in &it.specifiers {
+            self.wiring.reexport(
+                it.source.value.as_str(),
+                &module_export_name(&s.exported),
+                Some(&module_export_name(&s.local)),
+            );
+        }
         let kind = if all_type {
             ImportKind::Type
         } else {
@@ -444,6 +558,12 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         if let Some(name) = &it.exported {
             self.exports.push(module_export_name(name));
         }
+        let exported = it
+            .exported
+            .as_ref()
+            .map_or_else(|| "*".to_string(), module_export_name);
+        self.wiring
+            .reexport(it.source.value.as_str(), &exported, None);
         self.push_import(
             it.source.value.as_str(),
             kind,
@@ -457,6 +577,8 @@ impl<'a> VisitJs<'a> for Facts<'_> {
             let exported = module_export_name(&s.exported);
             if exported == "default" {
                 self.default_names.push(module_export_name(&s.local));
+            } else {
+                self.wiring.alias(&exported, &module_export_name(&s.local));
             }
             self.exports.push(exported);
         }
@@ -472,6 +594,7 @@ impl<'a> VisitJs<'a> for Facts<'_> {
     fn visit_export_default_declaration(&mut self, it: &ExportDefaultDeclaration<'a>) {
         self.exports.push("default".to_string());
         if let Some(expr) = it.declaration.as_expression() {
+            self.label_expr(expr.span(), "default");
             match expr.get_inner_expression() {
                 Expression::Identifier(id) => self.default_names.push(id.name.to_string()),
                 Expression::CallExpression(call) => {
@@ -547,14 +670,41 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         let found = routes::call_routes(it, |span| self.text(span));
         for mut r in found {
             r.line = self.line(r.line);
+            r.label = self.label().to_string();
             self.routes.push(r);
         }
+        let label = self.label().to_string();
+        let mut register = self.register_label.take();
+        let starts = &self.line_starts;
+        let line = |offset: u32| line_at(starts, offset);
+        self.wiring.call(it, &label, &mut register, &line);
+        self.register_label = register;
         walk_js::walk_call_expression(self, it);
+    }
+
+    fn visit_object_property(&mut self, it: &ObjectProperty<'a>) {
+        if matches!(&it.key, PropertyKey::StaticIdentifier(k) if k.name == "basePath") {
+            if let Some(path) = static_string(&it.value) {
+                self.wiring.base_path(path);
+            }
+        }
+        walk_js::walk_object_property(self, it);
     }
 
     fn visit_assignment_expression(&mut self, it: &AssignmentExpression<'a>) {
         if self.top_level() {
             self.commonjs_export(it);
+        }
+        // `this.router = Router()`, `app = express()`.
+        let name = match &it.left {
+            AssignmentTarget::AssignmentTargetIdentifier(id) => Some(id.name.as_str()),
+            t => t
+                .as_member_expression()
+                .and_then(|m| m.static_property_name()),
+        };
+        if let Some(name) = name {
+            let line = self.line(it.span.start);
+            self.wiring.declare(name, &it.right, line);
         }
         walk_js::walk_assignment_expression(self, it);
     }
@@ -570,12 +720,23 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                     continue;
                 };
                 let name = id.name.to_string();
+                self.label_expr(init.span(), &name);
                 if let Expression::ClassExpression(c) = init.get_inner_expression() {
                     self.pending_class = Some((c.span.start, name));
                 } else {
                     let exported = self.exporting;
                     self.record_function_expr(init, &name, exported);
                 }
+            }
+        }
+        for d in &it.declarations {
+            let Some(init) = &d.init else { continue };
+            match &d.id {
+                BindingPattern::BindingIdentifier(id) => {
+                    let line = self.line(d.span.start);
+                    self.wiring.declare(&id.name, init, line);
+                }
+                pattern => self.wiring.destructure(pattern, init),
             }
         }
         let exporting = std::mem::take(&mut self.exporting);
@@ -610,10 +771,22 @@ impl<'a> VisitJs<'a> for Facts<'_> {
             std::mem::take(&mut self.exporting),
             std::mem::take(&mut self.in_default),
         );
+        let name = it.name().map(|n| n.to_string());
+        self.enter_fn(it.span, name.as_deref());
         self.fn_depth += 1;
         walk_js::walk_function(self, it, flags);
         self.fn_depth -= 1;
+        self.labels.pop();
         (self.exporting, self.in_default) = (exporting, in_default);
+    }
+
+    fn visit_return_statement(&mut self, it: &ReturnStatement<'a>) {
+        if let Some(arg) = &it.argument {
+            let label = self.label().to_string();
+            let line = self.line(it.span.start);
+            self.wiring.returned(&label, arg, line);
+        }
+        walk_js::walk_return_statement(self, it);
     }
 
     fn visit_arrow_function_expression(&mut self, it: &ArrowFunctionExpression<'a>) {
@@ -621,9 +794,11 @@ impl<'a> VisitJs<'a> for Facts<'_> {
             std::mem::take(&mut self.exporting),
             std::mem::take(&mut self.in_default),
         );
+        self.enter_fn(it.span, None);
         self.fn_depth += 1;
         walk_js::walk_arrow_function_expression(self, it);
         self.fn_depth -= 1;
+        self.labels.pop();
         (self.exporting, self.in_default) = (exporting, in_default);
     }
 
@@ -655,9 +830,16 @@ impl<'a> VisitJs<'a> for Facts<'_> {
             std::mem::take(&mut self.exporting),
             std::mem::take(&mut self.in_default),
         );
+        let labelled = name.is_some() && self.labels.last().is_none_or(|l| l.is_empty());
+        if labelled {
+            self.class_labels.push(name.clone().unwrap_or_default());
+        }
         self.class_depth += 1;
         walk_js::walk_class(self, it);
         self.class_depth -= 1;
+        if labelled {
+            self.class_labels.pop();
+        }
         (self.exporting, self.in_default) = (exporting, in_default);
     }
 

@@ -20,9 +20,10 @@
 //!   setting), `entrypoints` (`["__main__"]` when the module has an
 //!   `if __name__ == "__main__":` guard). Keys are present only when non-empty.
 
-use super::routes::{self, Receivers, RouteCandidate};
+use super::routes::{self, Collector};
 use super::LineIndex;
-use crate::pipeline::model::{Class, FileRecord, Function, Import, ImportKind, Route};
+use crate::pipeline::model::{Class, FileRecord, Function, Import, ImportKind};
+use crate::pipeline::wiring::{Binding, Setting, Wiring, URLPATTERNS};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextSize};
 use std::collections::HashSet;
@@ -84,9 +85,8 @@ struct Extractor<'a, 'r> {
     cli: Vec<String>,
     main_guard: bool,
     root_urlconf: Vec<String>,
-    candidates: Vec<RouteCandidate>,
-    receivers: Receivers,
-    django: Vec<Route>,
+    routes: Collector,
+    bindings: Vec<Binding>,
 }
 
 /// Fills imports, functions, classes, exports, routes, symbols and hints of `rec`.
@@ -106,9 +106,8 @@ pub(crate) fn extract(src: &str, lines: &LineIndex, body: &[Stmt], rec: &mut Fil
         cli: Vec::new(),
         main_guard: false,
         root_urlconf: Vec::new(),
-        candidates: Vec::new(),
-        receivers: Receivers::default(),
-        django: Vec::new(),
+        routes: Collector::default(),
+        bindings: Vec::new(),
     };
     let mut stack: Vec<(&Stmt, usize)> = body.iter().rev().map(|s| (s, 0)).collect();
     while let Some((stmt, scope)) = stack.pop() {
@@ -220,6 +219,14 @@ impl<'a> Extractor<'a, '_> {
             Stmt::Import(i) => {
                 for alias in &i.names {
                     let line = self.line(alias.range.start());
+                    if let Some(local) = &alias.asname {
+                        self.bindings.push(Binding {
+                            local: local.to_string(),
+                            source: alias.name.to_string(),
+                            name: None,
+                            reexport: false,
+                        });
+                    }
                     self.import(alias.name.to_string(), ImportKind::Py, line, Vec::new(), 0);
                 }
             }
@@ -234,6 +241,17 @@ impl<'a> Extractor<'a, '_> {
                     ImportKind::Py
                 };
                 let names = i.names.iter().map(|a| a.name.to_string()).collect();
+                for a in &i.names {
+                    if let Some(local) = a.asname.as_ref().filter(|l| l.as_str() != a.name.as_str())
+                    {
+                        self.bindings.push(Binding {
+                            local: local.to_string(),
+                            source: raw.clone(),
+                            name: Some(a.name.to_string()),
+                            reexport: false,
+                        });
+                    }
+                }
                 let line = self.line(i.range.start());
                 self.import(raw, kind, line, names, i.level);
             }
@@ -361,8 +379,7 @@ impl<'a> Extractor<'a, '_> {
         };
         if let Some(call) = call {
             let line = self.line(d.range().start());
-            if let Some(c) = routes::decorator_candidate(self.src, call, qual, line) {
-                self.candidates.push(c);
+            if self.routes.decorator(self.src, call, qual, line) {
                 return;
             }
         }
@@ -375,9 +392,8 @@ impl<'a> Extractor<'a, '_> {
 
     fn assign(&mut self, target: &'a Expr, value: Option<&'a Expr>, scope: usize) {
         if let (Some(Expr::Call(call)), Expr::Name(_) | Expr::Attribute(_)) = (value, target) {
-            if let Some(r) = routes::receiver_from_call(call) {
-                self.receivers.insert(self.text(target), r);
-            }
+            let line = self.line(call.range().start());
+            self.routes.receiver(self.text(target), call, line);
         }
         if !self.is_module(scope) {
             return;
@@ -390,10 +406,23 @@ impl<'a> Extractor<'a, '_> {
                 push_unique(&mut self.public, name);
             }
             let Some(value) = value else { continue };
+            self.routes.constant(name, value);
             match name {
                 "__all__" => self.all = str_list(value),
                 "urlpatterns" => {
-                    routes::django_patterns(self.src, self.lines, value, &mut self.django)
+                    self.routes
+                        .django_patterns(self.src, self.lines, value, URLPATTERNS)
+                }
+                // Another variable holding patterns, for `include(var)` / `[…] + var`.
+                other if routes::is_pattern_list(value) => self
+                    .routes
+                    .django_patterns(self.src, self.lines, value, other),
+                "app_name" => {
+                    if let Some(s) = str_lit(value) {
+                        self.routes.settings.push(Setting::DjangoAppName {
+                            name: s.to_string(),
+                        });
+                    }
                 }
                 "ROOT_URLCONF" => {
                     if let Some(s) = str_lit(value) {
@@ -417,7 +446,8 @@ impl<'a> Extractor<'a, '_> {
                 }
             }
             "urlpatterns" => {
-                routes::django_patterns(self.src, self.lines, &a.value, &mut self.django)
+                self.routes
+                    .django_patterns(self.src, self.lines, &a.value, URLPATTERNS)
             }
             _ => {}
         }
@@ -432,12 +462,9 @@ impl<'a> Extractor<'a, '_> {
         };
         let method = attr.attr.as_str();
         let line = self.line(call.range().start());
-        if let Some(c) = routes::call_candidate(self.src, call, method, line) {
-            self.candidates.push(c);
-            return;
-        }
-        if method == "include_router" {
-            routes::include_router(self.src, call, &mut self.receivers);
+        if self.routes.call(self.src, call, method, line)
+            || self.routes.mount_call(self.src, call, method, line)
+        {
             return;
         }
         let Expr::Name(owner) = &*attr.value else {
@@ -459,31 +486,42 @@ impl<'a> Extractor<'a, '_> {
                 }
             }
             ("urlpatterns", "extend" | "append", Some(arg)) => {
-                routes::django_patterns(self.src, self.lines, arg, &mut self.django)
+                self.routes
+                    .django_patterns(self.src, self.lines, arg, URLPATTERNS)
             }
             _ => {}
         }
     }
 
-    fn finish(self) {
+    fn finish(mut self) {
         let rec = self.rec;
         let mut imported: HashSet<&str> = HashSet::new();
         for i in rec.imports.iter().filter(|i| i.level == 0) {
             imported.insert(i.raw.split('.').next().unwrap_or(""));
         }
-        rec.routes = routes::finish_routes(
-            self.candidates,
-            &self.receivers,
-            imported.contains("fastapi"),
+        let mounts = std::mem::take(&mut self.routes.mounts);
+        let settings = std::mem::take(&mut self.routes.settings);
+        let (routes, routers) = self.routes.finish(
+            &rec.path,
+            imported.contains("fastapi") || imported.contains("starlette"),
             imported.contains("flask"),
         );
-        rec.routes.extend(self.django);
+        rec.routes = routes;
+        rec.wiring = Wiring {
+            routers,
+            mounts,
+            bindings: self.bindings,
+            aliases: Vec::new(),
+            settings,
+            labels: Vec::new(),
+            tentative: Vec::new(),
+        };
         rec.hints.framework = FRAMEWORKS
             .iter()
             .find(|f| imported.contains(**f))
             .map(|f| (*f).to_string());
-        rec.hints.is_route = !rec.routes.is_empty();
-        rec.hints.is_api = rec.routes.iter().any(|r| r.method != routes::INCLUDE);
+        rec.hints.is_route = !rec.routes.is_empty() || !rec.wiring.mounts.is_empty();
+        rec.hints.is_api = !rec.routes.is_empty();
         rec.exports = self.all.unwrap_or(self.public);
         for (key, values) in [
             ("variables", self.variables),

@@ -8,17 +8,17 @@
 //! `dismantle` without recursion, so hostile nesting (100,000 brackets, a 50 MB `1+1+…`
 //! line) cannot overflow the stack of the calling thread.
 //!
-//! Resolution lives in [`resolve`] ([`PyResolver`], [`resolve_all_py`]); Django `include()`
-//! composition in [`routes::compose_django_routes`].
+//! Resolution lives in [`resolve`] ([`PyResolver`], [`resolve_all_py`]); routes and the
+//! mounts that compose them (`include_router`, `register_blueprint`, Django `include()`) are
+//! read in `routes` and composed across files by [`crate::pipeline::routing`].
 
 mod dismantle;
 mod extract;
 pub mod resolve;
-pub mod routes;
+mod routes;
 mod stdlib;
 
 pub use resolve::{resolve_all_py, PyResolver, PyTarget};
-pub use routes::{compose_django_routes, ComposedRoute};
 pub use stdlib::is_stdlib_module;
 
 use crate::pipeline::model::{FileRecord, FileWarning, Language};
@@ -82,6 +82,7 @@ pub fn parse_py(path: &str, bytes: &[u8]) -> FileRecord {
     if let Mod::Module(module) = parsed.syntax() {
         extract::extract(&source, &lines, &module.body, &mut record);
     }
+    crate::pipeline::role::assign_role(&mut record);
     if let Mod::Module(module) = parsed.into_syntax() {
         dismantle::dismantle(module.body);
     }

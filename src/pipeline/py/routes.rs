@@ -1,7 +1,7 @@
 //! HTTP routes in Python code: FastAPI and Flask decorators, Django `urlpatterns`, and the
-//! composition of Django `include()` prefixes across files.
+//! mounts that compose them (`include_router`, `register_blueprint`, `mount`, `include()`).
 //!
-//! Rules (what a route looks like in the [`FileRecord`]):
+//! Rules (what a route looks like in the [`FileRecord`] before composition):
 //! - FastAPI/Flask: `@<receiver>.<verb>(path, …)` with verb `get post put delete patch options
 //!   head trace` (one route, that method), `route` (Flask: one route per `methods=[…]` entry,
 //!   default `GET`), `api_route` (FastAPI: same, default `GET`), `websocket` (method
@@ -10,47 +10,46 @@
 //!   was built in this file (`FastAPI()`/`APIRouter()` vs `Flask()`/`Blueprint()`), else from
 //!   the file's imports, else `route` means Flask and a verb means FastAPI. A receiver not built
 //!   in the file and a file importing neither framework need a literal path starting with `/`
-//!   (this keeps `@cache.get(key)` out). Prefixes: `APIRouter(prefix="/x")`,
-//!   `Blueprint(…, url_prefix="/x")` and, in the same file, `app.include_router(r, prefix="/y")`
-//!   are prepended. A non-literal path is kept as its source text.
+//!   (this keeps `@cache.get(key)` out). The path is the one declared; the receiver's own
+//!   prefix (`APIRouter(prefix=…)`, `Blueprint(url_prefix=…)`) and the mounts are applied by
+//!   route composition. The route's unit is `file:receiver`.
+//! - Mounts: `X.include_router(r, prefix=…)` and `X.mount(path, app)` (concatenated, as
+//!   Starlette does), `X.register_blueprint(bp, url_prefix=…)` (Flask: a given `url_prefix`
+//!   replaces the blueprint's own; nested blueprints add up).
 //! - Django: module-level `urlpatterns = […]` (also `+=`, `.append`, `.extend`, `[…] + […]`,
 //!   `i18n_patterns(…)`) with `path`/`re_path`/`url` entries: method `ANY`, path as declared
-//!   (Django patterns have no leading `/`), handler = view source text without `.as_view(…)`.
-//!   `include("app.urls")` (or `include(("app.urls", "ns"))`) becomes a route with method
-//!   [`INCLUDE`] whose handler is the module name; an inline `include([path(…), …])` is
-//!   flattened on the spot with its prefix; any other include (`include(router.urls)`) is an
-//!   `INCLUDE` route whose handler is the source text.
+//!   without regex anchors, handler = view source text without `.as_view(…)`, unit
+//!   `file:urlpatterns`. `include("app.urls")`, `include(module)`, `include(router.urls)` and
+//!   a view that is an `….urls` attribute (`admin.site.urls`) are mounts, never routes; an
+//!   inline `include([path(…), …])` is flattened on the spot with its prefix.
+//! - Paths: a string, an f-string or a `+` concatenation whose names are module-level string
+//!   constants is evaluated; any other part is left out and the route marked `dynamicPrefix`.
 
 use super::extract::{last_name, str_list, str_lit};
-use super::resolve::PyResolver;
 use super::LineIndex;
-use crate::pipeline::model::{FileRecord, Route};
-use ruff_python_ast::{self as ast, Expr};
+use crate::pipeline::model::Route;
+use crate::pipeline::wiring::{Join, Mount, RouterDecl, Setting, Target};
+use ruff_python_ast::{self as ast, Expr, FStringPart, InterpolatedStringElement};
 use ruff_text_size::Ranged;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 
-/// Method of a Django `include()` entry: the path is a prefix for another urlconf.
-pub const INCLUDE: &str = "INCLUDE";
 /// Framework names as they appear in [`Route::framework`].
 const FASTAPI: &str = "fastapi";
 const FLASK: &str = "flask";
 const DJANGO: &str = "django";
-/// Upper bound on routes produced by [`compose_django_routes`]: include graphs that fan out
-/// (the same urlconf included from many places, many levels deep) cannot blow up the output.
-pub const MAX_COMPOSED_ROUTES: usize = 100_000;
 
 const VERBS: &[&str] = &[
     "get", "post", "put", "delete", "patch", "options", "head", "trace",
 ];
 
 /// A route decorator or registration call seen during the walk, classified in
-/// [`finish_routes`] once all imports and receivers of the file are known.
-pub(crate) struct RouteCandidate {
+/// [`Collector::finish`] once all imports and receivers of the file are known.
+struct RouteCandidate {
     receiver: String,
     verb: String,
     path: String,
     path_is_literal: bool,
+    dynamic: bool,
     /// `methods=` of `route`/`api_route`/`add_url_rule`: `None` when absent.
     methods: Option<Vec<String>>,
     handler: String,
@@ -58,58 +57,83 @@ pub(crate) struct RouteCandidate {
 }
 
 /// What a receiver variable (`app`, `router`, `bp`) was built from.
-pub(crate) struct Receiver {
+struct Receiver {
     framework: &'static str,
-    prefix: String,
+    decl: RouterDecl,
 }
 
-/// Receivers built in this file, keyed by their source text (`app`, `self.router`).
+/// Everything about routes one file declares, gathered during the walk.
 #[derive(Default)]
-pub(crate) struct Receivers {
-    map: HashMap<String, Receiver>,
+pub(crate) struct Collector {
+    candidates: Vec<RouteCandidate>,
+    /// Receivers built in this file, keyed by their source text (`app`, `self.router`).
+    receivers: HashMap<String, Receiver>,
+    /// Django routes with the variable holding their pattern list (`urlpatterns`,
+    /// `list_patterns`).
+    django: Vec<(String, Route)>,
+    pub mounts: Vec<Mount>,
+    pub settings: Vec<Setting>,
+    /// Module-level string constants (`PREFIX = "/api"`), for f-string paths.
+    consts: HashMap<String, String>,
 }
 
-impl Receivers {
-    pub(crate) fn insert(&mut self, name: &str, r: Receiver) {
-        self.map.insert(name.to_string(), r);
+/// The value of a path expression: literal parts, and whether some part was not literal.
+/// `None` when the expression has no literal part at all.
+fn path_value(e: &Expr, consts: &HashMap<String, String>) -> Option<(String, bool)> {
+    path_value_at(e, consts, 0)
+}
+
+/// Deeper than this, a path expression is not read (hostile `"a" + "b" + …` chains).
+const MAX_PATH_DEPTH: usize = 32;
+
+fn path_value_at(
+    e: &Expr,
+    consts: &HashMap<String, String>,
+    depth: usize,
+) -> Option<(String, bool)> {
+    if depth > MAX_PATH_DEPTH {
+        return Some((String::new(), true));
     }
-}
-
-/// A receiver from `FastAPI()`, `APIRouter(prefix=…)`, `Flask()`, `Blueprint(url_prefix=…)`.
-pub(crate) fn receiver_from_call(call: &ast::ExprCall) -> Option<Receiver> {
-    let (framework, prefix_kw) = match last_name(&call.func)? {
-        "FastAPI" => (FASTAPI, None),
-        "APIRouter" => (FASTAPI, Some("prefix")),
-        "Flask" => (FLASK, None),
-        "Blueprint" => (FLASK, Some("url_prefix")),
-        _ => return None,
-    };
-    let prefix = prefix_kw
-        .and_then(|k| call.arguments.find_keyword(k))
-        .and_then(|k| str_lit(&k.value))
-        .unwrap_or("")
-        .to_string();
-    Some(Receiver { framework, prefix })
-}
-
-/// `app.include_router(router, prefix="/api")`: the prefix is added to `router`'s routes.
-pub(crate) fn include_router(src: &str, call: &ast::ExprCall, receivers: &mut Receivers) {
-    let Some(router) = call.arguments.args.first() else {
-        return;
-    };
-    let Some(prefix) = call
-        .arguments
-        .find_keyword("prefix")
-        .and_then(|k| str_lit(&k.value))
-    else {
-        return;
-    };
-    let name = &src[router.range()];
-    let r = receivers.map.entry(name.to_string()).or_insert(Receiver {
-        framework: FASTAPI,
-        prefix: String::new(),
-    });
-    r.prefix = join_path(prefix, &r.prefix);
+    match e {
+        Expr::StringLiteral(s) => Some((s.value.to_str().to_string(), false)),
+        Expr::Name(n) => consts.get(n.id.as_str()).map(|v| (v.clone(), false)),
+        Expr::FString(f) => {
+            let (mut out, mut dynamic) = (String::new(), false);
+            for part in f.value.iter() {
+                match part {
+                    FStringPart::Literal(l) => out.push_str(&l.value),
+                    FStringPart::FString(fs) => {
+                        for el in fs.elements.iter() {
+                            match el {
+                                InterpolatedStringElement::Literal(l) => out.push_str(&l.value),
+                                InterpolatedStringElement::Interpolation(i) => {
+                                    match path_value_at(&i.expression, consts, depth + 1) {
+                                        Some((v, d)) if i.format_spec.is_none() => {
+                                            out.push_str(&v);
+                                            dynamic |= d;
+                                        }
+                                        _ => dynamic = true,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Some((out, dynamic))
+        }
+        Expr::BinOp(b) if b.op == ast::Operator::Add => {
+            let l = path_value_at(&b.left, consts, depth + 1);
+            let r = path_value_at(&b.right, consts, depth + 1);
+            if l.is_none() && r.is_none() {
+                return None;
+            }
+            let (ls, ld) = l.unwrap_or((String::new(), true));
+            let (rs, rd) = r.unwrap_or((String::new(), true));
+            Some((format!("{ls}{rs}"), ld || rd))
+        }
+        _ => None,
+    }
 }
 
 fn methods_of(call: &ast::ExprCall) -> Option<Vec<String>> {
@@ -128,132 +152,518 @@ fn methods_of(call: &ast::ExprCall) -> Option<Vec<String>> {
     })
 }
 
-fn path_arg<'e>(src: &'e str, call: &'e ast::ExprCall, kw: &str) -> Option<(String, bool)> {
-    let e = call.arguments.find_argument_value(kw, 0)?;
-    Some(match str_lit(e) {
-        Some(s) => (s.to_string(), true),
-        None => (src[e.range()].to_string(), false),
-    })
-}
-
-/// `@recv.verb(path, …)` decorating the function `handler`.
-pub(crate) fn decorator_candidate(
-    src: &str,
-    call: &ast::ExprCall,
-    handler: &str,
-    line: u32,
-) -> Option<RouteCandidate> {
-    let Expr::Attribute(attr) = &*call.func else {
-        return None;
-    };
-    let verb = attr.attr.as_str();
-    if !(VERBS.contains(&verb) || matches!(verb, "route" | "api_route" | "websocket")) {
-        return None;
-    }
-    let kw = if verb == "route" { "rule" } else { "path" };
-    let (path, path_is_literal) = path_arg(src, call, kw)?;
-    Some(RouteCandidate {
-        receiver: src[attr.value.range()].to_string(),
-        verb: verb.to_string(),
-        path,
-        path_is_literal,
-        methods: methods_of(call),
-        handler: handler.to_string(),
-        line,
-    })
-}
-
-/// `app.add_url_rule(rule, endpoint, view_func)` / `app.add_api_route(path, endpoint)`.
-pub(crate) fn call_candidate(
-    src: &str,
-    call: &ast::ExprCall,
-    method: &str,
-    line: u32,
-) -> Option<RouteCandidate> {
-    let Expr::Attribute(attr) = &*call.func else {
-        return None;
-    };
-    let (verb, kw, handler) = match method {
-        "add_url_rule" => (
-            "route",
-            "rule",
-            call.arguments
-                .find_argument_value("view_func", 2)
-                .or_else(|| call.arguments.find_argument_value("endpoint", 1)),
-        ),
-        "add_api_route" => (
-            "api_route",
-            "path",
-            call.arguments.find_argument_value("endpoint", 1),
-        ),
-        _ => return None,
-    };
-    let (path, path_is_literal) = path_arg(src, call, kw)?;
-    Some(RouteCandidate {
-        receiver: src[attr.value.range()].to_string(),
-        verb: verb.to_string(),
-        path,
-        path_is_literal,
-        methods: methods_of(call),
-        handler: handler
-            .map(|h| src[h.range()].to_string())
-            .unwrap_or_default(),
-        line,
-    })
-}
-
-/// Joins a router prefix and a route path without doubling the `/` between them.
-fn join_path(prefix: &str, path: &str) -> String {
-    if prefix.ends_with('/') && path.starts_with('/') {
-        format!("{prefix}{}", &path[1..])
-    } else {
-        format!("{prefix}{path}")
-    }
-}
-
-/// Turns the candidates of one file into routes (see the module rules).
-pub(crate) fn finish_routes(
-    candidates: Vec<RouteCandidate>,
-    receivers: &Receivers,
-    imports_fastapi: bool,
-    imports_flask: bool,
-) -> Vec<Route> {
-    let mut routes = Vec::new();
-    for c in candidates {
-        let known = receivers.map.get(&c.receiver);
-        let plausible = known.is_some()
-            || imports_fastapi
-            || imports_flask
-            || (c.path_is_literal && c.path.starts_with('/'));
-        if !plausible {
-            continue;
+/// A mount target: a name or attribute chain (`router`, `items.router`, `admin.site.urls`).
+fn name_target(src: &str, e: &Expr) -> Option<Target> {
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Name(_) => return Some(Target::Name(src[e.range()].to_string())),
+            Expr::Attribute(a) => cur = &a.value,
+            _ => return None,
         }
-        let framework = match known {
-            Some(r) => r.framework,
-            None if imports_fastapi && !imports_flask => FASTAPI,
-            None if imports_flask && !imports_fastapi => FLASK,
-            None if c.verb == "route" => FLASK,
-            None => FASTAPI,
+    }
+}
+
+/// Whether a value is a Django pattern list: a list (or `+` of lists) with a `path()`,
+/// `re_path()` or `url()` entry.
+pub(crate) fn is_pattern_list(e: &Expr) -> bool {
+    // Iterative: a hostile `a + b + …` chain is millions of operands deep.
+    let mut work = vec![e];
+    while let Some(e) = work.pop() {
+        let elts = match e {
+            Expr::List(l) => &l.elts,
+            Expr::Tuple(t) => &t.elts,
+            Expr::BinOp(b) => {
+                work.push(&b.left);
+                work.push(&b.right);
+                continue;
+            }
+            _ => continue,
         };
-        let prefix = known.map(|r| r.prefix.as_str()).unwrap_or("");
-        let methods = match c.verb.as_str() {
-            "route" | "api_route" => c.methods.unwrap_or_else(|| vec!["GET".to_string()]),
-            "websocket" => vec!["WEBSOCKET".to_string()],
-            verb => vec![verb.to_ascii_uppercase()],
+        let is_path = |x: &Expr| matches!(x, Expr::Call(c) if matches!(last_name(&c.func), Some("path" | "re_path" | "url")));
+        if elts.iter().any(is_path) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Regex anchors of a Django pattern segment are dropped: segments are concatenated.
+fn strip_anchors(segment: &str) -> &str {
+    segment.trim_start_matches('^').trim_end_matches('$')
+}
+
+impl Collector {
+    /// Records a module-level `NAME = "literal"` for f-string paths.
+    pub(crate) fn constant(&mut self, name: &str, value: &Expr) {
+        if let Some(s) = str_lit(value) {
+            self.consts.insert(name.to_string(), s.to_string());
+        }
+    }
+
+    fn path_arg(&self, src: &str, call: &ast::ExprCall, kw: &str) -> Option<(String, bool, bool)> {
+        let e = call.arguments.find_argument_value(kw, 0)?;
+        Some(match path_value(e, &self.consts) {
+            Some((p, dynamic)) => (p, !dynamic, dynamic),
+            None => (src[e.range()].to_string(), false, true),
+        })
+    }
+
+    /// `name = FastAPI()`, `APIRouter(prefix=…)`, `Flask()`, `Blueprint(url_prefix=…)`.
+    pub(crate) fn receiver(&mut self, name: &str, call: &ast::ExprCall, line: u32) {
+        if last_name(&call.func) == Some("Api") {
+            self.restful_api(name, call, line);
+            return;
+        }
+        let (framework, prefix_kw, join) = match last_name(&call.func) {
+            Some("FastAPI" | "Starlette") => (FASTAPI, None, Join::Concat),
+            Some("APIRouter") => (FASTAPI, Some("prefix"), Join::Concat),
+            Some("Flask") => (FLASK, None, Join::Flask),
+            Some("Blueprint") => (FLASK, Some("url_prefix"), Join::Flask),
+            _ => return,
         };
-        let path = join_path(prefix, &c.path);
-        for method in methods {
-            routes.push(Route {
-                method,
-                path: path.clone(),
-                handler: c.handler.clone(),
-                line: c.line,
-                framework: framework.to_string(),
-                ..Default::default()
+        let (prefix, dynamic) = prefix_kw
+            .and_then(|k| call.arguments.find_keyword(k))
+            .map(|k| path_value(&k.value, &self.consts).unwrap_or((String::new(), true)))
+            .unwrap_or_default();
+        let decl = RouterDecl {
+            name: name.to_string(),
+            prefix,
+            dynamic,
+            join,
+            line,
+        };
+        self.receivers
+            .insert(name.to_string(), Receiver { framework, decl });
+    }
+
+    /// Flask-RESTful / Flask-RESTX `name = Api(app_or_blueprint, prefix=…)`: the API's
+    /// resources are mounted on the blueprint (or app) it wraps.
+    fn restful_api(&mut self, name: &str, call: &ast::ExprCall, line: u32) {
+        let decl = RouterDecl {
+            name: name.to_string(),
+            prefix: String::new(),
+            dynamic: false,
+            join: Join::Flask,
+            line,
+        };
+        self.receivers.insert(
+            name.to_string(),
+            Receiver {
+                framework: FLASK,
+                decl,
+            },
+        );
+        let Some(parent) = call.arguments.find_argument_value("app", 0) else {
+            return;
+        };
+        let (prefix, dynamic) = call
+            .arguments
+            .find_keyword("prefix")
+            .map(|k| path_value(&k.value, &self.consts).unwrap_or((String::new(), true)))
+            .unwrap_or_default();
+        self.mounts.push(Mount {
+            parent: src_text(parent),
+            target: Target::Name(name.to_string()),
+            prefix,
+            dynamic,
+            join: Join::Flask,
+            replaces_own: false,
+            line,
+        });
+    }
+
+    /// `api.add_resource(Cls, "/a", "/b", endpoint=…)`: one route per URL, methods from
+    /// the class.
+    fn add_resource(&mut self, src: &str, call: &ast::ExprCall, line: u32) {
+        let Expr::Attribute(attr) = &*call.func else {
+            return;
+        };
+        let Some((class, urls)) = call.arguments.args.split_first() else {
+            return;
+        };
+        let class = src[class.range()].to_string();
+        for url in urls {
+            let (path, dynamic) = path_value(url, &self.consts).unwrap_or((String::new(), true));
+            self.candidates.push(RouteCandidate {
+                receiver: src[attr.value.range()].to_string(),
+                verb: "route".to_string(),
+                path,
+                path_is_literal: !dynamic,
+                dynamic,
+                methods: Some(vec!["ANY".to_string()]),
+                handler: class.clone(),
+                line,
+            });
+        }
+        self.settings.push(Setting::ClassView { line, class });
+    }
+
+    /// `X.include_router(r, prefix=…)`, `X.register_blueprint(bp, url_prefix=…)`,
+    /// `X.mount(path, app)`. Returns false when the call is none of those.
+    pub(crate) fn mount_call(
+        &mut self,
+        src: &str,
+        call: &ast::ExprCall,
+        method: &str,
+        line: u32,
+    ) -> bool {
+        let Expr::Attribute(attr) = &*call.func else {
+            return false;
+        };
+        let parent = src[attr.value.range()].to_string();
+        let (target, prefix, join, replaces_own) = match method {
+            "include_router" => {
+                let Some(t) = call.arguments.find_argument_value("router", 0) else {
+                    return true;
+                };
+                let prefix = call.arguments.find_keyword("prefix").map(|k| &k.value);
+                (t, prefix, Join::Concat, false)
+            }
+            "register_blueprint" => {
+                let Some(t) = call.arguments.find_argument_value("blueprint", 0) else {
+                    return true;
+                };
+                let prefix = call.arguments.find_keyword("url_prefix").map(|k| &k.value);
+                let given = prefix.is_some_and(|p| !p.is_none_literal_expr());
+                (t, prefix.filter(|_| given), Join::Flask, given)
+            }
+            "mount" => {
+                let (Some(p), Some(t)) = (
+                    call.arguments.find_argument_value("path", 0),
+                    call.arguments.find_argument_value("app", 1),
+                ) else {
+                    return true;
+                };
+                (t, Some(p), Join::Concat, false)
+            }
+            _ => return false,
+        };
+        let Some(target) = name_target(src, target) else {
+            return true;
+        };
+        let (prefix, dynamic) = prefix
+            .map(|p| path_value(p, &self.consts).unwrap_or((String::new(), true)))
+            .unwrap_or_default();
+        self.mounts.push(Mount {
+            parent,
+            target,
+            prefix,
+            dynamic,
+            join,
+            replaces_own,
+            line,
+        });
+        true
+    }
+
+    /// `@recv.verb(path, …)` decorating the function `handler`.
+    pub(crate) fn decorator(
+        &mut self,
+        src: &str,
+        call: &ast::ExprCall,
+        handler: &str,
+        line: u32,
+    ) -> bool {
+        let Expr::Attribute(attr) = &*call.func else {
+            return false;
+        };
+        let verb = attr.attr.as_str();
+        if !(VERBS.contains(&verb) || matches!(verb, "route" | "api_route" | "websocket")) {
+            return false;
+        }
+        let kw = if verb == "route" { "rule" } else { "path" };
+        let Some((path, path_is_literal, dynamic)) = self.path_arg(src, call, kw) else {
+            return false;
+        };
+        self.candidates.push(RouteCandidate {
+            receiver: src[attr.value.range()].to_string(),
+            verb: verb.to_string(),
+            path,
+            path_is_literal,
+            dynamic,
+            methods: methods_of(call),
+            handler: handler.to_string(),
+            line,
+        });
+        true
+    }
+
+    /// `app.add_url_rule(rule, endpoint, view_func)` / `app.add_api_route(path, endpoint)`.
+    pub(crate) fn call(
+        &mut self,
+        src: &str,
+        call: &ast::ExprCall,
+        method: &str,
+        line: u32,
+    ) -> bool {
+        let Expr::Attribute(attr) = &*call.func else {
+            return false;
+        };
+        if method == "add_resource" {
+            self.add_resource(src, call, line);
+            return true;
+        }
+        let (verb, kw, handler) = match method {
+            "add_url_rule" => (
+                "route",
+                "rule",
+                call.arguments
+                    .find_argument_value("view_func", 2)
+                    .or_else(|| call.arguments.find_argument_value("endpoint", 1)),
+            ),
+            "add_api_route" => (
+                "api_route",
+                "path",
+                call.arguments.find_argument_value("endpoint", 1),
+            ),
+            _ => return false,
+        };
+        let Some((path, path_is_literal, dynamic)) = self.path_arg(src, call, kw) else {
+            return false;
+        };
+        let mut methods = methods_of(call);
+        // `view_func=Cls.as_view("name")` without `methods=`: the class's methods.
+        if let (Some(Expr::Call(v)), None) = (handler, &methods) {
+            if matches!(&*v.func, Expr::Attribute(a) if a.attr.as_str() == "as_view") {
+                methods = Some(vec!["ANY".to_string()]);
+                let class = handler.map(|h| view_name(src, h)).unwrap_or_default();
+                self.settings.push(Setting::ClassView { line, class });
+            }
+        }
+        self.candidates.push(RouteCandidate {
+            receiver: src[attr.value.range()].to_string(),
+            verb: verb.to_string(),
+            path,
+            path_is_literal,
+            dynamic,
+            methods,
+            handler: handler.map(|h| view_name(src, h)).unwrap_or_default(),
+            line,
+        });
+        true
+    }
+
+    /// Routes of the file (see the module rules) and the routers it builds.
+    pub(crate) fn finish(
+        self,
+        path: &str,
+        imports_fastapi: bool,
+        imports_flask: bool,
+    ) -> (Vec<Route>, Vec<RouterDecl>) {
+        let mut routes = Vec::new();
+        for c in self.candidates {
+            let known = self.receivers.get(&c.receiver);
+            let plausible = known.is_some()
+                || imports_fastapi
+                || imports_flask
+                || (c.path_is_literal && c.path.starts_with('/'));
+            if !plausible {
+                continue;
+            }
+            let framework = match known {
+                Some(r) => r.framework,
+                None if imports_fastapi && !imports_flask => FASTAPI,
+                None if imports_flask && !imports_fastapi => FLASK,
+                None if c.verb == "route" => FLASK,
+                None => FASTAPI,
+            };
+            let methods = match c.verb.as_str() {
+                "route" | "api_route" => c.methods.unwrap_or_else(|| vec!["GET".to_string()]),
+                "websocket" => vec!["WEBSOCKET".to_string()],
+                verb => vec![verb.to_ascii_uppercase()],
+            };
+            for method in methods {
+                routes.push(Route {
+                    method,
+                    path: c.path.clone(),
+                    handler: c.handler.clone(),
+                    line: c.line,
+                    framework: framework.to_string(),
+                    dynamic_prefix: c.dynamic,
+                    unit: Some(format!("{path}:{}", c.receiver)),
+                    ..Default::default()
+                });
+            }
+        }
+        routes.extend(self.django.into_iter().map(|(owner, mut r)| {
+            r.unit = Some(format!("{path}:{owner}"));
+            r
+        }));
+        let mut decls: Vec<RouterDecl> = self.receivers.into_values().map(|r| r.decl).collect();
+        decls.sort_by_key(|d| d.line);
+        (routes, decls)
+    }
+
+    /// Collects Django routes and includes from the value assigned to (or appended to)
+    /// `owner`: `urlpatterns`, or another module variable holding a pattern list that an
+    /// `include(var)` or `urlpatterns = […] + var` uses.
+    pub(crate) fn django_patterns(
+        &mut self,
+        src: &str,
+        lines: &LineIndex,
+        value: &Expr,
+        owner: &str,
+    ) {
+        // Explicit work list of (prefix, dynamic, expression): inline includes nest without
+        // recursion.
+        let mut work: Vec<(String, bool, &Expr)> = vec![(String::new(), false, value)];
+        while let Some((prefix, dyn_prefix, e)) = work.pop() {
+            match e {
+                Expr::List(l) => {
+                    work.extend(l.elts.iter().rev().map(|x| (prefix.clone(), dyn_prefix, x)))
+                }
+                Expr::Tuple(t) => {
+                    work.extend(t.elts.iter().rev().map(|x| (prefix.clone(), dyn_prefix, x)))
+                }
+                Expr::BinOp(b) => {
+                    work.push((prefix.clone(), dyn_prefix, &b.right));
+                    work.push((prefix, dyn_prefix, &b.left));
+                }
+                Expr::Starred(st) => work.push((prefix, dyn_prefix, &st.value)),
+                // `urlpatterns += router.urls`, `urlpatterns = [...] + other_patterns`
+                Expr::Attribute(a) if a.attr.as_str() == "urls" => {
+                    let line = lines.line(e.range().start());
+                    self.django_mount(src, e, &prefix, dyn_prefix, line, owner);
+                }
+                Expr::Name(_) => {
+                    let line = lines.line(e.range().start());
+                    self.django_mount(src, e, &prefix, dyn_prefix, line, owner);
+                }
+                Expr::Call(call) => match last_name(&call.func) {
+                    Some("i18n_patterns") => work.extend(
+                        call.arguments
+                            .args
+                            .iter()
+                            .rev()
+                            .map(|x| (prefix.clone(), dyn_prefix, x)),
+                    ),
+                    Some("path" | "re_path" | "url") => {
+                        let Some(route) = call.arguments.find_argument_value("route", 0) else {
+                            continue;
+                        };
+                        let (pattern, dynamic) = path_value(route, &self.consts)
+                            .unwrap_or_else(|| (String::new(), true));
+                        let full = format!("{prefix}{}", strip_anchors(&pattern));
+                        let dynamic = dynamic || dyn_prefix;
+                        let Some(view) = call.arguments.find_argument_value("view", 1) else {
+                            continue;
+                        };
+                        let line = lines.line(call.range().start());
+                        if let Some(inline) = self.include(src, view, line, &full, dynamic, owner) {
+                            work.push((full, dynamic, inline));
+                            continue;
+                        }
+                        if matches!(view, Expr::Attribute(a) if a.attr.as_str() == "urls") {
+                            self.django_mount(src, view, &full, dynamic, line, owner);
+                            continue;
+                        }
+                        if !is_include(view) {
+                            self.django.push((
+                                owner.to_string(),
+                                Route {
+                                    method: "ANY".to_string(),
+                                    path: full,
+                                    handler: view_name(src, view),
+                                    line,
+                                    framework: DJANGO.to_string(),
+                                    dynamic_prefix: dynamic,
+                                    ..Default::default()
+                                },
+                            ));
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn django_mount(
+        &mut self,
+        src: &str,
+        e: &Expr,
+        prefix: &str,
+        dynamic: bool,
+        line: u32,
+        owner: &str,
+    ) {
+        if let Some(target) = name_target(src, e) {
+            self.mounts.push(Mount {
+                parent: owner.to_string(),
+                target,
+                prefix: prefix.to_string(),
+                dynamic,
+                join: Join::Concat,
+                replaces_own: false,
+                line,
             });
         }
     }
-    routes
+
+    /// Handles `include(…)`: records a mount for a module or named target and returns the
+    /// inline pattern list to flatten, if that is what was included.
+    fn include<'e>(
+        &mut self,
+        src: &str,
+        view: &'e Expr,
+        line: u32,
+        path: &str,
+        dynamic: bool,
+        owner: &str,
+    ) -> Option<&'e Expr> {
+        let Expr::Call(c) = view else { return None };
+        if last_name(&c.func) != Some("include") {
+            return None;
+        }
+        let arg = c.arguments.args.first()?;
+        // `include(("app.urls", "ns"))` / `include(([…], "ns"))`: look at the first element.
+        let target = match arg {
+            Expr::Tuple(t) if t.elts.first().is_some_and(|f| !matches!(f, Expr::Call(_))) => {
+                &t.elts[0]
+            }
+            other => other,
+        };
+        if matches!(target, Expr::List(_) | Expr::Tuple(_)) {
+            return Some(target);
+        }
+        let target = match str_lit(target) {
+            Some(module) => Target::Dotted(module.to_string()),
+            None => name_target(src, target)?,
+        };
+        self.mounts.push(Mount {
+            parent: owner.to_string(),
+            target,
+            prefix: path.to_string(),
+            dynamic,
+            join: Join::Concat,
+            replaces_own: false,
+            line,
+        });
+        None
+    }
+}
+
+/// Dotted text of a name or attribute chain (`app`, `self.bp`); empty for anything else.
+fn src_text(e: &Expr) -> String {
+    let mut parts = Vec::new();
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Name(n) => {
+                parts.push(n.id.as_str());
+                break;
+            }
+            Expr::Attribute(a) => {
+                parts.push(a.attr.as_str());
+                cur = &a.value;
+            }
+            _ => return String::new(),
+        }
+    }
+    parts.reverse();
+    parts.join(".")
 }
 
 /// View source text without a trailing `.as_view(…)`.
@@ -268,217 +678,6 @@ fn view_name(src: &str, view: &Expr) -> String {
     src[view.range()].to_string()
 }
 
-/// Collects Django routes from the value assigned to (or appended to) `urlpatterns`.
-pub(crate) fn django_patterns(src: &str, lines: &LineIndex, value: &Expr, out: &mut Vec<Route>) {
-    // Explicit work list of (prefix, expression): inline includes nest without recursion.
-    let mut work: Vec<(String, &Expr)> = vec![(String::new(), value)];
-    while let Some((prefix, e)) = work.pop() {
-        match e {
-            Expr::List(l) => work.extend(l.elts.iter().rev().map(|x| (prefix.clone(), x))),
-            Expr::Tuple(t) => work.extend(t.elts.iter().rev().map(|x| (prefix.clone(), x))),
-            Expr::BinOp(b) => {
-                work.push((prefix.clone(), &b.right));
-                work.push((prefix, &b.left));
-            }
-            Expr::Call(call) => match last_name(&call.func) {
-                Some("i18n_patterns") => work.extend(
-                    call.arguments
-                        .args
-                        .iter()
-                        .rev()
-                        .map(|x| (prefix.clone(), x)),
-                ),
-                Some("path" | "re_path" | "url") => {
-                    let Some(route) = call.arguments.find_argument_value("route", 0) else {
-                        continue;
-                    };
-                    let pattern = str_lit(route)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| src[route.range()].to_string());
-                    let full = format!("{prefix}{pattern}");
-                    let Some(view) = call.arguments.find_argument_value("view", 1) else {
-                        continue;
-                    };
-                    let line = lines.line(call.range().start());
-                    if let Some(inline) = include_target(src, view, line, &full, out) {
-                        work.push((full, inline));
-                        continue;
-                    }
-                    if !is_include(view) {
-                        out.push(Route {
-                            method: "ANY".to_string(),
-                            path: full,
-                            handler: view_name(src, view),
-                            line,
-                            framework: DJANGO.to_string(),
-                            ..Default::default()
-                        });
-                    }
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-}
-
 fn is_include(view: &Expr) -> bool {
     matches!(view, Expr::Call(c) if last_name(&c.func) == Some("include"))
-}
-
-/// Handles `include(…)`: records an `INCLUDE` route for a module or opaque target and
-/// returns the inline pattern list to flatten, if that is what was included.
-fn include_target<'e>(
-    src: &str,
-    view: &'e Expr,
-    line: u32,
-    path: &str,
-    out: &mut Vec<Route>,
-) -> Option<&'e Expr> {
-    let Expr::Call(c) = view else { return None };
-    if last_name(&c.func) != Some("include") {
-        return None;
-    }
-    let arg = c.arguments.args.first()?;
-    // `include(("app.urls", "ns"))` / `include(([…], "ns"))`: look at the first element.
-    let target = match arg {
-        Expr::Tuple(t) if t.elts.first().is_some_and(|f| !matches!(f, Expr::Call(_))) => &t.elts[0],
-        other => other,
-    };
-    if matches!(target, Expr::List(_) | Expr::Tuple(_)) {
-        return Some(target);
-    }
-    let handler = str_lit(target)
-        .map(str::to_string)
-        .unwrap_or_else(|| src[target.range()].to_string());
-    out.push(Route {
-        method: INCLUDE.to_string(),
-        path: path.to_string(),
-        handler,
-        line,
-        framework: DJANGO.to_string(),
-        ..Default::default()
-    });
-    None
-}
-
-/// A Django route with its full path, composed through every `include()` that leads to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ComposedRoute {
-    /// Repo-relative path of the urlconf that declares the route.
-    pub file: String,
-    /// The route; `path` is the full URL path with a leading `/`.
-    pub route: Route,
-}
-
-fn strip_anchors(segment: &str) -> &str {
-    segment.trim_start_matches('^').trim_end_matches('$')
-}
-
-/// Composes Django `include()` prefixes into full route paths across a snapshot.
-///
-/// Urlconfs are the files with Django routes. The roots are the modules named by a
-/// `ROOT_URLCONF = "…"` setting (recorded in `symbols.djangoRootUrlconf`) when they resolve to
-/// a urlconf, else every urlconf that no other urlconf includes. From each root, routes are
-/// emitted in file order; an `include("a.urls")` whose module resolves (through `resolver`,
-/// as an absolute import) to a urlconf continues there with the accumulated prefix; an
-/// include that resolves nowhere is emitted as an `INCLUDE` route so nothing is lost.
-/// Urlconfs that no root reaches are walked afterwards, as roots of their own. Regex
-/// anchors (`^`, `$`) of each segment are dropped when joining, and every composed path gets
-/// a leading `/`. A urlconf already on the current include chain is not entered again
-/// (include cycles end), and at most [`MAX_COMPOSED_ROUTES`] routes are produced (and as
-/// many urlconf visits made). Output
-/// order is deterministic: roots sorted by path, then depth-first in declaration order.
-pub fn compose_django_routes(records: &[FileRecord], resolver: &PyResolver) -> Vec<ComposedRoute> {
-    let urlconfs: HashMap<&str, &FileRecord> = records
-        .iter()
-        .filter(|r| r.routes.iter().any(|x| x.framework == DJANGO))
-        .map(|r| (r.path.as_str(), r))
-        .collect();
-    let target = |module: &str| -> Option<&str> {
-        let file = resolver.resolve_dotted(module)?;
-        urlconfs.get_key_value(file.as_str()).map(|(k, _)| *k)
-    };
-    let mut roots: BTreeSet<&str> = records
-        .iter()
-        .flat_map(|r| r.symbols.get("djangoRootUrlconf").into_iter().flatten())
-        .filter_map(|m| target(m))
-        .collect();
-    if roots.is_empty() {
-        let included: BTreeSet<&str> = urlconfs
-            .values()
-            .flat_map(|r| r.routes.iter())
-            .filter(|x| x.method == INCLUDE)
-            .filter_map(|x| target(&x.handler))
-            .collect();
-        roots = urlconfs
-            .keys()
-            .copied()
-            .filter(|k| !included.contains(k))
-            .collect();
-    }
-    enum Item<'r> {
-        Enter(&'r str, String, Vec<&'r str>),
-        Emit(&'r str, Route),
-    }
-    // Urlconfs no root reaches (dead code, include cycles without an entry) are walked too,
-    // afterwards and in path order, so every declared route appears at least once.
-    let mut all: Vec<&str> = urlconfs.keys().copied().collect();
-    all.sort_unstable();
-    let mut visited: HashSet<&str> = HashSet::new();
-    let mut out = Vec::new();
-    let mut entered = 0usize;
-    for root in roots.into_iter().chain(all) {
-        if visited.contains(root) {
-            continue;
-        }
-        let mut work = vec![Item::Enter(root, String::new(), vec![root])];
-        while let Some(item) = work.pop() {
-            let (file, prefix, chain) = match item {
-                Item::Emit(file, route) => {
-                    if out.len() >= MAX_COMPOSED_ROUTES {
-                        return out;
-                    }
-                    out.push(ComposedRoute {
-                        file: file.to_string(),
-                        route,
-                    });
-                    continue;
-                }
-                Item::Enter(file, prefix, chain) => (file, prefix, chain),
-            };
-            visited.insert(file);
-            entered += 1;
-            if entered > MAX_COMPOSED_ROUTES {
-                return out;
-            }
-            let Some(rec) = urlconfs.get(file) else {
-                continue;
-            };
-            let mut items = Vec::new();
-            for r in rec.routes.iter().filter(|x| x.framework == DJANGO) {
-                let path = format!("{prefix}{}", strip_anchors(&r.path));
-                if r.method == INCLUDE {
-                    if let Some(t) = target(&r.handler) {
-                        // An include cycle ends at the first repeated urlconf.
-                        if !chain.contains(&t) {
-                            let mut c = chain.clone();
-                            c.push(t);
-                            items.push(Item::Enter(t, path, c));
-                        }
-                        continue;
-                    }
-                }
-                let route = Route {
-                    path: format!("/{path}"),
-                    ..r.clone()
-                };
-                items.push(Item::Emit(file, route));
-            }
-            // Reversed so that items pop in declaration order.
-            work.extend(items.into_iter().rev());
-        }
-    }
-    out
 }
