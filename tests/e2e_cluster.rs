@@ -81,6 +81,7 @@ async fn run_fixture(
         batches: repo.len().div_ceil(batch_size),
         upload_bytes: zip.len(),
         single_attempts: true,
+        redis_lost: false,
     };
     let out = checks::check_done_job(c, &acc, &events, &expect).await;
     (acc, out)
@@ -514,6 +515,7 @@ async fn killed_worker_mid_parse_the_other_finishes_the_job() {
         batches: shape.files(),
         upload_bytes: zip.len(),
         single_attempts: false,
+        redis_lost: false,
     };
     let out = checks::check_done_job(&c, &acc, &events, &expect).await;
 

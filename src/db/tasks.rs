@@ -209,6 +209,21 @@ impl Db {
         })
     }
 
+    /// Up to `limit` tasks of jobs that are `queued` or `running`, oldest first: what the
+    /// queue must hold. The reconciler compares them with Redis.
+    pub async fn open_job_tasks(&self, limit: i64) -> Result<Vec<Task>> {
+        with_conn!(self, conn => {
+            Ok(tasks::table
+                .filter(tasks::job_id.is_not_null())
+                .filter(tasks::state.eq_any([TaskState::Queued, TaskState::Running]))
+                .order(tasks::created_at.asc())
+                .limit(limit)
+                .select(Task::as_select())
+                .load(conn)
+                .await?)
+        })
+    }
+
     /// Atomically claims the next claimable task (`queued`, `available_at <= now`) from the
     /// first of `queues` that has one (priority order, then oldest `available_at`). The row
     /// becomes `running` with `attempt + 1`, `worker` and `lease_until`. Concurrent claimers

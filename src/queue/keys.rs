@@ -134,6 +134,12 @@ impl Keys {
         format!("{}:worker:{name}", self.prefix)
     }
 
+    /// `rq:provis:lock:<name>` — a lock provis's own maintenance takes so that one process
+    /// at a time runs it (the reconciler); not part of RQ's layout, RQ ignores it.
+    pub fn lock(&self, name: &str) -> String {
+        format!("{}:provis:lock:{name}", self.prefix)
+    }
+
     /// `rq:suspended` — when present, workers start no new job (`rq suspend`).
     pub fn suspended(&self) -> String {
         format!("{}:suspended", self.prefix)

@@ -261,6 +261,10 @@ impl<C: Clone + Send + Sync + 'static> Registry<C> {
 /// - `on_failed` runs once the task is finally failed (retries exhausted, `Fail`, unknown task).
 ///
 /// Errors of `on_retry`/`on_failed` are logged; the queue state has already moved.
+///
+/// `reconcile` runs in every worker's maintenance loop (about every
+/// [`super::worker::RECONCILE_EVERY`]): the place to repair the queue from the caller's own
+/// records (Postgres is the truth; Redis can lose its data).
 #[async_trait::async_trait]
 pub trait Hooks<C>: Send + Sync + 'static
 where
@@ -295,6 +299,12 @@ where
         _err: &TaskError,
     ) -> Result<(), TaskError> {
         Ok(())
+    }
+
+    /// Periodic repair of the queue from the caller's records; returns what it repaired
+    /// (for the log).
+    async fn reconcile(&self, _ctx: &C) -> Result<usize, TaskError> {
+        Ok(0)
     }
 }
 

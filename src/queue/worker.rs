@@ -27,6 +27,9 @@ const BLOCK_SINGLE_QUEUE: Duration = Duration::from_secs(1);
 const CLEAN_WORKERS_EVERY: Duration = Duration::from_secs(10);
 /// Attempts to record an outcome before giving up (the lease then lapses and it runs again).
 const SETTLE_TRIES: u32 = 5;
+/// How often a worker runs the [`Hooks::reconcile`] repair (one worker at a time does the
+/// work; the hook takes a lock).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
 /// Extra worker-hash lifetime beyond the lease (RQ adds 60 s to its worker TTL too).
 const WORKER_TTL_EXTRA: Duration = Duration::from_secs(60);
 
@@ -154,6 +157,8 @@ struct Shared<C> {
     opts: WorkerOptions,
     inflight: Mutex<HashMap<String, Claim>>,
     shutdown: CancellationToken,
+    /// When [`Hooks::reconcile`] last ran here.
+    reconciled: Mutex<Option<Instant>>,
 }
 
 enum Next {
@@ -257,6 +262,7 @@ impl<C: Clone + Send + Sync + 'static> Worker<C> {
             opts: self.opts,
             inflight: Mutex::new(HashMap::new()),
             shutdown,
+            reconciled: Mutex::new(None),
         });
         // First sweep before claiming, so work of a worker that died is not left waiting.
         sh.maintain(&mut None).await;
@@ -711,6 +717,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                     }
                     Err(e) => tracing::warn!(error = %e, "recovery sweep failed"),
                 }
+                self.reconcile().await;
                 if let Some(t) = last_clean {
                     if t.elapsed() >= CLEAN_WORKERS_EVERY {
                         *t = Instant::now();
@@ -728,6 +735,25 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
             },
+        }
+    }
+
+    /// Runs [`Hooks::reconcile`] when [`RECONCILE_EVERY`] has passed since the last run.
+    async fn reconcile(&self) {
+        {
+            let mut last = self
+                .reconciled
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < RECONCILE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.hooks.reconcile(&self.ctx).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "reconciled the queue with the database"),
+            Err(e) => tracing::warn!(error = %e, "reconciling the queue failed"),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod memo;
 pub mod parse_cache;
 pub mod progress;
 pub mod publish;
+pub mod reconcile;
 pub mod sandbox;
 pub mod source;
 pub mod store;
@@ -215,6 +216,13 @@ impl Hooks<AppContext> for TaskRows {
             progress::fail_job(ctx, job_id, &code, err.message()).await?;
         }
         Ok(())
+    }
+
+    async fn reconcile(&self, ctx: &AppContext) -> Result<usize, TaskError> {
+        if !self.update_rows {
+            return Ok(0);
+        }
+        reconcile::reconcile(ctx, &format!("{}.{}", self.worker, std::process::id())).await
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod faults;
 pub mod fixtures;
 pub mod observe;
 
@@ -156,6 +157,8 @@ pub struct Cluster {
     pub db_url: String,
     /// `RQ_KEY_PREFIX`.
     pub prefix: String,
+    /// `REDIS_URL` of the processes (the shared Redis, or a fault test's private one).
+    pub redis_url: String,
     /// `S3_BUCKET`.
     pub bucket: String,
     /// `http://127.0.0.1:<port>` of `provis serve`.
@@ -178,7 +181,13 @@ impl Cluster {
     /// Creates the schema, migrates it with `provis migrate`, then starts `serve` and the
     /// workers and waits until `/health` answers 200 and every worker is registered.
     pub async fn start(opts: Options) -> Cluster {
+        Cluster::start_on(opts, redis_url()).await
+    }
+
+    /// [`Cluster::start`] with the processes on the Redis at `redis` (a private instance).
+    pub async fn start_on(opts: Options, redis: String) -> Cluster {
         let mut c = Cluster::prepare(&opts).await;
+        c.redis_url = redis;
         c.start_server(&c.redis_env()).await;
         c.wait_healthy().await;
         for i in 0..opts.workers {
@@ -236,6 +245,7 @@ impl Cluster {
             schema,
             db_url,
             prefix,
+            redis_url: redis_url(),
             bucket,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::builder()
@@ -266,7 +276,7 @@ impl Cluster {
 
     /// The usual `REDIS_URL` for spawned processes.
     pub fn redis_env(&self) -> Vec<(String, String)> {
-        vec![("REDIS_URL".to_string(), redis_url())]
+        vec![("REDIS_URL".to_string(), self.redis_url.clone())]
     }
 
     /// Starts the binary with `args`, the cluster's environment plus `extra`.
@@ -415,7 +425,7 @@ impl Cluster {
 
     /// A Redis connection.
     pub async fn redis(&self) -> MultiplexedConnection {
-        redis::Client::open(redis_url())
+        redis::Client::open(self.redis_url.as_str())
             .expect("redis url")
             .get_multiplexed_async_connection()
             .await
@@ -600,6 +610,7 @@ impl Drop for Cluster {
         self.workers.clear();
         let schema = self.schema.clone();
         let prefix = self.prefix.clone();
+        let redis_at = self.redis_url.clone();
         let s3 = self.s3_settings();
         // Own thread and runtime: Drop may run inside the test's runtime.
         let _ = std::thread::spawn(move || {
@@ -615,7 +626,7 @@ impl Drop for Cluster {
                         .execute(&mut conn)
                         .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url()) {
+                if let Ok(client) = redis::Client::open(redis_at) {
                     if let Ok(mut c) = client.get_multiplexed_async_connection().await {
                         let keys: Vec<String> = redis::cmd("KEYS")
                             .arg(format!("{prefix}:*"))

@@ -1,0 +1,159 @@
+//! What fault tests break: private service instances on ports of their own (never the shared
+//! ones), and the measurements a fault test reports.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis;
+use uuid::Uuid;
+
+use super::{free_port, tail, Cluster};
+
+/// A private `redis-server` on its own port, without persistence, killed on drop.
+pub struct PrivateRedis {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateRedis {
+    /// Starts one and waits until it answers `PING`.
+    pub async fn start() -> PrivateRedis {
+        let mut r = PrivateRedis {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        r.launch().await;
+        r
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    async fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(self.log())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server (is it installed?)");
+        self.child = Some(child);
+        let t0 = Instant::now();
+        loop {
+            if self.ping().await {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "private redis on {} did not answer:\n{}",
+                self.port,
+                std::fs::read_to_string(self.log()).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn ping(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+            return false;
+        };
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .is_ok()
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs one command on it.
+    pub async fn cmd(&self, args: &[&str]) -> redis::Value {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the private redis");
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query_async(&mut c).await.expect("redis command")
+    }
+
+    /// Kills it (SIGKILL): every connection breaks, its data is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty: no persistence).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls the job row until `pred` holds; panics after `limit`.
+pub async fn wait_job(
+    c: &Cluster,
+    job: Uuid,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&provis::db::Job) -> bool,
+) -> provis::db::Job {
+    let t0 = Instant::now();
+    loop {
+        if let Some(j) = c.db.get_job(job).await.expect("read job") {
+            if pred(&j) {
+                return j;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "job {job} never reached {what}: phase {} pct {}\nw1:\n{}",
+                j.phase,
+                j.pct,
+                tail(&c.log("w1"))
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Prints one fault's time from injection to the job's end, in a form the report collects
+/// (`grep FAULT-TIMING`).
+pub fn report_timing(fault: &str, since: Instant) {
+    eprintln!(
+        "FAULT-TIMING {fault}: {:.2} s from fault to job end",
+        since.elapsed().as_secs_f64()
+    );
+}
+
+/// Stops (SIGSTOP) or continues (SIGCONT) every worker of the cluster.
+pub fn pause_workers(c: &Cluster, pause: bool) {
+    for p in c.workers.iter().flatten() {
+        p.signal(if pause { libc::SIGSTOP } else { libc::SIGCONT });
+    }
+}
