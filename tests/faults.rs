@@ -10,9 +10,10 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use cluster::checks::{self, Expect};
-use cluster::faults::{self, PrivateRedis};
+use cluster::faults::{self, PrivatePostgres, PrivateRedis};
 use cluster::fixtures::{self, MixedShape};
-use cluster::{Cluster, Options};
+use cluster::{redis_url, Cluster, Options};
+use provis::queue::{Envelope, RedisBackend};
 
 /// Item 1: Redis loses every key (`FLUSHALL`) while parse batches wait in it. The reconciler
 /// puts the tasks the database calls open back on their queues and the job ends `done`, each
@@ -24,7 +25,7 @@ async fn redis_losing_its_data_mid_job_is_rebuilt_from_the_database() {
         parse_batch_size: Some(2),
         ..Options::default()
     };
-    let c = Cluster::start_on(opts, redis.url()).await;
+    let c = Cluster::start_on(opts, redis.url(), None).await;
     let shape = MixedShape {
         ts: 40,
         py: 40,
@@ -34,10 +35,7 @@ async fn redis_losing_its_data_mid_job_is_rebuilt_from_the_database() {
     let zip = fixtures::zip(&repo);
     let acc = c.submit(zip.clone(), "flushall.zip", None).await;
     let job = acc.job_id;
-    faults::wait_job(&c, job, Duration::from_secs(60), "parsing", |j| {
-        j.phase == "parsing" && j.batches_total > 0
-    })
-    .await;
+    faults::wait_fanned_out(&c, job).await;
     faults::pause_workers(&c, true);
     let before = c.db.get_job(job).await.expect("job").expect("row");
     assert!(
@@ -63,6 +61,115 @@ async fn redis_losing_its_data_mid_job_is_rebuilt_from_the_database() {
     let logs = format!("{}{}", c.log("w1"), c.log("w2"));
     assert!(
         logs.contains("unknown to Redis"),
-        "the reconciler re-enqueued lost tasks"
+        "the reconciler re-enqueued lost tasks:\n{}",
+        cluster::tail(&logs)
+    );
+}
+
+/// Item 2: Postgres goes away for longer than a task's first backoff. Failures while it is
+/// down are not the tasks' own: workers wait for it and hand their tasks back, so every task
+/// ends `done` on its first counted attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_spends_no_attempts() {
+    let pg = PrivatePostgres::start().await;
+    let opts = Options {
+        parse_batch_size: Some(2),
+        ..Options::default()
+    };
+    let c = Cluster::start_on(opts, redis_url(), Some(pg.url())).await;
+    let shape = MixedShape {
+        ts: 40,
+        py: 40,
+        notes: 19,
+    };
+    let repo = fixtures::mixed(&shape, "pg-outage");
+    let zip = fixtures::zip(&repo);
+    let acc = c.submit(zip.clone(), "pgoutage.zip", None).await;
+    let job = acc.job_id;
+    faults::wait_job(&c, job, Duration::from_secs(60), "parsing", |j| {
+        j.phase == "parsing" && j.batches_done < j.batches_total
+    })
+    .await;
+    pg.down();
+    let t0 = Instant::now();
+    // Longer than parse_batch's first backoff (5 s): before the fix the batches hit spent
+    // attempts 1 and 2 here.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    pg.up();
+    let events = c.follow(job, None).await;
+    faults::report_timing("postgres down 12 s mid-parse", t0);
+    let expect = Expect {
+        files: shape.files(),
+        batches: shape.files().div_ceil(2),
+        upload_bytes: zip.len(),
+        single_attempts: true,
+        redis_lost: false,
+    };
+    checks::check_done_job(&c, &acc, &events, &expect).await;
+    checks::check_drained(&c).await;
+    let logs = format!("{}{}", c.log("w1"), c.log("w2"));
+    assert!(
+        logs.contains("waiting for a dependency") && logs.contains("database"),
+        "workers said what they waited for"
+    );
+}
+
+/// Item 5: a task delivered again after it finished (here `discover`, while its batches are
+/// parsed) repeats none of its effects: no second phase or `files_total` event, pct never
+/// goes backwards, no second artifact version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_task_repeats_no_event_and_pct_never_goes_back() {
+    let opts = Options {
+        parse_batch_size: Some(2),
+        ..Options::default()
+    };
+    let c = Cluster::start(opts).await;
+    let shape = MixedShape {
+        ts: 30,
+        py: 30,
+        notes: 19,
+    };
+    let repo = fixtures::mixed(&shape, "rerun");
+    let zip = fixtures::zip(&repo);
+    let acc = c.submit(zip.clone(), "rerun.zip", None).await;
+    let job = acc.job_id;
+    faults::wait_fanned_out(&c, job).await;
+    faults::pause_workers(&c, true);
+    let spec = provis::tasks::DISCOVER;
+    let task_id = provis::db::task_id(job, spec.name, None);
+    let env = Envelope::new(
+        &spec,
+        task_id,
+        Some(job),
+        None,
+        serde_json::json!({"jobId": job}),
+    );
+    let q = RedisBackend::connect(&c.redis_url, &c.prefix)
+        .await
+        .expect("queue");
+    assert!(
+        q.enqueue(&spec, &env)
+            .await
+            .expect("enqueue discover again"),
+        "the finished discover is delivered again"
+    );
+    let t0 = Instant::now();
+    faults::pause_workers(&c, false);
+    let events = c.follow(job, None).await;
+    faults::report_timing("discover delivered again mid-parse", t0);
+    let expect = Expect {
+        files: shape.files(),
+        batches: shape.files().div_ceil(2),
+        upload_bytes: zip.len(),
+        single_attempts: false,
+        redis_lost: false,
+    };
+    checks::check_done_job(&c, &acc, &events, &expect).await;
+    checks::check_drained(&c).await;
+    let logs = format!("{}{}", c.log("w1"), c.log("w2"));
+    assert!(
+        logs.contains("phase already reached"),
+        "discover ran a second time:\n{}",
+        cluster::tail(&logs)
     );
 }

@@ -78,6 +78,19 @@ impl Db {
         })
     }
 
+    /// Whether the job has an event of type `event_type` (events sent once per job).
+    pub async fn has_event(&self, job_id: Uuid, event_type: &str) -> Result<bool> {
+        with_conn!(self, conn => {
+            let n: i64 = events::table
+                .filter(events::job_id.eq(DbUuid(job_id)))
+                .filter(events::event_type.eq(event_type))
+                .count()
+                .get_result(conn)
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
     /// The latest event of a job (to know whether the stream has ended).
     pub async fn last_event(&self, job_id: Uuid) -> Result<Option<EventRow>> {
         with_conn!(self, conn => {

@@ -301,6 +301,14 @@ where
         Ok(())
     }
 
+    /// Which dependency (database, Redis, object store) cannot be reached right now, if any,
+    /// as a message naming it. The worker asks after a retryable failure: a failure while a
+    /// dependency is down is not the task's own, so it waits for the dependency and hands the
+    /// task back without spending an attempt.
+    async fn unavailable(&self, _ctx: &C) -> Option<String> {
+        None
+    }
+
     /// Periodic repair of the queue from the caller's records; returns what it repaired
     /// (for the log).
     async fn reconcile(&self, _ctx: &C) -> Result<usize, TaskError> {

@@ -30,6 +30,11 @@ const SETTLE_TRIES: u32 = 5;
 /// How often a worker runs the [`Hooks::reconcile`] repair (one worker at a time does the
 /// work; the hook takes a lock).
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
+/// Longest wait between two checks of a dependency that is down.
+const DEPENDENCY_BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// Tries of the `on_failed` hook while every dependency answers (it is retried for as long as
+/// one is down).
+const FAILED_HOOK_TRIES: u32 = 3;
 /// Extra worker-hash lifetime beyond the lease (RQ adds 60 s to its worker TTL too).
 const WORKER_TTL_EXTRA: Duration = Duration::from_secs(60);
 
@@ -474,9 +479,9 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                     None => Completion::HandBack,
                     Some(Ok(())) => match self.hooks.on_done(&self.ctx, env).await {
                         Ok(()) => Completion::Done,
-                        Err(e) => completion_for(&spec, env, e),
+                        Err(e) => self.judge(&spec, env, e).await,
                     },
-                    Some(Err(e)) => completion_for(&spec, env, e),
+                    Some(Err(e)) => self.judge(&spec, env, e).await,
                 }
             }
         };
@@ -485,6 +490,73 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
         // No more heartbeats for it: settling removes its wip entry anyway.
         self.lock_inflight().remove(&claim.worker);
         self.finish(&claim, completion, stats).await
+    }
+
+    /// What a failed execution costs. A retryable failure while a dependency is down is not
+    /// the task's own: the worker waits (capped backoff, logging what it waits for) until
+    /// every dependency answers again, then hands the task back with its attempt unspent.
+    async fn judge(&self, spec: &TaskSpec, env: &Envelope, e: TaskError) -> Completion {
+        if !e.is_retry() {
+            return completion_for(spec, env, e);
+        }
+        let Some(down) = self.hooks.unavailable(&self.ctx).await else {
+            return completion_for(spec, env, e);
+        };
+        tracing::warn!(task = %env.id, error = %e, waiting_for = %down,
+            "task failed while a dependency is down; not counted as an attempt");
+        self.wait_for_dependencies(down).await;
+        Completion::HandBack
+    }
+
+    /// Waits until [`Hooks::unavailable`] reports nothing down (or a stop is requested).
+    async fn wait_for_dependencies(&self, mut down: String) {
+        let mut backoff = Duration::from_millis(500);
+        let t0 = Instant::now();
+        loop {
+            tracing::warn!(waiting_for = %down, waited_s = t0.elapsed().as_secs(), "waiting for a dependency");
+            sleep_or_stop(backoff, &self.shutdown).await;
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            backoff = (backoff * 2).min(DEPENDENCY_BACKOFF_CAP);
+            match self.hooks.unavailable(&self.ctx).await {
+                Some(d) => down = d,
+                None => {
+                    tracing::info!(
+                        waited_s = t0.elapsed().as_secs_f64(),
+                        "dependencies answer again; resuming"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Calls `on_failed` until it succeeds: a job that fails for good must end `failed` with
+    /// its terminal event even when the database was down at that moment (it is recorded
+    /// once the database is back).
+    async fn record_failed(&self, env: &Envelope, e: &TaskError) {
+        let mut tries = 0;
+        loop {
+            let Err(he) = self.hooks.on_failed(&self.ctx, env, e).await else {
+                return;
+            };
+            tries += 1;
+            match self.hooks.unavailable(&self.ctx).await {
+                Some(down) if !self.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %he, waiting_for = %down, "could not record a failed task yet; waiting for the dependency");
+                    self.wait_for_dependencies(down).await;
+                }
+                _ if tries < FAILED_HOOK_TRIES && !self.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %he, try_no = tries, "on_failed hook failed; trying again");
+                    sleep_or_stop(Duration::from_millis(500 << tries), &self.shutdown).await;
+                }
+                _ => {
+                    tracing::error!(error = %he, "on_failed hook failed");
+                    return;
+                }
+            }
+        }
     }
 
     /// Runs the handler; `None` when a stop request outlasted the grace period (hand back).
@@ -601,15 +673,18 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 let e = error
                     .clone()
                     .unwrap_or_else(|| TaskError::Fail(String::new()));
-                if let Err(he) = self.hooks.on_failed(&self.ctx, env, &e).await {
-                    tracing::error!(error = %he, "on_failed hook failed");
-                }
+                self.record_failed(env, &e).await;
                 "failed"
             }
             Disposition::HandedBack => {
                 stats.handed_back += 1;
                 tracing::info!(duration_ms, "task handed back to its queue");
-                let e = TaskError::Retry("handed back: worker stopping".to_string());
+                let why = if self.shutdown.is_cancelled() {
+                    "handed back: worker stopping"
+                } else {
+                    "handed back: a dependency was down (attempt not counted)"
+                };
+                let e = TaskError::Retry(why.to_string());
                 if let Err(he) = self.hooks.on_retry(&self.ctx, env, &e, Utc::now()).await {
                     tracing::error!(error = %he, "on_retry hook failed");
                 }
@@ -778,9 +853,7 @@ impl<C: Clone + Send + Sync + 'static> Shared<C> {
                 tracing::error!(task = %env.id, task_name = %env.task, "task of a dead worker has no retry left; failed");
                 metrics::counter!(TASKS_TOTAL, "name" => self.task_label(&env.task), "state" => "failed")
                     .increment(1);
-                if let Err(e) = self.hooks.on_failed(&self.ctx, &env, &err).await {
-                    tracing::error!(error = %e, "on_failed hook failed");
-                }
+                self.record_failed(&env, &err).await;
             }
             RecoveredOutcome::Requeued => {}
         }

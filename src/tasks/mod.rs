@@ -218,12 +218,45 @@ impl Hooks<AppContext> for TaskRows {
         Ok(())
     }
 
+    async fn unavailable(&self, ctx: &AppContext) -> Option<String> {
+        dependencies_down(ctx).await
+    }
+
     async fn reconcile(&self, ctx: &AppContext) -> Result<usize, TaskError> {
         if !self.update_rows {
             return Ok(0);
         }
         reconcile::reconcile(ctx, &format!("{}.{}", self.worker, std::process::id())).await
     }
+}
+
+/// How long one dependency check may take before the dependency counts as down.
+const DEPENDENCY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The dependencies (database, Redis, object store) that do not answer right now, named with
+/// their error (`database: connection refused; redis: …`); `None` when all answer.
+pub async fn dependencies_down(ctx: &AppContext) -> Option<String> {
+    use std::future::Future;
+    async fn probe<E: std::fmt::Display>(
+        name: &str,
+        f: impl Future<Output = Result<(), E>>,
+    ) -> Option<String> {
+        match tokio::time::timeout(DEPENDENCY_CHECK_TIMEOUT, f).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("{name}: {e}")),
+            Err(_) => Some(format!(
+                "{name}: no answer within {}s",
+                DEPENDENCY_CHECK_TIMEOUT.as_secs()
+            )),
+        }
+    }
+    let (db, redis, store) = tokio::join!(
+        probe("database", ctx.db().ping()),
+        probe("redis", ctx.events().check()),
+        probe("object store", ctx.artifacts().check()),
+    );
+    let down: Vec<String> = [db, redis, store].into_iter().flatten().collect();
+    (!down.is_empty()).then(|| down.join("; "))
 }
 
 /// Tasks waiting per queue, for the `provis_queue_size` gauge.

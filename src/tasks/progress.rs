@@ -106,24 +106,54 @@ pub async fn update(ctx: &AppContext, job_id: Uuid, update: JobUpdate) -> Result
     Ok(job)
 }
 
-/// Moves a job to a phase: row, overlay, and a `phase` event.
+/// Moves a job to a phase: row, overlay, and a `phase` event — once. Phases have strictly
+/// increasing percentages (DESIGN §5), so the move is a raise of `pct`: a re-run of a task
+/// whose phase the job already reached (or passed) applies only `extra` and sends no event,
+/// so neither `/status` nor the stream goes backwards or repeats itself.
 pub async fn set_phase(
     ctx: &AppContext,
     job_id: Uuid,
     (name, pct): (&str, i32),
     mut extra: JobUpdate,
 ) -> Result<Job, TaskError> {
-    extra.phase = Some(name.to_string());
-    extra.pct = Some(pct);
-    let job = update(ctx, job_id, extra).await?;
-    emit(
-        ctx,
-        job_id,
-        events::types::PHASE,
-        json!({"phase": name, "pct": pct}),
-    )
-    .await?;
+    let raised = ctx
+        .db()
+        .raise_job_pct(
+            job_id,
+            pct,
+            JobUpdate {
+                phase: Some(name.to_string()),
+                ..extra.clone()
+            },
+            events::types::PHASE,
+            |_| json!({"phase": name, "pct": pct}),
+        )
+        .await
+        .retryable()?;
+    let Some((job, row)) = raised else {
+        tracing::info!(job_id = %job_id, phase = name, pct, "phase already reached (a re-run); no second phase event");
+        extra.phase = None;
+        extra.pct = None;
+        return update(ctx, job_id, extra).await;
+    };
+    mirror_status(ctx, &job).await;
+    publish(ctx, row).await;
     Ok(job)
+}
+
+/// Records an event that happens once per job (`files_total`, `imports_metrics`): a re-run
+/// of the task that sends it finds it recorded and sends nothing.
+pub async fn emit_once(
+    ctx: &AppContext,
+    job_id: Uuid,
+    kind: &str,
+    payload: Value,
+) -> Result<(), TaskError> {
+    if ctx.db().has_event(job_id, kind).await.retryable()? {
+        tracing::info!(job_id = %job_id, event = kind, "event already recorded (a re-run); not sent again");
+        return Ok(());
+    }
+    emit(ctx, job_id, kind, payload).await.map(|_| ())
 }
 
 /// Raises the percentage, with a `progress` event; never lowers it. When the job is already
@@ -208,7 +238,8 @@ pub async fn warn(
     code: &str,
     message: &str,
 ) -> Result<(), TaskError> {
-    ctx.db()
+    let inserted = ctx
+        .db()
         .insert_warning(&crate::db::NewWarning {
             job_id: job.id,
             snapshot_id: job.snapshot_id,
@@ -218,6 +249,10 @@ pub async fn warn(
         })
         .await
         .retryable()?;
+    if !inserted {
+        // Recorded (and announced) by an earlier run of the task.
+        return Ok(());
+    }
     emit(
         ctx,
         job.id,

@@ -138,7 +138,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         },
     )
     .await?;
-    progress::emit(
+    progress::emit_once(
         &ctx,
         job.id,
         types::FILES_TOTAL,
@@ -574,7 +574,7 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             .increment(n.max(0) as u64);
     }
     let total = internal + external + unresolved;
-    progress::emit(
+    progress::emit_once(
         &ctx,
         job.id,
         types::IMPORTS_METRICS,

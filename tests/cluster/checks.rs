@@ -123,6 +123,33 @@ pub fn check_events(job: Uuid, events: &[SseEvent], expect: &Expect) {
         phases.windows(2).all(|w| w[0] <= w[1]),
         "phase pct goes backwards: {phases:?}"
     );
+    let steps: Vec<(String, i64)> = events
+        .iter()
+        .filter(|e| e.event == "phase")
+        .map(|e| {
+            (
+                e.data["payload"]["phase"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                e.data["payload"]["pct"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<&(String, i64)> = steps.iter().collect();
+    assert_eq!(
+        unique.len(),
+        steps.len(),
+        "a phase event repeated: {steps:?}"
+    );
+    let pcts: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e.data["payload"]["pct"].as_i64())
+        .collect();
+    assert!(
+        pcts.windows(2).all(|w| w[0] <= w[1]),
+        "pct goes backwards across phase/progress events: {pcts:?}"
+    );
     let names: Vec<&str> = events
         .iter()
         .filter(|e| e.event == "phase")

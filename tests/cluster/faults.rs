@@ -142,6 +142,31 @@ pub async fn wait_job(
     }
 }
 
+/// Waits until the job's `discover` task row is `done` (every parse batch is enqueued) while
+/// batches remain to parse; panics when the job got past parsing first.
+pub async fn wait_fanned_out(c: &Cluster, job: Uuid) {
+    let t0 = Instant::now();
+    loop {
+        let tasks = c.db.list_tasks(job).await.expect("list tasks");
+        let discovered = tasks
+            .iter()
+            .any(|t| t.name == "discover" && t.state == provis::db::TaskState::Done);
+        if discovered {
+            let j = c.db.get_job(job).await.expect("job").expect("row");
+            assert!(
+                j.batches_done < j.batches_total,
+                "the job parsed every batch before the fault could hit: {j:?}"
+            );
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "discover never finished: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Prints one fault's time from injection to the job's end, in a form the report collects
 /// (`grep FAULT-TIMING`).
 pub fn report_timing(fault: &str, since: Instant) {
@@ -155,5 +180,114 @@ pub fn report_timing(fault: &str, since: Instant) {
 pub fn pause_workers(c: &Cluster, pause: bool) {
     for p in c.workers.iter().flatten() {
         p.signal(if pause { libc::SIGSTOP } else { libc::SIGCONT });
+    }
+}
+
+/// Where the Postgres 15 server binaries are (Debian's layout).
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A private Postgres cluster (initdb + pg_ctl) on its own port, run as the `postgres` user
+/// when the test runs as root (Postgres refuses root); stopped on drop.
+pub struct PrivatePostgres {
+    /// Its port.
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    fn pg_cmd(&self, tool: &str) -> Command {
+        // SAFETY: getuid has no preconditions.
+        let root = unsafe { libc::getuid() } == 0;
+        let mut c = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"])
+                .arg(format!("{PG_BIN}/{tool}"));
+            c
+        } else {
+            Command::new(format!("{PG_BIN}/{tool}"))
+        };
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// initdb and start; waits until it accepts connections.
+    pub async fn start() -> PrivatePostgres {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // SAFETY: getuid has no preconditions.
+        if unsafe { libc::getuid() } == 0 {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(st.success(), "chown the private Postgres dir");
+        }
+        let pg = PrivatePostgres {
+            port: free_port(),
+            dir,
+        };
+        let out = pg
+            .pg_cmd("initdb")
+            .arg("-D")
+            .arg(pg.data())
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg.up();
+        pg
+    }
+
+    /// `pg_ctl start` (waits until it is ready).
+    pub fn up(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = self
+            .pg_cmd("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-o", &opts, "-l"])
+            .arg(self.dir.path().join("pg.log"))
+            .args(["-w", "-t", "60", "start"])
+            .output()
+            .expect("run pg_ctl start");
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(self.dir.path().join("pg.log")).unwrap_or_default()
+        );
+    }
+
+    /// `pg_ctl stop -m immediate`: every connection breaks at once.
+    pub fn down(&self) {
+        let _ = self
+            .pg_cmd("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.down();
     }
 }

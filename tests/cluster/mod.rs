@@ -159,6 +159,8 @@ pub struct Cluster {
     pub prefix: String,
     /// `REDIS_URL` of the processes (the shared Redis, or a fault test's private one).
     pub redis_url: String,
+    /// Base Postgres URL the schema lives on (the shared one, or a fault test's private one).
+    pub pg_base: String,
     /// `S3_BUCKET`.
     pub bucket: String,
     /// `http://127.0.0.1:<port>` of `provis serve`.
@@ -181,12 +183,13 @@ impl Cluster {
     /// Creates the schema, migrates it with `provis migrate`, then starts `serve` and the
     /// workers and waits until `/health` answers 200 and every worker is registered.
     pub async fn start(opts: Options) -> Cluster {
-        Cluster::start_on(opts, redis_url()).await
+        Cluster::start_on(opts, redis_url(), None).await
     }
 
-    /// [`Cluster::start`] with the processes on the Redis at `redis` (a private instance).
-    pub async fn start_on(opts: Options, redis: String) -> Cluster {
-        let mut c = Cluster::prepare(&opts).await;
+    /// [`Cluster::start`] with the processes on the Redis at `redis` and, when given, the
+    /// Postgres at base URL `pg` (private instances of a fault test).
+    pub async fn start_on(opts: Options, redis: String, pg: Option<String>) -> Cluster {
+        let mut c = Cluster::prepare_on(&opts, pg.unwrap_or_else(base_pg_url)).await;
         c.redis_url = redis;
         c.start_server(&c.redis_env()).await;
         c.wait_healthy().await;
@@ -199,16 +202,21 @@ impl Cluster {
 
     /// Schema, migrations, environment; no process running yet.
     pub async fn prepare(opts: &Options) -> Cluster {
+        Cluster::prepare_on(opts, base_pg_url()).await
+    }
+
+    /// [`Cluster::prepare`] on the Postgres at base URL `pg_base`.
+    pub async fn prepare_on(opts: &Options, pg_base: String) -> Cluster {
         let id = Uuid::new_v4().simple().to_string()[..16].to_string();
         let schema = format!("provis_e2e_{id}");
-        let mut conn = AsyncPgConnection::establish(&base_pg_url())
+        let mut conn = AsyncPgConnection::establish(&pg_base)
             .await
             .expect("connect to Postgres (TEST_DATABASE_URL)");
         diesel::sql_query(format!("CREATE SCHEMA {schema}"))
             .execute(&mut conn)
             .await
             .expect("create schema");
-        let base = base_pg_url();
+        let base = pg_base.clone();
         let sep = if base.contains('?') { '&' } else { '?' };
         let db_url = format!("{base}{sep}options=-csearch_path%3D{schema}");
         let prefix = format!("provis-e2e-{id}");
@@ -246,6 +254,7 @@ impl Cluster {
             db_url,
             prefix,
             redis_url: redis_url(),
+            pg_base,
             bucket,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::builder()
@@ -611,6 +620,7 @@ impl Drop for Cluster {
         let schema = self.schema.clone();
         let prefix = self.prefix.clone();
         let redis_at = self.redis_url.clone();
+        let pg_base = self.pg_base.clone();
         let s3 = self.s3_settings();
         // Own thread and runtime: Drop may run inside the test's runtime.
         let _ = std::thread::spawn(move || {
@@ -621,7 +631,7 @@ impl Drop for Cluster {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(mut conn) = AsyncPgConnection::establish(&base_pg_url()).await {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&pg_base).await {
                     let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                         .execute(&mut conn)
                         .await;
