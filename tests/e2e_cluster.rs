@@ -398,9 +398,11 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
         .filter(|e| e.event == "phase")
         .filter_map(|e| e.data["payload"]["phase"].as_str())
         .collect();
+    // Merge ran again but sends no `merging` (55) to a job at mapping (60): pct never goes
+    // back (issue 9 item 5); the stages after it move the job on to done.
     assert!(
-        phases.starts_with(&["merging"]) && phases.contains(&"done"),
-        "merge and the stages after it ran again: {phases:?}"
+        !phases.contains(&"merging") && phases.contains(&"done"),
+        "merge and the stages after it ran again, pct only forward: {phases:?}"
     );
     assert_eq!(rerun.last().map(|e| e.event.as_str()), Some("done"));
     for e in rerun.iter().filter(|e| e.event == "artifact_ready") {

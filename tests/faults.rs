@@ -173,3 +173,70 @@ async fn a_rerun_task_repeats_no_event_and_pct_never_goes_back() {
         cluster::tail(&logs)
     );
 }
+
+/// Item 8: a stream resumed at or after the terminal event's id ends at once (a browser's
+/// EventSource reconnects exactly so); resumed before it, it replays up to it and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumed_at_the_terminal_event_ends_at_once() {
+    let c = Cluster::start(Options::default()).await;
+    let acc = c
+        .submit(fixtures::zip(&fixtures::py_package()), "resume.zip", None)
+        .await;
+    let events = c.follow(acc.job_id, None).await;
+    let last = events.last().expect("events");
+    assert_eq!(last.event, "done");
+    for after in [last.id, last.id + 3] {
+        let t0 = Instant::now();
+        let again = tokio::time::timeout(Duration::from_secs(5), c.follow(acc.job_id, Some(after)))
+            .await
+            .unwrap_or_else(|_| panic!("the stream resumed at {after} did not end"));
+        assert!(
+            again.is_empty(),
+            "nothing after the terminal event: {again:?}"
+        );
+        eprintln!(
+            "FAULT-TIMING resume at {after} (terminal {}): stream ended after {:.3} s",
+            last.id,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let tail = c.follow(acc.job_id, Some(last.id - 1)).await;
+    assert_eq!(
+        tail.iter()
+            .map(|e| (e.id, e.event.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(last.id, "done")]
+    );
+}
+
+/// Item 3: Redis restarts (append-only file: nothing lost) under a running cluster. Every
+/// pooled or shared connection is now broken; the first calls after the restart — an upload
+/// to the API, each worker's next task — still succeed: no 503, no task spends an attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_calls_after_a_redis_restart_succeed() {
+    let mut redis = PrivateRedis::start_with(true).await;
+    let c = Cluster::start_on(Options::default(), redis.url(), None).await;
+    // Every process has used its connections once.
+    let warm = c
+        .submit(fixtures::zip(&fixtures::py_package()), "warm.zip", None)
+        .await;
+    c.follow(warm.job_id, None).await;
+    redis.restart().await;
+    let t0 = Instant::now();
+    let repo = fixtures::ts_app();
+    let zip = fixtures::zip(&repo);
+    let (status, body) = c.upload(zip.clone(), "after-restart.zip", None).await;
+    assert_eq!(status, 202, "the first upload after the restart: {body}");
+    let acc = cluster::Accepted::from(&body);
+    let events = c.follow(acc.job_id, None).await;
+    faults::report_timing("redis restart (AOF) before an upload", t0);
+    let expect = Expect {
+        files: repo.len(),
+        batches: repo.len().div_ceil(50),
+        upload_bytes: zip.len(),
+        single_attempts: true,
+        redis_lost: false,
+    };
+    checks::check_done_job(&c, &acc, &events, &expect).await;
+    checks::check_drained(&c).await;
+}

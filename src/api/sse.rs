@@ -89,13 +89,14 @@ pub async fn stream(
     job_id: Uuid,
     after_seq: i64,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    // A client resuming at or after the terminal event (a browser's EventSource reconnects
+    // exactly so) has seen the whole stream: it ends at once.
+    let ended = after_seq > 0 && ended_by(&ctx, job_id, after_seq).await;
     // Subscribe before reading the table, so nothing published in between is missed.
-    let live = match ctx.events().subscribe(job_id, after_seq).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(job_id = %job_id, error = %e, "live events unavailable; following the table only");
-            None
-        }
+    let live = if ended {
+        None
+    } else {
+        subscribe(&ctx, job_id, after_seq).await
     };
     let state = State {
         ctx,
@@ -105,8 +106,41 @@ pub async fn stream(
         pending: VecDeque::new(),
         last_sent: Instant::now(),
         last_poll: None,
-        finished: false,
+        finished: ended,
     };
+    body(state)
+}
+
+/// Whether the job's last event is terminal and has a seq of at most `after_seq`.
+async fn ended_by(ctx: &AppContext, job_id: Uuid, after_seq: i64) -> bool {
+    match ctx.db().last_event(job_id).await {
+        Ok(Some(row)) => {
+            row.seq <= after_seq
+                && Event::new(row.job_id, row.seq, &row.event_type, row.payload).is_terminal()
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(job_id = %job_id, error = %e, "reading the last event failed");
+            false
+        }
+    }
+}
+
+async fn subscribe(
+    ctx: &AppContext,
+    job_id: Uuid,
+    after_seq: i64,
+) -> Option<crate::events::EventStream> {
+    match ctx.events().subscribe(job_id, after_seq).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(job_id = %job_id, error = %e, "live events unavailable; following the table only");
+            None
+        }
+    }
+}
+
+fn body(state: State) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     futures_util::stream::unfold(state, |mut st| async move {
         if st.finished {
             return None;

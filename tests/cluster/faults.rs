@@ -16,15 +16,23 @@ pub struct PrivateRedis {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    aof: bool,
 }
 
 impl PrivateRedis {
     /// Starts one and waits until it answers `PING`.
     pub async fn start() -> PrivateRedis {
+        PrivateRedis::start_with(false).await
+    }
+
+    /// Starts one that keeps its data across restarts (`appendonly yes`, fsync always) when
+    /// `aof`, else one without persistence.
+    pub async fn start_with(aof: bool) -> PrivateRedis {
         let mut r = PrivateRedis {
             port: free_port(),
             child: None,
             dir: tempfile::tempdir().expect("tempdir"),
+            aof,
         };
         r.launch().await;
         r
@@ -37,7 +45,12 @@ impl PrivateRedis {
     async fn launch(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1", "--save", ""])
+            .args(if self.aof {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "no"]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .arg("--logfile")
@@ -103,7 +116,7 @@ impl PrivateRedis {
         }
     }
 
-    /// Starts it again on the same port (empty: no persistence).
+    /// Starts it again on the same port (empty unless it keeps an append-only file).
     pub async fn restart(&mut self) {
         self.kill();
         self.launch().await;

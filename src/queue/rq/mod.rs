@@ -196,6 +196,16 @@ pub(crate) fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// Whether an error means the shared connection was broken before the command could run (a
+/// Redis restart, a dropped socket): worth one retry on a fresh connection. Timeouts are
+/// not: the command may have run.
+fn broken(e: &QueueError) -> bool {
+    match e {
+        QueueError::Redis(e) => !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error()),
+        _ => false,
+    }
+}
+
 impl RedisBackend {
     /// Connects to `url` (`redis://host:port[/db]`) with keys under `prefix` (RQ's default is
     /// `rq`), and loads the scripts. Fails when Redis does not answer (what `provis work`
@@ -302,22 +312,48 @@ impl RedisBackend {
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, QueueError> {
-        let mut conn = self.conn().await?;
-        cmd.query_async(&mut conn).await.map_err(|e| {
-            self.on_error(&e);
-            e.into()
-        })
+        let once = || async {
+            let mut conn = self.conn().await?;
+            cmd.query_async(&mut conn).await.map_err(|e| {
+                self.on_error(&e);
+                QueueError::from(e)
+            })
+        };
+        match once().await {
+            Err(e) if broken(&e) => once().await,
+            r => r,
+        }
     }
 
     async fn pipe<T: redis::FromRedisValue>(&self, p: &redis::Pipeline) -> Result<T, QueueError> {
-        let mut conn = self.conn().await?;
-        p.query_async(&mut conn).await.map_err(|e| {
-            self.on_error(&e);
-            e.into()
-        })
+        let once = || async {
+            let mut conn = self.conn().await?;
+            p.query_async(&mut conn).await.map_err(|e| {
+                self.on_error(&e);
+                QueueError::from(e)
+            })
+        };
+        match once().await {
+            Err(e) if broken(&e) => once().await,
+            r => r,
+        }
     }
 
+    /// Runs a script; a connection found broken (Redis restarted since it was made) is
+    /// replaced and the script sent once more, so a restart costs callers no error.
     async fn eval(&self, s: &Script, keys: &[String], args: Args) -> Result<Value, QueueError> {
+        match self.eval_once(s, keys, &args).await {
+            Err(e) if broken(&e) => self.eval_once(s, keys, &args).await,
+            r => r,
+        }
+    }
+
+    async fn eval_once(
+        &self,
+        s: &Script,
+        keys: &[String],
+        args: &Args,
+    ) -> Result<Value, QueueError> {
         let build = |verb: &str, head: &str| {
             let mut c = redis::cmd(verb);
             c.arg(head).arg(keys.len());
