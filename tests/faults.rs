@@ -240,3 +240,58 @@ async fn the_first_calls_after_a_redis_restart_succeed() {
     checks::check_done_job(&c, &acc, &events, &expect).await;
     checks::check_drained(&c).await;
 }
+
+/// Item 9: a worker killed with -9 and started again at once under its old name takes the
+/// name over (same host, its old pid is gone) instead of being refused until the old
+/// heartbeat expires; the job it was running still ends `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_restarted_under_its_name_after_kill_9_takes_it_over() {
+    let opts = Options {
+        parse_batch_size: Some(2),
+        worker_lease_s: Some(4),
+        ..Options::default()
+    };
+    let mut c = Cluster::start(opts).await;
+    let shape = MixedShape {
+        ts: 30,
+        py: 30,
+        notes: 19,
+    };
+    let repo = fixtures::mixed(&shape, "takeover");
+    let zip = fixtures::zip(&repo);
+    let acc = c.submit(zip.clone(), "takeover.zip", None).await;
+    faults::wait_fanned_out(&c, acc.job_id).await;
+    c.kill_worker(0);
+    let t0 = Instant::now();
+    c.start_worker(0, 1);
+    loop {
+        let log = c.log("w1");
+        if log.contains("worker started") {
+            break;
+        }
+        if let Some(st) = c.workers[0].as_mut().and_then(|p| p.exited()) {
+            panic!("the restarted w1 exited ({st}):\n{log}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the restarted w1 did not start:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "FAULT-TIMING worker w1 restarted after kill -9: registered after {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(c.log("w1").contains("taking over the name"));
+    let events = c.follow(acc.job_id, None).await;
+    faults::report_timing("kill -9 of w1 and restart under its name", t0);
+    let expect = Expect {
+        files: shape.files(),
+        batches: shape.files().div_ceil(2),
+        upload_bytes: zip.len(),
+        single_attempts: false,
+        redis_lost: false,
+    };
+    checks::check_done_job(&c, &acc, &events, &expect).await;
+    checks::check_drained(&c).await;
+}

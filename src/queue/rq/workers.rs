@@ -20,12 +20,20 @@ impl RedisBackend {
     ) -> Result<(), QueueError> {
         let k = &self.inner.keys;
         let key = k.worker(name);
-        let (exists, dead, beat): (bool, bool, Option<String>) = self
+        let (exists, dead, beat, host, pid): (
+            bool,
+            bool,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = self
             .pipe(
                 redis::pipe()
                     .exists(&key)
                     .hexists(&key, "death")
-                    .hget(&key, "last_heartbeat"),
+                    .hget(&key, "last_heartbeat")
+                    .hget(&key, "hostname")
+                    .hget(&key, "pid"),
             )
             .await?;
         // A worker killed with -9 leaves its hash until the TTL; a name whose heartbeat is
@@ -36,6 +44,18 @@ impl RedisBackend {
             .is_none_or(|t| {
                 Utc::now() - t > chrono::Duration::from_std(STALE_WORKER).unwrap_or_default()
             });
+        // So may, at once, a name whose process is gone: registered from this host by a pid
+        // that no longer exists (a worker restarted under its name after kill -9).
+        let gone = exists
+            && host.as_deref() == Some(hostname().as_str())
+            && pid
+                .as_deref()
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|p| p != std::process::id() as i32 && !process_alive(p));
+        if gone {
+            tracing::warn!(worker = %name, pid = ?pid, "taking over the name of a worker whose process is gone");
+        }
+        let stale = stale || gone;
         if exists && !dead && !stale {
             return Err(QueueError::WorkerExists(name.to_string()));
         }
@@ -159,4 +179,15 @@ impl RedisBackend {
             .await?;
         Ok(int(&v).unwrap_or(0).max(0) as u64)
     }
+}
+
+/// Whether a process with this pid exists on this host (`kill(pid, 0)`; EPERM means it exists
+/// under another user).
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
