@@ -295,3 +295,43 @@ async fn a_worker_restarted_under_its_name_after_kill_9_takes_it_over() {
     checks::check_done_job(&c, &acc, &events, &expect).await;
     checks::check_drained(&c).await;
 }
+
+/// Item 4: an upload while Redis is down answers 503 naming Redis, and leaves no job
+/// waiting: the job it created is `failed` (`enqueue_failed`, pct 100, terminal event) and
+/// its `ingest` task row is failed too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_refused_with_503_leaves_no_orphan_job() {
+    let mut redis = PrivateRedis::start().await;
+    let c = Cluster::start_on(Options::default(), redis.url(), None).await;
+    redis.kill();
+    let t0 = Instant::now();
+    let (status, body) = c
+        .upload(fixtures::zip(&fixtures::py_package()), "down.zip", None)
+        .await;
+    eprintln!(
+        "FAULT-TIMING upload with redis down: 503 after {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "service_unavailable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("redis"), "names what is down: {message}");
+    assert!(!message.contains("storage"), "{message}");
+    assert_eq!(c.count("jobs", "phase <> 'failed'").await, 0, "no open job");
+    assert_eq!(c.count("jobs", "true").await, 1);
+    assert_eq!(
+        c.count(
+            "jobs",
+            "phase = 'failed' AND pct = 100 AND error LIKE 'enqueue_failed:%' AND finished_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(c.count("tasks", "state IN ('queued', 'running')").await, 0);
+    assert_eq!(c.count("tasks", "state = 'failed'").await, 1);
+    assert_eq!(
+        c.count("events", "type = 'error' AND payload->>'code' = 'enqueue_failed' AND (payload->>'terminal')::boolean").await,
+        1,
+        "a terminal error event"
+    );
+}

@@ -107,6 +107,9 @@ pub async fn ingest(
         })),
         Err(IntakeError::BadSettings(m)) => Err(ApiError::new(ErrorCode::InvalidSettings, m)),
         Err(IntakeError::Backend(m)) => Err(ApiError::unavailable("storage or database", m)),
+        Err(IntakeError::Unavailable { what, message }) => {
+            Err(ApiError::unavailable(what, message))
+        }
     }
 }
 

@@ -78,10 +78,35 @@ pub enum IntakeError {
     /// A backend failed; the client may retry.
     #[error("{0}")]
     Backend(String),
+    /// A named dependency failed (`database`, `storage`, `redis`: the error-metric components); the client
+    /// may retry. No job is left waiting: one created before the failure is marked failed.
+    #[error("{what}: {message}")]
+    Unavailable {
+        /// What is down, for the 503's message.
+        what: &'static str,
+        /// The cause (logged, not shown).
+        message: String,
+    },
 }
 
 fn backend<E: std::fmt::Display>(e: E) -> IntakeError {
     IntakeError::Backend(e.to_string())
+}
+
+/// The database failed.
+fn db_down<E: std::fmt::Display>(e: E) -> IntakeError {
+    IntakeError::Unavailable {
+        what: "database",
+        message: e.to_string(),
+    }
+}
+
+/// The object storage failed.
+fn storage<E: std::fmt::Display>(e: E) -> IntakeError {
+    IntakeError::Unavailable {
+        what: "storage",
+        message: e.to_string(),
+    }
 }
 
 /// Parses the `settings` field: absent = `{}`; otherwise a JSON object.
@@ -134,7 +159,7 @@ async fn inspect(
 /// answers a cache hit (job done at once) or enqueues `ingest`.
 pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, IntakeError> {
     let db = ctx.db();
-    let repo = db.upsert_repo(&sub.repo).await.map_err(backend)?;
+    let repo = db.upsert_repo(&sub.repo).await.map_err(db_down)?;
     let settings = effective_settings(ctx, &sub.settings);
     let settings_hash = ingest::settings_hash(&settings);
     let job_id = Uuid::new_v4();
@@ -148,7 +173,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
             new.id = Some(job_id);
             new.upload_bytes = sub.upload_bytes as i64;
             new.settings = sub.settings.clone();
-            db.create_job(new).await.map_err(backend)?;
+            db.create_job(new).await.map_err(db_down)?;
             progress::emit(
                 ctx,
                 job_id,
@@ -156,10 +181,10 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
                 json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
             )
             .await
-            .map_err(backend)?;
+            .map_err(db_down)?;
             progress::fail_job(ctx, job_id, rejection.code.as_str(), &rejection.message)
                 .await
-                .map_err(backend)?;
+                .map_err(db_down)?;
             return Err(IntakeError::Rejected {
                 job_id,
                 repo_id: repo.id,
@@ -175,7 +200,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     let (snapshot, _created) = db
         .find_or_create_snapshot(repo.id, &commit_hash, &settings_hash, &source_key)
         .await
-        .map_err(backend)?;
+        .map_err(db_down)?;
     let mut new = NewJob::new(repo.id);
     new.id = Some(job_id);
     new.snapshot_id = Some(snapshot.id);
@@ -191,41 +216,85 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     };
     if accepted.cache_hit {
         new.cache_hit = true;
-        db.create_job(new).await.map_err(backend)?;
+        db.create_job(new).await.map_err(db_down)?;
         cache_hit(ctx, &accepted, &sub).await?;
         return Ok(accepted);
     }
     if snapshot.status == SnapshotStatus::Failed {
         db.set_snapshot_status(snapshot.id, SnapshotStatus::Processing)
             .await
-            .map_err(backend)?;
+            .map_err(db_down)?;
     }
     if let Input::Zip(path) = &sub.input {
         let file = tokio::fs::File::open(path).await.map_err(backend)?;
         ctx.artifacts()
             .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
             .await
-            .map_err(backend)?;
+            .map_err(storage)?;
     }
     new.upload_key = Some(source_key);
-    let job = db.create_job(new).await.map_err(backend)?;
+    let job = db.create_job(new).await.map_err(db_down)?;
+    // From here on a job exists: it is queued, or marked failed before the error answer, so
+    // no job is left waiting for a task that was never enqueued.
+    if let Err(e) = start(ctx, &job, &sub, manifest, &commit_hash, &settings_hash).await {
+        let code = match &e {
+            IntakeError::Unavailable { what, .. } if *what == QUEUE => "enqueue_failed",
+            _ => "intake_failed",
+        };
+        let task_id = crate::db::task_id(job_id, INGEST.name, None);
+        let _ = ctx
+            .db()
+            .task_finished(task_id, crate::db::TaskState::Failed, Some(&e.to_string()))
+            .await;
+        if let Err(fe) = progress::fail_job(ctx, job_id, code, &e.to_string()).await {
+            tracing::error!(job_id = %job_id, error = %fe, "could not mark the job failed after a failed intake");
+        }
+        return Err(e);
+    }
+    Ok(accepted)
+}
+
+/// What a 503 names when the queue could not take the job.
+const QUEUE: &str = "redis";
+
+/// Stores the manifest, announces the upload and enqueues `ingest` for a created job.
+async fn start(
+    ctx: &AppContext,
+    job: &crate::db::Job,
+    sub: &Submission,
+    manifest: ZipManifest,
+    commit_hash: &str,
+    settings_hash: &str,
+) -> Result<(), IntakeError> {
+    let job_id = job.id;
     // The manifest (with each file's place in the zip) is what discover and the batches read.
     let files = manifest.entries.len();
-    super::publish::put_work_value(ctx, &job, "manifest", std::sync::Arc::new(manifest.entries))
+    let skipped = manifest.skipped.len();
+    super::publish::put_work_value(ctx, job, "manifest", std::sync::Arc::new(manifest.entries))
         .await
-        .map_err(backend)?;
+        .map_err(storage)?;
     progress::emit(
         ctx,
         job_id,
         types::UPLOAD_RECEIVED,
         json!({"bytes": sub.upload_bytes, "repo": sub.repo, "files": files,
-               "commitHash": commit_hash, "settingsHash": settings_hash, "skipped": manifest.skipped.len()}),
+               "commitHash": commit_hash, "settingsHash": settings_hash, "skipped": skipped}),
     )
     .await
-    .map_err(backend)?;
-    progress::mirror_status(ctx, &job).await;
-    enqueue(ctx, &INGEST, job_id, None).await.map_err(backend)?;
-    Ok(accepted)
+    .map_err(db_down)?;
+    progress::mirror_status(ctx, job).await;
+    if let Err(e) = enqueue(ctx, &INGEST, job_id, None).await {
+        // The task row is written before the queue: tell which of the two failed.
+        let what = match ctx.db().ping().await {
+            Ok(()) => QUEUE,
+            Err(_) => "database",
+        };
+        return Err(IntakeError::Unavailable {
+            what,
+            message: e.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// A completed snapshot has this content: the job is done at once and reuses its artifacts.
@@ -238,7 +307,7 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
         json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
     )
     .await
-    .map_err(backend)?;
+    .map_err(db_down)?;
     progress::emit(
         ctx,
         job_id,
@@ -246,13 +315,13 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
         json!({"snapshotId": acc.snapshot_id, "commitHash": acc.commit_hash, "settingsHash": acc.settings_hash}),
     )
     .await
-    .map_err(backend)?;
+    .map_err(db_down)?;
     // Counters shown by /status come from the snapshot's own metrics artifact.
     let latest = ctx
         .db()
         .latest_artifact(acc.snapshot_id, ArtifactKind::Metrics.as_str())
         .await
-        .map_err(backend)?;
+        .map_err(db_down)?;
     let mut update = JobUpdate {
         phase: Some(phase::DONE.0.into()),
         pct: Some(100),
@@ -285,11 +354,11 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
     }
     progress::update(ctx, job_id, update)
         .await
-        .map_err(backend)?;
+        .map_err(db_down)?;
     ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "done", "status" => "cache_hit").increment(1);
     progress::emit(ctx, job_id, types::DONE, done_payload)
         .await
-        .map_err(backend)?;
+        .map_err(db_down)?;
     Ok(())
 }
 
