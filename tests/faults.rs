@@ -200,6 +200,9 @@ async fn a_stream_resumed_at_the_terminal_event_ends_at_once() {
             t0.elapsed().as_secs_f64()
         );
     }
+    // An id below 1 means from the start (it used to wait for an event -4 forever).
+    let all = c.follow(acc.job_id, Some(-5)).await;
+    assert_eq!(all.len(), events.len(), "replayed from the start");
     let tail = c.follow(acc.job_id, Some(last.id - 1)).await;
     assert_eq!(
         tail.iter()
@@ -334,4 +337,62 @@ async fn an_upload_refused_with_503_leaves_no_orphan_job() {
         1,
         "a terminal error event"
     );
+}
+
+/// Item 7: the cluster starts while Redis is down. `serve` starts and `/health` answers 503
+/// naming Redis; a worker does not exit but waits, logging what it waits for; once Redis is
+/// up the worker registers and a job runs to `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_while_redis_is_down_waits_for_it() {
+    let mut redis = PrivateRedis::start().await;
+    redis.kill();
+    let mut c = Cluster::prepare(&Options::default()).await;
+    c.redis_url = redis.url();
+    c.start_server(&c.redis_env()).await;
+    let (status, health) = c.wait_health_answer().await;
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health.to_string().contains("redis"),
+        "names redis: {health}"
+    );
+    c.start_worker(0, 1);
+    let t0 = Instant::now();
+    loop {
+        if c.log("w1").contains("waiting for Redis") {
+            break;
+        }
+        if let Some(st) = c.workers[0].as_mut().and_then(|p| p.exited()) {
+            panic!("w1 exited ({st}) while Redis was down:\n{}", c.log("w1"));
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "w1 did not say it waits for Redis:\n{}",
+            c.log("w1")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(c.workers[0].as_mut().and_then(|p| p.exited()).is_none());
+    redis.restart().await;
+    let t0 = Instant::now();
+    c.wait_healthy().await;
+    c.wait_workers(1).await;
+    eprintln!(
+        "FAULT-TIMING redis up after a start without it: serve healthy and w1 registered after {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let repo = fixtures::py_package();
+    let zip = fixtures::zip(&repo);
+    let acc = c.submit(zip.clone(), "late.zip", None).await;
+    let events = c.follow(acc.job_id, None).await;
+    faults::report_timing("redis down at start-up (from Redis up)", t0);
+    let expect = Expect {
+        files: repo.len(),
+        batches: repo.len().div_ceil(50),
+        upload_bytes: zip.len(),
+        single_attempts: true,
+        redis_lost: false,
+    };
+    let out = checks::check_done_job(&c, &acc, &events, &expect).await;
+    assert!(out.rq_workers.iter().all(|w| w == "w1"));
 }

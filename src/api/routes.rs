@@ -233,7 +233,8 @@ pub async fn events(
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
     let header = event_id("Last-Event-ID", header)?;
     let query = event_id("last_event_id", query.last_event_id.as_deref())?;
-    let after = header.or(query).unwrap_or(0);
+    // Ids start at 1: one below that (0, negative) means "from the start".
+    let after = header.or(query).unwrap_or(0).max(0);
     let body = sse::stream(ctx, job_id, after).await;
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

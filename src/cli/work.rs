@@ -58,7 +58,9 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
             "provis work needs REDIS_URL (redis://host:port[/db]); without Redis, run `provis all-in-one`, which has an in-process queue"
         );
     }
-    let ctx = AppContext::build(cfg.clone(), Role::Worker).await?;
+    let Some(ctx) = build_waiting(&cfg).await? else {
+        return Ok(());
+    };
     let mut registry = crate::tasks::registry()?;
     if diag::enabled_by_env() {
         diag::register(&mut registry)?;
@@ -147,9 +149,21 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
         );
     }
     let prefix = keys::prefix_from_env();
-    let backend = RedisBackend::connect(url, &prefix)
-        .await
-        .with_context(|| format!("cannot use the Redis queue at {}", redact(url)))?;
+    let mut wait = DEPENDENCY_WAIT_FIRST;
+    let backend = loop {
+        match RedisBackend::connect(url, &prefix).await {
+            Ok(b) => break b,
+            Err(e @ QueueError::InvalidPrefix(_)) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(waiting_for = "redis", redis = %redact(url), error = %e, retry_in_s = wait.as_secs_f64(),
+                    "waiting for Redis before starting the workers");
+                if !sleep_unless_stopped(wait).await {
+                    return Ok(WorkerStats::default());
+                }
+                wait = (wait * 2).min(DEPENDENCY_WAIT_CAP);
+            }
+        }
+    };
     let mut opts = WorkerOptions::from_config(cfg, args.name.clone());
     opts.burst = args.burst;
     opts.concurrency = args.concurrency;
@@ -165,6 +179,58 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
 }
 
 /// Cancels `token` on the first SIGTERM or SIGINT.
+/// First wait before trying a dependency again at start-up; doubles up to the cap.
+const DEPENDENCY_WAIT_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two start-up attempts.
+const DEPENDENCY_WAIT_CAP: Duration = Duration::from_secs(30);
+
+/// Sleeps `d`; false when SIGTERM/SIGINT came first (the caller stops).
+async fn sleep_unless_stopped(d: Duration) -> bool {
+    let token = CancellationToken::new();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = stop_on_signal(token) => false,
+    }
+}
+
+/// Builds the worker's context, waiting (capped backoff, each wait logged with its cause)
+/// while a dependency it needs — database, object store, Redis — does not answer, rather than
+/// exiting: restarting a worker would not bring the dependency back. `None` when stopped
+/// while waiting. A configuration that cannot work is still an error at once.
+async fn build_waiting(cfg: &Config) -> anyhow::Result<Option<AppContext>> {
+    let mut wait = DEPENDENCY_WAIT_FIRST;
+    loop {
+        match AppContext::build(cfg.clone(), Role::Worker).await {
+            Ok(ctx) => return Ok(Some(ctx)),
+            Err(e) if is_config_error(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_s = wait.as_secs_f64(),
+                    "waiting for a dependency before starting the workers"
+                );
+                if !sleep_unless_stopped(wait).await {
+                    return Ok(None);
+                }
+                wait = (wait * 2).min(DEPENDENCY_WAIT_CAP);
+            }
+        }
+    }
+}
+
+/// Errors no wait can fix (a URL or prefix that cannot work).
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::db::DbError>(),
+            Some(crate::db::DbError::InvalidUrl(_))
+        ) || matches!(
+            c.downcast_ref::<QueueError>(),
+            Some(QueueError::InvalidPrefix(_))
+        )
+    })
+}
+
 async fn stop_on_signal(token: CancellationToken) {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
