@@ -9,6 +9,7 @@
 
 use crate::context::AppContext;
 use crate::events::{Event, EventStream};
+use crate::tasks::progress::phase;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -111,12 +112,18 @@ pub async fn stream(
     body(state)
 }
 
-/// Whether the job's last event is terminal and has a seq of at most `after_seq`.
+/// Whether the job's last event is terminal, has a seq of at most `after_seq`, and the job
+/// has ended (a job moved on again after its terminal event — an operator's rewind — is
+/// followed as usual).
 async fn ended_by(ctx: &AppContext, job_id: Uuid, after_seq: i64) -> bool {
     match ctx.db().last_event(job_id).await {
         Ok(Some(row)) => {
             row.seq <= after_seq
                 && Event::new(row.job_id, row.seq, &row.event_type, row.payload).is_terminal()
+                && matches!(
+                    ctx.db().get_job(job_id).await,
+                    Ok(Some(j)) if j.phase == phase::DONE.0 || j.phase == phase::FAILED.0
+                )
         }
         Ok(None) => false,
         Err(e) => {
