@@ -310,11 +310,26 @@ impl S3Store {
     }
 
     pub(super) async fn check(&self) -> Result<(), ArtifactError> {
-        self.bucket
+        match self
+            .bucket
             .list_page(String::new(), None, None, None, Some(1))
             .await
-            .map(|_| ())
-            .map_err(|e| backend_err("health check", e))
+        {
+            Ok(_) => Ok(()),
+            // A bucket that vanished while provis ran: say so plainly (it is created at
+            // start-up, so a restart brings it back empty).
+            Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchBucket") => {
+                Err(ArtifactError::Backend {
+                    message: format!(
+                        "the bucket {:?} (S3_BUCKET) does not exist any more; restart provis to create it again, or create it",
+                        self.bucket.name()
+                    ),
+                    status: Some(404),
+                    retryable: false,
+                })
+            }
+            Err(e) => Err(backend_err("health check", e)),
+        }
     }
 }
 

@@ -657,7 +657,7 @@ impl Drop for Cluster {
 }
 
 /// Empties and deletes a test bucket (best effort).
-async fn delete_bucket(s: &S3Settings) {
+pub async fn delete_bucket(s: &S3Settings) {
     let Some(endpoint) = &s.endpoint_url else {
         return;
     };
