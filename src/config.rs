@@ -37,6 +37,7 @@ keys! {
     "s3_endpoint_url", ["S3_ENDPOINT_URL", "S3_ENDPOINT"], "", "S3-compatible endpoint (MinIO, moto); setting it enables S3 with bucket provis-artifacts";
     "s3_access_key_id", ["S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"], "", "S3 access key";
     "s3_secret_access_key", ["S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"], "", "S3 secret key";
+    "s3_request_timeout_s", ["S3_REQUEST_TIMEOUT_S"], "300", "seconds one S3 request may take, uploads included (raise it for very large uploads over a slow link); past it /ingest answers 503 and leaves no job";
     "data_dir", ["PROVIS_DATA_DIR"], "./.provis", "embedded mode: SQLite file, artifacts and uploads live here";
     "host", ["PROVIS_HOST"], "0.0.0.0", "address the API listens on";
     "port", ["PORT", "PROVIS_PORT"], "8000", "port the API listens on";
@@ -131,6 +132,8 @@ pub struct S3Settings {
     pub access_key_id: Option<String>,
     /// Secret key.
     pub secret_access_key: Option<String>,
+    /// Longest one request may take, seconds (a hung S3 fails the call instead of holding it).
+    pub request_timeout_s: u64,
 }
 
 /// The effective configuration of one process.
@@ -387,6 +390,7 @@ impl RawConfig {
                 endpoint_url: endpoint,
                 access_key_id: self.opt("s3_access_key_id"),
                 secret_access_key: self.opt("s3_secret_access_key"),
+                request_timeout_s: self.num("s3_request_timeout_s", 1)?,
             })
         } else {
             None

@@ -35,6 +35,7 @@ fn s3_settings(bucket: &str) -> S3Settings {
         endpoint_url: Some(s3_endpoint()),
         access_key_id: Some("provis-test".to_string()),
         secret_access_key: Some("provis-test-secret".to_string()),
+        request_timeout_s: 300,
     }
 }
 

@@ -424,3 +424,81 @@ async fn a_vanished_bucket_is_named_by_health() {
         "{health}"
     );
 }
+
+/// Item 6, storage: S3 hangs while an upload is stored. `/ingest` answers 503 naming storage
+/// within the configured request timeout (`S3_REQUEST_TIMEOUT_S`) and leaves no job, task or
+/// upload object; once S3 answers again the same upload is accepted and runs to `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
+    let target = cluster::s3_endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = faults::StallProxy::start(target).await;
+    let mut c = Cluster::prepare(&Options::default()).await;
+    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
+    c.env.insert("S3_REQUEST_TIMEOUT_S".into(), "3".into());
+    c.start_server(&c.redis_env()).await;
+    c.wait_healthy().await;
+    c.start_worker(0, 1);
+    c.wait_workers(1).await;
+    let repo = fixtures::py_package();
+    let zip = fixtures::zip(&repo);
+    proxy.stall(true);
+    let t0 = Instant::now();
+    let (status, body) = c.upload(zip.clone(), "hung.zip", None).await;
+    let answered = t0.elapsed();
+    eprintln!(
+        "FAULT-TIMING upload while S3 hangs (timeout 3 s): {status} after {:.2} s",
+        answered.as_secs_f64()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("storage"),
+        "{body}"
+    );
+    assert!(answered < Duration::from_secs(30), "bounded by the timeout");
+    assert_eq!(c.count("jobs", "true").await, 0, "no job left behind");
+    assert_eq!(c.count("tasks", "true").await, 0, "no task left behind");
+    proxy.stall(false);
+    let uploads = c
+        .store()
+        .await
+        .list("uploads/")
+        .await
+        .expect("list uploads");
+    assert!(uploads.is_empty(), "no upload object: {uploads:?}");
+    let t1 = Instant::now();
+    let acc = c.submit(zip.clone(), "hung.zip", None).await;
+    let events = c.follow(acc.job_id, None).await;
+    faults::report_timing("S3 hang during an upload (from S3 back)", t1);
+    let expect = Expect {
+        files: repo.len(),
+        batches: repo.len().div_ceil(50),
+        upload_bytes: zip.len(),
+        single_attempts: true,
+        redis_lost: false,
+    };
+    // The presigned URLs point at the proxy here, so the artifact checks of check_done_job
+    // do not apply; the events, the job row and the task rows do.
+    checks::check_events(acc.job_id, &events, &expect);
+    let tasks = checks::settled_tasks(&c, acc.job_id).await;
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.state == provis::db::TaskState::Done && t.attempt == 1),
+        "{tasks:#?}"
+    );
+    let job = c.db.get_job(acc.job_id).await.expect("job").expect("row");
+    assert_eq!((job.phase.as_str(), job.pct), ("done", 100));
+    let listed = c
+        .store()
+        .await
+        .list(&format!("repos/{}/", acc.repo_id))
+        .await
+        .expect("list artifacts");
+    assert_eq!(listed.len(), checks::KINDS.len(), "each artifact once");
+}

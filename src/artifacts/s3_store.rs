@@ -24,8 +24,6 @@ use super::hashing::HashingReader;
 use super::{ArtifactError, ObjectInfo, StoredObject};
 use crate::config::S3Settings;
 
-/// Whole-request timeout of rust-s3 calls (its default is 60 s, short for a large zip).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Multipart parts in flight per streamed upload (each part is 8 MiB in memory).
 const STREAM_PARTS_IN_FLIGHT: usize = 2;
 /// Longest presigned URL lifetime S3 accepts (7 days).
@@ -59,7 +57,7 @@ impl S3Store {
         if settings.endpoint_url.is_some() {
             bucket = bucket.with_path_style();
         }
-        bucket.set_request_timeout(Some(REQUEST_TIMEOUT));
+        bucket.set_request_timeout(Some(Duration::from_secs(settings.request_timeout_s.max(1))));
         let store = Self {
             bucket: Arc::from(bucket),
         };

@@ -304,3 +304,93 @@ impl Drop for PrivatePostgres {
         self.down();
     }
 }
+
+/// A TCP proxy the test controls: forwards to `target` until [`StallProxy::stall`], then holds
+/// every byte (in both directions) until released — a hung server, as a client sees it.
+pub struct StallProxy {
+    /// Its port.
+    pub port: u16,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StallProxy {
+    /// Listens on a free port, forwarding to `target` (`host:port`).
+    pub async fn start(target: String) -> StallProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (ur, uw) = upstream.into_split();
+                for (mut from, mut to) in [(cr, uw)]
+                    .into_iter()
+                    .map(|(a, b)| {
+                        (
+                            Box::new(a) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                            Box::new(b) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                        )
+                    })
+                    .chain([(ur, cw)].into_iter().map(|(a, b)| {
+                        (
+                            Box::new(a) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                            Box::new(b) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                        )
+                    }))
+                {
+                    let flag = flag.clone();
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            while flag.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            while flag.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown().await;
+                    });
+                }
+            }
+        });
+        StallProxy {
+            port,
+            stalled,
+            task,
+        }
+    }
+
+    /// Holds (true) or releases (false) the traffic.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StallProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -126,6 +126,7 @@ const CLEARED: &[&str] = &[
     "S3_ENDPOINT_URL",
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
+    "S3_REQUEST_TIMEOUT_S",
     "PARSE_BATCH_SIZE",
     "WORKER_LEASE_S",
     "RQ_KEY_PREFIX",
@@ -456,6 +457,7 @@ impl Cluster {
             endpoint_url: Some(s3_endpoint()),
             access_key_id: Some("provis-test".to_string()),
             secret_access_key: Some("provis-test-secret".to_string()),
+            request_timeout_s: 300,
         }
     }
 
