@@ -31,6 +31,7 @@ macro_rules! keys {
 
 keys! {
     "database_url", ["DATABASE_URL"], "", "postgres://… for cluster mode or sqlite://path; unset = SQLite in the data dir";
+    "db_timeout_s", ["DB_TIMEOUT_S"], "10", "seconds to wait for a Postgres connection (free, new, or checked with a round trip); past it the call fails as unavailable (503 on /ingest) instead of hanging";
     "redis_url", ["REDIS_URL"], "", "redis://host:port/db for cluster queues, status and events; unset = in-process";
     "s3_bucket", ["S3_BUCKET"], "", "bucket for artifacts and uploads; unset (and no endpoint) = local disk under the data dir";
     "s3_region", ["S3_REGION"], "us-east-1", "S3 region";
@@ -141,6 +142,8 @@ pub struct S3Settings {
 pub struct Config {
     /// Database URL; `None` = embedded SQLite under `data_dir`.
     pub database_url: Option<String>,
+    /// Bound on waiting for a Postgres connection, seconds.
+    pub db_timeout_s: u64,
     /// Redis URL; `None` = in-process queue and events.
     pub redis_url: Option<String>,
     /// S3 settings; `None` = local disk under `data_dir`.
@@ -421,6 +424,7 @@ impl RawConfig {
                 .map_err(|e| invalid("otel_exporter_otlp_protocol", &e))?;
         Ok(Config {
             database_url,
+            db_timeout_s: self.num("db_timeout_s", 1)?,
             redis_url,
             s3,
             data_dir: PathBuf::from(self.opt("data_dir").unwrap_or_else(|| "./.provis".into())),

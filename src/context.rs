@@ -59,9 +59,13 @@ impl AppContext {
             })?;
         }
         let db_url = cfg.effective_database_url();
-        let db = Db::connect(&db_url)
-            .await
-            .with_context(|| format!("cannot open the database {}", redact_url(&db_url)))?;
+        let db = Db::connect_with(
+            &db_url,
+            None,
+            std::time::Duration::from_secs(cfg.db_timeout_s),
+        )
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&db_url)))?;
         if cfg.database_url.is_none() || role == Role::AllInOne && db.backend_name() == "sqlite" {
             db.migrate()
                 .await

@@ -502,3 +502,58 @@ async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
         .expect("list artifacts");
     assert_eq!(listed.len(), checks::KINDS.len(), "each artifact once");
 }
+
+/// Item 6, database: Postgres hangs (its traffic held by a proxy). `/ingest` answers 503
+/// naming the database within the configured bound (`DB_TIMEOUT_S`) and leaves no job; once
+/// Postgres answers again an upload runs to `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_while_postgres_hangs_answers_503_in_time() {
+    let target = cluster::base_pg_url();
+    let host = target
+        .split('@')
+        .nth(1)
+        .and_then(|h| h.split('/').next())
+        .unwrap_or("127.0.0.1:5432")
+        .to_string();
+    let proxy = faults::StallProxy::start(host.clone()).await;
+    let pg = target.replace(&host, &format!("127.0.0.1:{}", proxy.port));
+    let mut c = Cluster::prepare_on(&Options::default(), pg).await;
+    c.env.insert("DB_TIMEOUT_S".into(), "3".into());
+    c.start_server(&c.redis_env()).await;
+    c.wait_healthy().await;
+    c.start_worker(0, 1);
+    c.wait_workers(1).await;
+    let repo = fixtures::py_package();
+    let zip = fixtures::zip(&repo);
+    proxy.stall(true);
+    let t0 = Instant::now();
+    let (status, body) = c.upload(zip.clone(), "pg-hung.zip", None).await;
+    let answered = t0.elapsed();
+    eprintln!(
+        "FAULT-TIMING upload while Postgres hangs (timeout 3 s): {status} after {:.2} s",
+        answered.as_secs_f64()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("database"),
+        "{body}"
+    );
+    assert!(answered < Duration::from_secs(30), "bounded by the timeout");
+    proxy.stall(false);
+    assert_eq!(c.count("jobs", "true").await, 0, "no job left behind");
+    let t1 = Instant::now();
+    let acc = c.submit(zip.clone(), "pg-hung.zip", None).await;
+    let events = c.follow(acc.job_id, None).await;
+    faults::report_timing("Postgres hang during an upload (from Postgres back)", t1);
+    let expect = Expect {
+        files: repo.len(),
+        batches: repo.len().div_ceil(50),
+        upload_bytes: zip.len(),
+        single_attempts: false,
+        redis_lost: false,
+    };
+    checks::check_done_job(&c, &acc, &events, &expect).await;
+}

@@ -96,6 +96,9 @@ const PG_MIGRATION_UNLOCK: &str =
 
 /// Default pool size for Postgres.
 pub const DEFAULT_PG_POOL_SIZE: usize = 10;
+/// Default bound on taking a Postgres connection from the pool (opening one, or checking an
+/// idle one with a round trip); see [`Db::connect_with`].
+pub const DEFAULT_PG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Default pool size for SQLite (one writer at a time; more connections only add contention).
 pub const DEFAULT_SQLITE_POOL_SIZE: usize = 4;
 
@@ -289,11 +292,26 @@ impl Db {
 
     /// Like [`Db::connect`] with an explicit pool size (`None` = the backend's default).
     pub async fn connect_with_pool_size(url: &str, pool_size: Option<usize>) -> Result<Db> {
+        Self::connect_with(url, pool_size, DEFAULT_PG_TIMEOUT).await
+    }
+
+    /// Like [`Db::connect_with_pool_size`], with `timeout` bounding every wait for a Postgres
+    /// connection: for a free one, to open one, and to check an idle one (a round trip). A
+    /// Postgres that hangs then fails the call as unavailable instead of holding it.
+    pub async fn connect_with(
+        url: &str,
+        pool_size: Option<usize>,
+        timeout: std::time::Duration,
+    ) -> Result<Db> {
         match parse_url(url)? {
             Target::Pg(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
                 let pool = Pool::builder(manager)
                     .max_size(pool_size.unwrap_or(DEFAULT_PG_POOL_SIZE).max(1))
+                    .wait_timeout(Some(timeout))
+                    .create_timeout(Some(timeout))
+                    .recycle_timeout(Some(timeout))
+                    .runtime(deadpool_redis::Runtime::Tokio1)
                     .build()?;
                 tracing::debug!(backend = "postgres", "database pool created");
                 Ok(Db {

@@ -120,6 +120,7 @@ impl Default for Options {
 /// Variables the binary reads that must not leak in from the test's own environment.
 const CLEARED: &[&str] = &[
     "DATABASE_URL",
+    "DB_TIMEOUT_S",
     "REDIS_URL",
     "S3_BUCKET",
     "S3_REGION",
