@@ -719,12 +719,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     };
     progress::set_phase(&ctx, job.id, phase::FINALIZING, JobUpdate::default()).await?;
     let tasks = ctx.db().list_tasks(job.id).await.retryable()?;
-    let mut durations: BTreeMap<String, i64> = BTreeMap::new();
-    for t in &tasks {
-        if let (Some(s), Some(e)) = (t.started_at, t.ended_at) {
-            *durations.entry(t.name.clone()).or_default() += (e - s).num_milliseconds().max(0);
-        }
-    }
+    let durations = progress::phase_durations(&tasks, chrono::Utc::now());
     let started = job.started_at.unwrap_or(job.created_at);
     let total_ms = (chrono::Utc::now() - job.created_at)
         .num_milliseconds()
