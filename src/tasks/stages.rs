@@ -498,7 +498,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let src = source::open(&ctx, &job).await?;
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
         get_work_value(&ctx, &job, DISCOVERED).await?;
-    let records = tokio::task::spawn_blocking(move || {
+    let (records, config_warnings) = tokio::task::spawn_blocking(move || {
         let wanted: Vec<ManifestEntry> = discovered
             .iter()
             .filter(|f| pipeline::is_resolver_config(&f.entry.path))
@@ -512,11 +512,25 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             })
             .collect();
         records.sort_by(|a, b| a.path.cmp(&b.path));
-        pipeline::resolve_imports(&mut records, &configs);
-        records
+        let warnings = pipeline::resolve_imports(&mut records, &configs);
+        (records, warnings)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("resolution panicked: {e}")))?;
+    for (path, w) in &config_warnings {
+        let new = crate::db::NewWarning {
+            job_id: job.id,
+            snapshot_id: job.snapshot_id,
+            file_path: Some(path.clone()),
+            code: w.code.clone(),
+            message: w.message.clone(),
+        };
+        // A re-run merge finds the row recorded and announces nothing again.
+        if ctx.db().insert_warning(&new).await.retryable()? {
+            let payload = json!({"code": w.code, "message": w.message, "path": path});
+            progress::emit(&ctx, job.id, types::WARNING, payload).await?;
+        }
+    }
     let records = Arc::new(records);
     let doc = FilesDoc::new(DocHead::now(job.repo_id, snapshot.id), Arc::clone(&records));
     let written = write_artifact(&ctx, &job, &snapshot, ArtifactKind::Files, doc).await?;
