@@ -52,7 +52,7 @@ keys! {
     "max_file_bytes", ["MAX_FILE_BYTES"], "2097152", "larger files are kept as graph nodes but not parsed";
     "max_upload_bytes", ["MAX_UPLOAD_BYTES"], "536870912", "uploads larger than this are refused with 413";
     "zip_max_entries", ["ZIP_MAX_ENTRIES"], "60000", "most entries a zip may have";
-    "zip_max_depth", ["ZIP_MAX_DEPTH"], "20", "deepest directory nesting a zip entry may have";
+    "zip_max_depth", ["ZIP_MAX_DEPTH"], "20", "most folders a file may be inside (the file name and a zip's single top folder are not counted)";
     "zip_max_uncompressed_bytes", ["ZIP_MAX_UNCOMPRESSED_BYTES"], "1073741824", "most bytes a zip may inflate to in total";
     "zip_max_ratio", ["ZIP_MAX_RATIO"], "200", "highest compression ratio of one entry, measured on the inflated bytes";
     "llm_base_url", ["LLM_BASE_URL"], "", "OpenAI-compatible endpoint for summaries; unset = deterministic summaries";
