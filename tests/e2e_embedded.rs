@@ -14,6 +14,8 @@ mod check;
 mod durability;
 #[path = "e2e/fixtures.rs"]
 mod fixtures;
+#[path = "e2e/hostile.rs"]
+mod hostile;
 #[path = "e2e/support.rs"]
 mod support;
 

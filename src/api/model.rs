@@ -166,7 +166,8 @@ pub struct ArtifactItem {
     pub bytes: i64,
     /// When the version was allocated.
     pub created_at: DateTime<Utc>,
-    /// Where it is stored (an `s3://` URI, or a key under the local artifact directory).
+    /// Where it is stored: `s3://bucket/key`, or `local:key` (the key under the server's
+    /// artifact directory; never the server's absolute path).
     pub uri: String,
     /// Version of the document's shape.
     pub schema_version: i32,

@@ -16,6 +16,9 @@ use uuid::Uuid;
 use super::hashing::HashingReader;
 use super::{ArtifactError, LocalCopy, ObjectInfo, StoredObject};
 
+/// Scheme of the URIs of local artifacts (`local:repos/…/graph.v1.json`).
+pub const LOCAL_URI_SCHEME: &str = "local:";
+
 /// Prefix of temporary file names (never a valid key component).
 const TMP_PREFIX: &str = ".provis-tmp-";
 
@@ -45,9 +48,10 @@ impl LocalStore {
         path
     }
 
-    /// `file://` URI of a key.
+    /// `local:<key>` URI of a key: the key under the artifact directory. Never the absolute
+    /// path, which would tell API users where the server keeps its files.
     pub fn uri(&self, key: &str) -> String {
-        format!("file://{}", self.path_of(key).display())
+        format!("{LOCAL_URI_SCHEME}{key}")
     }
 
     pub(super) async fn put_new(&self, key: &str, bytes: Bytes) -> Result<String, ArtifactError> {

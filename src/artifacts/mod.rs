@@ -38,7 +38,7 @@ use uuid::Uuid;
 pub use key::{
     artifact_key, snapshot_prefix, upload_key, validate_key, work_key, ArtifactKind, UnknownKind,
 };
-pub use local::LocalStore;
+pub use local::{LocalStore, LOCAL_URI_SCHEME};
 pub use s3_store::S3Store;
 
 use crate::config::S3Settings;
@@ -138,7 +138,7 @@ impl ArtifactError {
 /// What a streamed write stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
-    /// `s3://bucket/key` or `file:///abs/path`, for the `artifacts.uri` column.
+    /// `s3://bucket/key` or `local:key`, for the `artifacts.uri` column.
     pub uri: String,
     /// Bytes stored.
     pub bytes: u64,

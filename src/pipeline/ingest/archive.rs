@@ -127,7 +127,7 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
             "the central directory lists the same entry name more than once",
         ));
     }
-    let planned = plan(&archive, limits)?;
+    let planned = plan(&archive)?;
     match archive.has_overlapping_files() {
         Ok(false) => {}
         Ok(true) => {
@@ -144,6 +144,8 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
         }
     }
     let prefix = common_top_dir(planned.iter().map(|p| (p.parts.as_slice(), p.is_dir)));
+    // Depth is counted below the wrapper folder, known only once every name is read (a zip
+    // name is at most 65,535 bytes, so holding the parts until then is bounded).
     for p in &planned {
         let parts = without_wrapper(&p.parts, prefix.as_deref());
         let folders = folder_depth(parts, p.is_dir);
@@ -216,11 +218,8 @@ pub(super) fn too_deep(name: &str, folders: u64, limits: &ZipLimits) -> ZipRejec
     )
 }
 
-/// Pass one: names, depth, symlinks, encryption and duplicates, from the central directory.
-fn plan(
-    archive: &ZipArchive<BufReader<File>>,
-    limits: &ZipLimits,
-) -> Result<Vec<Planned>, ZipRejection> {
+/// Pass one: names, symlinks, encryption and duplicates, from the central directory.
+fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipRejection> {
     let mut planned = Vec::with_capacity(archive.len());
     // Normalised path -> position in `planned`, for files and for explicit directories.
     let mut files: HashMap<String, usize> = HashMap::new();
@@ -249,12 +248,6 @@ fn plan(
         };
         let parts = normalize(&name)?;
         let is_dir = e.is_dir();
-        // The exact rule needs the wrapper folder, known once every name is read (below);
-        // this bound (a wrapper plus a file name more) stops absurd names early.
-        let folders = folder_depth(&parts, is_dir);
-        if folders > limits.max_depth.saturating_add(1) {
-            return Err(too_deep(&name, folders, limits));
-        }
         if e.unix_mode().is_some_and(|m| m & S_IFMT == S_IFLNK) {
             return Err(ZipRejection::entry(
                 RejectCode::SymlinkEntry,
