@@ -889,3 +889,55 @@ async fn head_is_answered_like_get_without_a_body() {
         Some("GET, HEAD")
     );
 }
+
+/// Issue 9 item 13: uploads are staged inside the data dir (`<data>/tmp/<host>.<pid>.<n>`),
+/// not in the system's temp dir; a SIGTERM removes the folder, and a start removes the ones
+/// processes of this host left behind when they were killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_staged_in_the_data_dir_and_the_folder_goes_with_the_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let staging = dir.path().join("data").join("tmp");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_string();
+    // What a killed process left: its pid is free again.
+    let mut gone = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = gone.id();
+    gone.wait().expect("wait");
+    let stale = staging.join(format!("{host}.{pid}.0"));
+    std::fs::create_dir_all(&stale).expect("mkdir");
+    std::fs::write(stale.join("upload-x.zip"), b"PK\x03\x04half").expect("write");
+
+    let mut s = all_in_one(dir.path(), &[]).await;
+    assert!(
+        !stale.exists(),
+        "the dead process's staging folder was removed"
+    );
+    let listed = |p: &Path| -> Vec<String> {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let own = listed(&staging);
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert!(own[0].starts_with(&format!("{host}.")), "{own:?}");
+    let accepted = ingest(&s, demo_zip(), None).await;
+    let job = accepted["jobId"].as_str().expect("jobId");
+    wait_done(&s, job, None).await;
+    assert!(
+        listed(&staging.join(&own[0])).is_empty(),
+        "the spooled upload is gone once stored"
+    );
+    let status = s.stop().expect("stopped");
+    assert!(status.success(), "{status}");
+    assert!(
+        listed(&staging).is_empty(),
+        "SIGTERM removed the staging folder: {:?}",
+        listed(&staging)
+    );
+}

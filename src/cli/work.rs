@@ -65,8 +65,9 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
     }
     let probe = start_probe(probe, Some(ctx.clone()), &name)?;
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
-    let result = run_with(&cfg, &args, ctx, registry, hooks).await;
+    let result = run_with(&cfg, &args, ctx.clone(), registry, hooks).await;
     stop_probe(probe).await;
+    ctx.remove_scratch();
     result.map(|_| ())
 }
 

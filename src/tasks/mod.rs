@@ -13,6 +13,7 @@ pub mod parse_cache;
 pub mod progress;
 pub mod publish;
 pub mod sandbox;
+pub mod scratch;
 pub mod source;
 pub mod store;
 
