@@ -168,6 +168,27 @@ impl LocalStore {
             .map_err(join_err)?
     }
 
+    pub(super) async fn delete(&self, key: &str) -> Result<(), ArtifactError> {
+        let path = self.path_of(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("delete", &path, e)),
+        }
+    }
+
+    /// Removes the folders of `prefix` (`work/<job>/`) that deleting left empty, up to the
+    /// root; a folder still holding something stays.
+    pub(super) fn remove_empty_dirs(&self, prefix: &str) {
+        let mut dir = self.path_of(prefix.trim_end_matches('/'));
+        while dir != self.root && std::fs::remove_dir(&dir).is_ok() {
+            match dir.parent() {
+                Some(p) => dir = p.to_path_buf(),
+                None => break,
+            }
+        }
+    }
+
     pub(super) async fn fetch_to_path(&self, key: &str, dest: &Path) -> Result<u64, ArtifactError> {
         let src = self.path_of(key);
         match tokio::fs::copy(&src, dest).await {

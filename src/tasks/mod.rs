@@ -12,6 +12,7 @@ pub mod memo;
 pub mod parse_cache;
 pub mod progress;
 pub mod publish;
+pub mod retention;
 pub mod sandbox;
 pub mod scratch;
 pub mod source;

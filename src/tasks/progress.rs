@@ -197,6 +197,7 @@ pub async fn fail_job(
     )
     .await?;
     tracing::warn!(job_id = %job_id, code, message, "job failed");
+    super::retention::job_ended(ctx, job_id).await;
     Ok(())
 }
 

@@ -785,6 +785,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     progress::emit(&ctx, job.id, types::DONE, metrics).await?;
     ctx.sources().forget(job.id);
     ctx.memo().forget(job.id);
+    super::retention::job_ended(&ctx, job.id).await;
     tokio::task::spawn_blocking(super::memo::release_free_memory);
     Ok(())
 }

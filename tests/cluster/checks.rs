@@ -351,6 +351,13 @@ pub async fn check_done_job(
         Some(expect.upload_bytes as u64),
         "the upload is in the bucket"
     );
+    // Issue 9 item 13: the job's intermediate work blobs went with its end (finalize deletes
+    // them before its task row is done, and the rows are settled here).
+    let left = store
+        .list(&format!("work/{job}/"))
+        .await
+        .expect("list work blobs");
+    assert!(left.is_empty(), "work blobs left in the bucket: {left:?}");
 
     Outcome {
         status,

@@ -115,3 +115,73 @@ async fn depth_limit_truncated_zip_binary_py_and_artifact_uris() {
     let message = up.body["error"]["message"].as_str().expect("message");
     assert!(message.contains("inside 21 folders"), "{message}");
 }
+
+/// Lists the files under `dir` (relative), empty when it does not exist.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    super::support::files_under(dir)
+}
+
+/// Polls `cond` for up to 20 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(t0.elapsed().as_secs() < 20, "{what}: not within 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 9 item 13: a job's work blobs are deleted when it ends; its upload is kept for
+/// UPLOAD_RETENTION_S after that, then deleted by the sweep (which also deletes work blobs
+/// written after the end); artifacts are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_blobs_go_when_the_job_ends_and_uploads_after_the_retention() {
+    let root = Root::new();
+    let store = root.data().join("artifacts");
+    let server = Server::start(&root, &[]).await;
+    let up = server
+        .upload("ts.zip", super::fixtures::ts_app().zip(), None)
+        .await;
+    assert_eq!(up.status, 202, "{}", up.body);
+    let last = run_to_end(&server, &up.body).await;
+    assert_eq!(last["type"], "done", "{last}");
+    let job = up.body["jobId"].as_str().expect("jobId").to_string();
+    let work = store.join("work").join(&job);
+    eventually("work blobs deleted when the job ends", || {
+        files_in(&work).is_empty()
+    })
+    .await;
+    assert!(!work.exists(), "the job's work folder is gone");
+    let upload = store.join("uploads").join(format!("{job}.zip"));
+    assert!(upload.is_file(), "kept for the default retention (7 days)");
+    let artifacts = files_in(&store.join("repos"));
+    assert_eq!(artifacts.len(), 6, "{artifacts:?}");
+    drop(server);
+
+    // A late write after the end (a retry that lost its race), then a restart with a short
+    // retention: the sweep at start deletes both, and nothing else.
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::write(work.join("late.json"), b"{}").expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let server = Server::start(&root, &[("UPLOAD_RETENTION_S", "1")]).await;
+    eventually("upload deleted after its retention", || !upload.exists()).await;
+    eventually("late work blob deleted", || !work.exists()).await;
+    assert_eq!(files_in(&store.join("repos")), artifacts, "artifacts kept");
+    let repo = up.body["repoId"].as_str().expect("repoId");
+    server.get_json(&format!("/repo/{repo}/graph"), 200).await;
+
+    // With UPLOAD_RETENTION_S=0 the upload goes with the job's end.
+    drop(server);
+    let server = Server::start(&root, &[("UPLOAD_RETENTION_S", "0")]).await;
+    let up2 = server
+        .upload("mixed.zip", super::fixtures::mixed().zip(), None)
+        .await;
+    assert_eq!(up2.status, 202, "{}", up2.body);
+    let last = run_to_end(&server, &up2.body).await;
+    assert_eq!(last["type"], "done", "{last}");
+    let job2 = up2.body["jobId"].as_str().expect("jobId");
+    eventually("upload deleted as the job ends", || {
+        !store.join("uploads").join(format!("{job2}.zip")).exists()
+            && !store.join("work").join(job2).exists()
+    })
+    .await;
+}
