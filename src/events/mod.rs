@@ -160,6 +160,9 @@ pub struct Status {
     pub files_discovered: i64,
     /// Files parsed so far.
     pub files_parsed: i64,
+    /// Files whose parse records came from the parse cache (known after `merge`).
+    #[serde(default)]
+    pub files_reused: i64,
     /// Imports seen.
     pub imports_total: i64,
     /// Imports resolved inside the snapshot.
@@ -374,6 +377,7 @@ mod tests {
             pct: 0,
             files_discovered: 0,
             files_parsed: 0,
+            files_reused: 0,
             imports_total: 0,
             imports_internal: 0,
             imports_external: 0,

@@ -83,6 +83,7 @@ pub fn status_of(job: &Job) -> Status {
         pct: job.pct,
         files_discovered: i64::from(job.files_total),
         files_parsed: i64::from(job.files_parsed),
+        files_reused: i64::from(job.files_reused),
         imports_total: i64::from(job.imports_total),
         imports_internal: i64::from(job.imports_internal),
         imports_external: i64::from(job.imports_external),

@@ -370,9 +370,6 @@ fn cache_blob(index: u32) -> String {
     format!("cache-{index}")
 }
 
-/// Work value: files of the job whose records came from the parse cache (from merge).
-const REUSED: &str = "reused";
-
 /// Reads and parses files in the parser sandbox (or in process when it is disabled); files
 /// whose records the parse cache holds are neither read nor parsed.
 async fn parse_files(
@@ -492,7 +489,15 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             cache.reused += refs.reused;
         }
     }
-    put_work_value(&ctx, &job, REUSED, Arc::new(cache.reused)).await?;
+    progress::update(
+        &ctx,
+        job.id,
+        JobUpdate {
+            files_reused: Some(cache.reused as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
     parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
@@ -745,7 +750,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         "snapshotId": snapshot.id,
         "filesCount": job.files_total,
         "filesParsed": job.files_parsed,
-        "filesReused": get_work_value::<usize>(&ctx, &job, REUSED).await.map_or(0, |n| *n),
+        "filesReused": job.files_reused,
         "bytes": job.upload_bytes,
         "importsTotal": job.imports_total,
         "importsInternal": job.imports_internal,
@@ -769,6 +774,9 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         .set_snapshot_status(snapshot.id, SnapshotStatus::Completed)
         .await
         .retryable()?;
+    // Nothing reads the work blobs any more (finalize itself does not): delete them before
+    // the job is seen `done`, so the end of its last task is not held up by the deletes.
+    super::retention::job_ended(&ctx, job.id).await;
     progress::set_phase(
         &ctx,
         job.id,
@@ -785,7 +793,6 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     progress::emit(&ctx, job.id, types::DONE, metrics).await?;
     ctx.sources().forget(job.id);
     ctx.memo().forget(job.id);
-    super::retention::job_ended(&ctx, job.id).await;
     tokio::task::spawn_blocking(super::memo::release_free_memory);
     Ok(())
 }
