@@ -1,6 +1,7 @@
 //! What is deleted, and when (UPLOAD_RETENTION_S): a job's intermediate work blobs
-//! (`work/<job>/…`) as soon as the job ends, done or failed; its upload (`uploads/<job>.zip`)
-//! `upload_retention_s` seconds after it ended (at once when that is 0).
+//! (`work/<job>/…`) as soon as the job ends, done or failed (unless KEEP_WORK_FILES, for
+//! debugging); its upload (`uploads/<job>.zip`) `upload_retention_s` seconds after it ended
+//! (at once when that is 0).
 //!
 //! The end of a job deletes what it can right away ([`job_ended`]); a sweep in every worker
 //! process ([`spawn_sweeper`]) deletes uploads whose time is up and anything a job end missed
@@ -36,10 +37,12 @@ fn ended(job: &Job) -> bool {
 /// Deletes the work blobs of a job that just ended, and its upload when nothing is kept.
 pub async fn job_ended(ctx: &AppContext, job_id: Uuid) {
     let prefix = format!("{WORK_PREFIX}{job_id}/");
-    match ctx.artifacts().delete_prefix(&prefix).await {
-        Ok(n) => tracing::debug!(job_id = %job_id, deleted = n, "work blobs deleted"),
-        Err(e) => {
-            tracing::warn!(job_id = %job_id, error = %e, "cannot delete the work blobs; the sweep retries")
+    if !ctx.cfg().keep_work_files {
+        match ctx.artifacts().delete_prefix(&prefix).await {
+            Ok(n) => tracing::debug!(job_id = %job_id, deleted = n, "work blobs deleted"),
+            Err(e) => {
+                tracing::warn!(job_id = %job_id, error = %e, "cannot delete the work blobs; the sweep retries")
+            }
         }
     }
     if ctx.cfg().upload_retention_s == 0 {
@@ -67,13 +70,16 @@ fn job_of(key: &str) -> Option<Uuid> {
 /// its job row commits).
 pub async fn sweep(ctx: &AppContext) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
-    let mut jobs: Vec<Uuid> = ctx
-        .artifacts()
-        .list(WORK_PREFIX)
-        .await?
-        .iter()
-        .filter_map(|o| job_of(&o.key))
-        .collect();
+    let mut jobs: Vec<Uuid> = if ctx.cfg().keep_work_files {
+        Vec::new()
+    } else {
+        ctx.artifacts()
+            .list(WORK_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|o| job_of(&o.key))
+            .collect()
+    };
     jobs.dedup();
     for id in jobs {
         if ctx.db().get_job(id).await?.is_some_and(|j| ended(&j)) {
