@@ -394,6 +394,7 @@ mod tests {
             "pct",
             "filesDiscovered",
             "filesParsed",
+            "filesReused",
             "importsTotal",
             "importsInternal",
             "importsExternal",
@@ -403,6 +404,6 @@ mod tests {
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
-        assert_eq!(v.as_object().unwrap().len(), 13);
+        assert_eq!(v.as_object().unwrap().len(), 14);
     }
 }
