@@ -54,7 +54,7 @@ keys! {
     "max_file_bytes", ["MAX_FILE_BYTES"], "2097152", "larger files are kept as graph nodes but not parsed";
     "max_upload_bytes", ["MAX_UPLOAD_BYTES"], "536870912", "uploads larger than this are refused with 413";
     "zip_max_entries", ["ZIP_MAX_ENTRIES"], "60000", "most entries a zip may have";
-    "zip_max_depth", ["ZIP_MAX_DEPTH"], "20", "deepest directory nesting a zip entry may have";
+    "zip_max_depth", ["ZIP_MAX_DEPTH"], "20", "most folders a file may be inside (the file name and a zip's single top folder are not counted)";
     "zip_max_uncompressed_bytes", ["ZIP_MAX_UNCOMPRESSED_BYTES"], "1073741824", "most bytes a zip may inflate to in total";
     "zip_max_ratio", ["ZIP_MAX_RATIO"], "200", "highest compression ratio of one entry, measured on the inflated bytes";
     "llm_base_url", ["LLM_BASE_URL"], "", "OpenAI-compatible endpoint for summaries; unset = deterministic summaries";
@@ -70,6 +70,8 @@ keys! {
     "api_token", ["PROVIS_API_TOKEN"], "", "when set, every route but /health and /metrics needs Authorization: Bearer <token>";
     "cors_origins", ["CORS_ORIGINS"], "", "comma-separated origins allowed by CORS";
     "presign_ttl_s", ["PRESIGN_TTL_S"], "600", "lifetime of presigned artifact URLs";
+    "upload_retention_s", ["UPLOAD_RETENTION_S"], "604800", "seconds an uploaded zip is kept after its job ended (0 = deleted when the job ends)";
+    "keep_work_files", ["KEEP_WORK_FILES"], "false", "keep a job's intermediate work files (work/<job>/) after it ends, for debugging; by default they are deleted when the job ends";
     "otel_exporter_otlp_endpoint", ["OTEL_EXPORTER_OTLP_ENDPOINT"], "", "OTLP endpoint for traces (http://collector:4318, or :4317 for grpc); unset = no export; the other OTEL_* variables work too";
     "otel_exporter_otlp_protocol", ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf", "OTLP transport: http/protobuf or grpc";
     "metrics_port", ["METRICS_PORT", "PROVIS_METRICS_PORT"], "9464", "provis work: port of the worker's /metrics and /health on the host address (0 = off); serve and all-in-one export on their API port";
@@ -211,6 +213,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Presigned URL lifetime, seconds.
     pub presign_ttl_s: u64,
+    /// Seconds an upload is kept after its job ended.
+    pub upload_retention_s: u64,
+    /// Keep `work/<job>/` after the job ends (debugging).
+    pub keep_work_files: bool,
     /// OTLP endpoint.
     pub otel_endpoint: Option<String>,
     /// OTLP transport.
@@ -472,6 +478,8 @@ impl RawConfig {
                 .map(str::to_string)
                 .collect(),
             presign_ttl_s: self.num("presign_ttl_s", 1)?,
+            upload_retention_s: self.num("upload_retention_s", 0)?,
+            keep_work_files: self.flag("keep_work_files")?,
             otel_endpoint: self.opt("otel_exporter_otlp_endpoint"),
             otel_protocol,
             metrics_port: self.num("metrics_port", 0)?,

@@ -14,7 +14,6 @@ use crate::tasks::sandbox::{ParserPool, SandboxOptions};
 use crate::tasks::source::SourceCache;
 use crate::tasks::store::DbTaskStore;
 use anyhow::Context as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Everything a handler or a task needs; cheap to clone.
@@ -29,7 +28,7 @@ struct Inner {
     artifacts: ArtifactStore,
     events: EventBus,
     queue: QueueBackend,
-    scratch: PathBuf,
+    scratch: crate::tasks::scratch::Scratch,
     sources: SourceCache,
     parsers: Option<ParserPool>,
     memo: Memo,
@@ -124,8 +123,12 @@ impl AppContext {
             }
             Some(ParserPool::new(opts).context("starting the parser pool")?)
         };
-        let scratch = std::env::temp_dir().join(format!("provis-{}", std::process::id()));
-        std::fs::create_dir_all(&scratch).context("creating the scratch directory")?;
+        let scratch = crate::tasks::scratch::Scratch::open(&cfg.data_dir).with_context(|| {
+            format!(
+                "creating the staging folder under {} (PROVIS_DATA_DIR)",
+                cfg.data_dir.display()
+            )
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 cfg,
@@ -182,9 +185,15 @@ impl AppContext {
         self.inner.parsers.as_ref()
     }
 
-    /// A per-process scratch directory for temporary files (upload spooling, zip copies).
+    /// Removes the staging folder of [`scratch`](Self::scratch), when the process stops.
+    pub fn remove_scratch(&self) {
+        self.inner.scratch.remove();
+    }
+
+    /// A per-process scratch directory for temporary files (upload spooling, zip copies),
+    /// inside the data dir.
     pub fn scratch(&self) -> &std::path::Path {
-        &self.inner.scratch
+        self.inner.scratch.path()
     }
 }
 

@@ -348,9 +348,35 @@ async fn api_token_guards_every_route_but_health_and_metrics() {
                 StatusCode::UNAUTHORIZED,
                 "{path} with {auth:?}"
             );
+            // RFC 7235 §3.1: a 401 carries the challenge; a wrong bearer token says so.
+            let challenge = resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                challenge.starts_with("Bearer realm=\"provis\""),
+                "{path} with {auth:?}: WWW-Authenticate {challenge:?}"
+            );
+            assert_eq!(
+                challenge.contains("error=\"invalid_token\""),
+                auth == Some("Bearer wrong"),
+                "{challenge}"
+            );
             let body: Value = resp.json().await.expect("envelope");
             assert_eq!(body["error"]["code"], "unauthorized", "{body}");
         }
+    }
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let resp = c
+            .get(s.url(&format!("/status/{missing}")))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{scheme}");
     }
     // The token opens the routes (they then answer for themselves).
     let resp = c
@@ -786,4 +812,132 @@ fn count_operations(doc: &Value) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// Issue 9 item 13: `HEAD` is answered as `GET` without a body (RFC 9110 §9.3.2), on every
+/// route: same status, same headers, `Content-Length` of the `GET` body; an SSE stream ends at
+/// once; a path or method no route has still answers 404/405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_is_answered_like_get_without_a_body() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = all_in_one(dir.path(), &[]).await;
+    let c = http();
+    let accepted = ingest(&s, demo_zip(), None).await;
+    let job = accepted["jobId"].as_str().expect("jobId");
+    let done = wait_done(&s, job, None).await;
+    let snapshot = done["snapshotId"].as_str().expect("snapshotId");
+    let repo = done["repoId"].as_str().expect("repoId");
+    for path in [
+        "/openapi.json".to_string(),
+        "/health".to_string(),
+        format!("/status/{job}"),
+        format!("/repos/{repo}/snapshots/{snapshot}/artifacts"),
+        format!("/repo/{repo}/graph"),
+    ] {
+        let get = c.get(s.url(&path)).send().await.expect("GET");
+        let head = c.head(s.url(&path)).send().await.expect("HEAD");
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        let body = get.bytes().await.expect("GET body");
+        if path == "/openapi.json" || path.ends_with("/graph") {
+            let len = head
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            assert_eq!(
+                len,
+                Some(body.len()),
+                "{path}: Content-Length of the GET body"
+            );
+        }
+        assert!(head.bytes().await.expect("HEAD body").is_empty(), "{path}");
+    }
+    // The event stream: headers at once, no body, and the connection is not held open.
+    let head = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        c.head(s.url(&format!("/jobs/{job}/events"))).send(),
+    )
+    .await
+    .expect("HEAD of the stream answers at once")
+    .expect("HEAD");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream")));
+    // Unknown things stay unknown.
+    let head = c.head(s.url("/no/such/route")).send().await.expect("HEAD");
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    let head = c.head(s.url("/ingest")).send().await.expect("HEAD");
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        head.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    // 405 answers list HEAD beside GET.
+    let resp = c.post(s.url("/health")).send().await.expect("POST");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, HEAD")
+    );
+}
+
+/// Issue 9 item 13: uploads are staged inside the data dir (`<data>/tmp/<host>.<pid>.<n>`),
+/// not in the system's temp dir; a SIGTERM removes the folder, and a start removes the ones
+/// processes of this host left behind when they were killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_staged_in_the_data_dir_and_the_folder_goes_with_the_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let staging = dir.path().join("data").join("tmp");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_string();
+    // What a killed process left: its pid is free again.
+    let mut gone = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = gone.id();
+    gone.wait().expect("wait");
+    let stale = staging.join(format!("{host}.{pid}.0"));
+    std::fs::create_dir_all(&stale).expect("mkdir");
+    std::fs::write(stale.join("upload-x.zip"), b"PK\x03\x04half").expect("write");
+
+    let mut s = all_in_one(dir.path(), &[]).await;
+    assert!(
+        !stale.exists(),
+        "the dead process's staging folder was removed"
+    );
+    let listed = |p: &Path| -> Vec<String> {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let own = listed(&staging);
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert!(own[0].starts_with(&format!("{host}.")), "{own:?}");
+    let accepted = ingest(&s, demo_zip(), None).await;
+    let job = accepted["jobId"].as_str().expect("jobId");
+    wait_done(&s, job, None).await;
+    assert!(
+        listed(&staging.join(&own[0])).is_empty(),
+        "the spooled upload is gone once stored"
+    );
+    let status = s.stop().expect("stopped");
+    assert!(status.success(), "{status}");
+    assert!(
+        listed(&staging).is_empty(),
+        "SIGTERM removed the staging folder: {:?}",
+        listed(&staging)
+    );
 }

@@ -114,7 +114,7 @@ async fn round_trip(f: Fixture) {
     match &f.store {
         ArtifactStore::S3(s) => assert_eq!(uri, format!("s3://{}/{tree}", s.bucket_name())),
         ArtifactStore::Local(s) => {
-            assert!(uri.starts_with("file:///"), "{uri}");
+            assert_eq!(uri, format!("local:{tree}"), "no absolute path");
             assert_eq!(std::fs::read(s.path_of(&tree)).unwrap(), tree_body);
         }
     }

@@ -281,7 +281,14 @@ async fn health_reports_each_backend() {
 /// no second version of any artifact and no second warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_version() {
-    let c = Cluster::start(Options::default()).await;
+    // The re-delivered merge below runs on a job rewound to `mapping`, which needs the work
+    // files an unfinished job has: they are kept (a finished job's are deleted, and a merge
+    // delivered after the end is skipped).
+    let c = Cluster::start(Options {
+        keep_work_files: true,
+        ..Options::default()
+    })
+    .await;
     let shape = MixedShape {
         ts: 40,
         py: 20,
@@ -446,6 +453,25 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
     assert_eq!(
         c.db.list_batch_results(job).await.expect("batches").len(),
         2
+    );
+
+    // Issue 10 goal 3: one file changed, every other record comes from the parse cache the
+    // workers share through the bucket; /status and metrics.json say how many.
+    assert_eq!(first.status["filesReused"], 0, "{}", first.status);
+    let mut changed = repo.clone();
+    changed[0].1.push_str("\nexport const touched = 1;\n");
+    let (warm, out) = run_fixture(&c, &changed, "idem", 50).await;
+    assert_eq!(warm.repo_id, acc.repo_id);
+    let parsed = out.status["filesParsed"].as_u64().expect("filesParsed");
+    assert_eq!(
+        out.status["filesReused"].as_u64(),
+        Some(parsed - 1),
+        "{}",
+        out.status
+    );
+    assert_eq!(
+        out.docs["metrics"]["filesReused"].as_u64(),
+        Some(parsed - 1)
     );
     checks::check_drained(&c).await;
 }

@@ -14,6 +14,8 @@ mod check;
 mod durability;
 #[path = "e2e/fixtures.rs"]
 mod fixtures;
+#[path = "e2e/hostile.rs"]
+mod hostile;
 #[path = "e2e/support.rs"]
 mod support;
 
@@ -500,4 +502,48 @@ async fn concurrent_uploads_get_one_snapshot_per_distinct_content() {
         .upload("same.zip", a.clone(), Some("concurrent"))
         .await;
     assert_eq!(again.body["cacheHit"], true, "{}", again.body);
+}
+
+/// Issue 10 goal 3: a re-upload of a repository with one file changed reuses the parse
+/// records of the others, and `/status` (`filesReused`, from the job row and from the live
+/// overlay alike) and `metrics.json` say how many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_metrics_report_files_reused_from_the_parse_cache() {
+    let root = Root::new();
+    let server = Server::start(&root, &[]).await;
+    let repo = fixtures::ts_app();
+    let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
+    let first = server.upload("app.zip", repo.zip(), Some("reuse")).await;
+    finished_job(&server, first.clone(), repo.len()).await;
+    let job = first.job();
+    let status = server.get_json(&format!("/status/{job}"), 200).await;
+    assert_eq!(status["filesReused"], 0, "nothing to reuse yet: {status}");
+
+    let mut changed = repo.clone();
+    for f in changed.files.iter_mut().filter(|f| f.0 == "src/lazy.ts") {
+        f.1.extend_from_slice(b"export const touched = 1;\n");
+    }
+    let second = server.upload("app.zip", changed.zip(), Some("reuse")).await;
+    assert_eq!(second.body["cacheHit"], false, "{}", second.body);
+    let done = finished_job(&server, second.clone(), changed.len()).await;
+    let job = second.job();
+    let status = server.get_json(&format!("/status/{job}"), 200).await;
+    assert_eq!(status["filesReused"], parsed - 1, "{status}");
+    assert_eq!(
+        status["filesParsed"], parsed,
+        "reused files count as parsed: {status}"
+    );
+    let metrics = &done.docs["metrics"];
+    assert_eq!(metrics["filesReused"], parsed - 1, "{metrics}");
+    assert_eq!(metrics["jobId"], job.as_str());
+    // The row alone (the answer when the live overlay is gone) says the same.
+    let id = uuid::Uuid::parse_str(&job).expect("uuid");
+    let row = server
+        .db()
+        .await
+        .get_job(id)
+        .await
+        .expect("job")
+        .expect("row");
+    assert_eq!(row.files_reused as u64, parsed - 1);
 }

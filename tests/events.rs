@@ -262,6 +262,7 @@ fn status(job: Uuid, updated_at: DateTime<Utc>) -> Status {
         pct: 42,
         files_discovered: 120,
         files_parsed: 50,
+        files_reused: 20,
         imports_total: 300,
         imports_internal: 200,
         imports_external: 90,

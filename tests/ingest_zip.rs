@@ -183,6 +183,16 @@ fn not_a_zip_random_truncated_and_empty() {
     let good = zip_bytes(&[("a.txt", &noise(5000, 1)), ("b.txt", b"b")], opts());
     let truncated = f.write("truncated.zip", &good[..good.len() / 2]);
     assert_code(&reject(&truncated, &limits), "not_a_zip");
+    // Cut anywhere, even inside the closing record: a plain sentence, never the zip crate's
+    // internal type names (`zip::format::blocks::Zip32CDEBlock`).
+    for cut in [1, 10, 21, 100, good.len() / 2] {
+        let t = f.write("cut.zip", &good[..good.len() - cut]);
+        let r = reject(&t, &limits);
+        assert_code(&r, "not_a_zip");
+        assert!(!r.message.contains("::"), "cut {cut}: {}", r.message);
+        assert!(r.message.contains("truncated"), "cut {cut}: {}", r.message);
+        assert!(r.to_string().starts_with("not_a_zip: "), "{r}");
+    }
     let empty = f.write("empty.zip", b"");
     assert_code(&reject(&empty, &limits), "not_a_zip");
     let missing = f.dir.path().join("missing.zip");
@@ -208,18 +218,48 @@ fn too_many_entries() {
 }
 
 #[test]
-fn too_deep_counts_components_as_stored() {
+fn too_deep_counts_folders_below_the_wrapper() {
     let f = Fixture::new();
     let limits = ZipLimits {
         max_depth: 3,
         ..ZipLimits::default()
     };
-    let z = f.zip(&[("a/b/c.txt", b"ok")]);
+    // Inside 3 folders: allowed (the file name does not count).
+    let z = f.zip(&[("a/b/c/d.txt", b"ok"), ("top.txt", b"ok")]);
     assert!(inspect_zip(&z, &limits).is_ok());
-    let z = f.zip(&[("a/b/c/d.txt", b"deep")]);
+    let z = f.zip(&[("a/b/c/d/e.txt", b"deep"), ("top.txt", b"ok")]);
     let r = reject(&z, &limits);
     assert_code(&r, "too_deep");
-    assert_eq!(r.entry.as_deref(), Some("a/b/c/d.txt"));
+    assert_eq!(r.entry.as_deref(), Some("a/b/c/d/e.txt"));
+    assert!(r.message.contains("inside 4 folders"), "{}", r.message);
+    // GitHub's wrapper folder does not count either: repo-main/ + 3 folders is allowed.
+    let z = f.zip(&[("repo-main/a/b/c/d.txt", b"ok"), ("repo-main/x.txt", b"ok")]);
+    let m = inspect_zip(&z, &limits).unwrap();
+    assert!(m.entries.iter().any(|e| e.path == "a/b/c/d.txt"));
+    let z = f.zip(&[
+        ("repo-main/a/b/c/d/e.txt", b"deep"),
+        ("repo-main/x.txt", b"ok"),
+    ]);
+    assert_code(&reject(&z, &limits), "too_deep");
+    // A directory entry is as deep as the folders it names.
+    let z = f.zip(&[("a/b/c/", b""), ("top.txt", b"ok")]);
+    assert!(inspect_zip(&z, &limits).is_ok());
+    let z = f.zip(&[("a/b/c/d/", b""), ("top.txt", b"ok")]);
+    assert_code(&reject(&z, &limits), "too_deep");
+    // The case at the default limit: a file inside 20 folders, in a wrapper.
+    let folders: Vec<String> = (0..20).map(|i| format!("d{i}")).collect();
+    let name = format!("repo-main/{}/deep.ts", folders.join("/"));
+    let z = f.zip(&[
+        (name.as_str(), b"export {}"),
+        ("repo-main/a.ts", b"export {}"),
+    ]);
+    assert!(inspect_zip(&z, &ZipLimits::default()).is_ok());
+    let name = format!("repo-main/{}/d20/deep.ts", folders.join("/"));
+    let z = f.zip(&[
+        (name.as_str(), b"export {}"),
+        ("repo-main/a.ts", b"export {}"),
+    ]);
+    assert_code(&reject(&z, &ZipLimits::default()), "too_deep");
 }
 
 #[test]
@@ -682,8 +722,14 @@ fn inspect_dir_applies_limits_and_name_rules() {
     let r = inspect_dir(&root, &limits).unwrap_err();
     assert_code(&r, "total_too_large");
     assert!(r.inflated_bytes <= 50_000 + BUF);
+    // src/lib/x.ts is inside 2 folders: allowed at 2, refused at 1.
     let limits = ZipLimits {
         max_depth: 2,
+        ..ZipLimits::default()
+    };
+    assert!(inspect_dir(&root, &limits).is_ok());
+    let limits = ZipLimits {
+        max_depth: 1,
         ..ZipLimits::default()
     };
     assert_code(&inspect_dir(&root, &limits).unwrap_err(), "too_deep");

@@ -1030,3 +1030,31 @@ fn next_routers_under_base_path() {
         ]
     );
 }
+
+/// Issue 9 item 10: a broken package.json (truncated, or nested far beyond any parser's limit)
+/// must not turn the relative imports below it into `not_found`.
+#[test]
+fn broken_package_json_keeps_relative_imports_resolving() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for manifest in [r#"{"name": "x", "#.to_string(), deep] {
+        let mut snap = MemorySnapshot::new([
+            "app/src/a.ts".to_string(),
+            "app/src/b/index.tsx".to_string(),
+            "app/src/c.js".to_string(),
+        ]);
+        snap.insert("app/package.json", manifest.as_bytes().to_vec());
+        let resolver = JsResolver::new(&snap);
+        assert_eq!(
+            resolver.resolve_specifier("app/src/a.ts", "./b"),
+            Resolution::Internal("app/src/b/index.tsx".into())
+        );
+        assert_eq!(
+            resolver.resolve_specifier("app/src/c.js", "./a"),
+            Resolution::Internal("app/src/a.ts".into())
+        );
+        let broken = resolver.broken_manifests();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert_eq!(broken[0].0, "app/package.json");
+        assert!(broken[0].1.contains("package.json"), "{broken:?}");
+    }
+}

@@ -597,12 +597,32 @@ fn fifty_megabyte_single_line() {
     assert_eq!(raws, vec![("os", 1), ("json", 1)]);
 }
 
+/// Issue 9 item 13: binary content named `.py` is skipped like binary `.js`/`.ts` (it was
+/// parsed into hundreds of thousands of syntax errors).
 #[test]
-fn binary_bytes_named_py_give_a_warning_not_a_panic() {
+fn binary_file_named_py_is_skipped_like_js() {
+    let mut bytes = b"\x7fELF\x02\x01\x01\x00\x00".to_vec();
+    bytes.extend((0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+    for path in ["blob.py", "stubs/blob.pyi"] {
+        let r = parse_py(path, &bytes);
+        assert!(r.skipped, "{path}");
+        assert_eq!(r.skip_reason.as_deref(), Some("binary"));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert!(r.imports.is_empty());
+        assert_eq!(r.size, bytes.len() as u64);
+        assert_eq!(r.path, path);
+        let js = provis::pipeline::js::parse_js("blob.js", &bytes);
+        assert_eq!(js.skip_reason, r.skip_reason, "the same rule as JS");
+    }
+}
+
+#[test]
+fn garbage_without_nul_bytes_named_py_gives_a_warning_not_a_panic() {
     let bytes: Vec<u8> = (0..20_000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .map(|i| ((i.wrapping_mul(2654435761) >> 13) as u8).max(1))
         .collect();
     let r = parse_py("blob.py", &bytes);
+    assert!(!r.skipped);
     assert!(r.warnings.iter().any(|w| w.code == WARN_PARSE_ERROR));
     assert_eq!(r.size, 20_000);
     assert_eq!(r.path, "blob.py");

@@ -50,8 +50,53 @@ impl Guard {
         req.headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is
+/// case-insensitive (RFC 7235 §2.1: `bearer`, `BEARER` are the same scheme) and may be
+/// followed by more than one space.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 7235 §3.1, RFC 6750 §3): the scheme, and
+/// `invalid_token` when a token was sent but is not the server's.
+fn challenge(req: &ServiceRequest) -> HeaderValue {
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .is_some();
+    HeaderValue::from_static(if sent {
+        "Bearer realm=\"provis\", error=\"invalid_token\""
+    } else {
+        "Bearer realm=\"provis\""
+    })
+}
+
+/// The body of an answer to `HEAD`: no bytes, but the size of the `GET` answer's body, so the
+/// headers (`Content-Length`) are those `GET` would send (RFC 9110 §9.3.2). The `GET` body
+/// (an SSE stream too) is dropped unread.
+struct HeadBody(actix_web::body::BodySize);
+
+impl MessageBody for HeadBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.0
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
     }
 }
 
@@ -119,7 +164,10 @@ where
     }
     let next = if method == Method::OPTIONS && origin.is_some() {
         let resp = HttpResponse::NoContent()
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, HEAD, POST, OPTIONS",
+            ))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 "authorization, content-type, last-event-id",
@@ -132,8 +180,16 @@ where
             ErrorCode::Unauthorized,
             "this route needs Authorization: Bearer <PROVIS_API_TOKEN>",
         );
-        Next::Ready(req.into_response(err.error_response()))
+        let mut resp = err.error_response();
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge(&req));
+        Next::Ready(req.into_response(resp))
     } else {
+        let mut req = req;
+        if method == Method::HEAD {
+            // Every route answers HEAD as its GET; the body is dropped below.
+            req.head_mut().method = Method::GET;
+        }
         let _enter = span.enter();
         Next::Call(srv.call(req))
     };
@@ -143,6 +199,9 @@ where
             Next::Ready(r) => r.map_into_right_body(),
             Next::Call(fut) => fut.instrument(span.clone()).await?.map_into_left_body(),
         };
+        if method == Method::HEAD {
+            res = res.map_body(|_, body| EitherBody::right(BoxBody::new(HeadBody(body.size()))));
+        }
         if let Some(origin) = origin {
             let headers = res.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -170,6 +229,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer t0k",
+            "bearer t0k",
+            "BEARER t0k",
+            "bEaReR   t0k",
+            " Bearer t0k ",
+        ] {
+            assert_eq!(bearer_token(v), Some("t0k"), "{v:?}");
+        }
+        for v in ["Basic t0k", "Bearer", "Bearer ", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
+        }
+    }
 
     #[test]
     fn token_comparison() {

@@ -60,7 +60,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             `Authorization: Bearer <token>`; without it, no route does. Every error is \
             `{\"error\":{\"code\",\"message\"}}`; a path no route has answers 404 \
             `not_found`, and a method a path does not have answers 405 \
-            `method_not_allowed` with an `Allow` header."
+            `method_not_allowed` with an `Allow` header. Every `GET` route answers `HEAD` \
+            with the same status and headers and no body."
     ),
     components(schemas(ErrorBody, model::ArtifactKindParam)),
     modifiers(&BearerToken),
@@ -117,11 +118,12 @@ impl Allowed {
             .map(|(path, item)| {
                 let methods: Vec<&str> = [
                     ("GET", item.get.is_some()),
+                    // Every GET answers HEAD too (see the middleware).
+                    ("HEAD", item.get.is_some() || item.head.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("DELETE", item.delete.is_some()),
                     ("PATCH", item.patch.is_some()),
-                    ("HEAD", item.head.is_some()),
                     ("OPTIONS", item.options.is_some()),
                 ]
                 .into_iter()

@@ -93,6 +93,10 @@ pub struct JobStatus {
     pub files_discovered: i64,
     /// Files parsed so far.
     pub files_parsed: i64,
+    /// Files whose parse records came from the parse cache (content-addressed, shared by every
+    /// worker) instead of being parsed again: unchanged files of an earlier upload of the
+    /// repository. Known once the parse batches are merged (0 before).
+    pub files_reused: i64,
     /// Imports seen.
     pub imports_total: i64,
     /// Imports that resolve to a file of the snapshot.
@@ -117,6 +121,7 @@ impl From<crate::events::Status> for JobStatus {
             pct: s.pct,
             files_discovered: s.files_discovered,
             files_parsed: s.files_parsed,
+            files_reused: s.files_reused,
             imports_total: s.imports_total,
             imports_internal: s.imports_internal,
             imports_external: s.imports_external,
@@ -166,7 +171,8 @@ pub struct ArtifactItem {
     pub bytes: i64,
     /// When the version was allocated.
     pub created_at: DateTime<Utc>,
-    /// Where it is stored (an `s3://` URI, or a key under the local artifact directory).
+    /// Where it is stored: `s3://bucket/key`, or `local:key` (the key under the server's
+    /// artifact directory; never the server's absolute path).
     pub uri: String,
     /// Version of the document's shape.
     pub schema_version: i32,

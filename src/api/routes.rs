@@ -256,6 +256,22 @@ pub struct ListQuery {
     presign_urls: Option<bool>,
 }
 
+/// An artifact's `uri` for API users: as stored, except that rows written before local URIs
+/// became `local:<key>` carried the server's absolute path (`file:///…`), which is not shown.
+fn public_uri(ctx: &AppContext, snapshot: &crate::db::Snapshot, a: &crate::db::Artifact) -> String {
+    if !a.uri.starts_with("file:") {
+        return a.uri.clone();
+    }
+    a.kind
+        .parse::<ArtifactKind>()
+        .ok()
+        .and_then(|kind| crate::tasks::publish::key_of(snapshot, kind, a.version).ok())
+        .map_or_else(
+            || crate::artifacts::LOCAL_URI_SCHEME.to_string(),
+            |key| ctx.artifacts().uri(&key),
+        )
+}
+
 /// `GET /repos/{repo_id}/snapshots/{snapshot_id}/artifacts`: every artifact version of a
 /// snapshot.
 #[utoipa::path(
@@ -308,7 +324,7 @@ pub async fn list_artifacts(
             version: a.version,
             bytes: a.bytes,
             created_at: a.created_at,
-            uri: a.uri.clone(),
+            uri: public_uri(ctx, &snapshot, &a),
             schema_version: a.schema_version,
             generator_version: a.generator_version.clone(),
             url: None,

@@ -16,6 +16,9 @@ use uuid::Uuid;
 use super::hashing::HashingReader;
 use super::{ArtifactError, LocalCopy, ObjectInfo, StoredObject};
 
+/// Scheme of the URIs of local artifacts (`local:repos/…/graph.v1.json`).
+pub const LOCAL_URI_SCHEME: &str = "local:";
+
 /// Prefix of temporary file names (never a valid key component).
 const TMP_PREFIX: &str = ".provis-tmp-";
 
@@ -45,9 +48,10 @@ impl LocalStore {
         path
     }
 
-    /// `file://` URI of a key.
+    /// `local:<key>` URI of a key: the key under the artifact directory. Never the absolute
+    /// path, which would tell API users where the server keeps its files.
     pub fn uri(&self, key: &str) -> String {
-        format!("file://{}", self.path_of(key).display())
+        format!("{LOCAL_URI_SCHEME}{key}")
     }
 
     pub(super) async fn put_new(&self, key: &str, bytes: Bytes) -> Result<String, ArtifactError> {
@@ -162,6 +166,27 @@ impl LocalStore {
         tokio::task::spawn_blocking(move || list_blocking(&root, &prefix))
             .await
             .map_err(join_err)?
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> Result<(), ArtifactError> {
+        let path = self.path_of(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("delete", &path, e)),
+        }
+    }
+
+    /// Removes the folders of `prefix` (`work/<job>/`) that deleting left empty, up to the
+    /// root; a folder still holding something stays.
+    pub(super) fn remove_empty_dirs(&self, prefix: &str) {
+        let mut dir = self.path_of(prefix.trim_end_matches('/'));
+        while dir != self.root && std::fs::remove_dir(&dir).is_ok() {
+            match dir.parent() {
+                Some(p) => dir = p.to_path_buf(),
+                None => break,
+            }
+        }
     }
 
     pub(super) async fn fetch_to_path(&self, key: &str, dest: &Path) -> Result<u64, ArtifactError> {

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::io::AsyncRead;
 use tracing::debug;
 use uuid::Uuid;
@@ -38,7 +39,7 @@ use uuid::Uuid;
 pub use key::{
     artifact_key, snapshot_prefix, upload_key, validate_key, work_key, ArtifactKind, UnknownKind,
 };
-pub use local::LocalStore;
+pub use local::{LocalStore, LOCAL_URI_SCHEME};
 pub use s3_store::S3Store;
 
 use crate::config::S3Settings;
@@ -138,7 +139,7 @@ impl ArtifactError {
 /// What a streamed write stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
-    /// `s3://bucket/key` or `file:///abs/path`, for the `artifacts.uri` column.
+    /// `s3://bucket/key` or `local:key`, for the `artifacts.uri` column.
     pub uri: String,
     /// Bytes stored.
     pub bytes: u64,
@@ -358,6 +359,39 @@ impl ArtifactStore {
             ArtifactStore::Local(s) => s.list(prefix).await,
             ArtifactStore::S3(s) => s.list(prefix).await,
         }
+    }
+
+    /// Deletes one object; a missing one is not an error (deletes are repeated by sweeps).
+    pub async fn delete(&self, key: &str) -> Result<(), ArtifactError> {
+        validate_key(key)?;
+        match self {
+            ArtifactStore::Local(s) => s.delete(key).await,
+            ArtifactStore::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Deletes every object under `prefix` (which must end with `/`: a folder, never part of
+    /// a name); returns how many were deleted.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, ArtifactError> {
+        if !prefix.ends_with('/') {
+            return Err(ArtifactError::InvalidKey {
+                key: prefix.to_string(),
+                reason: "a prefix to delete must end with /",
+            });
+        }
+        let objects = self.list(prefix).await?;
+        let n = objects.len();
+        futures_util::stream::iter(objects)
+            .map(|o| async move { self.delete(&o.key).await })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()?;
+        if let ArtifactStore::Local(s) = self {
+            s.remove_empty_dirs(prefix);
+        }
+        Ok(n)
     }
 
     /// A presigned GET URL valid for `ttl` (clamped to 1 s..7 days) on S3; `None` on the local

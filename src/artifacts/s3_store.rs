@@ -266,6 +266,26 @@ impl S3Store {
         Ok(out)
     }
 
+    pub(super) async fn delete(&self, key: &str) -> Result<(), ArtifactError> {
+        match self.bucket.delete_object(key).await {
+            Ok(resp) if (200..300).contains(&resp.status_code()) => Ok(()),
+            Ok(resp) if resp.status_code() == 404 => Ok(()),
+            Ok(resp) => {
+                let status = resp.status_code();
+                Err(ArtifactError::Backend {
+                    message: format!(
+                        "delete {key}: HTTP {status}: {}",
+                        short(&resp.to_string().unwrap_or_default())
+                    ),
+                    status: Some(status),
+                    retryable: is_retryable_status(status),
+                })
+            }
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(()),
+            Err(e) => Err(backend_err("delete", e)),
+        }
+    }
+
     pub(super) async fn presign_get(
         &self,
         key: &str,

@@ -16,7 +16,9 @@ fn bind(cfg: &Config) -> anyhow::Result<TcpListener> {
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let listener = bind(&cfg)?;
     let ctx = AppContext::build(cfg, Role::Api).await?;
-    crate::api::serve(ctx, listener).await?;
+    let result = crate::api::serve(ctx.clone(), listener).await;
+    ctx.remove_scratch();
+    result?;
     Ok(())
 }
 
@@ -44,7 +46,7 @@ pub async fn all_in_one(cfg: Config) -> anyhow::Result<()> {
         workers,
         shutdown.clone(),
     ));
-    let result = crate::api::serve(ctx, listener).await;
+    let result = crate::api::serve(ctx.clone(), listener).await;
     // actix returns after SIGINT/SIGTERM; let the workers finish or hand back their tasks.
     shutdown.cancel();
     match worker.await {
@@ -52,6 +54,7 @@ pub async fn all_in_one(cfg: Config) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "workers stopped with an error"),
         Err(e) => tracing::error!(error = %e, "worker task panicked"),
     }
+    ctx.remove_scratch();
     result.context("the HTTP server failed")
 }
 

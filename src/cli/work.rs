@@ -67,8 +67,13 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
     }
     let probe = start_probe(probe, Some(ctx.clone()), &name)?;
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
-    let result = run_with(&cfg, &args, ctx, registry, hooks).await;
+    let sweeping = CancellationToken::new();
+    let sweeper = crate::tasks::retention::spawn_sweeper(ctx.clone(), sweeping.clone());
+    let result = run_with(&cfg, &args, ctx.clone(), registry, hooks).await;
+    sweeping.cancel();
+    let _ = sweeper.await;
     stop_probe(probe).await;
+    ctx.remove_scratch();
     result.map(|_| ())
 }
 
@@ -107,6 +112,8 @@ pub async fn run_workers(
     opts.burst = burst;
     opts.concurrency = concurrency.max(1);
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
+    // Ends with `shutdown`, like the workers.
+    crate::tasks::retention::spawn_sweeper(ctx.clone(), shutdown.clone());
     let mut wait = Duration::from_secs(1);
     loop {
         let registry = crate::tasks::registry()?;

@@ -87,6 +87,8 @@ pub struct Job {
     pub batches_done: i32,
     /// Files parsed so far.
     pub files_parsed: i32,
+    /// Files whose records came from the parse cache instead of a parser (set by `merge`).
+    pub files_reused: i32,
     /// Imports seen by the mapper.
     pub imports_total: i32,
     /// Imports resolved to a file of the snapshot.
@@ -213,6 +215,8 @@ pub struct JobUpdate {
     pub batches_total: Option<i32>,
     /// Files parsed (prefer the count carried by `incr_batches_done`).
     pub files_parsed: Option<i32>,
+    /// Files reused from the parse cache.
+    pub files_reused: Option<i32>,
     /// Imports seen.
     pub imports_total: Option<i32>,
     /// Internal imports.

@@ -58,6 +58,7 @@ diesel::table! {
         batches_total -> Integer,
         batches_done -> Integer,
         files_parsed -> Integer,
+        files_reused -> Integer,
         imports_total -> Integer,
         imports_internal -> Integer,
         imports_external -> Integer,

@@ -160,6 +160,9 @@ pub struct Status {
     pub files_discovered: i64,
     /// Files parsed so far.
     pub files_parsed: i64,
+    /// Files whose parse records came from the parse cache (known after `merge`).
+    #[serde(default)]
+    pub files_reused: i64,
     /// Imports seen.
     pub imports_total: i64,
     /// Imports resolved inside the snapshot.
@@ -374,6 +377,7 @@ mod tests {
             pct: 0,
             files_discovered: 0,
             files_parsed: 0,
+            files_reused: 0,
             imports_total: 0,
             imports_internal: 0,
             imports_external: 0,
@@ -390,6 +394,7 @@ mod tests {
             "pct",
             "filesDiscovered",
             "filesParsed",
+            "filesReused",
             "importsTotal",
             "importsInternal",
             "importsExternal",
@@ -399,6 +404,6 @@ mod tests {
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
-        assert_eq!(v.as_object().unwrap().len(), 13);
+        assert_eq!(v.as_object().unwrap().len(), 14);
     }
 }

@@ -344,6 +344,7 @@ fn encode_status(s: &Status) -> Vec<(&'static str, String)> {
         ("pct", s.pct.to_string()),
         ("filesDiscovered", s.files_discovered.to_string()),
         ("filesParsed", s.files_parsed.to_string()),
+        ("filesReused", s.files_reused.to_string()),
         ("importsTotal", s.imports_total.to_string()),
         ("importsInternal", s.imports_internal.to_string()),
         ("importsExternal", s.imports_external.to_string()),
@@ -386,6 +387,12 @@ fn decode_status(key: &str, f: &HashMap<String, String>) -> Result<Status, Event
         pct: i32::try_from(int("pct")?).map_err(|e| corrupt(format!("pct: {e}")))?,
         files_discovered: int("filesDiscovered")?,
         files_parsed: int("filesParsed")?,
+        // Absent from a hash written by a version before it existed.
+        files_reused: if f.contains_key("filesReused") {
+            int("filesReused")?
+        } else {
+            0
+        },
         imports_total: int("importsTotal")?,
         imports_internal: int("importsInternal")?,
         imports_external: int("importsExternal")?,
@@ -409,6 +416,7 @@ mod tests {
             pct: 42,
             files_discovered: 10,
             files_parsed: 5,
+            files_reused: 3,
             imports_total: 7,
             imports_internal: 3,
             imports_external: 4,

@@ -231,6 +231,19 @@ pub struct FileRecord {
     pub wiring: super::wiring::Wiring,
 }
 
+/// How much of the start of a file is searched for NUL bytes to call it binary.
+const BINARY_SNIFF_BYTES: usize = 8 * 1024;
+
+/// Skip reason of a code file whose content is binary.
+pub const SKIP_BINARY: &str = "binary";
+
+/// Whether a file named like code holds binary content (a NUL byte in its first 8 KiB, as git
+/// and grep decide): such files are skipped, whatever the language, instead of being parsed
+/// into thousands of syntax errors.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0)
+}
+
 impl FileRecord {
     /// A record with only the identity fields set; parsers fill in the rest.
     pub fn new(path: &str, language: Language, ext: &str, bytes: &[u8]) -> Self {

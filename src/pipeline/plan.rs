@@ -3,7 +3,7 @@
 
 use super::discover::{self, DiscoveredFile};
 use super::ingest::ManifestEntry;
-use super::model::{FileRecord, Language};
+use super::model::{FileRecord, FileWarning, Language};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -132,25 +132,55 @@ pub fn language_counts(records: &[FileRecord]) -> BTreeMap<&'static str, usize> 
 /// Resolves every import of a snapshot: JS/TS against the project files in `configs`
 /// (path → text), Python against the detected source roots; then composes the routes through
 /// their mounts, which needs the resolved imports ([`super::routing::compose_routes`]).
-pub fn resolve_imports(records: &mut [FileRecord], configs: &BTreeMap<String, String>) {
+///
+/// Returns the warnings about config files found on the way (a broken `package.json`), each
+/// with its file's path; they are also added to those files' records.
+pub fn resolve_imports(
+    records: &mut [FileRecord],
+    configs: &BTreeMap<String, String>,
+) -> Vec<(String, FileWarning)> {
     let py = super::py::PyResolver::from_records(records);
     super::py::resolve_all_py(records, &py);
-    resolve_js(records, configs);
+    let warnings = resolve_js(records, configs);
     super::routing::compose_routes(records, &py);
+    warnings
 }
 
-fn resolve_js(records: &mut [FileRecord], configs: &BTreeMap<String, String>) {
-    if records
+fn resolve_js(
+    records: &mut [FileRecord],
+    configs: &BTreeMap<String, String>,
+) -> Vec<(String, FileWarning)> {
+    if !records
         .iter()
         .any(|r| matches!(r.language, Language::Js | Language::Ts))
     {
-        let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
-        for (path, text) in configs {
-            snapshot.insert(path, text.as_bytes());
-        }
-        let js = super::js::JsResolver::new(&snapshot);
-        super::js::resolve_all(records, &js);
+        return Vec::new();
     }
+    let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
+    for (path, text) in configs {
+        snapshot.insert(path, text.as_bytes());
+    }
+    let js = super::js::JsResolver::new(&snapshot);
+    super::js::resolve_all(records, &js);
+    let warnings: Vec<(String, FileWarning)> = js
+        .broken_manifests()
+        .iter()
+        .map(|(path, message)| {
+            let w = FileWarning {
+                code: super::js::WARN_INVALID_MANIFEST.to_string(),
+                message: message.clone(),
+            };
+            (path.clone(), w)
+        })
+        .collect();
+    for (path, w) in &warnings {
+        if let Some(r) = records.iter_mut().find(|r| &r.path == path) {
+            if !r.warnings.contains(w) {
+                r.warnings.push(w.clone());
+            }
+        }
+    }
+    warnings
 }
 
 /// Whether the capability detectors read a file's text (code, manifests, Prisma schemas).

@@ -340,6 +340,7 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
                 } else {
                     n("filesCount")
                 });
+                update.files_reused = Some(n("filesReused"));
                 update.imports_total = Some(n("importsTotal"));
                 update.imports_internal = Some(n("importsInternal"));
                 update.imports_external = Some(n("importsExternal"));

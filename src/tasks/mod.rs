@@ -13,7 +13,9 @@ pub mod parse_cache;
 pub mod progress;
 pub mod publish;
 pub mod reconcile;
+pub mod retention;
 pub mod sandbox;
+pub mod scratch;
 pub mod source;
 pub mod store;
 

@@ -83,6 +83,7 @@ pub fn status_of(job: &Job) -> Status {
         pct: job.pct,
         files_discovered: i64::from(job.files_total),
         files_parsed: i64::from(job.files_parsed),
+        files_reused: i64::from(job.files_reused),
         imports_total: i64::from(job.imports_total),
         imports_internal: i64::from(job.imports_internal),
         imports_external: i64::from(job.imports_external),
@@ -227,6 +228,7 @@ pub async fn fail_job(
     )
     .await?;
     tracing::warn!(job_id = %job_id, code, message, "job failed");
+    super::retention::job_ended(ctx, job_id).await;
     Ok(())
 }
 
@@ -261,4 +263,74 @@ pub async fn warn(
     )
     .await?;
     Ok(())
+}
+
+/// Milliseconds spent per task name (`phaseDurationsMs` of the metrics artifact).
+///
+/// A task that has started but not yet recorded its end counts until `now`: the runner writes
+/// a task's `ended_at` only after its handler returns, so the task that enqueued `finalize`
+/// (and `finalize` itself) may still be open when the durations are computed.
+pub fn phase_durations(
+    tasks: &[crate::db::Task],
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::collections::BTreeMap<String, i64> {
+    let mut durations = std::collections::BTreeMap::new();
+    for t in tasks {
+        if let Some(start) = t.started_at {
+            let end = t.ended_at.unwrap_or(now);
+            *durations.entry(t.name.clone()).or_default() +=
+                (end - start).num_milliseconds().max(0);
+        }
+    }
+    durations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn task(name: &str, started: Option<i64>, ended: Option<i64>) -> crate::db::Task {
+        let at = |ms: i64| Utc.timestamp_millis_opt(1_700_000_000_000 + ms).unwrap();
+        crate::db::Task {
+            id: Uuid::new_v4(),
+            job_id: None,
+            name: name.into(),
+            batch_index: None,
+            queue: "normal".into(),
+            state: crate::db::TaskState::Running,
+            attempt: 1,
+            max_attempts: 3,
+            payload: Value::Null,
+            available_at: at(0),
+            lease_until: None,
+            worker: None,
+            started_at: started.map(at),
+            ended_at: ended.map(at),
+            error: None,
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    /// The flaky e2e case: `summarize` enqueued `finalize` and its row has no `ended_at` yet.
+    #[test]
+    fn a_started_task_without_an_end_counts_until_now() {
+        let now = Utc.timestamp_millis_opt(1_700_000_000_000 + 900).unwrap();
+        let tasks = [
+            task("parse_batch", Some(0), Some(100)),
+            task("parse_batch", Some(50), Some(250)),
+            task("summarize", Some(600), None),
+            task("finalize", Some(850), None),
+            task("map", None, None),
+        ];
+        let d = phase_durations(&tasks, now);
+        assert_eq!(d["parse_batch"], 300);
+        assert_eq!(d["summarize"], 300, "{d:?}");
+        assert_eq!(d["finalize"], 50);
+        assert!(!d.contains_key("map"), "never started: no duration");
+        // A clock step backwards never gives a negative duration.
+        let d = phase_durations(&tasks, now - Duration::seconds(10));
+        assert_eq!(d["summarize"], 0);
+    }
 }

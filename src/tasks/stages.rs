@@ -370,9 +370,6 @@ fn cache_blob(index: u32) -> String {
     format!("cache-{index}")
 }
 
-/// Work value: files of the job whose records came from the parse cache (from merge).
-const REUSED: &str = "reused";
-
 /// Reads and parses files in the parser sandbox (or in process when it is disabled); files
 /// whose records the parse cache holds are neither read nor parsed.
 async fn parse_files(
@@ -492,13 +489,21 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             cache.reused += refs.reused;
         }
     }
-    put_work_value(&ctx, &job, REUSED, Arc::new(cache.reused)).await?;
+    progress::update(
+        &ctx,
+        job.id,
+        JobUpdate {
+            files_reused: Some(cache.reused as i32),
+            ..Default::default()
+        },
+    )
+    .await?;
     parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
         get_work_value(&ctx, &job, DISCOVERED).await?;
-    let records = tokio::task::spawn_blocking(move || {
+    let (records, config_warnings) = tokio::task::spawn_blocking(move || {
         let wanted: Vec<ManifestEntry> = discovered
             .iter()
             .filter(|f| pipeline::is_resolver_config(&f.entry.path))
@@ -512,11 +517,25 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             })
             .collect();
         records.sort_by(|a, b| a.path.cmp(&b.path));
-        pipeline::resolve_imports(&mut records, &configs);
-        records
+        let warnings = pipeline::resolve_imports(&mut records, &configs);
+        (records, warnings)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("resolution panicked: {e}")))?;
+    for (path, w) in &config_warnings {
+        let new = crate::db::NewWarning {
+            job_id: job.id,
+            snapshot_id: job.snapshot_id,
+            file_path: Some(path.clone()),
+            code: w.code.clone(),
+            message: w.message.clone(),
+        };
+        // A re-run merge finds the row recorded and announces nothing again.
+        if ctx.db().insert_warning(&new).await.retryable()? {
+            let payload = json!({"code": w.code, "message": w.message, "path": path});
+            progress::emit(&ctx, job.id, types::WARNING, payload).await?;
+        }
+    }
     let records = Arc::new(records);
     let doc = FilesDoc::new(DocHead::now(job.repo_id, snapshot.id), Arc::clone(&records));
     let written = write_artifact(&ctx, &job, &snapshot, ArtifactKind::Files, doc).await?;
@@ -719,12 +738,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     };
     progress::set_phase(&ctx, job.id, phase::FINALIZING, JobUpdate::default()).await?;
     let tasks = ctx.db().list_tasks(job.id).await.retryable()?;
-    let mut durations: BTreeMap<String, i64> = BTreeMap::new();
-    for t in &tasks {
-        if let (Some(s), Some(e)) = (t.started_at, t.ended_at) {
-            *durations.entry(t.name.clone()).or_default() += (e - s).num_milliseconds().max(0);
-        }
-    }
+    let durations = progress::phase_durations(&tasks, chrono::Utc::now());
     let started = job.started_at.unwrap_or(job.created_at);
     let total_ms = (chrono::Utc::now() - job.created_at)
         .num_milliseconds()
@@ -736,7 +750,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         "snapshotId": snapshot.id,
         "filesCount": job.files_total,
         "filesParsed": job.files_parsed,
-        "filesReused": get_work_value::<usize>(&ctx, &job, REUSED).await.map_or(0, |n| *n),
+        "filesReused": job.files_reused,
         "bytes": job.upload_bytes,
         "importsTotal": job.imports_total,
         "importsInternal": job.imports_internal,
@@ -760,6 +774,9 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         .set_snapshot_status(snapshot.id, SnapshotStatus::Completed)
         .await
         .retryable()?;
+    // Nothing reads the work blobs any more (finalize itself does not): delete them before
+    // the job is seen `done`, so the end of its last task is not held up by the deletes.
+    super::retention::job_ended(&ctx, job.id).await;
     progress::set_phase(
         &ctx,
         job.id,

@@ -369,6 +369,12 @@ pub async fn check_done_job(
         .filter(|f| f["skipped"] != Value::Bool(true))
         .count();
     assert_eq!(status["filesParsed"].as_u64(), Some(parsed as u64));
+    // Issue 10: /status (the Redis overlay here) and metrics.json agree on the files reused
+    // from the parse cache.
+    assert_eq!(
+        status["filesReused"], docs.0["metrics"]["filesReused"],
+        "{status}"
+    );
     assert_eq!(
         files["summary"]["totalFiles"].as_u64(),
         Some(expect.files as u64)
@@ -391,6 +397,14 @@ pub async fn check_done_job(
         Some(expect.upload_bytes as u64),
         "the upload is in the bucket"
     );
+    // Issue 9 item 13: the job's intermediate work blobs went with its end (finalize deletes
+    // them before the job is `done`), unless the cluster keeps them (KEEP_WORK_FILES).
+    let left = store
+        .list(&format!("work/{job}/"))
+        .await
+        .expect("list work blobs");
+    let keep = c.env.get("KEEP_WORK_FILES").is_some_and(|v| v == "true");
+    assert_eq!(left.is_empty(), !keep, "work blobs in the bucket: {left:?}");
 
     Outcome {
         status,

@@ -104,6 +104,8 @@ pub struct Options {
     pub worker_lease_s: Option<u64>,
     /// `--concurrency` of each worker.
     pub concurrency: usize,
+    /// `KEEP_WORK_FILES=true`: jobs keep their work files after they end.
+    pub keep_work_files: bool,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             parse_batch_size: None,
             worker_lease_s: None,
             concurrency: 1,
+            keep_work_files: false,
         }
     }
 }
@@ -140,6 +143,8 @@ const CLEARED: &[&str] = &[
     "OPENAI_API_KEY",
     "MAX_UPLOAD_BYTES",
     "LOG_FORMAT",
+    "KEEP_WORK_FILES",
+    "UPLOAD_RETENTION_S",
     "METRICS_PORT",
     "PROVIS_METRICS_PORT",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -247,6 +252,9 @@ impl Cluster {
         }
         if let Some(n) = opts.worker_lease_s {
             env.insert("WORKER_LEASE_S".into(), n.to_string());
+        }
+        if opts.keep_work_files {
+            env.insert("KEEP_WORK_FILES".into(), "true".into());
         }
         let db = Db::connect(&db_url).await.expect("database pool");
         let port = free_port();

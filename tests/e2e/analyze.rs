@@ -253,3 +253,43 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
         "without the @lib/* path the alias no longer resolves into the repo: {graph}"
     );
 }
+
+/// Issue 9 item 10: a truncated package.json, or one nested 100,000 levels deep, is a warning on
+/// that file; every relative import below it still resolves (no `not_found`), and nothing
+/// overflows a stack.
+#[test]
+fn a_broken_package_json_is_a_warning_and_imports_still_resolve() {
+    let root = Root::new();
+    let deep = format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+    for (name, manifest) in [
+        ("truncated", r#"{"name": "x", "#.to_string()),
+        ("deep", deep),
+    ] {
+        let src = root.inputs().join(name);
+        fixtures::ts_app().write_to(&src);
+        std::fs::write(src.join("package.json"), &manifest).expect("write package.json");
+        let out = root.path().join(format!("out-{name}"));
+        let s = summary(&analyze(&root, &src, &out));
+        assert_eq!(s["edges"]["internal"], TS_EDGES.len() as u64, "{name}: {s}");
+        assert_eq!(
+            s["edges"]["unresolved"], 1,
+            "{name}: only ./does-not-exist: {s}"
+        );
+        let docs = artifacts(&out);
+        let files = &docs.iter().find(|d| d.0 == "files").expect("files").1;
+        let manifest = files["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["path"] == "package.json")
+            .expect("package.json record");
+        let warnings = manifest["warnings"].as_array().expect("warnings");
+        assert!(
+            warnings.iter().any(|w| w["code"] == "invalid_manifest"
+                && w["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("not valid JSON"))),
+            "{name}: {manifest}"
+        );
+    }
+}

@@ -183,7 +183,7 @@ async fn every_zip_rule_fails_its_job_with_its_code() {
         ("too_many_entries", zip_entries(&many_refs)),
         (
             "too_deep",
-            zip_entries(&[("src/a.ts", ok), ("a/b/c/d/e/f/g.ts", ok)]),
+            zip_entries(&[("src/a.ts", ok), ("a/b/c/d/e/f/g/h.ts", ok)]),
         ),
         ("ratio_exceeded", fixtures::zero_bomb(2 << 20)),
         (

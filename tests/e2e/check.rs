@@ -237,7 +237,15 @@ pub async fn finished_job(server: &Server, upload: Upload, files: usize) -> Fini
         assert_eq!(a["version"], 1, "{a}");
         let bytes = a["bytes"].as_u64().expect("bytes");
         assert!(bytes > 0, "{a}");
-        assert!(a["createdAt"].is_string() && a["uri"].is_string(), "{a}");
+        assert!(a["createdAt"].is_string(), "{a}");
+        // The key under the artifact directory, never the server's absolute path.
+        let uri = a["uri"].as_str().expect("uri");
+        assert!(
+            uri.starts_with(&format!("local:repos/{repo}/snapshots/"))
+                && uri.ends_with(&format!("/{kind}.v1.json")),
+            "{a}"
+        );
+        assert!(!uri.contains(&*server.data.to_string_lossy()), "{a}");
         let r = server
             .http
             .get(server.url(&format!("/repo/{repo}/{kind}")))

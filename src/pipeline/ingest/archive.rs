@@ -78,9 +78,35 @@ fn open_archive(path: &Path) -> Result<ZipArchive<BufReader<File>>, ZipRejection
         }
         other => ZipRejection::new(
             RejectCode::NotAZip,
-            format!("not a readable zip archive: {other}"),
+            format!("not a readable zip archive: {}", zip_error_text(&other)),
         ),
     })
+}
+
+/// What went wrong in words for the uploader. The `zip` crate's own messages can name its
+/// internal types (`Unexpected end of zip::format::blocks::Zip32CDEBlock`), so they are
+/// never shown; the crate's error goes to the log instead.
+fn zip_error_text(err: &ZipError) -> String {
+    tracing::debug!(error = %err, "zip crate error");
+    let truncated = "the file ends before the zip's closing directory record is complete: \
+                     the upload is truncated, or it is not a zip file";
+    match err {
+        ZipError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => truncated.to_string(),
+        ZipError::InvalidArchive(m)
+            if m.contains("EOCD") || m.contains("end of") || m.contains("Unexpected end") =>
+        {
+            truncated.to_string()
+        }
+        ZipError::InvalidArchive(m) if !m.contains("::") => format!("the zip is damaged ({m})"),
+        ZipError::InvalidArchive(_) => "the zip is damaged".to_string(),
+        ZipError::UnsupportedArchive(m) if !m.contains("::") => {
+            format!("the zip uses a feature that is not supported ({m})")
+        }
+        ZipError::CompressionMethodNotSupported(n) => {
+            format!("compression method {n} is not supported")
+        }
+        _ => "the file cannot be read as a zip archive".to_string(),
+    }
 }
 
 fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
@@ -101,7 +127,7 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
             "the central directory lists the same entry name more than once",
         ));
     }
-    let planned = plan(&archive, limits)?;
+    let planned = plan(&archive)?;
     match archive.has_overlapping_files() {
         Ok(false) => {}
         Ok(true) => {
@@ -113,21 +139,27 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
         Err(err) => {
             return Err(ZipRejection::new(
                 RejectCode::CorruptEntry,
-                format!("unreadable local file header: {err}"),
+                format!("unreadable local file header: {}", zip_error_text(&err)),
             ))
         }
     }
     let prefix = common_top_dir(planned.iter().map(|p| (p.parts.as_slice(), p.is_dir)));
+    // Depth is counted below the wrapper folder, known only once every name is read (a zip
+    // name is at most 65,535 bytes, so holding the parts until then is bounded).
+    for p in &planned {
+        let parts = without_wrapper(&p.parts, prefix.as_deref());
+        let folders = folder_depth(parts, p.is_dir);
+        if folders > limits.max_depth {
+            return Err(too_deep(&p.name, folders, limits));
+        }
+    }
 
     let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
     let mut entries = Vec::new();
     let mut skipped = BTreeSet::new();
     let mut total: u64 = 0;
     for p in &planned {
-        let parts = match &prefix {
-            Some(top) if p.parts.first() == Some(top) => &p.parts[1..],
-            _ => &p.parts[..], // `__MACOSX/…`, the one kind allowed beside the wrapper
-        };
+        let parts = without_wrapper(&p.parts, prefix.as_deref());
         if let Some(k) = heavy_dir_at(parts, p.is_dir) {
             skipped.insert(SkippedEntry {
                 path: parts[..=k].join("/"),
@@ -154,11 +186,40 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
     })
 }
 
-/// Pass one: names, depth, symlinks, encryption and duplicates, from the central directory.
-fn plan(
-    archive: &ZipArchive<BufReader<File>>,
-    limits: &ZipLimits,
-) -> Result<Vec<Planned>, ZipRejection> {
+/// The components of an entry below the wrapper folder `prefix`, if it has that wrapper
+/// (`__MACOSX/…` is the one kind of entry allowed beside it).
+fn without_wrapper<'p>(parts: &'p [String], prefix: Option<&str>) -> &'p [String] {
+    match prefix {
+        Some(top) if parts.first().map(String::as_str) == Some(top) => &parts[1..],
+        _ => parts,
+    }
+}
+
+/// How many folders an entry is inside (its own name not counted; a directory is as deep as
+/// the folders it names): what `ZIP_MAX_DEPTH` limits.
+pub(super) fn folder_depth(parts: &[String], is_dir: bool) -> u64 {
+    let n = parts.len() as u64;
+    if is_dir {
+        n
+    } else {
+        n.saturating_sub(1)
+    }
+}
+
+/// The `too_deep` rejection of `name`, inside `folders` folders.
+pub(super) fn too_deep(name: &str, folders: u64, limits: &ZipLimits) -> ZipRejection {
+    ZipRejection::entry(
+        RejectCode::TooDeep,
+        name,
+        format!(
+            "{name:?} is inside {folders} folders, more than the limit of {} (ZIP_MAX_DEPTH)",
+            limits.max_depth
+        ),
+    )
+}
+
+/// Pass one: names, symlinks, encryption and duplicates, from the central directory.
+fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipRejection> {
     let mut planned = Vec::with_capacity(archive.len());
     // Normalised path -> position in `planned`, for files and for explicit directories.
     let mut files: HashMap<String, usize> = HashMap::new();
@@ -168,7 +229,10 @@ fn plan(
         let e = archive.by_index_data(index).map_err(|err| {
             ZipRejection::new(
                 RejectCode::NotAZip,
-                format!("unreadable central directory entry {index}: {err}"),
+                format!(
+                    "unreadable central directory entry {index}: {}",
+                    zip_error_text(&err)
+                ),
             )
         })?;
         let name = match e.name() {
@@ -184,17 +248,6 @@ fn plan(
         };
         let parts = normalize(&name)?;
         let is_dir = e.is_dir();
-        if parts.len() as u64 > limits.max_depth {
-            return Err(ZipRejection::entry(
-                RejectCode::TooDeep,
-                &name,
-                format!(
-                    "entry {name:?} is {} levels deep, more than the limit of {}",
-                    parts.len(),
-                    limits.max_depth
-                ),
-            ));
-        }
         if e.unix_mode().is_some_and(|m| m & S_IFMT == S_IFLNK) {
             return Err(ZipRejection::entry(
                 RejectCode::SymlinkEntry,
@@ -290,7 +343,7 @@ fn inflate_planned(
         ZipRejection::entry(
             RejectCode::CorruptEntry,
             name,
-            format!("entry {name:?}: {err}"),
+            format!("entry {name:?}: {}", zip_error_text(&err)),
         )
     })?;
     let data_offset = raw.data_start().ok_or_else(|| {

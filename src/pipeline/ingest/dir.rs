@@ -90,21 +90,13 @@ fn walk(root: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
                 );
             }
             let parts = normalize(&rel).map_err(|r| r.with_inflated(total))?;
-            if parts.len() as u64 > limits.max_depth {
-                return Err(ZipRejection::entry(
-                    RejectCode::TooDeep,
-                    &rel,
-                    format!(
-                        "{rel:?} is {} levels deep, more than the limit of {}",
-                        parts.len(),
-                        limits.max_depth
-                    ),
-                )
-                .with_inflated(total));
-            }
             let file_type = child
                 .file_type()
                 .map_err(|e| ZipRejection::io(&child.path(), &e).with_inflated(total))?;
+            let folders = super::archive::folder_depth(&parts, file_type.is_dir());
+            if folders > limits.max_depth {
+                return Err(super::archive::too_deep(&rel, folders, limits).with_inflated(total));
+            }
             if file_type.is_symlink() {
                 skipped.push(skip(rel, SkipReason::Symlink));
             } else if file_type.is_dir() {

@@ -96,7 +96,8 @@ pub const HEAVY_DIRS: &[&str] = &[
 pub struct ZipLimits {
     /// Most entries the central directory may list (files and directories).
     pub max_entries: u64,
-    /// Most components an entry name may have, file name included (`a/b/c.txt` is 3).
+    /// Most folders a file may be inside, below the wrapper folder of a GitHub-style archive
+    /// (`a/b/c.txt` is inside 2; its own name is not counted).
     pub max_depth: u64,
     /// Most bytes all inflated files may add up to.
     pub max_uncompressed_bytes: u64,
@@ -124,7 +125,7 @@ pub enum RejectCode {
     NotAZip,
     /// More entries than `max_entries`.
     TooManyEntries,
-    /// An entry name with more components than `max_depth`.
+    /// An entry inside more folders than `max_depth`.
     TooDeep,
     /// More inflated bytes in total than `max_uncompressed_bytes`.
     TotalTooLarge,

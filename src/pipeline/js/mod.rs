@@ -29,7 +29,7 @@ pub use parse::{
     assume_parse_stack, init_parse_pool, js_language, parse_js, parse_js_batch, parse_pool,
     MAX_NESTING, PARSE_STACK_BYTES,
 };
-pub use resolve::{resolve_all, JsResolver, Resolution, UNRESOLVED_REASONS};
+pub use resolve::{resolve_all, JsResolver, Resolution, UNRESOLVED_REASONS, WARN_INVALID_MANIFEST};
 pub use vfs::{MemorySnapshot, SnapshotFiles};
 
 /// Errors of the JS/TS module. Parsing itself never fails (problems become warnings on the

@@ -26,9 +26,6 @@ pub const PARSE_STACK_BYTES: usize = 512 << 20;
 /// below a few hundred levels.
 pub const MAX_NESTING: usize = 200_000;
 
-/// How much of the start of a file is searched for NUL bytes to call it binary.
-const BINARY_SNIFF_BYTES: usize = 8 * 1024;
-
 /// How many times a fatal syntax error is cut out (its line blanked) before giving up on a tree.
 const RECOVERY_ATTEMPTS: usize = 3;
 
@@ -122,10 +119,9 @@ pub fn parse_js(path: &str, bytes: &[u8]) -> FileRecord {
     let (language, ext, source_type) =
         classify(path).unwrap_or((Language::Js, "js", SourceType::unambiguous().with_jsx(true)));
     let mut record = FileRecord::new(path, language, ext, bytes);
-    let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
-    if sniff.contains(&0) {
+    if crate::pipeline::model::looks_binary(bytes) {
         record.skipped = true;
-        record.skip_reason = Some("binary".to_string());
+        record.skip_reason = Some(crate::pipeline::model::SKIP_BINARY.to_string());
         return record;
     }
     let text: Cow<'_, str> = match std::str::from_utf8(bytes) {

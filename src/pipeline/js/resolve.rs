@@ -77,6 +77,45 @@ pub struct JsResolver {
     /// Folder of each package.json → its `name` when it also has `exports`: the packages
     /// whose own files may import them by name (Node's self-reference).
     self_names: HashMap<String, Option<String>>,
+    /// `package.json` files replaced by `{}` (path, why), sorted by path.
+    broken_manifests: Vec<(String, String)>,
+}
+
+/// Warning code of a `package.json` that could not be read as a JSON object.
+pub const WARN_INVALID_MANIFEST: &str = "invalid_manifest";
+
+/// Why a `package.json` text is unusable, `None` when it is a JSON object.
+///
+/// `serde_json` stops at 128 levels of nesting with an error (no deep recursion), so a
+/// manifest nested 100,000 levels deep is refused here before `oxc_resolver`'s own parser
+/// sees it. A leading BOM is allowed, as `oxc_resolver` and Node allow it.
+fn manifest_problem(text: &str) -> Option<String> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(_)) => None,
+        Ok(_) => Some("is not a JSON object".to_string()),
+        Err(e) => Some(format!("is not valid JSON ({e})")),
+    }
+}
+
+/// Replaces every unusable `package.json` in `contents` by `{}`. Left as it is, `oxc_resolver`
+/// fails every lookup that passes its folder, and all relative imports below it would end
+/// `not_found`. Returns the replaced files and why, sorted by path.
+fn replace_broken_manifests(contents: &mut HashMap<String, String>) -> Vec<(String, String)> {
+    let mut broken: Vec<(String, String)> = contents
+        .iter_mut()
+        .filter(|(p, _)| p.rsplit('/').next() == Some("package.json"))
+        .filter_map(|(p, text)| {
+            let why = manifest_problem(text)?;
+            *text = "{}".to_string();
+            Some((
+                p.clone(),
+                format!("package.json {why}; its settings are ignored and imports below it resolve without them"),
+            ))
+        })
+        .collect();
+    broken.sort();
+    broken
 }
 
 impl std::fmt::Debug for JsResolver {
@@ -233,6 +272,7 @@ impl JsResolver {
                 contents.insert(p.clone(), String::from_utf8_lossy(&bytes).into_owned());
             }
         }
+        let broken_manifests = replace_broken_manifests(&mut contents);
         let workspaces = workspace::discover(paths, &contents);
         let mut set = TsconfigSet {
             files: &file_set,
@@ -309,7 +349,15 @@ impl JsResolver {
             workspaces,
             tsconfig_dirs,
             self_names,
+            broken_manifests,
         }
+    }
+
+    /// The `package.json` files that are not a JSON object (truncated, nested too deep, not
+    /// JSON at all), with why: each was read as `{}` so the imports below it still resolve.
+    /// Callers turn these into [`WARN_INVALID_MANIFEST`] warnings on those files.
+    pub fn broken_manifests(&self) -> &[(String, String)] {
+        &self.broken_manifests
     }
 
     /// Resolves one import of `from_path` (repo-relative).

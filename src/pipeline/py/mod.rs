@@ -36,7 +36,8 @@ pub const SKIP_TOO_LARGE: &str = "too_large";
 /// Parses one Python file (`.py` or `.pyi`) into its [`FileRecord`].
 ///
 /// Never fails and never returns an empty record for readable input: syntax errors and
-/// invalid UTF-8 become [`FileRecord::warnings`]. `path` is the repo-relative path; its
+/// invalid UTF-8 become [`FileRecord::warnings`]; binary content (a NUL byte near the start)
+/// is skipped with reason `binary`, as for JS/TS. `path` is the repo-relative path; its
 /// extension picks stub mode for `.pyi`.
 pub fn parse_py(path: &str, bytes: &[u8]) -> FileRecord {
     let is_stub = path.ends_with(".pyi");
@@ -46,6 +47,11 @@ pub fn parse_py(path: &str, bytes: &[u8]) -> FileRecord {
         // The parser addresses source with 32-bit offsets; larger input cannot be parsed.
         record.skipped = true;
         record.skip_reason = Some(SKIP_TOO_LARGE.to_string());
+        return record;
+    }
+    if crate::pipeline::model::looks_binary(bytes) {
+        record.skipped = true;
+        record.skip_reason = Some(crate::pipeline::model::SKIP_BINARY.to_string());
         return record;
     }
     let source = String::from_utf8_lossy(bytes);
