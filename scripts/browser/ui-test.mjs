@@ -91,6 +91,9 @@ try {
   assert.equal(await num('[data-k="unresolved"] b'), graph.metrics.unresolvedLocal);
   assert.equal(await num('[data-k="cycles"] b'), graph.metrics.cycles.length);
   assert.equal(await num('[data-k="capabilities"] b'), caps.capabilities.length);
+  const metrics = await api(`/repo/${repoId}/metrics?snapshot_id=${snapId}`);
+  assert.equal(await num('[data-k="warnings"] b'), metrics.warningsCount);
+  assert.equal(await page.locator('#hubs li').count(), graph.metrics.topHubs.length);
   for (const [lang, n] of Object.entries(tree.languages)) {
     assert.equal(Number((await text(`tr[data-lang="${lang}"] td.num`)).replace(/,/g, '')), n, `files in ${lang}`);
   }

@@ -127,6 +127,75 @@ function aggregate(tree, gi, expanded, showExt) {
   return { drawn, edges, rep, cycleNodes };
 }
 
+/**
+ * Positions for the drawn nodes: a force-directed layout (Fruchterman–Reingold) on typed
+ * arrays, with repulsion only between nodes in neighbouring grid cells, so it costs O(nodes +
+ * edges) per step and stays fast at MAX_DRAWN nodes. Starts from a circle in path order (a
+ * folder's files start together) and uses no randomness: the same view always looks the same.
+ */
+export function forceLayout(ids, links) {
+  const n = ids.length;
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const order = ids.map((id, i) => [id, i]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const k = 70;
+  const x = new Float64Array(n); const y = new Float64Array(n);
+  const dx = new Float64Array(n); const dy = new Float64Array(n);
+  const radius = k * Math.sqrt(n) * 0.6 + k;
+  order.forEach(([, i], rank) => {
+    const a = (2 * Math.PI * rank) / Math.max(1, n);
+    const r = radius * (0.55 + 0.45 * (((rank * 7919) % 17) / 17));
+    x[i] = r * Math.cos(a); y[i] = r * Math.sin(a);
+  });
+  const es = [];
+  for (const e of links) {
+    const a = index.get(e.source); const b = index.get(e.target);
+    if (a !== undefined && b !== undefined && a !== b) es.push([a, b, 1 + Math.log2(e.weight || 1) * 0.3]);
+  }
+  const steps = n <= 300 ? 220 : n <= 1000 ? 120 : 70;
+  const cell = 4 * k;
+  let temp = radius / 3;
+  for (let step = 0; step < steps; step += 1) {
+    dx.fill(0); dy.fill(0);
+    const grid = new Map();
+    for (let i = 0; i < n; i += 1) {
+      const key = `${Math.floor(x[i] / cell)},${Math.floor(y[i] / cell)}`;
+      let list = grid.get(key);
+      if (!list) { list = []; grid.set(key, list); }
+      list.push(i);
+    }
+    for (let i = 0; i < n; i += 1) {
+      const cx = Math.floor(x[i] / cell); const cyy = Math.floor(y[i] / cell);
+      for (let gx = cx - 1; gx <= cx + 1; gx += 1) {
+        for (let gy = cyy - 1; gy <= cyy + 1; gy += 1) {
+          const list = grid.get(`${gx},${gy}`);
+          if (!list) continue;
+          for (const j of list) {
+            if (j === i) continue;
+            let ddx = x[i] - x[j]; let ddy = y[i] - y[j];
+            let d2 = ddx * ddx + ddy * ddy;
+            if (d2 < 0.01) { ddx = ((i - j) % 7) * 0.1 + 0.1; ddy = 0.1; d2 = ddx * ddx + ddy * ddy; }
+            const f = (k * k) / d2;
+            dx[i] += ddx * f; dy[i] += ddy * f;
+          }
+        }
+      }
+    }
+    for (const [a, b, w] of es) {
+      const ddx = x[a] - x[b]; const ddy = y[a] - y[b];
+      const d = Math.sqrt(ddx * ddx + ddy * ddy) || 0.01;
+      const f = (d / k) * w * 0.6;
+      dx[a] -= ddx * f / 2; dy[a] -= ddy * f / 2; dx[b] += ddx * f / 2; dy[b] += ddy * f / 2;
+    }
+    for (let i = 0; i < n; i += 1) {
+      dx[i] -= x[i] * 0.006; dy[i] -= y[i] * 0.006; // gravity keeps islands near the rest
+      const len = Math.sqrt(dx[i] * dx[i] + dy[i] * dy[i]);
+      if (len > 0) { const m = Math.min(len, temp) / len; x[i] += dx[i] * m; y[i] += dy[i] * m; }
+    }
+    temp = Math.max(1, temp * 0.965);
+  }
+  return new Map(ids.map((id, i) => [id, { x: x[i], y: y[i] }]));
+}
+
 const STYLE = [
   { selector: 'node', style: { label: 'data(label)', 'font-size': 10, 'text-valign': 'bottom', 'text-margin-y': 3, color: '#1b2330',
     'background-color': 'data(color)', width: 'data(size)', height: 'data(size)', 'text-outline-color': '#fff', 'text-outline-width': 2, 'min-zoomed-font-size': 7 } },
@@ -179,7 +248,7 @@ export async function graphView({ main, route, alive }) {
           h('span', {}, h('i', { style: 'background:#fff;border:2px solid #d32f2f' }), 'in a cycle'))),
       h('div', { class: 'card' }, selPanel), h('div', { class: 'card' }, cyclePanel), h('div', { class: 'card' }, folderPanel))));
 
-  const cy = cytoscape({ container: box, style: STYLE, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4, textureOnViewport: true, hideEdgesOnViewport: true });
+  const cy = cytoscape({ container: box, style: STYLE, minZoom: 0.05, maxZoom: 4, textureOnViewport: true, hideEdgesOnViewport: true });
   document.addEventListener('provis:leave', () => cy.destroy(), { once: true });
   let current = null;
 
@@ -232,10 +301,9 @@ export async function graphView({ main, route, alive }) {
     }
     cy.batch(() => { cy.elements().remove(); cy.add(els); });
     const n = agg.drawn.size;
-    const layout = n <= 90
-      ? { name: 'cose', animate: false, randomize: true, numIter: 600, nodeRepulsion: () => 60000, nodeOverlap: 40, idealEdgeLength: () => 110, componentSpacing: 80, fit: true, padding: 40 }
-      : { name: 'concentric', animate: false, concentric: (node) => node.degree(), levelWidth: () => 4, minNodeSpacing: 6, fit: true, padding: 20 };
     const tAdd = performance.now();
+    const pos = forceLayout([...agg.drawn.keys()], [...agg.edges.values()]);
+    const layout = { name: 'preset', positions: (node) => pos.get(node.id()), fit: true, padding: 30, animate: false };
     cy.layout(layout).run();
     if (cy.zoom() > 1.3) { cy.zoom(1.3); cy.center(); }
     box.dataset.timing = `aggregate ${Math.round(tAgg - t)} add ${Math.round(tAdd - tAgg)} layout ${Math.round(performance.now() - tAdd)}`;
@@ -295,7 +363,7 @@ export async function graphView({ main, route, alive }) {
       h('p', {}, h('a', { href: fileHref(r, s, selected), id: 'open-file' }, 'Open the file view'), ' · ', h('button', { type: 'button', class: 'link', onclick: () => { selected = null; highlight(); renderSelection(); syncUrl(); } }, 'clear')),
       h('h3', {}, `Imports (${outs.length})`), pills(outs.map((e) => e.to)),
       h('h3', {}, `Imported by (${ins.length})`), pills(ins.map((e) => e.from)),
-      ext.length ? [h('h3', {}, `Packages (${ext.length})`), h('p', { class: 'mono' }, [...new Set(ext)].join(', '))] : null);
+      ext.length ? h('h3', {}, `Packages (${new Set(ext).size})`) : '', ext.length ? h('p', { class: 'mono' }, [...new Set(ext)].join(', ')) : '');
   }
   function renderCycles() {
     clear(cyclePanel);
