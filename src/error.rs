@@ -34,6 +34,7 @@ error_codes! {
     RepoNotFound => "repo_not_found", NOT_FOUND;
     SnapshotNotFound => "snapshot_not_found", NOT_FOUND;
     ArtifactNotFound => "artifact_not_found", NOT_FOUND;
+    AssetNotFound => "asset_not_found", NOT_FOUND;
     BadRequest => "bad_request", BAD_REQUEST;
     MissingFile => "missing_file", BAD_REQUEST;
     NotAZip => "not_a_zip", BAD_REQUEST;

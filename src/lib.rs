@@ -31,3 +31,4 @@ pub mod pipeline;
 pub mod queue;
 pub mod tasks;
 pub mod telemetry;
+pub mod web;

@@ -25,9 +25,10 @@ pub struct Guard {
     pub cors_origins: Arc<Vec<String>>,
 }
 
-/// Routes that never need the token (probes, scrapes and the API description).
+/// Routes that never need the token (probes, scrapes, the API description, and the web
+/// page, which holds no data and sends the token the user gives it with its API calls).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/metrics" | "/openapi.json")
+    matches!(path, "/health" | "/metrics" | "/openapi.json" | "/") || path.starts_with("/ui/")
 }
 
 impl Guard {

@@ -8,9 +8,11 @@
 //! only handlers that carry an OpenAPI description, so the document at `/openapi.json`
 //! ([`openapi`]) lists every route the server answers.
 
+pub mod browse;
 pub mod middleware;
 pub mod model;
 pub mod ops;
+pub mod page;
 pub mod probe;
 pub mod routes;
 pub mod sse;
@@ -45,6 +47,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(routes::events)
         .service(routes::list_artifacts)
         .service(routes::artifact)
+        .service(browse::list_repos)
+        .service(browse::list_snapshots)
+        .service(page::index)
+        .service(page::ui_asset)
         .default_service(web::to(not_found));
 }
 
@@ -68,6 +74,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tags(
         (name = "jobs", description = "Upload a repository and follow its job"),
         (name = "artifacts", description = "What a job produced"),
+        (name = "repositories", description = "What has been uploaded: repositories and their snapshots"),
+        (name = "web", description = "The web page (public: it holds no data)"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]

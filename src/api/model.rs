@@ -297,3 +297,119 @@ pub struct Liveness {
     /// Version of provis.
     pub version: String,
 }
+
+/// `GET /repos`: one page of repositories, by name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoList {
+    /// The repositories of this page.
+    pub repos: Vec<RepoItem>,
+    /// How many repositories there are in all.
+    pub total: i64,
+    /// The page size asked for.
+    pub limit: i64,
+    /// How many were skipped.
+    pub offset: i64,
+}
+
+/// One repository.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoItem {
+    /// The repository's id.
+    pub id: Uuid,
+    /// Its unique name.
+    pub name: String,
+    /// When it was first uploaded.
+    pub created_at: DateTime<Utc>,
+    /// How many snapshots it has.
+    pub snapshots: i64,
+    /// Its newest snapshot, whatever its status.
+    pub latest_snapshot: Option<SnapshotItem>,
+}
+
+/// `GET /repos/{repo_id}/snapshots`: one page of a repository's snapshots, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotList {
+    /// The repository.
+    pub repo_id: Uuid,
+    /// Its name.
+    pub repo_name: String,
+    /// The snapshots of this page.
+    pub snapshots: Vec<SnapshotItem>,
+    /// How many snapshots the repository has in all.
+    pub total: i64,
+    /// The page size asked for.
+    pub limit: i64,
+    /// How many were skipped.
+    pub offset: i64,
+}
+
+/// One snapshot: an analysed state of a repository (one per content and settings).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotItem {
+    /// The snapshot's id.
+    pub id: Uuid,
+    /// Its repository.
+    pub repo_id: Uuid,
+    /// blake3 over the accepted files (the "commit" of a zip).
+    pub commit_hash: String,
+    /// blake3 of the analysis settings.
+    pub settings_hash: String,
+    /// `processing`, `completed` or `failed`; only completed snapshots have artifacts to
+    /// browse.
+    pub status: SnapshotStatusParam,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Its last status change.
+    pub updated_at: DateTime<Utc>,
+    /// The newest job that built or re-used it (follow it at `/jobs/{jobId}/events`).
+    pub job_id: Option<Uuid>,
+    /// That job's phase.
+    pub phase: Option<String>,
+    /// That job's error, when it failed.
+    pub error: Option<String>,
+}
+
+/// A snapshot's status on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotStatusParam {
+    /// A job is building its artifacts.
+    Processing,
+    /// Every artifact was written.
+    Completed,
+    /// The job that built it failed.
+    Failed,
+}
+
+impl From<crate::db::SnapshotStatus> for SnapshotStatusParam {
+    fn from(s: crate::db::SnapshotStatus) -> Self {
+        use crate::db::SnapshotStatus as S;
+        match s {
+            S::Processing => Self::Processing,
+            S::Completed => Self::Completed,
+            S::Failed => Self::Failed,
+        }
+    }
+}
+
+impl SnapshotItem {
+    /// The wire form of a snapshot row and its newest job.
+    pub fn of(s: &crate::db::Snapshot, job: Option<&crate::db::Job>) -> Self {
+        Self {
+            id: s.id,
+            repo_id: s.repo_id,
+            commit_hash: s.commit_hash.clone(),
+            settings_hash: s.settings_hash.clone(),
+            status: s.status.into(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            job_id: job.map(|j| j.id),
+            phase: job.map(|j| j.phase.clone()),
+            error: job.and_then(|j| j.error.clone()),
+        }
+    }
+}

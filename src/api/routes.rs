@@ -20,11 +20,11 @@ use std::time::Duration;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
+pub(super) fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
     Uuid::parse_str(text).map_err(|_| ApiError::new(what, format!("no such id: {text:?}")))
 }
 
-fn db_err(e: crate::db::DbError) -> ApiError {
+pub(super) fn db_err(e: crate::db::DbError) -> ApiError {
     if e.is_unavailable() {
         ApiError::unavailable("database", e)
     } else {

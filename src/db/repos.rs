@@ -4,9 +4,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::models::{Repo, Snapshot};
-use super::schema::{repos, snapshots};
-use super::types::{DbTime, DbUuid, SnapshotStatus};
+use super::models::{Job, Repo, Snapshot};
+use super::schema::{jobs, repos, snapshots};
+use super::types::{DbOpt, DbTime, DbUuid, SnapshotStatus};
 use super::{now, Db, DbError, Result};
 
 impl Db {
@@ -135,6 +135,59 @@ impl Db {
                 .filter(snapshots::status.eq(SnapshotStatus::Completed))
                 .order((snapshots::updated_at.desc(), snapshots::created_at.desc()))
                 .select(Snapshot::as_select())
+                .first(conn)
+                .await
+                .optional()?)
+        })
+    }
+    /// One page of repositories by name, and how many there are in all (`GET /repos`).
+    pub async fn list_repos(&self, limit: i64, offset: i64) -> Result<(Vec<Repo>, i64)> {
+        with_conn!(self, conn => {
+            let total: i64 = repos::table.count().get_result(conn).await?;
+            let rows = repos::table
+                .order((repos::name.asc(), repos::id.asc()))
+                .limit(limit)
+                .offset(offset)
+                .select(Repo::as_select())
+                .load(conn)
+                .await?;
+            Ok((rows, total))
+        })
+    }
+
+    /// One page of a repo's snapshots, newest first, and how many it has in all
+    /// (`GET /repos/{id}/snapshots`).
+    pub async fn list_snapshots(
+        &self,
+        repo_id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Snapshot>, i64)> {
+        with_conn!(self, conn => {
+            let total: i64 = snapshots::table
+                .filter(snapshots::repo_id.eq(DbUuid(repo_id)))
+                .count()
+                .get_result(conn)
+                .await?;
+            let rows = snapshots::table
+                .filter(snapshots::repo_id.eq(DbUuid(repo_id)))
+                .order((snapshots::created_at.desc(), snapshots::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .select(Snapshot::as_select())
+                .load(conn)
+                .await?;
+            Ok((rows, total))
+        })
+    }
+
+    /// The newest job that built (or re-used) a snapshot: what a client follows to watch it.
+    pub async fn latest_job_of_snapshot(&self, snapshot_id: Uuid) -> Result<Option<Job>> {
+        with_conn!(self, conn => {
+            Ok(jobs::table
+                .filter(jobs::snapshot_id.eq(DbOpt(Some(DbUuid(snapshot_id)))))
+                .order((jobs::created_at.desc(), jobs::id.desc()))
+                .select(Job::as_select())
                 .first(conn)
                 .await
                 .optional()?)
