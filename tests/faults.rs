@@ -444,26 +444,9 @@ async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
     c.wait_workers(1).await;
     let repo = fixtures::py_package();
     let zip = fixtures::zip(&repo);
-    proxy.stall(true);
-    let t0 = Instant::now();
-    let (status, body) = c.upload(zip.clone(), "hung.zip", None).await;
-    let answered = t0.elapsed();
-    eprintln!(
-        "FAULT-TIMING upload while S3 hangs (timeout 3 s): {status} after {:.2} s",
-        answered.as_secs_f64()
-    );
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("storage"),
-        "{body}"
-    );
-    assert!(answered < Duration::from_secs(30), "bounded by the timeout");
+    upload_while_stalled(&c, &proxy, &zip, "S3", "storage").await;
     assert_eq!(c.count("jobs", "true").await, 0, "no job left behind");
     assert_eq!(c.count("tasks", "true").await, 0, "no task left behind");
-    proxy.stall(false);
     let uploads = c
         .store()
         .await
@@ -525,24 +508,7 @@ async fn an_upload_while_postgres_hangs_answers_503_in_time() {
     c.wait_workers(1).await;
     let repo = fixtures::py_package();
     let zip = fixtures::zip(&repo);
-    proxy.stall(true);
-    let t0 = Instant::now();
-    let (status, body) = c.upload(zip.clone(), "pg-hung.zip", None).await;
-    let answered = t0.elapsed();
-    eprintln!(
-        "FAULT-TIMING upload while Postgres hangs (timeout 3 s): {status} after {:.2} s",
-        answered.as_secs_f64()
-    );
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("database"),
-        "{body}"
-    );
-    assert!(answered < Duration::from_secs(30), "bounded by the timeout");
-    proxy.stall(false);
+    upload_while_stalled(&c, &proxy, &zip, "Postgres", "database").await;
     assert_eq!(c.count("jobs", "true").await, 0, "no job left behind");
     let t1 = Instant::now();
     let acc = c.submit(zip.clone(), "pg-hung.zip", None).await;
@@ -556,4 +522,34 @@ async fn an_upload_while_postgres_hangs_answers_503_in_time() {
         redis_lost: false,
     };
     checks::check_done_job(&c, &acc, &events, &expect).await;
+}
+
+/// Uploads `zip` while `proxy` holds the traffic of `what` (the timeout set to 3 s): the answer
+/// is a 503 whose message names `component`, given well within the bound; the proxy lets
+/// traffic through again before this returns.
+async fn upload_while_stalled(
+    c: &Cluster,
+    proxy: &faults::StallProxy,
+    zip: &[u8],
+    what: &str,
+    component: &str,
+) {
+    proxy.stall(true);
+    let t0 = Instant::now();
+    let (status, body) = c.upload(zip.to_vec(), "hung.zip", None).await;
+    let answered = t0.elapsed();
+    proxy.stall(false);
+    eprintln!(
+        "FAULT-TIMING upload while {what} hangs (timeout 3 s): {status} after {:.2} s",
+        answered.as_secs_f64()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(component),
+        "{body}"
+    );
+    assert!(answered < Duration::from_secs(30), "bounded by the timeout");
 }

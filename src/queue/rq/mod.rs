@@ -206,6 +206,19 @@ fn broken(e: &QueueError) -> bool {
     }
 }
 
+/// Runs `call`, and once more when its connection was found broken (Redis restarted since it
+/// was made): the broken connection is replaced by then, so a restart costs callers no error.
+async fn once_more_if_broken<T, F, Fut>(call: F) -> Result<T, QueueError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, QueueError>>,
+{
+    match call().await {
+        Err(e) if broken(&e) => call().await,
+        r => r,
+    }
+}
+
 impl RedisBackend {
     /// Connects to `url` (`redis://host:port[/db]`) with keys under `prefix` (RQ's default is
     /// `rq`), and loads the scripts. Fails when Redis does not answer (what `provis work`
@@ -311,41 +324,31 @@ impl RedisBackend {
         }
     }
 
+    /// Forgets a broken shared connection (see [`Self::on_error`]) and converts the error.
+    fn failed(&self, e: redis::RedisError) -> QueueError {
+        self.on_error(&e);
+        e.into()
+    }
+
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, QueueError> {
-        let once = || async {
+        once_more_if_broken(|| async {
             let mut conn = self.conn().await?;
-            cmd.query_async(&mut conn).await.map_err(|e| {
-                self.on_error(&e);
-                QueueError::from(e)
-            })
-        };
-        match once().await {
-            Err(e) if broken(&e) => once().await,
-            r => r,
-        }
+            cmd.query_async(&mut conn).await.map_err(|e| self.failed(e))
+        })
+        .await
     }
 
     async fn pipe<T: redis::FromRedisValue>(&self, p: &redis::Pipeline) -> Result<T, QueueError> {
-        let once = || async {
+        once_more_if_broken(|| async {
             let mut conn = self.conn().await?;
-            p.query_async(&mut conn).await.map_err(|e| {
-                self.on_error(&e);
-                QueueError::from(e)
-            })
-        };
-        match once().await {
-            Err(e) if broken(&e) => once().await,
-            r => r,
-        }
+            p.query_async(&mut conn).await.map_err(|e| self.failed(e))
+        })
+        .await
     }
 
-    /// Runs a script; a connection found broken (Redis restarted since it was made) is
-    /// replaced and the script sent once more, so a restart costs callers no error.
+    /// Runs a script (see [`once_more_if_broken`]).
     async fn eval(&self, s: &Script, keys: &[String], args: Args) -> Result<Value, QueueError> {
-        match self.eval_once(s, keys, &args).await {
-            Err(e) if broken(&e) => self.eval_once(s, keys, &args).await,
-            r => r,
-        }
+        once_more_if_broken(|| self.eval_once(s, keys, &args)).await
     }
 
     async fn eval_once(
@@ -372,14 +375,8 @@ impl RedisBackend {
             Err(e) if e.code() == Some("NOSCRIPT") => build("EVAL", &s.body)
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| {
-                    self.on_error(&e);
-                    e.into()
-                }),
-            Err(e) => {
-                self.on_error(&e);
-                Err(e.into())
-            }
+                .map_err(|e| self.failed(e)),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
