@@ -427,6 +427,52 @@ fn django_urlpatterns_and_include_composition() {
     assert_eq!(record(&tests, "blog/tests.py").role, FileRole::Test);
 }
 
+/// Django REST framework routers (issue 8): each registered viewset gives the routes DRF
+/// generates from its actions (own, from DRF's viewsets and mixins, from project bases),
+/// `@action` routes, `trailing_slash=False`, and a `DefaultRouter`'s root and `.<format>`
+/// suffixes; `include(router.urls)` mounts the router.
+#[test]
+fn drf_routers_expand_registered_viewsets() {
+    let table = route_table(&compose("drf_api"));
+    let mount = "[shop/urls.py:18]";
+    let v0 = "[shop/urls.py:19]";
+    let expect: Vec<String> = [
+        ("/api/", 8, mount),
+        ("/api/.<format>", 8, mount),
+        ("/api/products.<format>", 9, mount),
+        ("/api/products/", 9, mount),
+        ("/api/products/recent.<format>", 9, mount),
+        ("/api/products/recent/", 9, mount),
+        ("/api/products/<pk>.<format>", 9, mount),
+        ("/api/products/<pk>/", 9, mount),
+        ("/api/products/<pk>/set-price.<format>", 9, mount),
+        ("/api/products/<pk>/set-price/", 9, mount),
+        ("/api/things.<format>", 10, mount),
+        ("/api/things/", 10, mount),
+        ("/api/things/<pk>.<format>", 10, mount),
+        ("/api/things/<pk>/", 10, mount),
+        // CreateModelMixin only: the list route, no detail route.
+        ("/api/signup.<format>", 11, mount),
+        ("/api/signup/", 11, mount),
+        // `list` and `@action history` from the project's base class, `retrieve` its own.
+        ("/api/orders.<format>", 12, mount),
+        ("/api/orders/", 12, mount),
+        ("/api/orders/<pk>.<format>", 12, mount),
+        ("/api/orders/<pk>/", 12, mount),
+        ("/api/orders/<pk>/history.<format>", 12, mount),
+        ("/api/orders/<pk>/history/", 12, mount),
+        // SimpleRouter(trailing_slash=False): no suffixes, no slash, anchors dropped.
+        ("/v0/legacy", 15, v0),
+    ]
+    .iter()
+    .map(|(path, line, mounts)| {
+        let unit = if *line == 15 { "plain" } else { "router" };
+        format!("ANY {path}  shop/urls.py:{line}  shop/urls.py:{unit}  {mounts}")
+    })
+    .collect();
+    assert_eq!(table, expect);
+}
+
 #[test]
 fn exports_all_literal_wins_over_public_names() {
     let src = b"__all__ = ['a', 'b']\n__all__ += ['c']\ndef a(): pass\ndef _p(): pass\nX = 1\n";

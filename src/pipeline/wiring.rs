@@ -234,6 +234,33 @@ pub enum Setting {
         /// The name.
         name: String,
     },
+    /// Django REST framework `router.register(prefix, ViewSet)`: the route at `line` (the
+    /// prefix, method `ANY`) stands for the routes the router generates from the viewset's
+    /// actions, found once the class is (see `routing::drf`).
+    #[serde(rename_all = "camelCase")]
+    DrfViewSet {
+        /// Line of the registration (and of its placeholder route).
+        line: u32,
+        /// The viewset class, as written.
+        class: String,
+        /// The router's `trailing_slash` (`"/"` by default, `""` when turned off).
+        trailing_slash: String,
+        /// A `DefaultRouter`: every route also answers with a `.<format>` suffix.
+        format_suffix: bool,
+    },
+    /// Django REST framework `@action(detail=…, url_path=…)` on method `method` of class
+    /// `class` declared in this file: an extra route of every router that registers it.
+    #[serde(rename_all = "camelCase")]
+    DrfAction {
+        /// The viewset class.
+        class: String,
+        /// The decorated method.
+        method: String,
+        /// `detail=True`: under the object's lookup (`prefix/<pk>/url_path`).
+        detail: bool,
+        /// The URL segment (`url_path=`, else the method name).
+        url_path: String,
+    },
 }
 
 fn is_false(v: &bool) -> bool {

@@ -40,6 +40,8 @@ PARAM = "{}"
 def norm_path(path, family):
     p = path
     if family == "django":
+        # DRF's format suffix converter matches the dot too (`.json`).
+        p = p.replace("<drf_format_suffix:format>", ".<format>")
         p = p.replace("^", "").replace("$", "")
         p = re.sub(r"\(\?P<\w+>(?:[^()]|\([^()]*\))*\)", PARAM, p)
         p = re.sub(r"\((?:[^()]|\([^()]*\))*\)", PARAM, p)

@@ -22,8 +22,11 @@ def load(target):
 
 
 def module_of(fn):
-    fn = inspect.unwrap(fn) if callable(fn) else fn
+    # A class-based view's function carries its class (`view_class`, DRF's `cls`) on the
+    # outermost wrapper (csrf_exempt copies it there), not always on the function inside.
     cls = getattr(fn, "view_class", None) or getattr(fn, "cls", None)
+    fn = inspect.unwrap(fn) if callable(fn) else fn
+    cls = cls or getattr(fn, "view_class", None) or getattr(fn, "cls", None)
     return getattr(cls or fn, "__module__", "") or ""
 
 

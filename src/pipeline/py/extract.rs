@@ -307,8 +307,17 @@ impl<'a> Extractor<'a, '_> {
         let qual = self.qualify(scope, name);
         let line = self.line(f.name.range.start());
         let mut decorators = Vec::with_capacity(f.decorator_list.len());
+        let class = match self.scopes[scope].kind {
+            ScopeKind::Class(ci) => Some(self.rec.classes[ci].name.clone()),
+            _ => None,
+        };
         for d in &f.decorator_list {
             decorators.push(self.text(&d.expression).to_string());
+            if let Some(class) = &class {
+                if self.routes.drf_action(&d.expression, class, name) {
+                    continue;
+                }
+            }
             self.decorator(&d.expression, &qual);
         }
         let p = &f.parameters;

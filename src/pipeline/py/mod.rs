@@ -19,6 +19,7 @@ mod routes;
 mod stdlib;
 
 pub use resolve::{resolve_all_py, PyResolver, PyTarget};
+pub(crate) use routes::FORMAT_SUFFIX;
 pub use stdlib::is_stdlib_module;
 
 use crate::pipeline::model::{FileRecord, FileWarning, Language};

@@ -33,6 +33,10 @@ use ruff_python_ast::{self as ast, Expr, FStringPart, InterpolatedStringElement}
 use ruff_text_size::Ranged;
 use std::collections::HashMap;
 
+/// The format suffix Django REST framework's `DefaultRouter` adds to each of its routes
+/// (`format_suffix_patterns`: `users.json`), as a path converter.
+pub(crate) const FORMAT_SUFFIX: &str = ".<format>";
+
 /// Framework names as they appear in [`Route::framework`].
 const FASTAPI: &str = "fastapi";
 const FLASK: &str = "flask";
@@ -75,6 +79,8 @@ pub(crate) struct Collector {
     pub settings: Vec<Setting>,
     /// Module-level string constants (`PREFIX = "/api"`), for f-string paths.
     consts: HashMap<String, String>,
+    /// Django REST framework routers built in this file: (trailing slash, `DefaultRouter`).
+    drf: HashMap<String, (String, bool)>,
 }
 
 /// The value of a path expression: literal parts, and whether some part was not literal.
@@ -211,9 +217,12 @@ impl Collector {
 
     /// `name = FastAPI()`, `APIRouter(prefix=…)`, `Flask()`, `Blueprint(url_prefix=…)`.
     pub(crate) fn receiver(&mut self, name: &str, call: &ast::ExprCall, line: u32) {
-        if last_name(&call.func) == Some("Api") {
-            self.restful_api(name, call, line);
-            return;
+        match last_name(&call.func) {
+            Some("Api") => return self.restful_api(name, call, line),
+            Some(kind @ ("DefaultRouter" | "SimpleRouter")) => {
+                return self.drf_router(name, call, kind == "DefaultRouter", line)
+            }
+            _ => {}
         }
         let (framework, prefix_kw, join) = match last_name(&call.func) {
             Some("FastAPI" | "Starlette") => (FASTAPI, None, Join::Concat),
@@ -271,6 +280,113 @@ impl Collector {
             replaces_own: false,
             line,
         });
+    }
+
+    /// Django REST framework `name = DefaultRouter()` / `SimpleRouter(trailing_slash=…)`: a
+    /// unit whose routes come from `name.register(…)`; a `DefaultRouter` also answers at its
+    /// root (the API root view, with and without a format suffix).
+    fn drf_router(&mut self, name: &str, call: &ast::ExprCall, default: bool, line: u32) {
+        let slash = match call
+            .arguments
+            .find_keyword("trailing_slash")
+            .map(|k| &k.value)
+        {
+            Some(Expr::BooleanLiteral(b)) if !b.value => String::new(),
+            Some(e) => str_lit(e).unwrap_or("/").to_string(),
+            None => "/".to_string(),
+        };
+        let decl = RouterDecl {
+            name: name.to_string(),
+            prefix: String::new(),
+            dynamic: false,
+            join: Join::Concat,
+            line,
+        };
+        self.receivers.insert(
+            name.to_string(),
+            Receiver {
+                framework: DJANGO,
+                decl,
+            },
+        );
+        self.drf.insert(name.to_string(), (slash, default));
+        if default {
+            for path in ["", FORMAT_SUFFIX] {
+                self.django.push((
+                    name.to_string(),
+                    Route {
+                        method: "ANY".to_string(),
+                        path: path.to_string(),
+                        handler: "api-root".to_string(),
+                        line,
+                        framework: DJANGO.to_string(),
+                        ..Default::default()
+                    },
+                ));
+            }
+        }
+    }
+
+    /// `router.register(prefix, ViewSet, basename=…)` on a router of [`Self::drf_router`]:
+    /// a placeholder route (the prefix, `ANY`) that composition expands by the viewset.
+    fn drf_register(&mut self, src: &str, call: &ast::ExprCall, router: &str, line: u32) {
+        let Some((slash, format_suffix)) = self.drf.get(router).cloned() else {
+            return;
+        };
+        let (Some(prefix), Some(viewset)) = (
+            call.arguments.find_argument_value("prefix", 0),
+            call.arguments.find_argument_value("viewset", 1),
+        ) else {
+            return;
+        };
+        let (path, dynamic) = path_value(prefix, &self.consts).unwrap_or((String::new(), true));
+        let class = src[viewset.range()].to_string();
+        self.django.push((
+            router.to_string(),
+            Route {
+                method: "ANY".to_string(),
+                path: strip_anchors(&path).to_string(),
+                handler: class.clone(),
+                line,
+                framework: DJANGO.to_string(),
+                dynamic_prefix: dynamic,
+                ..Default::default()
+            },
+        ));
+        self.settings.push(Setting::DrfViewSet {
+            line,
+            class,
+            trailing_slash: slash,
+            format_suffix,
+        });
+    }
+
+    /// `@action(detail=…, url_path=…)` (or the older `@detail_route` / `@list_route`) on
+    /// method `method` of class `class`.
+    pub(crate) fn drf_action(&mut self, decorator: &Expr, class: &str, method: &str) -> bool {
+        let (callee, call) = match decorator {
+            Expr::Call(c) => (&*c.func, Some(c)),
+            other => (other, None),
+        };
+        let detail = match last_name(callee) {
+            Some("action") => call
+                .and_then(|c| c.arguments.find_keyword("detail"))
+                .is_some_and(|k| matches!(&k.value, Expr::BooleanLiteral(b) if b.value)),
+            Some("detail_route") => true,
+            Some("list_route") => false,
+            _ => return false,
+        };
+        let url_path = call
+            .and_then(|c| c.arguments.find_keyword("url_path"))
+            .and_then(|k| str_lit(&k.value))
+            .unwrap_or(method);
+        self.settings.push(Setting::DrfAction {
+            class: class.to_string(),
+            method: method.to_string(),
+            detail,
+            url_path: url_path.trim_matches('/').to_string(),
+        });
+        true
     }
 
     /// `api.add_resource(Cls, "/a", "/b", endpoint=…)`: one route per URL, methods from
@@ -402,6 +518,14 @@ impl Collector {
         };
         if method == "add_resource" {
             self.add_resource(src, call, line);
+            return true;
+        }
+        if method == "register" {
+            let router = src[attr.value.range()].to_string();
+            if !self.drf.contains_key(&router) {
+                return false;
+            }
+            self.drf_register(src, call, &router, line);
             return true;
         }
         let (verb, kw, handler) = match method {

@@ -19,6 +19,7 @@
 //!    belongs to (Django: the urlconf's `app_name`, else its package folder);
 //! 5. clears the wiring facts, which never reach an artifact.
 
+mod drf;
 mod names;
 mod nest;
 
@@ -292,7 +293,7 @@ impl Composer<'_> {
         if rec.routes.is_empty() && rec.wiring.tentative.is_empty() {
             return None;
         }
-        let mut routes = class_views(records, names, i, rec);
+        let mut routes = drf::expand(records, names, i, rec, class_views(records, names, i, rec));
         // A route on a name that may be an HTTP client stands only when it is mounted.
         for t in &rec.wiring.tentative {
             let Some(owner) = owner_of(rec, t) else {

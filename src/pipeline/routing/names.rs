@@ -195,6 +195,10 @@ impl<'r> Names<'r> {
         if self.units.contains(&(rec, dotted)) {
             return Some(Found::Local((rec, dotted.to_string())));
         }
+        // Django REST framework: `router.urls` is the pattern list of the router `router`.
+        if rest == ["urls"] && self.units.contains(&(rec, *head)) {
+            return Some(Found::Local((rec, (*head).to_string())));
+        }
         // A local: `UsersRoute.router` (a class's router field) is the field.
         let local = if rest.is_empty() {
             (*head).to_string()
