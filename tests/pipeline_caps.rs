@@ -14,8 +14,8 @@ mod fixture;
 mod apps;
 
 use apps::{
-    argparse_app, click_app, django_app, express_app, express_hello_app, express_two_routes_app,
-    fastapi_app, koa_routers_app, nextjs_app,
+    argparse_app, click_app, django_app, django_drf_app, express_app, express_hello_app,
+    express_two_routes_app, fastapi_app, koa_routers_app, nextjs_app,
 };
 use provis::pipeline::caps::{
     duplicate_pairs, CapabilitiesDoc, Capability, FileSummary, FlowItem, SummariesDoc,
@@ -1003,4 +1003,26 @@ fn tests_lane_links_tests_to_what_they_import_and_never_makes_them_members() {
         cap(&click, "notes CLI").lanes.tests,
         s(&["tests/test_cli.py"])
     );
+}
+
+#[test]
+fn capabilities_sharing_a_name_are_told_apart_by_their_shared_path() {
+    let (_, doc, _) = django_drf_app().run();
+    let mut got = names(&doc);
+    got.sort();
+    // Both units are labelled by their file ("Support"): the router's routes share `/api`,
+    // the urlpatterns' share nothing, so the file names them.
+    assert_eq!(
+        got,
+        vec!["Support API (/api)", "Support API (support/urls.py)"]
+    );
+    assert_eq!(
+        entry_names(cap(&doc, "Support API (/api)")),
+        vec![
+            ("route", "ANY /api/"),
+            ("route", "ANY /api/tickets/"),
+            ("route", "ANY /api/tickets/<pk>/")
+        ]
+    );
+    assert!(duplicate_pairs(&doc).is_empty());
 }

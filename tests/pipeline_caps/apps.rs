@@ -392,3 +392,42 @@ pub fn argparse_app() -> App {
         .func("test_greets", &[]);
     a
 }
+
+/// One Django urlconf holding two units, as django-helpdesk's does: its `urlpatterns` and a
+/// REST framework router included under `api/`. Both are labelled by the file.
+pub fn django_drf_app() -> App {
+    let mut a = App::load("django-drf");
+    a.at("support/views.py")
+        .import("django.shortcuts", None, &["render"])
+        .func("home", &[])
+        .func("tickets", &[])
+        .func("kb", &[]);
+    a.at("support/api.py")
+        .import("rest_framework", None, &["viewsets"])
+        .class("TicketViewSet", &["viewsets.ModelViewSet"]);
+    let mut f = a
+        .at("support/urls.py")
+        .import("django.urls", None, &["include", "path"])
+        .import("rest_framework.routers", None, &["DefaultRouter"])
+        .import(".api", Some("support/api.py"), &["TicketViewSet"])
+        .import(
+            ".views",
+            Some("support/views.py"),
+            &["home", "kb", "tickets"],
+        );
+    for (path, written, handler) in [
+        ("/", "", "home"),
+        ("/tickets/", "tickets/", "tickets"),
+        ("/kb/", "kb/", "kb"),
+    ] {
+        f = f
+            .route_written("ANY", path, written, handler, "django")
+            .unit("support/urls.py:support", &[]);
+    }
+    for path in ["/api/", "/api/tickets/", "/api/tickets/<pk>/"] {
+        f = f
+            .route_written("ANY", path, "tickets", "TicketViewSet", "django")
+            .unit("support/urls.py:router", &["support/urls.py:17"]);
+    }
+    a
+}

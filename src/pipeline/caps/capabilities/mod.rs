@@ -250,24 +250,63 @@ pub fn build_capabilities(input: &CapsInput<'_>, det: &Detections) -> Capabiliti
             .then(a.name.cmp(&b.name))
             .then(a.id.cmp(&b.id))
     });
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, c) in &built {
-        *names.entry(c.name.clone()).or_default() += 1;
-    }
-    let mut capabilities = built
-        .into_iter()
-        .map(|(_, mut c)| {
-            if names.get(&c.name).copied().unwrap_or(0) > 1 {
-                if let Some(e) = c.entry_points.first() {
-                    c.name = format!("{} ({})", c.name, e.file);
-                }
-            }
-            c
-        })
-        .collect::<Vec<_>>();
+    let mut capabilities: Vec<Capability> = built.into_iter().map(|(_, c)| c).collect();
+    distinct_names(&mut capabilities);
     tests_lane::link_tests(&sources, input.files, &mut capabilities);
     tracing::debug!(capabilities = capabilities.len(), "capabilities built");
     CapabilitiesDoc { capabilities }
+}
+
+/// Gives capabilities that share a name a qualifier a reader can tell apart: the path their
+/// routes share (`Helpdesk API (/api)`), else the file of their first entry point; a name
+/// still shared after that gets a number.
+fn distinct_names(capabilities: &mut [Capability]) {
+    let count = |caps: &[Capability]| {
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        for c in caps {
+            *names.entry(c.name.clone()).or_default() += 1;
+        }
+        names
+    };
+    let names = count(capabilities);
+    for c in capabilities.iter_mut() {
+        if names[&c.name] < 2 {
+            continue;
+        }
+        let qualifier =
+            shared_path(&c.entry_points).or_else(|| c.entry_points.first().map(|e| e.file.clone()));
+        if let Some(q) = qualifier {
+            c.name = format!("{} ({q})", c.name);
+        }
+    }
+    let names = count(capabilities);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for c in capabilities.iter_mut() {
+        if names[&c.name] < 2 {
+            continue;
+        }
+        let n = seen.entry(c.name.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            c.name = format!("{} #{n}", c.name);
+        }
+    }
+}
+
+/// The leading path segments every route entry point shares (`/api`), when there are some.
+fn shared_path(entries: &[EntryPoint]) -> Option<String> {
+    let mut paths = entries.iter().filter_map(|e| e.path.as_deref());
+    let first: Vec<&str> = paths.next()?.split('/').filter(|s| !s.is_empty()).collect();
+    let mut n = first.len();
+    for p in paths {
+        let segs: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+        n = n.min(first.iter().zip(&segs).take_while(|(a, b)| a == b).count());
+    }
+    // A path's own last segment is not shared by its siblings (`/api/x` alone → `/api`).
+    if entries.len() == 1 {
+        n = n.min(first.len().saturating_sub(1));
+    }
+    (n > 0).then(|| format!("/{}", first[..n].join("/")))
 }
 
 /// Reaches from a group's entry points and assembles its capability; returns it with its
