@@ -434,39 +434,46 @@ fn django_urlpatterns_and_include_composition() {
 #[test]
 fn drf_routers_expand_registered_viewsets() {
     let table = route_table(&compose("drf_api"));
-    let mount = "[shop/urls.py:18]";
-    let v0 = "[shop/urls.py:19]";
+    let mount = "[shop/urls.py:19]";
+    let v0 = "[shop/urls.py:20]";
     let expect: Vec<String> = [
-        ("/api/", 8, mount),
-        ("/api/.<format>", 8, mount),
-        ("/api/products.<format>", 9, mount),
-        ("/api/products/", 9, mount),
-        ("/api/products/recent.<format>", 9, mount),
-        ("/api/products/recent/", 9, mount),
-        ("/api/products/<pk>.<format>", 9, mount),
-        ("/api/products/<pk>/", 9, mount),
-        ("/api/products/<pk>/set-price.<format>", 9, mount),
-        ("/api/products/<pk>/set-price/", 9, mount),
-        ("/api/things.<format>", 10, mount),
-        ("/api/things/", 10, mount),
-        ("/api/things/<pk>.<format>", 10, mount),
-        ("/api/things/<pk>/", 10, mount),
+        ("/api/", 9, mount),
+        ("/api/.<format>", 9, mount),
+        ("/api/products.<format>", 10, mount),
+        ("/api/products/", 10, mount),
+        ("/api/products/recent.<format>", 10, mount),
+        ("/api/products/recent/", 10, mount),
+        ("/api/products/<pk>.<format>", 10, mount),
+        ("/api/products/<pk>/", 10, mount),
+        ("/api/products/<pk>/set-price.<format>", 10, mount),
+        ("/api/products/<pk>/set-price/", 10, mount),
+        ("/api/things.<format>", 11, mount),
+        ("/api/things/", 11, mount),
+        ("/api/things/<pk>.<format>", 11, mount),
+        ("/api/things/<pk>/", 11, mount),
         // CreateModelMixin only: the list route, no detail route.
-        ("/api/signup.<format>", 11, mount),
-        ("/api/signup/", 11, mount),
+        ("/api/signup.<format>", 12, mount),
+        ("/api/signup/", 12, mount),
         // `list` and `@action history` from the project's base class, `retrieve` its own.
-        ("/api/orders.<format>", 12, mount),
-        ("/api/orders/", 12, mount),
-        ("/api/orders/<pk>.<format>", 12, mount),
-        ("/api/orders/<pk>/", 12, mount),
-        ("/api/orders/<pk>/history.<format>", 12, mount),
-        ("/api/orders/<pk>/history/", 12, mount),
+        ("/api/orders.<format>", 13, mount),
+        ("/api/orders/", 13, mount),
+        ("/api/orders/<pk>.<format>", 13, mount),
+        ("/api/orders/<pk>/", 13, mount),
+        ("/api/orders/<pk>/history.<format>", 13, mount),
+        ("/api/orders/<pk>/history/", 13, mount),
         // SimpleRouter(trailing_slash=False): no suffixes, no slash, anchors dropped.
-        ("/v0/legacy", 15, v0),
+        ("/v0/legacy", 16, v0),
+        // A view that is a function named `urls` is a route; `admin.site.urls` (a library's
+        // pattern list) is a mount, never a route.
+        ("/hooks/", 21, "[]"),
     ]
     .iter()
     .map(|(path, line, mounts)| {
-        let unit = if *line == 15 { "plain" } else { "router" };
+        let unit = match *line {
+            16 => "plain",
+            21 => "shop",
+            _ => "router",
+        };
         format!("ANY {path}  shop/urls.py:{line}  shop/urls.py:{unit}  {mounts}")
     })
     .collect();

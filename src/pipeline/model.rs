@@ -107,7 +107,7 @@ pub struct Class {
 }
 
 /// An HTTP route found in code or by file-system routing convention.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
     /// Upper-case HTTP method, or `ANY` / `PAGE` when not fixed.

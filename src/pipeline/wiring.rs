@@ -234,6 +234,16 @@ pub enum Setting {
         /// The name.
         name: String,
     },
+    /// A Django view written `X.urls` (`path("x/", mailman.urls)`): a mount of a pattern list
+    /// (`admin.site.urls`, `router.urls`) — unless `target` turns out to be a plain function
+    /// of the project, which is then the view of `route`.
+    #[serde(rename_all = "camelCase")]
+    DjangoUrlsView {
+        /// What `X.urls` names.
+        target: Target,
+        /// The route it is when it names a function (its unit: the pattern list).
+        route: crate::pipeline::model::Route,
+    },
     /// Django REST framework `router.register(prefix, ViewSet)`: the route at `line` (the
     /// prefix, method `ANY`) stands for the routes the router generates from the viewset's
     /// actions, found once the class is (see `routing::drf`).

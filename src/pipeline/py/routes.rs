@@ -680,6 +680,21 @@ impl Collector {
                         }
                         if matches!(view, Expr::Attribute(a) if a.attr.as_str() == "urls") {
                             self.django_mount(src, view, &full, dynamic, line, owner);
+                            if let Some(target) = name_target(src, view) {
+                                self.settings.push(Setting::DjangoUrlsView {
+                                    target,
+                                    route: Route {
+                                        method: "ANY".to_string(),
+                                        path: full,
+                                        handler: view_name(src, view),
+                                        line,
+                                        framework: DJANGO.to_string(),
+                                        dynamic_prefix: dynamic,
+                                        unit: Some(owner.to_string()),
+                                        ..Default::default()
+                                    },
+                                });
+                            }
                             continue;
                         }
                         if !is_include(view) {

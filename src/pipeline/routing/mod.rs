@@ -290,10 +290,12 @@ impl Composer<'_> {
         i: usize,
         rec: &FileRecord,
     ) -> Option<Vec<Route>> {
-        if rec.routes.is_empty() && rec.wiring.tentative.is_empty() {
+        let urls_views = urls_views(records, names, i, rec);
+        if rec.routes.is_empty() && rec.wiring.tentative.is_empty() && urls_views.is_empty() {
             return None;
         }
         let mut routes = drf::expand(records, names, i, rec, class_views(records, names, i, rec));
+        routes.extend(urls_views);
         // A route on a name that may be an HTTP client stands only when it is mounted.
         for t in &rec.wiring.tentative {
             let Some(owner) = owner_of(rec, t) else {
@@ -350,6 +352,28 @@ impl Composer<'_> {
         }
         Some(out)
     }
+}
+
+/// The Django views of `rec` written `X.urls` whose `X.urls` is a function of the project
+/// rather than a pattern list (see [`Setting::DjangoUrlsView`]), with their unit set.
+fn urls_views(records: &[FileRecord], names: &Names<'_>, i: usize, rec: &FileRecord) -> Vec<Route> {
+    rec.wiring
+        .settings
+        .iter()
+        .filter_map(|s| match s {
+            Setting::DjangoUrlsView { target, route } => Some((target, route)),
+            _ => None,
+        })
+        .filter(|(target, _)| {
+            names.target(i, target).is_some_and(|key| {
+                !names.is_unit(&key) && records[key.0].functions.iter().any(|f| f.name == key.1)
+            })
+        })
+        .map(|(_, route)| Route {
+            unit: route.unit.as_ref().map(|o| format!("{}:{o}", rec.path)),
+            ..route.clone()
+        })
+        .collect()
 }
 
 /// HTTP verbs a view class may implement.

@@ -51,6 +51,11 @@ impl<'r> Names<'r> {
         }
     }
 
+    /// Whether `key` is a known unit (it holds routes, mounts or a router).
+    pub fn is_unit(&self, key: &Key) -> bool {
+        self.units.contains(&(key.0, key.1.as_str()))
+    }
+
     /// The record index of a repo path.
     pub fn index_of(&self, path: &str) -> Option<usize> {
         self.by_path.get(path).copied()
