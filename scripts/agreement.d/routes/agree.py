@@ -3,7 +3,8 @@
 For every app of apps.json: fetch its published source (a wheel from PyPI, a tarball from
 npm), run `provis analyze <source> --json --out …` and read the routes of the files artifact
 (files with role "test" excluded, and counted: there must be none); install the app and read
-its true route table by loading it and asking the framework (truth_py.py, truth_express.js);
+its true route table by loading it and asking the framework (truth_py.py, truth_express.js;
+truth_nextjs.js runs the route collection of `next build` on the source);
 normalise both sides; match them; label every difference with the reason the app's entry in
 apps.json gives (each label names the rule or limit that explains it); print per app the
 truth size, provis size, matches, precision and recall, and the differences. Routes an
@@ -119,7 +120,7 @@ def fetch(app, work):
     return src
 
 
-def truth(app, work):
+def truth(app, work, target):
     cache = os.path.join(work, "out", app["name"], "truth.json")
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     if os.path.exists(cache):
@@ -148,10 +149,11 @@ def truth(app, work):
             open(os.path.join(node_dir, "package.json"), "w").write('{"private": true}')
             run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"] + app["install"], cwd=node_dir)
             open(os.path.join(node_dir, ".installed"), "w").close()
-        setup = os.path.join(HERE, app["truth"][1])
+        setup = [os.path.join(HERE, app["truth"][1])] if len(app["truth"]) > 1 else []
         env["NODE_PATH"] = os.path.join(node_dir, "node_modules")
+        env["AGREE_SRC"] = target  # the analysed source, for truths read from it (Next.js)
         env["TRUTH_OUT"] = cache + ".tmp"
-        subprocess.run(["node", os.path.join(HERE, f"truth_{kind}.js"), setup], cwd=node_dir,
+        subprocess.run(["node", os.path.join(HERE, f"truth_{kind}.js"), *setup], cwd=node_dir,
                        env=env, check=True, capture_output=True, text=True, timeout=300)
         out = subprocess.CompletedProcess([], 0, stdout=open(cache + ".tmp").read())
     data = json.loads(out.stdout)
@@ -229,7 +231,7 @@ def main():
                 stdout=logf, stderr=subprocess.STDOUT)
         provis, from_tests = provis_routes(os.path.join(out, "provis"))
         try:
-            truth_raw = truth(app, work)
+            truth_raw = truth(app, work, target)
         except subprocess.CalledProcessError as e:
             log(f"{app['name']}: truth failed:\n{e.stderr[-3000:] if e.stderr else e}")
             status = 2

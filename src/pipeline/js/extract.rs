@@ -296,6 +296,23 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
                 out_routes.push(next_route(m, path, m, line_of(m), "nextjs-app"));
             }
         }
+        Some(NextFile::AppMetadata(path)) if has_default => {
+            is_route = true;
+            // `generateSitemaps` splits a sitemap into `/sitemap/<id>.xml`.
+            let path = match path.strip_suffix("/sitemap.xml") {
+                Some(dir) if facts.exports.iter().any(|e| e == "generateSitemaps") => {
+                    format!("{dir}/sitemap/[id].xml")
+                }
+                _ => path.clone(),
+            };
+            out_routes.push(next_route(
+                "GET",
+                &path,
+                &default_handler,
+                line_of(&default_handler),
+                "nextjs-app",
+            ));
+        }
         Some(NextFile::AppPage(path)) if has_default => {
             is_route = true;
             out_routes.push(next_route(
@@ -419,6 +436,34 @@ fn is_react_component(record: &FileRecord, facts: &Facts<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn routes(path: &str, src: &str) -> Vec<String> {
+        crate::pipeline::js::parse::parse_js(path, src.as_bytes())
+            .routes
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Next.js metadata routes written as code: `robots`, `sitemap` (split by
+    /// `generateSitemaps`) and `manifest`, each a `GET` route when it has a default export.
+    #[test]
+    fn nextjs_metadata_routes() {
+        let default = "export default function f() { return {} }";
+        assert_eq!(routes("app/robots.ts", default), vec!["GET /robots.txt"]);
+        assert_eq!(
+            routes("src/app/manifest.ts", default),
+            vec!["GET /manifest.webmanifest"]
+        );
+        assert_eq!(routes("app/sitemap.ts", default), vec!["GET /sitemap.xml"]);
+        let split = "export async function generateSitemaps() { return [{ id: 0 }] }\n\
+                     export default function sitemap({ id }) { return [] }";
+        assert_eq!(
+            routes("app/(site)/docs/sitemap.tsx", split),
+            vec!["GET /docs/sitemap/[id].xml"]
+        );
+        assert!(routes("app/robots.ts", "export const rules = 1").is_empty());
+    }
 
     #[test]
     fn package_roots() {

@@ -354,6 +354,19 @@ pub(super) enum NextFile {
     PagesApi(String),
     /// Other `pages/**` files.
     PagesPage(String),
+    /// A metadata route written as code (`app/robots.ts` → `/robots.txt`, `app/sitemap.ts`
+    /// → `/sitemap.xml`, `app/manifest.ts` → `/manifest.webmanifest`): a `GET` route.
+    AppMetadata(String),
+}
+
+/// The URL of a metadata route file's stem (Next.js "Metadata files"), if it is one.
+fn metadata_url(stem: &str) -> Option<&'static str> {
+    Some(match stem {
+        "robots" => "robots.txt",
+        "sitemap" => "sitemap.xml",
+        "manifest" => "manifest.webmanifest",
+        _ => return None,
+    })
 }
 
 /// Monorepo folders under which a second-level project may hold `app/` or `pages/`.
@@ -394,7 +407,7 @@ pub(super) fn next_file(path: &str) -> Option<NextFile> {
             return match stem {
                 "route" => Some(NextFile::AppRoute(route)),
                 "page" => Some(NextFile::AppPage(route)),
-                _ => None,
+                _ => metadata_url(stem).map(|url| NextFile::AppMetadata(join_paths(&route, url))),
             };
         }
         if *seg == "pages" && (prefix.is_empty() || monorepo) {
@@ -446,6 +459,18 @@ mod tests {
         assert_eq!(
             next_file("apps/web/app/@modal/login/page.tsx"),
             Some(NextFile::AppPage("/login".into()))
+        );
+        assert_eq!(
+            next_file("src/app/robots.ts"),
+            Some(NextFile::AppMetadata("/robots.txt".into()))
+        );
+        assert_eq!(
+            next_file("app/(site)/blog/sitemap.tsx"),
+            Some(NextFile::AppMetadata("/blog/sitemap.xml".into()))
+        );
+        assert_eq!(
+            next_file("app/manifest.ts"),
+            Some(NextFile::AppMetadata("/manifest.webmanifest".into()))
         );
         assert_eq!(next_file("app/_lib/route.ts"), None);
         assert_eq!(next_file("app/components/Button.tsx"), None);
