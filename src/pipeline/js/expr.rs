@@ -67,12 +67,18 @@ pub(super) fn dotted(e: &Expression<'_>) -> Option<String> {
     Some(parts.join("."))
 }
 
-/// Literal parts of a prefix expression and whether anything was not literal.
-pub(super) fn prefix_parts(e: &Expression<'_>) -> (String, bool) {
-    prefix_parts_at(e, 0)
+/// Module-level string constants by dotted name: `const API = '/api'` (`API`), members of a
+/// `const` object literal (`PREFIX.WEB`) and string members of a TS enum, as written or as
+/// TypeScript compiles it (`PREFIX["WEB"] = "/-/web"`).
+pub(super) type Consts = std::collections::HashMap<String, String>;
+
+/// Literal parts of a prefix expression and whether anything was not literal; names found in
+/// `consts` count as literals.
+pub(super) fn prefix_parts(e: &Expression<'_>, consts: &Consts) -> (String, bool) {
+    prefix_parts_at(e, consts, 0)
 }
 
-fn prefix_parts_at(e: &Expression<'_>, depth: usize) -> (String, bool) {
+fn prefix_parts_at(e: &Expression<'_>, consts: &Consts, depth: usize) -> (String, bool) {
     if depth > MAX_CHAIN {
         return (String::new(), true);
     }
@@ -83,9 +89,15 @@ fn prefix_parts_at(e: &Expression<'_>, depth: usize) -> (String, bool) {
             (text, !t.expressions.is_empty())
         }
         Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
-            let (l, ld) = prefix_parts_at(&b.left, depth + 1);
-            let (r, rd) = prefix_parts_at(&b.right, depth + 1);
+            let (l, ld) = prefix_parts_at(&b.left, consts, depth + 1);
+            let (r, rd) = prefix_parts_at(&b.right, consts, depth + 1);
             (format!("{l}{r}"), ld || rd)
+        }
+        e if !consts.is_empty() && (e.is_identifier_reference() || e.is_member_expression()) => {
+            match dotted(e).and_then(|n| consts.get(&n)) {
+                Some(v) => (v.clone(), false),
+                None => (String::new(), true),
+            }
         }
         _ => (String::new(), true),
     }

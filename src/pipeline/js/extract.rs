@@ -465,6 +465,49 @@ mod tests {
         assert!(routes("app/robots.ts", "export const rules = 1").is_empty());
     }
 
+    /// Prefixes named by module-level string constants: a `const`, a member of a `const`
+    /// object, a TS enum member, and a TS enum as TypeScript compiles it.
+    #[test]
+    fn prefixes_named_by_string_constants() {
+        let src = r#"
+import express from 'express';
+import Fastify from 'fastify';
+import users from './users';
+const API = '/api';
+const V1 = API + '/v1';
+const PATHS = { ADMIN: '/admin' };
+enum Web { ROOT = '/-/web' }
+var PREFIX;
+(function (PREFIX) {
+    PREFIX["USER"] = "/-/user";
+})(PREFIX || (PREFIX = {}));
+const app = express();
+app.use(V1, users);
+app.use(PATHS.ADMIN, users);
+const f = Fastify();
+f.register(users, { prefix: Web.ROOT });
+f.register(users, { prefix: PREFIX.USER });
+f.register(users, { prefix: config.prefix });
+"#;
+        let rec = crate::pipeline::js::parse::parse_js("server.ts", src.as_bytes());
+        let mounts: Vec<(String, bool)> = rec
+            .wiring
+            .mounts
+            .iter()
+            .map(|m| (m.prefix.clone(), m.dynamic))
+            .collect();
+        assert_eq!(
+            mounts,
+            vec![
+                ("/api/v1".to_string(), false),
+                ("/admin".to_string(), false),
+                ("/-/web".to_string(), false),
+                ("/-/user".to_string(), false),
+                (String::new(), true),
+            ]
+        );
+    }
+
     #[test]
     fn package_roots() {
         assert_eq!(package_root("react"), Some("react"));

@@ -40,7 +40,7 @@ impl JsWiring {
                 true
             }
             "setGlobalPrefix" if !args.is_empty() => {
-                let (prefix, dynamic) = prefix_parts(args[0]);
+                let (prefix, dynamic) = prefix_parts(args[0], &self.consts);
                 let exclude = args
                     .get(1)
                     .and_then(|o| object_prop(o, "exclude"))
@@ -148,7 +148,7 @@ pub(super) fn nest_routes(
         let Some(path) = object_prop(el, "path") else {
             continue;
         };
-        let (path, dynamic) = prefix_parts(path);
+        let (path, dynamic) = prefix_parts(path, &Default::default());
         let module = object_prop(el, "module").and_then(dotted);
         let (child_parent, child_base) = match &module {
             Some(m) => {

@@ -706,6 +706,15 @@ impl<'a> VisitJs<'a> for Facts<'_> {
             let line = self.line(it.span.start);
             self.wiring.declare(name, &it.right, line);
         }
+        // A compiled TS enum member: `PREFIX["WEB"] = "/-/web"`.
+        if let AssignmentTarget::ComputedMemberExpression(m) = &it.left {
+            if let (Some(object), Some(key)) =
+                (super::expr::dotted(&m.object), m.static_property_name())
+            {
+                self.wiring
+                    .record_const(&format!("{object}.{key}"), &it.right);
+            }
+        }
         walk_js::walk_assignment_expression(self, it);
     }
 
@@ -720,6 +729,9 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                     continue;
                 };
                 let name = id.name.to_string();
+                if it.kind == VariableDeclarationKind::Const {
+                    self.wiring.record_const(&name, init);
+                }
                 self.label_expr(init.span(), &name);
                 if let Expression::ClassExpression(c) = init.get_inner_expression() {
                     self.pending_class = Some((c.span.start, name));
@@ -857,6 +869,13 @@ impl<'a> VisitJs<'a> for Facts<'_> {
     fn visit_ts_enum_declaration(&mut self, it: &TSEnumDeclaration<'a>) {
         if self.top_level() {
             self.enums.push(it.id.name.to_string());
+            for m in &it.body.members {
+                if let Some(init) = &m.initializer {
+                    let key = m.id.static_name();
+                    self.wiring
+                        .record_const(&format!("{}.{key}", it.id.name), init);
+                }
+            }
         }
         walk_js::walk_ts_enum_declaration(self, it);
     }

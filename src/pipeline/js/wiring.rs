@@ -22,7 +22,7 @@ use oxc_ast::ast::*;
 use oxc_span::Span;
 
 use super::expr::{
-    dotted, looks_like_path, object_prop, prefix_parts, receiver_of, required, unsequence,
+    dotted, looks_like_path, object_prop, prefix_parts, receiver_of, required, unsequence, Consts,
 };
 use super::visit::static_string;
 use crate::pipeline::wiring::{Alias, Binding, Join, Mount, RouterDecl, Setting, Target, Wiring};
@@ -75,7 +75,14 @@ pub(super) struct JsWiring {
     /// Names assigned the result of calling another name (`const r = createRouter()`):
     /// mounting `r` mounts what that function returns.
     call_vars: Vec<(String, String)>,
+    /// Module-level string constants a prefix may name (see [`Consts`]).
+    pub(super) consts: Consts,
 }
+
+/// At most this many string constants per file are kept for prefixes.
+const MAX_CONSTS: usize = 4096;
+/// Object literals nested deeper than this (`ROUTES.API.V1.USERS`) are not read for constants.
+const MAX_CONST_DEPTH: usize = 4;
 
 /// Packages whose default export or members create routers.
 fn kind_from_package(source: &str, path: &[&str]) -> Option<RouterKind> {
@@ -284,7 +291,7 @@ impl JsWiring {
                     ObjectPropertyKind::ObjectProperty(p)
                         if p.key.static_name().as_deref() == Some("prefix") =>
                     {
-                        Some(prefix_parts(&p.value))
+                        Some(prefix_parts(&p.value, &self.consts))
                     }
                     _ => None,
                 })
@@ -426,7 +433,7 @@ impl JsWiring {
                 let (prefix, dynamic) = args
                     .get(1)
                     .and_then(|o| object_prop(o, "prefix"))
-                    .map(prefix_parts)
+                    .map(|p| prefix_parts(p, &self.consts))
                     .unwrap_or_default();
                 let target = match args[0].get_inner_expression() {
                     Expression::ArrowFunctionExpression(f) => {
@@ -466,7 +473,7 @@ impl JsWiring {
                     ) =>
             {
                 if let Some(target) = self.target(args[1]) {
-                    let (prefix, dynamic) = prefix_parts(args[0]);
+                    let (prefix, dynamic) = prefix_parts(args[0], &self.consts);
                     self.push_mount(
                         &receiver,
                         label,
@@ -486,7 +493,7 @@ impl JsWiring {
             "prefix"
                 if args.len() == 1 && self.kind_of(&receiver) == Some(RouterKind::KoaRouter) =>
             {
-                let (prefix, dynamic) = prefix_parts(args[0]);
+                let (prefix, dynamic) = prefix_parts(args[0], &self.consts);
                 if let Some((_, _, d)) = self.routers.iter_mut().find(|(n, _, _)| *n == receiver) {
                     d.prefix = prefix;
                     d.dynamic = dynamic;
@@ -496,19 +503,60 @@ impl JsWiring {
         }
     }
 
+    /// Records `name` (or, for an object literal, `name.key` per string member) as a string
+    /// constant a prefix may name, when its value is literal.
+    pub(super) fn record_const(&mut self, name: &str, value: &Expression<'_>) {
+        self.record_const_at(name, value, 0);
+    }
+
+    fn record_const_at(&mut self, name: &str, value: &Expression<'_>, depth: usize) {
+        if self.consts.len() >= MAX_CONSTS {
+            return;
+        }
+        if let Expression::ObjectExpression(o) = value.get_inner_expression() {
+            if depth >= MAX_CONST_DEPTH {
+                return;
+            }
+            for p in &o.properties {
+                if let ObjectPropertyKind::ObjectProperty(p) = p {
+                    if let Some(key) = p.key.static_name() {
+                        self.record_const_at(&format!("{name}.{key}"), &p.value, depth + 1);
+                    }
+                }
+            }
+            return;
+        }
+        if !matches!(
+            value.get_inner_expression(),
+            Expression::StringLiteral(_)
+                | Expression::TemplateLiteral(_)
+                | Expression::BinaryExpression(_)
+        ) {
+            return;
+        }
+        let (text, dynamic) = prefix_parts(value, &self.consts);
+        if !dynamic {
+            self.consts.insert(name.to_string(), text);
+        }
+    }
+
     /// `X.use(…)`: Express, koa-router and koa with koa-mount.
     fn use_call(&mut self, receiver: &str, label: &str, args: &[&Expression<'_>], at: u32) {
         let mut rest = args;
         let mut prefixes: Vec<(String, bool)> = vec![(String::new(), false)];
-        if args.len() >= 2 && looks_like_path(args[0]) {
+        let named_const = args
+            .first()
+            .and_then(|a| dotted(a))
+            .is_some_and(|n| self.consts.contains_key(&n));
+        if args.len() >= 2 && (named_const || looks_like_path(args[0])) {
             prefixes = match args[0].get_inner_expression() {
                 Expression::ArrayExpression(a) => a
                     .elements
                     .iter()
                     .filter_map(|x| x.as_expression())
-                    .map(prefix_parts)
+                    .map(|x| prefix_parts(x, &self.consts))
                     .collect(),
-                e => vec![prefix_parts(e)],
+                e => vec![prefix_parts(e, &self.consts)],
             };
             rest = &args[1..];
         }
@@ -589,7 +637,7 @@ impl JsWiring {
             .collect();
         let (target, (prefix, dynamic)) = match args.as_slice() {
             [one] => (self.target(one)?, (String::new(), false)),
-            [p, t, ..] => (self.target(t)?, prefix_parts(p)),
+            [p, t, ..] => (self.target(t)?, prefix_parts(p, &self.consts)),
             [] => return None,
         };
         Some((target, prefix, dynamic))
