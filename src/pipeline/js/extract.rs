@@ -508,6 +508,53 @@ f.register(users, { prefix: config.prefix });
         );
     }
 
+    /// NestJS as published: TypeScript's compiled decorators, ESM (`__decorate`) and CommonJS
+    /// (`(0, tslib_1.__decorate)`, `(0, common_1.Get)(…)`), with the class call after its
+    /// methods; a class without `Controller` gives no routes.
+    #[test]
+    fn nest_compiled_decorators() {
+        let esm = r#"
+import { Controller, Get, Post, Version } from '@nestjs/common';
+let UsersController = class UsersController {
+    list() {}
+    create() {}
+};
+__decorate([
+    Get(),
+    __metadata("design:type", Function)
+], UsersController.prototype, "list", null);
+__decorate([
+    Version('2'),
+    Post(':id/avatar')
+], UsersController.prototype, "create", null);
+UsersController = __decorate([
+    Controller('users')
+], UsersController);
+let Helper = class Helper { run() {} };
+__decorate([Get('x')], Helper.prototype, "run", null);
+export { UsersController };
+"#;
+        assert_eq!(
+            routes("users.controller.js", esm),
+            vec!["GET /users", "POST /users/:id/avatar"]
+        );
+        let cjs = r#"
+"use strict";
+const tslib_1 = require("tslib");
+const common_1 = require("@nestjs/common");
+let AuthController = class AuthController { login() {} };
+tslib_1.__decorate([
+    (0, common_1.Post)('login'),
+    tslib_1.__metadata("design:type", Function)
+], AuthController.prototype, "login", null);
+AuthController = tslib_1.__decorate([
+    (0, common_1.Controller)({ path: 'auth' })
+], AuthController);
+exports.AuthController = AuthController;
+"#;
+        assert_eq!(routes("auth.controller.js", cjs), vec!["POST /auth/login"]);
+    }
+
     #[test]
     fn package_roots() {
         assert_eq!(package_root("react"), Some("react"));

@@ -13,6 +13,7 @@
 //! [`PARSE_STACK_BYTES`] of stack ([`parse_pool`]); files nested deeper than
 //! [`MAX_NESTING`] brackets are not parsed at all (warning `too_deeply_nested`).
 
+mod compiled;
 mod expr;
 mod extract;
 mod jsonc;

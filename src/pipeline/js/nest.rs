@@ -183,20 +183,21 @@ fn nest_mount(parent: &str, module: &str, prefix: &str, dynamic: bool, line: u32
 
 impl JsWiring {
     /// NestJS class decorators: `@Module({ controllers })` and `@Controller({ version })`.
-    pub fn nest_class(
+    pub fn nest_class<'e, 'a: 'e>(
         &mut self,
         class: &str,
-        decorators: &[Decorator<'_>],
+        decorators: impl IntoIterator<Item = (&'e Expression<'a>, u32)>,
         line: &dyn Fn(u32) -> u32,
     ) {
-        for d in decorators {
-            let Expression::CallExpression(c) = d.expression.get_inner_expression() else {
+        for (expression, start) in decorators {
+            let Expression::CallExpression(c) = expression.get_inner_expression() else {
                 continue;
             };
+            let callee = super::compiled::callee_name(&c.callee);
             let Some(arg) = c.arguments.first().and_then(Argument::as_expression) else {
                 continue;
             };
-            if c.callee.is_specific_id("Module") {
+            if callee == Some("Module") {
                 let controllers: Vec<String> = match object_prop(arg, "controllers") {
                     Some(Expression::ArrayExpression(a)) => a
                         .elements
@@ -210,10 +211,10 @@ impl JsWiring {
                     self.settings.push(Setting::NestModule {
                         name: class.to_string(),
                         controllers,
-                        line: line(d.span.start),
+                        line: line(start),
                     });
                 }
-            } else if c.callee.is_specific_id("Controller") {
+            } else if callee == Some("Controller") {
                 if let Some(v) = object_prop(arg, "version") {
                     self.settings.push(Setting::NestVersion {
                         owner: class.to_string(),

@@ -293,7 +293,7 @@ pub(super) fn nest_controller_prefix(expr: &Expression<'_>) -> Option<String> {
     let Expression::CallExpression(call) = expr.get_inner_expression() else {
         return None;
     };
-    if !call.callee.is_specific_id("Controller") {
+    if super::compiled::callee_name(&call.callee) != Some("Controller") {
         return None;
     }
     Some(first_string_or_path(call).unwrap_or_default())
@@ -304,12 +304,10 @@ pub(super) fn nest_method_route(expr: &Expression<'_>) -> Option<(String, String
     let Expression::CallExpression(call) = expr.get_inner_expression() else {
         return None;
     };
-    let Expression::Identifier(id) = call.callee.get_inner_expression() else {
-        return None;
-    };
-    let method = match id.name.as_str() {
+    let name = super::compiled::callee_name(&call.callee)?;
+    let method = match name {
         "Get" | "Post" | "Put" | "Patch" | "Delete" | "Head" | "Options" => {
-            id.name.to_ascii_uppercase()
+            name.to_ascii_uppercase()
         }
         "All" => "ANY".to_string(),
         _ => return None,

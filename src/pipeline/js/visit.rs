@@ -6,6 +6,7 @@ use oxc_ast_visit::{walk_js, VisitJs};
 use oxc_span::{GetSpan, Span};
 use oxc_syntax::scope::ScopeFlags;
 
+use super::compiled;
 use super::routes::{self, RawRoute};
 use super::wiring::JsWiring;
 use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
@@ -20,7 +21,7 @@ pub(super) struct Candidate {
 /// Everything one walk collects; turned into the record by `extract`.
 pub(super) struct Facts<'s> {
     src: &'s str,
-    line_starts: Vec<u32>,
+    pub(super) line_starts: Vec<u32>,
     pub imports: Vec<Import>,
     pub exports: Vec<String>,
     pub functions: Vec<FunctionFact>,
@@ -55,6 +56,8 @@ pub(super) struct Facts<'s> {
     in_default: bool,
     /// Name for the class expression starting at this offset (`const A = class {}`).
     pending_class: Option<(u32, String)>,
+    /// Decorators as TypeScript compiles them, until the file is read.
+    pub(super) compiled: compiled::Compiled,
 }
 
 impl<'s> Facts<'s> {
@@ -92,6 +95,7 @@ impl<'s> Facts<'s> {
             exporting: false,
             in_default: false,
             pending_class: None,
+            compiled: Default::default(),
         }
     }
 
@@ -358,8 +362,11 @@ impl<'s> Facts<'s> {
             methods.push(method);
         }
         let starts = &self.line_starts;
-        self.wiring
-            .nest_class(name, &it.decorators, &|o| line_at(starts, o));
+        self.wiring.nest_class(
+            name,
+            it.decorators.iter().map(|d| (&d.expression, d.span.start)),
+            &|o| line_at(starts, o),
+        );
         self.classes.push(ClassFact {
             name: name.to_string(),
             methods,
@@ -383,18 +390,7 @@ impl<'s> Facts<'s> {
         else {
             return;
         };
-        let versions = m.decorators.iter().find_map(|d| {
-            let Expression::CallExpression(c) = d.expression.get_inner_expression() else {
-                return None;
-            };
-            c.callee.is_specific_id("Version").then(|| {
-                c.arguments
-                    .first()
-                    .and_then(Argument::as_expression)
-                    .map(super::nest::version_items)
-                    .unwrap_or_default()
-            })
-        });
+        let versions = compiled::nest_versions(m.decorators.iter().map(|d| &d.expression));
         for d in &m.decorators {
             if let Some((verb, path)) = routes::nest_method_route(&d.expression) {
                 let line = self.line(d.span.start);
@@ -423,7 +419,7 @@ impl<'s> Facts<'s> {
 }
 
 /// 1-based line of a byte offset, from the offsets where lines start.
-fn line_at(line_starts: &[u32], offset: u32) -> u32 {
+pub(super) fn line_at(line_starts: &[u32], offset: u32) -> u32 {
     let idx = line_starts.partition_point(|&s| s <= offset);
     u32::try_from(idx.max(1)).unwrap_or(u32::MAX)
 }
@@ -484,6 +480,7 @@ impl<'a> VisitJs<'a> for Facts<'_> {
     fn visit_program(&mut self, it: &Program<'a>) {
         self.use_client = it.directives.iter().any(|d| d.directive == "use client");
         walk_js::walk_program(self, it);
+        self.finish_compiled();
     }
 
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
@@ -666,6 +663,9 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                     self.push_import(raw, ImportKind::Cjs, it.span.start, Vec::new());
                 }
             }
+        }
+        if let Some(d) = compiled::decorate(it) {
+            self.compiled_decorate(d);
         }
         let found = routes::call_routes(it, |span| self.text(span));
         for mut r in found {
