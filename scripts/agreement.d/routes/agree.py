@@ -147,7 +147,8 @@ def truth(app, work, target):
         if not os.path.exists(os.path.join(node_dir, ".installed")):
             os.makedirs(node_dir, exist_ok=True)
             open(os.path.join(node_dir, "package.json"), "w").write('{"private": true}')
-            run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"] + app["install"], cwd=node_dir)
+            run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"] + app.get("npm_flags", [])
+                + app["install"], cwd=node_dir)
             open(os.path.join(node_dir, ".installed"), "w").close()
         setup = [os.path.join(HERE, app["truth"][1])] if len(app["truth"]) > 1 else []
         env["NODE_PATH"] = os.path.join(node_dir, "node_modules")

@@ -178,6 +178,17 @@ fn dedup(names: &mut Vec<String>) {
 fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
     dedup(&mut facts.exports);
     let server = server_framework_of(&facts.imports);
+    // The server under a Nest app: Fastify with its adapter package, else Express (Nest's
+    // default).
+    let nest_adapter = if facts
+        .imports
+        .iter()
+        .any(|i| i.raw == "@nestjs/platform-fastify")
+    {
+        "fastify"
+    } else {
+        "express"
+    };
     let wiring = std::mem::take(&mut facts.wiring);
     let top_vars = &facts.variables;
     // The owner of a router reference (see `pipeline::wiring`): the variable when the file
@@ -224,6 +235,8 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
             }
             let framework = if r.object == "nestjs" {
                 "nestjs"
+            } else if r.object == routes::NEST_HTTP_ADAPTER {
+                nest_adapter
             } else {
                 server.unwrap_or(if r.object.eq_ignore_ascii_case("fastify") {
                     "fastify"
@@ -553,6 +566,26 @@ AuthController = tslib_1.__decorate([
 exports.AuthController = AuthController;
 "#;
         assert_eq!(routes("auth.controller.js", cjs), vec!["POST /auth/login"]);
+    }
+
+    /// Routes on Nest's underlying server (`app.getHttpAdapter().get(…)`) are the adapter's
+    /// (Fastify here), outside Nest's global prefix.
+    #[test]
+    fn nest_http_adapter_routes() {
+        let src = r#"
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+const app = await NestFactory.create(AppModule, new FastifyAdapter());
+app.getHttpAdapter().get('/', async (req, res) => res.send('ok'));
+app.setGlobalPrefix('/api');
+"#;
+        let rec = crate::pipeline::js::parse::parse_js("main.js", src.as_bytes());
+        let got: Vec<(&str, &str, &str)> = rec
+            .routes
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.framework.as_str()))
+            .collect();
+        assert_eq!(got, vec![("GET", "/", "fastify")]);
     }
 
     #[test]

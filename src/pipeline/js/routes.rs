@@ -38,11 +38,22 @@ fn method_of(verb: &str) -> String {
     }
 }
 
+/// The object name of routes declared on NestJS's underlying server (`app.getHttpAdapter()`):
+/// Express or Fastify routes, outside Nest's global prefix and versioning.
+pub(super) const NEST_HTTP_ADAPTER: &str = "httpAdapter";
+
 /// Names that almost surely hold a server or router object.
 pub(super) fn is_strong_router_name(name: &str) -> bool {
-    ["app", "router", "server", "fastify", "instance"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
+    [
+        "app",
+        "router",
+        "server",
+        "fastify",
+        "instance",
+        NEST_HTTP_ADAPTER,
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
         || ends_with_ci(name, "router")
         || ends_with_ci(name, "app")
 }
@@ -69,6 +80,15 @@ pub(super) fn is_weak_router_name(name: &str) -> bool {
 fn object_name<'a>(expr: &'a Expression<'a>) -> Option<&'a str> {
     match expr.get_inner_expression() {
         Expression::Identifier(id) => Some(id.name.as_str()),
+        // NestJS's underlying server: `app.getHttpAdapter()` (and its `.getInstance()`).
+        Expression::CallExpression(c) => {
+            let m = c.callee.get_inner_expression().as_member_expression()?;
+            match m.static_property_name()? {
+                "getHttpAdapter" => Some(NEST_HTTP_ADAPTER),
+                "getInstance" => object_name(m.object()),
+                _ => None,
+            }
+        }
         e => e.as_member_expression()?.static_property_name(),
     }
 }
