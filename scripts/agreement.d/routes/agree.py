@@ -4,7 +4,7 @@ For every app of apps.json: fetch its published source (a wheel from PyPI, a tar
 npm), run `provis analyze <source> --json --out …` and read the routes of the files artifact
 (files with role "test" excluded, and counted: there must be none); install the app and read
 its true route table by loading it and asking the framework (truth_py.py, truth_express.js,
-truth_fastify.js; truth_nextjs.js runs the route collection of `next build` on the source);
+truth_fastify.js, truth_koa.js; truth_nextjs.js runs the route collection of `next build` on the source);
 normalise both sides; match them; label every difference with the reason the app's entry in
 apps.json gives (each label names the rule or limit that explains it); print per app the
 truth size, provis size, matches, precision and recall, and the differences. Routes an
