@@ -72,6 +72,7 @@ const GENERIC: &[&str] = &[
 
 /// Suffixes stripped from unit object names (`usersRouter` → `users`).
 const SUFFIXES: &[&str] = &[
+    "patterns",
     "viewset",
     "controller",
     "resource",
@@ -259,7 +260,9 @@ pub(crate) fn split_unit(unit: &str) -> (&str, &str) {
     unit.rsplit_once(':').unwrap_or((unit, ""))
 }
 
-/// The resource the paths share: the resource segment of their common leading segments.
+/// The resource the paths share: the innermost resource segment of their common leading
+/// segments (`/api/platform-tools/docker/…` → `docker`: the outer ones are where the unit is
+/// mounted, shared with its siblings); for a single path, its first resource segment.
 fn shared_resource(paths: &[&str]) -> Option<String> {
     let split: Vec<Vec<&str>> = paths
         .iter()
@@ -269,12 +272,22 @@ fn shared_resource(paths: &[&str]) -> Option<String> {
     let n = (0..first.len())
         .take_while(|i| split.iter().all(|s| s.get(*i) == Some(&first[*i])))
         .count();
-    resource_segment(&first[..n].join("/"))
+    if split.len() == 1 {
+        // One route: its path past the unit's own resource is the route itself.
+        return resource_segment(&first.join("/"));
+    }
+    first[..n]
+        .iter()
+        .rev()
+        .find_map(|seg| resource_segment(seg))
 }
 
 /// The object's own name without a generic suffix (`usersRouter` → `users`).
 fn object_label(object: &str) -> Option<String> {
     let lower = object.to_ascii_lowercase();
+    if GENERIC.contains(&lower.as_str()) {
+        return None;
+    }
     let mut cut = object.len();
     for s in SUFFIXES {
         if lower.len() > s.len() && lower.ends_with(s) {
@@ -340,6 +353,7 @@ mod tests {
         assert_eq!(object_label("router"), None);
         assert_eq!(object_label("app"), None);
         assert_eq!(object_label("urlpatterns"), None);
+        assert_eq!(object_label("AUTH_PATTERNS").as_deref(), Some("AUTH"));
     }
 
     #[test]
@@ -349,6 +363,14 @@ mod tests {
             Some("users")
         );
         assert_eq!(shared_resource(&["/hello", "/users"]), None);
+        assert_eq!(
+            shared_resource(&[
+                "/api/platform-tools/docker/env",
+                "/api/platform-tools/docker/restart"
+            ])
+            .as_deref(),
+            Some("docker")
+        );
         assert_eq!(
             shared_resource(&["/api/documents.list"]).as_deref(),
             Some("documents.list")
