@@ -65,7 +65,7 @@ function rememberSubApps() {
   };
 }
 
-(async () => {
+require('./truth_out').run(async () => {
   rememberSubApps();
   const setup = require(path.resolve(process.argv[2]));
   const app = await setup();
@@ -73,14 +73,5 @@ function rememberSubApps() {
   const out = [];
   walk(router.stack, '', out);
   // Apps log to stdout: the table goes to TRUTH_OUT when set.
-  const text = JSON.stringify(out, null, 1);
-  if (process.env.TRUTH_OUT) {
-    require('fs').writeFileSync(process.env.TRUTH_OUT, text);
-  } else {
-    process.stdout.write(text);
-  }
-  process.exit(0);
-})().catch((e) => {
-  console.error(e);
-  process.exit(2);
+  return out;
 });

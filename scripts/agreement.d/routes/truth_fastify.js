@@ -26,22 +26,12 @@ function hookFastify() {
   require.cache[file].exports = wrapped;
 }
 
-(async () => {
+require('./truth_out').run(async () => {
   hookFastify();
   const setup = require(path.resolve(process.argv[2]));
   const app = await setup();
   await app.ready();
   const gets = new Set(routes.filter((r) => r.method === 'GET').map((r) => r.path));
   const table = routes.filter((r) => !(r.method === 'HEAD' && gets.has(r.path)));
-  const text = JSON.stringify(table, null, 1);
-  if (process.env.TRUTH_OUT) {
-    require('fs').writeFileSync(process.env.TRUTH_OUT, text);
-  } else {
-    process.stdout.write(text);
-  }
-  await app.close().catch(() => {});
-  process.exit(0);
-})().catch((e) => {
-  console.error(e);
-  process.exit(2);
+  return table;
 });

@@ -22,7 +22,7 @@ function hookKoa() {
   };
 }
 
-(async () => {
+require('./truth_out').run(async () => {
   hookKoa();
   const setup = require(path.resolve(process.argv[2]));
   await setup();
@@ -39,14 +39,5 @@ function hookKoa() {
       for (const m of methods) out.push({ method: m, path: p, module: '' });
     }
   }
-  const text = JSON.stringify(out, null, 1);
-  if (process.env.TRUTH_OUT) {
-    require('fs').writeFileSync(process.env.TRUTH_OUT, text);
-  } else {
-    process.stdout.write(text);
-  }
-  process.exit(0);
-})().catch((e) => {
-  console.error(e);
-  process.exit(2);
+  return out;
 });

@@ -15,7 +15,7 @@ const req = (m) => require(require.resolve(m, { paths: [process.cwd(), ...(proce
 
 const RESERVED = new Set(['/_app', '/_document', '/_error', '/_not-found', '/404', '/500']);
 
-(async () => {
+require('./truth_out').run(async () => {
   const dir = path.resolve(process.env.AGREE_SRC || '.');
   if (process.argv[2]) {
     const setup = require(path.resolve(process.argv[2]));
@@ -62,13 +62,5 @@ const RESERVED = new Set(['/_app', '/_document', '/_error', '/_not-found', '/404
       push(key.endsWith('/route') ? 'ANY' : 'PAGE', route, RESERVED.has(route));
     }
   }
-  const text = JSON.stringify(out, null, 1);
-  if (process.env.TRUTH_OUT) {
-    require('fs').writeFileSync(process.env.TRUTH_OUT, text);
-  } else {
-    process.stdout.write(text);
-  }
-})().catch((e) => {
-  console.error(e);
-  process.exit(2);
+  return out;
 });
