@@ -678,39 +678,31 @@ impl Collector {
                             work.push((full, dynamic, inline));
                             continue;
                         }
+                        if is_include(view) {
+                            continue;
+                        }
+                        let route = Route {
+                            method: "ANY".to_string(),
+                            path: full.clone(),
+                            handler: view_name(src, view),
+                            line,
+                            framework: DJANGO.to_string(),
+                            dynamic_prefix: dynamic,
+                            ..Default::default()
+                        };
                         if matches!(view, Expr::Attribute(a) if a.attr.as_str() == "urls") {
                             self.django_mount(src, view, &full, dynamic, line, owner);
                             if let Some(target) = name_target(src, view) {
-                                self.settings.push(Setting::DjangoUrlsView {
-                                    target,
-                                    route: Route {
-                                        method: "ANY".to_string(),
-                                        path: full,
-                                        handler: view_name(src, view),
-                                        line,
-                                        framework: DJANGO.to_string(),
-                                        dynamic_prefix: dynamic,
-                                        unit: Some(owner.to_string()),
-                                        ..Default::default()
-                                    },
-                                });
+                                let route = Route {
+                                    unit: Some(owner.to_string()),
+                                    ..route
+                                };
+                                self.settings
+                                    .push(Setting::DjangoUrlsView { target, route });
                             }
                             continue;
                         }
-                        if !is_include(view) {
-                            self.django.push((
-                                owner.to_string(),
-                                Route {
-                                    method: "ANY".to_string(),
-                                    path: full,
-                                    handler: view_name(src, view),
-                                    line,
-                                    framework: DJANGO.to_string(),
-                                    dynamic_prefix: dynamic,
-                                    ..Default::default()
-                                },
-                            ));
-                        }
+                        self.django.push((owner.to_string(), route));
                     }
                     _ => {}
                 },
