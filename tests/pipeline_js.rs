@@ -1058,3 +1058,22 @@ fn broken_package_json_keeps_relative_imports_resolving() {
         assert!(broken[0].1.contains("package.json"), "{broken:?}");
     }
 }
+
+/// Prefixes that name a constant exported by another file: a `const` and a TS enum member
+/// (Express mounts), and Nest's global prefix.
+#[test]
+fn prefixes_named_by_constants_of_other_files() {
+    assert_eq!(
+        route_table(&compose_app("xconst")),
+        vec![
+            "GET /api/users  src/users.ts:4  src/users.ts:router  [src/server.ts:7]",
+            "GET /web/home  src/web.ts:4  src/web.ts:router  [src/server.ts:8]",
+        ]
+    );
+    assert_eq!(
+        route_table(&compose_app("nestconst")),
+        vec![
+            "GET /api/users  src/users.controller.ts:5  src/users.controller.ts:UsersController  []"
+        ]
+    );
+}

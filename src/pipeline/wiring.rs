@@ -51,6 +51,14 @@ pub struct Wiring {
     /// mounted somewhere (`require('./tags')(router)`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tentative: Vec<crate::pipeline::model::Route>,
+    /// Exported module-level string constants by dotted name (`API_PREFIX`, `PREFIX.WEB`):
+    /// what another file's prefix may name through an import.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consts: Vec<(String, String)>,
+    /// Prefixes that name a constant this file does not define, by the line of their mount
+    /// (0: Nest's global prefix): composition looks the name up through the file's imports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_refs: Vec<(u32, String)>,
 }
 
 impl Wiring {
@@ -63,6 +71,8 @@ impl Wiring {
             && self.settings.is_empty()
             && self.labels.is_empty()
             && self.tentative.is_empty()
+            && self.consts.is_empty()
+            && self.prefix_refs.is_empty()
     }
 }
 

@@ -103,6 +103,16 @@ fn prefix_parts_at(e: &Expression<'_>, consts: &Consts, depth: usize) -> (String
     }
 }
 
+/// The dotted name a prefix expression consists of when `consts` does not define it
+/// (`API_PREFIX`, `PREFIX.USER` imported from another file).
+pub(super) fn prefix_ref(e: &Expression<'_>, consts: &Consts) -> Option<String> {
+    let e = e.get_inner_expression();
+    if !(e.is_identifier_reference() || e.is_member_expression()) {
+        return None;
+    }
+    dotted(e).filter(|n| !consts.contains_key(n))
+}
+
 /// A first `use` argument that names a path although it is not a literal
 /// (`config.apiPrefix`, `BASE_PATH`, `` `${v}/x` ``, `'/a' + b`).
 pub(super) fn looks_like_path(e: &Expression<'_>) -> bool {
@@ -114,11 +124,15 @@ pub(super) fn looks_like_path(e: &Expression<'_>) -> bool {
             .iter()
             .filter_map(|x| x.as_expression())
             .all(looks_like_path),
+        // A name that says it holds a path, itself or the object it is a member of
+        // (`BASE_PATH`, `config.apiPrefix`, `Prefix.WEB`).
         other => dotted(other).is_some_and(|d| {
-            let last = d.rsplit('.').next().unwrap_or(&d).to_ascii_lowercase();
-            ["path", "prefix", "base", "url", "root", "mount"]
-                .iter()
-                .any(|k| last.ends_with(k))
+            d.split('.').any(|seg| {
+                let seg = seg.to_ascii_lowercase();
+                ["path", "prefix", "base", "url", "root", "mount"]
+                    .iter()
+                    .any(|k| seg.ends_with(k))
+            })
         }),
     }
 }

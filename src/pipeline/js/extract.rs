@@ -268,6 +268,17 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         .collect();
     let file_name = record.path.rsplit('/').next().unwrap_or(&record.path);
     let next_config = file_name.starts_with("next.config.");
+    // Exported string constants, for prefixes other files name through an import.
+    let mut consts: Vec<(String, String)> = wiring
+        .consts
+        .iter()
+        .filter(|(name, _)| {
+            let head = name.split('.').next().unwrap_or(name);
+            facts.exports.iter().any(|e| e == head)
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    consts.sort();
     record.wiring = wiring.finish(
         &owner,
         &default_names,
@@ -275,6 +286,7 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         route_labels,
         next_config,
     );
+    record.wiring.consts = consts;
     // Tentative routes wait in the wiring until composition sees them mounted.
     let (tentative, sure): (Vec<Route>, Vec<Route>) = out_routes
         .into_iter()

@@ -40,6 +40,8 @@ impl JsWiring {
                 true
             }
             "setGlobalPrefix" if !args.is_empty() => {
+                // Line 0: the global prefix (see `Wiring::prefix_refs`).
+                self.note_prefix_ref(0, Some(args[0]));
                 let (prefix, dynamic) = prefix_parts(args[0], &self.consts);
                 let exclude = args
                     .get(1)

@@ -22,7 +22,8 @@ use oxc_ast::ast::*;
 use oxc_span::Span;
 
 use super::expr::{
-    dotted, looks_like_path, object_prop, prefix_parts, receiver_of, required, unsequence, Consts,
+    dotted, looks_like_path, object_prop, prefix_parts, prefix_ref, receiver_of, required,
+    unsequence, Consts,
 };
 use super::visit::static_string;
 use crate::pipeline::wiring::{Alias, Binding, Join, Mount, RouterDecl, Setting, Target, Wiring};
@@ -77,6 +78,8 @@ pub(super) struct JsWiring {
     call_vars: Vec<(String, String)>,
     /// Module-level string constants a prefix may name (see [`Consts`]).
     pub(super) consts: Consts,
+    /// Prefixes naming a constant of another file, by mount line (see [`Wiring::prefix_refs`]).
+    pub(super) prefix_refs: Vec<(u32, String)>,
 }
 
 /// At most this many string constants per file are kept for prefixes.
@@ -430,9 +433,9 @@ impl JsWiring {
             "use" => self.use_call(&receiver, label, &args, line(prop_span.start)),
             "register" if !args.is_empty() => {
                 let at = line(prop_span.start);
-                let (prefix, dynamic) = args
-                    .get(1)
-                    .and_then(|o| object_prop(o, "prefix"))
+                let prefix_expr = args.get(1).and_then(|o| object_prop(o, "prefix"));
+                self.note_prefix_ref(at, prefix_expr);
+                let (prefix, dynamic) = prefix_expr
                     .map(|p| prefix_parts(p, &self.consts))
                     .unwrap_or_default();
                 let target = match args[0].get_inner_expression() {
@@ -540,6 +543,14 @@ impl JsWiring {
         }
     }
 
+    /// Remembers a prefix that names a constant this file does not define (see
+    /// [`Wiring::prefix_refs`]).
+    pub(super) fn note_prefix_ref(&mut self, at: u32, prefix: Option<&Expression<'_>>) {
+        if let Some(name) = prefix.and_then(|p| prefix_ref(p, &self.consts)) {
+            self.prefix_refs.push((at, name));
+        }
+    }
+
     /// `X.use(…)`: Express, koa-router and koa with koa-mount.
     fn use_call(&mut self, receiver: &str, label: &str, args: &[&Expression<'_>], at: u32) {
         let mut rest = args;
@@ -549,6 +560,7 @@ impl JsWiring {
             .and_then(|a| dotted(a))
             .is_some_and(|n| self.consts.contains_key(&n));
         if args.len() >= 2 && (named_const || looks_like_path(args[0])) {
+            self.note_prefix_ref(at, Some(args[0]));
             prefixes = match args[0].get_inner_expression() {
                 Expression::ArrayExpression(a) => a
                     .elements
@@ -751,6 +763,7 @@ impl JsWiring {
     ) -> Wiring {
         let mut w = Wiring {
             labels: route_labels,
+            prefix_refs: std::mem::take(&mut self.prefix_refs),
             ..Wiring::default()
         };
         let parents: std::collections::HashSet<String> = self

@@ -522,8 +522,7 @@ impl<'a> Extractor<'a, '_> {
             bindings: self.bindings,
             aliases: Vec::new(),
             settings,
-            labels: Vec::new(),
-            tentative: Vec::new(),
+            ..Wiring::default()
         };
         rec.hints.framework = FRAMEWORKS
             .iter()

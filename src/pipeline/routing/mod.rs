@@ -137,15 +137,29 @@ pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
             chains: HashMap::new(),
             total: 0,
         };
-        records
+        let global_prefixes = global_prefixes(records, &names);
+        let routes = records
             .iter()
             .enumerate()
             .map(|(i, r)| composer.file_routes(records, &names, i, r))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (routes, global_prefixes)
     };
+    let (composed, global_prefixes) = composed;
     for (rec, routes) in records.iter_mut().zip(composed) {
         if let Some(routes) = routes {
             rec.routes = routes;
+        }
+    }
+    for (i, value) in global_prefixes {
+        for s in &mut records[i].wiring.settings {
+            if let Setting::NestGlobalPrefix {
+                prefix, dynamic, ..
+            } = s
+            {
+                *prefix = value.clone();
+                *dynamic = false;
+            }
         }
     }
     nest::apply(records);
@@ -153,6 +167,23 @@ pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
     for rec in records.iter_mut() {
         rec.wiring = Default::default();
     }
+}
+
+/// NestJS global prefixes that name another file's constant, resolved: (record, value).
+fn global_prefixes(records: &[FileRecord], names: &Names<'_>) -> Vec<(usize, String)> {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.wiring.settings.iter().any(|s| {
+                matches!(s, Setting::NestGlobalPrefix { prefix, dynamic: true, .. } if prefix.is_empty())
+            })
+        })
+        .filter_map(|(i, r)| {
+            let (_, name) = r.wiring.prefix_refs.iter().find(|(l, _)| *l == 0)?;
+            Some((i, names.const_value(i, name)?.to_string()))
+        })
+        .collect()
 }
 
 /// Every mount of the snapshot, by the unit it mounts.
@@ -165,6 +196,16 @@ fn edges(records: &[FileRecord], names: &Names<'_>) -> HashMap<Key, Vec<Edge>> {
         for m in &r.wiring.mounts {
             let Some(child) = names.target(i, &m.target) else {
                 continue;
+            };
+            // A prefix naming another file's constant.
+            let (prefix, dynamic) = match r.wiring.prefix_refs.iter().find(|(l, _)| *l == m.line) {
+                Some((_, name)) if m.dynamic && m.prefix.is_empty() => {
+                    match names.const_value(i, name) {
+                        Some(v) => (v.to_string(), false),
+                        None => (m.prefix.clone(), m.dynamic),
+                    }
+                }
+                _ => (m.prefix.clone(), m.dynamic),
             };
             let parent = if m.parent.is_empty() {
                 None
@@ -179,8 +220,8 @@ fn edges(records: &[FileRecord], names: &Names<'_>) -> HashMap<Key, Vec<Edge>> {
             }
             out.entry(child).or_default().push(Edge {
                 parent,
-                prefix: m.prefix.clone(),
-                dynamic: m.dynamic,
+                prefix,
+                dynamic,
                 join: m.join,
                 replaces_own: m.replaces_own,
                 at: format!("{}:{}", r.path, m.line),

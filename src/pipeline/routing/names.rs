@@ -51,6 +51,30 @@ impl<'r> Names<'r> {
         }
     }
 
+    /// The value of the string constant `dotted` names in record `rec`: its head followed
+    /// through the imports to the file that exports it (`API_PREFIX`, `PREFIX.WEB`).
+    pub fn const_value(&self, rec: usize, dotted: &str) -> Option<&'r str> {
+        let (head, rest) = match dotted.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (dotted, None),
+        };
+        let (file, local) = match self.name(rec, head, 0)? {
+            Found::Local(k) => k,
+            Found::Module(_) => return None,
+        };
+        let key = match rest {
+            Some(r) => format!("{local}.{r}"),
+            None => local,
+        };
+        let records: &'r [FileRecord] = self.records;
+        records[file]
+            .wiring
+            .consts
+            .iter()
+            .find(|(n, _)| *n == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Whether `key` is a known unit (it holds routes, mounts or a router).
     pub fn is_unit(&self, key: &Key) -> bool {
         self.units.contains(&(key.0, key.1.as_str()))
