@@ -425,6 +425,50 @@ async fn a_vanished_bucket_is_named_by_health() {
     );
 }
 
+/// Item 7, storage: `serve` started while S3 hangs starts anyway; `/health` answers 503 naming
+/// storage, and once S3 answers the bucket (never created, S3 hung at start-up) is created and
+/// `/health` turns 200; an upload then runs to `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_started_while_s3_hangs_answers_health_and_recovers() {
+    let target = cluster::s3_endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = faults::StallProxy::start(target).await;
+    let mut c = Cluster::prepare(&Options::default()).await;
+    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
+    c.env.insert("S3_REQUEST_TIMEOUT_S".into(), "2".into());
+    proxy.stall(true);
+    let t0 = Instant::now();
+    c.start_server(&c.redis_env()).await;
+    let (status, health) = c.wait_health_answer().await;
+    eprintln!(
+        "FAULT-TIMING serve started while S3 hangs: /health {status} after {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(
+        health["failing"],
+        serde_json::json!(["storage"]),
+        "{health}"
+    );
+    proxy.stall(false);
+    let t1 = Instant::now();
+    c.wait_healthy().await;
+    faults::report_timing(
+        "serve started while S3 hung (from S3 back to /health 200)",
+        t1,
+    );
+    c.start_worker(0, 1);
+    c.wait_workers(1).await;
+    let repo = fixtures::py_package();
+    let zip = fixtures::zip(&repo);
+    let acc = c.submit(zip, "late-s3.zip", None).await;
+    c.follow(acc.job_id, None).await;
+    let job = c.db.get_job(acc.job_id).await.expect("job").expect("row");
+    assert_eq!((job.phase.as_str(), job.pct), ("done", 100));
+}
+
 /// Item 6, storage: S3 hangs while an upload is stored. `/ingest` answers 503 naming storage
 /// within the configured request timeout (`S3_REQUEST_TIMEOUT_S`) and leaves no job, task or
 /// upload object; once S3 answers again the same upload is accepted and runs to `done`.

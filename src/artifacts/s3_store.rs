@@ -18,7 +18,7 @@ use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, BucketConfiguration, Region};
 use tokio::io::{AsyncRead, AsyncWriteExt};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::hashing::HashingReader;
 use super::{ArtifactError, ObjectInfo, StoredObject};
@@ -37,6 +37,19 @@ const MAX_PRESIGN_SECS: u64 = 604_800;
 #[derive(Debug, Clone)]
 pub struct S3Store {
     bucket: Arc<Bucket>,
+    /// How to create the bucket, and whether it has been: when S3 did not answer at start-up
+    /// the process starts anyway (`/health` names storage) and creates it on first use.
+    create: Arc<CreateBucket>,
+}
+
+/// What creating the bucket needs, kept for when S3 did not answer at start-up.
+#[derive(Debug)]
+struct CreateBucket {
+    region: Region,
+    credentials: Credentials,
+    /// The request timeout: rust-s3's `CreateBucket` call does not take the bucket's own.
+    timeout: Duration,
+    done: std::sync::atomic::AtomicBool,
 }
 
 impl S3Store {
@@ -60,9 +73,47 @@ impl S3Store {
         bucket.set_request_timeout(Some(Duration::from_secs(settings.request_timeout_s.max(1))));
         let store = Self {
             bucket: Arc::from(bucket),
+            create: Arc::new(CreateBucket {
+                region,
+                credentials,
+                timeout: Duration::from_secs(settings.request_timeout_s.max(1)),
+                done: std::sync::atomic::AtomicBool::new(false),
+            }),
         };
-        store.ensure_bucket(region, credentials).await?;
+        match store.bucket_ready().await {
+            Ok(()) => {}
+            // S3 unreachable or failing (a hang, a refused connection, a 5xx): start anyway;
+            // `/health` names storage and the bucket is created once S3 answers.
+            Err(e) if e.retryable() => warn!(
+                error = %e,
+                "S3 did not answer at start-up; starting without it (the bucket is created on first use)"
+            ),
+            Err(e) => return Err(e),
+        }
         Ok(store)
+    }
+
+    /// Creates the bucket unless that is done (see [`CreateBucket`]).
+    async fn bucket_ready(&self) -> Result<(), ArtifactError> {
+        use std::sync::atomic::Ordering;
+        if self.create.done.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let create =
+            self.ensure_bucket(self.create.region.clone(), self.create.credentials.clone());
+        tokio::time::timeout(self.create.timeout, create)
+            .await
+            .map_err(|_| ArtifactError::Backend {
+                message: format!(
+                    "create bucket {}: no answer within {} s",
+                    self.bucket.name(),
+                    self.create.timeout.as_secs()
+                ),
+                status: None,
+                retryable: true,
+            })??;
+        self.create.done.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Bucket name.
@@ -156,6 +207,7 @@ impl S3Store {
         bytes: Bytes,
         content_type: &str,
     ) -> Result<String, ArtifactError> {
+        self.bucket_ready().await?;
         self.refuse_existing(key).await?;
         let request = self
             .bucket
@@ -185,6 +237,7 @@ impl S3Store {
     where
         R: AsyncRead + Unpin + Send,
     {
+        self.bucket_ready().await?;
         self.refuse_existing(key).await?;
         // The stream builder only takes typed headers; borrow rust-s3's own header map type
         // through a scratch bucket instead of depending on the `http` crate directly.
@@ -328,6 +381,7 @@ impl S3Store {
     }
 
     pub(super) async fn check(&self) -> Result<(), ArtifactError> {
+        self.bucket_ready().await?;
         match self
             .bucket
             .list_page(String::new(), None, None, None, Some(1))
@@ -335,7 +389,7 @@ impl S3Store {
         {
             Ok(_) => Ok(()),
             // A bucket that vanished while provis ran: say so plainly (it is created at
-            // start-up, so a restart brings it back empty).
+            // start-up or first use, so a restart brings it back empty).
             Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchBucket") => {
                 Err(ArtifactError::Backend {
                     message: format!(
