@@ -670,11 +670,22 @@ async fn health_check(f: Fixture) {
     }
 }
 
+/// An S3 that does not answer does not stop a process from starting (`/health` names it);
+/// every use of the store is then a retryable `storage_error`.
 #[tokio::test]
 async fn s3_unreachable_endpoint_is_a_retryable_error() {
     let mut settings = s3_settings("provis-test-unreachable");
     settings.endpoint_url = Some("http://127.0.0.1:1".to_string());
-    let err = ArtifactStore::s3(&settings).await.unwrap_err();
+    let store = ArtifactStore::s3(&settings)
+        .await
+        .expect("the store opens while S3 is unreachable");
+    let err = store.check().await.unwrap_err();
+    assert!(err.retryable(), "{err:?}");
+    assert_eq!(err.code(), "storage_error");
+    let err = store
+        .put_new("k", b"x".to_vec(), "text/plain")
+        .await
+        .unwrap_err();
     assert!(err.retryable(), "{err:?}");
     assert_eq!(err.code(), "storage_error");
 }
