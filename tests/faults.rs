@@ -430,14 +430,7 @@ async fn a_vanished_bucket_is_named_by_health() {
 /// `/health` turns 200; an upload then runs to `done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_started_while_s3_hangs_answers_health_and_recovers() {
-    let target = cluster::s3_endpoint()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = faults::StallProxy::start(target).await;
-    let mut c = Cluster::prepare(&Options::default()).await;
-    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
-    c.env.insert("S3_REQUEST_TIMEOUT_S".into(), "2".into());
+    let (proxy, mut c) = behind_s3_proxy(2).await;
     proxy.stall(true);
     let t0 = Instant::now();
     c.start_server(&c.redis_env()).await;
@@ -474,14 +467,7 @@ async fn serve_started_while_s3_hangs_answers_health_and_recovers() {
 /// upload object; once S3 answers again the same upload is accepted and runs to `done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
-    let target = cluster::s3_endpoint()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = faults::StallProxy::start(target).await;
-    let mut c = Cluster::prepare(&Options::default()).await;
-    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
-    c.env.insert("S3_REQUEST_TIMEOUT_S".into(), "3".into());
+    let (proxy, mut c) = behind_s3_proxy(3).await;
     c.start_server(&c.redis_env()).await;
     c.wait_healthy().await;
     c.start_worker(0, 1);
@@ -596,4 +582,19 @@ async fn upload_while_stalled(
         "{body}"
     );
     assert!(answered < Duration::from_secs(30), "bounded by the timeout");
+}
+
+/// A cluster (not started) whose S3 traffic goes through a stalling proxy, with an S3 request
+/// timeout of `timeout_s`.
+async fn behind_s3_proxy(timeout_s: u32) -> (faults::StallProxy, Cluster) {
+    let target = cluster::s3_endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = faults::StallProxy::start(target).await;
+    let mut c = Cluster::prepare(&Options::default()).await;
+    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
+    c.env
+        .insert("S3_REQUEST_TIMEOUT_S".into(), timeout_s.to_string());
+    (proxy, c)
 }
