@@ -32,7 +32,9 @@ macro_rules! keys {
 keys! {
     "database_url", ["DATABASE_URL"], "", "postgres://… for cluster mode or sqlite://path; unset = SQLite in the data dir";
     "db_timeout_s", ["DB_TIMEOUT_S"], "10", "seconds to wait for a Postgres connection (free, new, or checked with a round trip); past it the call fails as unavailable (503 on /ingest) instead of hanging";
+    "db_statement_timeout_s", ["DB_STATEMENT_TIMEOUT_S"], "30", "seconds one Postgres statement may run, waits for locks included (statement_timeout on every connection); past it the call fails as unavailable (503 on /ingest, a retry for a task)";
     "redis_url", ["REDIS_URL"], "", "redis://host:port/db for cluster queues, status and events; unset = in-process";
+    "redis_timeout_s", ["REDIS_TIMEOUT_S"], "10", "seconds to connect to Redis and for one Redis command to answer (a blocking read: its own wait plus this); past it the call fails as unavailable (503 on /ingest) instead of hanging";
     "s3_bucket", ["S3_BUCKET"], "", "bucket for artifacts and uploads; unset (and no endpoint) = local disk under the data dir";
     "s3_region", ["S3_REGION"], "us-east-1", "S3 region";
     "s3_endpoint_url", ["S3_ENDPOINT_URL", "S3_ENDPOINT"], "", "S3-compatible endpoint (MinIO, moto); setting it enables S3 with bucket provis-artifacts";
@@ -146,8 +148,12 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Bound on waiting for a Postgres connection, seconds.
     pub db_timeout_s: u64,
+    /// Bound on one Postgres statement (`statement_timeout`), seconds.
+    pub db_statement_timeout_s: u64,
     /// Redis URL; `None` = in-process queue and events.
     pub redis_url: Option<String>,
+    /// Bound on connecting to Redis and on one command's answer, seconds.
+    pub redis_timeout_s: u64,
     /// S3 settings; `None` = local disk under `data_dir`.
     pub s3: Option<S3Settings>,
     /// Embedded-mode data directory.
@@ -431,7 +437,9 @@ impl RawConfig {
         Ok(Config {
             database_url,
             db_timeout_s: self.num("db_timeout_s", 1)?,
+            db_statement_timeout_s: self.num("db_statement_timeout_s", 1)?,
             redis_url,
+            redis_timeout_s: self.num("redis_timeout_s", 1)?,
             s3,
             data_dir: PathBuf::from(self.opt("data_dir").unwrap_or_else(|| "./.provis".into())),
             host: self.opt("host").unwrap_or_else(|| "0.0.0.0".into()),

@@ -15,6 +15,7 @@ use crate::tasks::source::SourceCache;
 use crate::tasks::store::DbTaskStore;
 use anyhow::Context as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything a handler or a task needs; cheap to clone.
 #[derive(Clone)]
@@ -61,7 +62,10 @@ impl AppContext {
         let db = Db::connect_with(
             &db_url,
             None,
-            std::time::Duration::from_secs(cfg.db_timeout_s),
+            crate::db::PgBounds {
+                wait: Duration::from_secs(cfg.db_timeout_s),
+                statement: Some(Duration::from_secs(cfg.db_statement_timeout_s)),
+            },
         )
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&db_url)))?;
@@ -71,9 +75,19 @@ impl AppContext {
                 .context("migrating the embedded database")?;
         } else {
             // `provis migrate` may be running right now (all processes started at once).
-            db.wait_for_migrations(std::time::Duration::from_secs(cfg.migration_wait_s))
+            match db
+                .wait_for_migrations(std::time::Duration::from_secs(cfg.migration_wait_s))
                 .await
-                .context("checking migrations")?;
+            {
+                Ok(()) => {}
+                // Postgres down at start-up: the API starts anyway and `/health` names the
+                // database until it answers (workers wait for it instead; see `provis work`).
+                Err(e) if e.is_unavailable() && role != Role::Worker => tracing::warn!(
+                    error = %e,
+                    "the database does not answer; starting anyway, /health reports it until it does"
+                ),
+                Err(e) => return Err(anyhow::Error::new(e).context("checking migrations")),
+            }
         }
         let artifacts = match &cfg.s3 {
             Some(s3) => ArtifactStore::s3(s3)
@@ -84,13 +98,20 @@ impl AppContext {
         };
         let (events, queue) = match &cfg.redis_url {
             Some(url) => {
-                let events = EventBus::redis(url, BusConfig::default())
-                    .context("connecting to Redis for events (REDIS_URL)")?;
+                let redis_timeout = Duration::from_secs(cfg.redis_timeout_s);
+                let events = EventBus::redis(
+                    url,
+                    BusConfig {
+                        timeout: redis_timeout,
+                        ..BusConfig::default()
+                    },
+                )
+                .context("connecting to Redis for events (REDIS_URL)")?;
                 // The API and the workers must use the same key prefix (RQ_KEY_PREFIX).
                 let prefix = crate::queue::keys::prefix_from_env();
                 // Lazy: a Redis that is down at start-up is reported by /health (503) and
                 // retried on use, rather than stopping the process.
-                let queue = RedisBackend::connect_lazy(url, &prefix)
+                let queue = RedisBackend::connect_lazy_with(url, &prefix, redis_timeout)
                     .context("using Redis for queues (REDIS_URL)")?;
                 if let Err(e) = events.check().await {
                     tracing::warn!(

@@ -5,7 +5,11 @@
 //!
 //! Run: `cargo test --test faults -- --nocapture`.
 
+#[path = "faults/bounds.rs"]
+mod bounds;
 mod cluster;
+#[path = "faults/outage.rs"]
+mod outage;
 
 use std::time::{Duration, Instant};
 
@@ -395,34 +399,6 @@ async fn starting_while_redis_is_down_waits_for_it() {
     };
     let out = checks::check_done_job(&c, &acc, &events, &expect).await;
     assert!(out.rq_workers.iter().all(|w| w == "w1"));
-}
-
-/// Item 7, storage: the bucket vanishes under a running cluster. `/health` answers 503 and
-/// names the object store and the bucket.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_vanished_bucket_is_named_by_health() {
-    let mut c = Cluster::start(Options {
-        workers: 0,
-        ..Options::default()
-    })
-    .await;
-    cluster::delete_bucket(&c.s3_settings()).await;
-    let (status, health) = c.wait_health_answer().await;
-    eprintln!("health with the bucket gone: {status} {health}");
-    assert_eq!(status, 503, "{health}");
-    let text = health.to_string();
-    assert!(
-        text.contains(&format!(
-            "the bucket \\\"{}\\\" (S3_BUCKET) does not exist",
-            c.bucket
-        )),
-        "names the bucket: {text}"
-    );
-    assert_eq!(
-        health["failing"],
-        serde_json::json!(["storage"]),
-        "{health}"
-    );
 }
 
 /// Item 7, storage: `serve` started while S3 hangs starts anyway; `/health` answers 503 naming

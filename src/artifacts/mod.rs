@@ -102,6 +102,13 @@ pub enum ArtifactError {
         /// Whether trying again may succeed (network errors, 5xx, 429, conditional conflicts).
         retryable: bool,
     },
+    /// The bucket vanished under a running provis (its objects are gone). The store creates
+    /// it again on its next call, so the caller may simply try again.
+    #[error("object storage: the bucket {bucket:?} (S3_BUCKET) does not exist any more; it is created again on the next call")]
+    BucketVanished {
+        /// The bucket.
+        bucket: String,
+    },
     /// The store cannot be set up from the configuration given.
     #[error("artifact store configuration: {0}")]
     Config(String),
@@ -111,7 +118,7 @@ impl ArtifactError {
     /// Whether the same call may succeed later; tasks retry these and fail on the others.
     pub fn retryable(&self) -> bool {
         match self {
-            ArtifactError::Io { .. } => true,
+            ArtifactError::Io { .. } | ArtifactError::BucketVanished { .. } => true,
             ArtifactError::Backend { retryable, .. } => *retryable,
             ArtifactError::AlreadyExists { .. }
             | ArtifactError::NotFound { .. }
@@ -130,7 +137,9 @@ impl ArtifactError {
             ArtifactError::InvalidKey { .. } => "invalid_artifact_key",
             ArtifactError::TooLarge { .. } => "upload_too_large",
             ArtifactError::Input(_) => "upload_read_failed",
-            ArtifactError::Io { .. } | ArtifactError::Backend { .. } => "storage_error",
+            ArtifactError::Io { .. }
+            | ArtifactError::Backend { .. }
+            | ArtifactError::BucketVanished { .. } => "storage_error",
             ArtifactError::Config(_) => "storage_config",
         }
     }

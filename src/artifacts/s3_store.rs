@@ -207,11 +207,27 @@ impl S3Store {
         bytes: Bytes,
         content_type: &str,
     ) -> Result<String, ArtifactError> {
+        match self.put_new_once(key, &bytes, content_type).await {
+            // The bucket vanished: the second try creates it again first.
+            Err(e) if no_such_bucket(&e) => {
+                self.bucket_vanished(&e);
+                self.put_new_once(key, &bytes, content_type).await
+            }
+            r => r,
+        }
+    }
+
+    async fn put_new_once(
+        &self,
+        key: &str,
+        bytes: &Bytes,
+        content_type: &str,
+    ) -> Result<String, ArtifactError> {
         self.bucket_ready().await?;
         self.refuse_existing(key).await?;
         let request = self
             .bucket
-            .put_object_builder(key, &bytes)
+            .put_object_builder(key, bytes)
             .with_content_type(content_type)
             .with_header("if-none-match", "*")
             .map_err(|e| backend_err("put", e))?;
@@ -258,13 +274,21 @@ impl S3Store {
         if let Some(input_failure) = reader.take_failure() {
             return Err(input_failure);
         }
-        match result {
-            Ok(resp) if (200..300).contains(&resp.status_code()) => {}
-            Ok(resp) => return Err(put_status_err(key, resp.status_code(), "")),
+        let failed = match result {
+            Ok(resp) if (200..300).contains(&resp.status_code()) => None,
+            Ok(resp) => Some(put_status_err(key, resp.status_code(), "")),
             Err(S3Error::HttpFailWithBody(status, body)) => {
-                return Err(put_status_err(key, status, &body))
+                Some(put_status_err(key, status, &body))
             }
-            Err(e) => return Err(backend_err("streamed put", e)),
+            Err(e) => Some(backend_err("streamed put", e)),
+        };
+        if let Some(e) = failed {
+            // The stream is spent: a vanished bucket is created again by the caller's retry.
+            return Err(if no_such_bucket(&e) {
+                self.bucket_vanished(&e)
+            } else {
+                e
+            });
         }
         let (bytes, blake3) = reader.finish();
         Ok(StoredObject {
@@ -388,20 +412,34 @@ impl S3Store {
             .await
         {
             Ok(_) => Ok(()),
-            // A bucket that vanished while provis ran: say so plainly (it is created at
-            // start-up or first use, so a restart brings it back empty).
+            // A bucket that vanished while provis ran is created again (empty: what it held
+            // is gone, which the log says); `/health` names it only if that fails.
             Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchBucket") => {
-                Err(ArtifactError::Backend {
-                    message: format!(
-                        "the bucket {:?} (S3_BUCKET) does not exist any more; restart provis to create it again, or create it",
-                        self.bucket.name()
-                    ),
-                    status: Some(404),
-                    retryable: false,
-                })
+                let gone = self.bucket_vanished(&backend_err(
+                    "health check",
+                    S3Error::HttpFailWithBody(404, body),
+                ));
+                self.bucket_ready()
+                    .await
+                    .map_err(|e| ArtifactError::Backend {
+                        message: format!("{gone}; creating it failed: {e}"),
+                        status: Some(404),
+                        retryable: e.retryable(),
+                    })
             }
             Err(e) => Err(backend_err("health check", e)),
         }
+    }
+
+    /// The bucket vanished under a running provis: forgets that it was created, so the next
+    /// call creates it again, and says so. The answer is the retryable error to report.
+    fn bucket_vanished(&self, cause: &ArtifactError) -> ArtifactError {
+        self.create
+            .done
+            .store(false, std::sync::atomic::Ordering::Release);
+        let bucket = self.bucket.name();
+        warn!(bucket = %bucket, error = %cause, "the bucket vanished (its objects are gone); it is created again on the next call");
+        ArtifactError::BucketVanished { bucket }
     }
 }
 
@@ -462,6 +500,11 @@ fn backend_err(op: &str, e: S3Error) -> ArtifactError {
             retryable: false,
         },
     }
+}
+
+/// Whether S3 answered that the bucket does not exist.
+fn no_such_bucket(e: &ArtifactError) -> bool {
+    matches!(e, ArtifactError::Backend { status: Some(404), message, .. } if message.contains("NoSuchBucket"))
 }
 
 fn config_err(what: &str, e: S3Error) -> ArtifactError {

@@ -158,7 +158,9 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
     let prefix = keys::prefix_from_env();
     let mut wait = DEPENDENCY_WAIT_FIRST;
     let backend = loop {
-        match RedisBackend::connect(url, &prefix).await {
+        match RedisBackend::connect_with(url, &prefix, Duration::from_secs(cfg.redis_timeout_s))
+            .await
+        {
             Ok(b) => break b,
             Err(e @ QueueError::InvalidPrefix(_)) => return Err(e.into()),
             Err(e) => {

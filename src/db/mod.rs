@@ -94,11 +94,33 @@ const PG_MIGRATION_LOCK: &str =
 const PG_MIGRATION_UNLOCK: &str =
     "SELECT pg_advisory_unlock(hashtext('provis.migrations.' || current_schema()))";
 
+/// How Postgres begins the message of a statement it cancelled (statement or lock timeout,
+/// `pg_cancel_backend`); diesel files these under `Unknown`, so the text tells them apart.
+const CANCELLED_STATEMENT: &str = "canceling statement due to";
+
 /// Default pool size for Postgres.
 pub const DEFAULT_PG_POOL_SIZE: usize = 10;
 /// Default bound on taking a Postgres connection from the pool (opening one, or checking an
 /// idle one with a round trip); see [`Db::connect_with`].
 pub const DEFAULT_PG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Bounds on waiting for Postgres (see [`Db::connect_with`]); SQLite ignores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgBounds {
+    /// Longest wait for a connection: a free one, a new one, or checking an idle one.
+    pub wait: std::time::Duration,
+    /// Longest any one statement may run (`statement_timeout`); `None` = the server's default.
+    pub statement: Option<std::time::Duration>,
+}
+
+impl Default for PgBounds {
+    fn default() -> Self {
+        Self {
+            wait: DEFAULT_PG_TIMEOUT,
+            statement: None,
+        }
+    }
+}
+
 /// Default pool size for SQLite (one writer at a time; more connections only add contention).
 pub const DEFAULT_SQLITE_POOL_SIZE: usize = 4;
 
@@ -167,9 +189,19 @@ impl DbError {
         )
     }
 
-    /// Whether the database could not be reached at all (an API maps it to 503).
+    /// Whether the database could not be reached, or could not answer in time (a statement
+    /// cancelled by `statement_timeout` or `lock_timeout`, a connection closed under the
+    /// query): an API maps it to 503, as the client may retry.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, DbError::Pool(_) | DbError::Connect(_))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                info.message().starts_with(CANCELLED_STATEMENT)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -292,20 +324,38 @@ impl Db {
 
     /// Like [`Db::connect`] with an explicit pool size (`None` = the backend's default).
     pub async fn connect_with_pool_size(url: &str, pool_size: Option<usize>) -> Result<Db> {
-        Self::connect_with(url, pool_size, DEFAULT_PG_TIMEOUT).await
+        Self::connect_with(url, pool_size, PgBounds::default()).await
     }
 
-    /// Like [`Db::connect_with_pool_size`], with `timeout` bounding every wait for a Postgres
-    /// connection: for a free one, to open one, and to check an idle one (a round trip). A
-    /// Postgres that hangs then fails the call as unavailable instead of holding it.
-    pub async fn connect_with(
-        url: &str,
-        pool_size: Option<usize>,
-        timeout: std::time::Duration,
-    ) -> Result<Db> {
+    /// Like [`Db::connect_with_pool_size`], with `bounds` on every wait for Postgres: for a
+    /// connection (a free one, a new one, or the round trip that checks an idle one), and for
+    /// any one statement (`statement_timeout`, set on each connection, so a statement stuck
+    /// behind a lock is cancelled by the server). A Postgres that hangs or is busy then fails
+    /// the call as unavailable instead of holding it.
+    pub async fn connect_with(url: &str, pool_size: Option<usize>, bounds: PgBounds) -> Result<Db> {
+        let timeout = bounds.wait;
         match parse_url(url)? {
             Target::Pg(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                if let Some(limit) = bounds.statement {
+                    let set = format!("SET statement_timeout = {}", limit.as_millis().max(1));
+                    config.custom_setup = Box::new(move |url| {
+                        let url = url.to_owned();
+                        let set = set.clone();
+                        async move {
+                            let mut conn = AsyncPgConnection::establish(&url).await?;
+                            conn.batch_execute(&set)
+                                .await
+                                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                            Ok(conn)
+                        }
+                        .boxed()
+                    });
+                }
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    url.clone(),
+                    config,
+                );
                 let pool = Pool::builder(manager)
                     .max_size(pool_size.unwrap_or(DEFAULT_PG_POOL_SIZE).max(1))
                     .wait_timeout(Some(timeout))

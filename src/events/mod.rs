@@ -227,6 +227,9 @@ pub struct BusConfig {
     pub ttl: Duration,
     /// How long a subscriber holds an event that arrived ahead of a missing `seq`.
     pub reorder_window: Duration,
+    /// Bound on connecting to Redis and on one command's answer (`redis_timeout_s`): a hung
+    /// Redis fails the call instead of holding it.
+    pub timeout: Duration,
 }
 
 impl Default for BusConfig {
@@ -235,6 +238,7 @@ impl Default for BusConfig {
             key_prefix: String::new(),
             ttl: DEFAULT_TTL,
             reorder_window: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
         }
     }
 }

@@ -7,8 +7,9 @@
 //! beginning, so events already there are replayed before live ones, and entries are read in
 //! stream order from the last id seen, so nothing between replay and follow is missed.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_redis::redis::aio::MultiplexedConnection;
@@ -21,18 +22,12 @@ use super::keys::{events_key, status_key, FIELD_EVENT, FIELD_SEQ, STREAM_MAXLEN}
 use super::stream::{drive, Source};
 use super::{BusConfig, Event, EventError, EventStream, Status};
 
-/// Response timeout of pooled (non-blocking) commands.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connect timeout of every connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pooled connections per process.
 const POOL_SIZE: usize = 16;
 /// Stream entries fetched per read.
 const READ_COUNT: usize = 500;
 /// Reconnection attempts of a subscriber before it gives up with an error.
 const MAX_RECONNECTS: u32 = 5;
-/// Extra time a blocking read may take past its `BLOCK` before the connection counts as dead.
-const BLOCK_GRACE: Duration = Duration::from_secs(5);
 
 /// Writes the status hash unless the stored `updatedAt` is later; replaces all fields (so a
 /// cleared `error` disappears) and refreshes the TTL. ARGV: updatedAt, ttl seconds, field/value…
@@ -51,7 +46,18 @@ pub struct RedisBus {
     pool: Pool,
     client: redis::Client,
     config: BusConfig,
+    /// When a call last went unanswered within the bound (see [`RedisBus::hung`]).
+    hung_at: Arc<Mutex<Option<Instant>>>,
+    /// Status overlays whose last write failed or was skipped: they may be stale, so they are
+    /// deleted once Redis answers again (`/status` then reads the database until the next
+    /// write), instead of showing an old phase until they expire.
+    dirty: Arc<Mutex<HashSet<Uuid>>>,
 }
+
+/// For how many bounds after an unanswered call the best-effort writes (live events, the
+/// status overlay) are skipped: while Redis hangs, one request must not wait out the bound
+/// once per write (an `/ingest` makes five). The database has what they would have written.
+const HUNG_WINDOW_BOUNDS: u32 = 2;
 
 impl std::fmt::Debug for RedisBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,13 +73,13 @@ impl RedisBus {
         let manager = Manager::new_with_config(
             url,
             AsyncConnectionConfig::new()
-                .set_response_timeout(Some(COMMAND_TIMEOUT))
-                .set_connection_timeout(Some(CONNECT_TIMEOUT)),
+                .set_response_timeout(Some(config.timeout))
+                .set_connection_timeout(Some(config.timeout)),
         )?;
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
-            .wait_timeout(Some(COMMAND_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(config.timeout))
+            .create_timeout(Some(config.timeout))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| EventError::Config(format!("redis pool: {e}")))?;
@@ -82,7 +88,81 @@ impl RedisBus {
             pool,
             client,
             config,
+            hung_at: Arc::default(),
+            dirty: Arc::default(),
         })
+    }
+
+    fn lock_dirty(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        // A poisoned lock only means a panic elsewhere while holding the set.
+        self.dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_hung(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // A poisoned lock only means a panic elsewhere while holding a timestamp.
+        self.hung_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An error when a call went unanswered within the last [`HUNG_WINDOW_BOUNDS`] bounds, so
+    /// a best-effort write fails at once instead of waiting out the bound again.
+    fn hung(&self) -> Result<(), EventError> {
+        let window = self.config.timeout * HUNG_WINDOW_BOUNDS;
+        match *self.lock_hung() {
+            Some(at) if at.elapsed() < window => Err(EventError::Redis(redis::RedisError::from(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "skipped: Redis did not answer within {:.0}s {:.1}s ago",
+                        self.config.timeout.as_secs_f64(),
+                        at.elapsed().as_secs_f64()
+                    ),
+                ),
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `call` within the bound as a whole (taking a pooled connection checks it with a
+    /// round trip, and may open another: each has its own timeout, and their sum must not
+    /// be what a caller waits), noting a call that went unanswered.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, EventError>>,
+    ) -> Result<T, EventError> {
+        let r = match tokio::time::timeout(self.config.timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(EventError::Redis(redis::RedisError::from(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer within {:.0}s (REDIS_TIMEOUT_S)",
+                        self.config.timeout.as_secs_f64()
+                    ),
+                ),
+            ))),
+        };
+        self.noted(r)
+    }
+
+    /// Notes a call that went unanswered (a timeout: a refused connection fails fast and
+    /// needs no skipping).
+    fn noted<T>(&self, r: Result<T, EventError>) -> Result<T, EventError> {
+        if let Err(e) = &r {
+            let hang = match e {
+                EventError::Redis(e) => e.is_timeout(),
+                // deadpool's own timeouts (no connection made or checked in time).
+                EventError::Pool(m) => m.contains("timed out") || m.contains("Timeout"),
+                _ => false,
+            };
+            if hang {
+                *self.lock_hung() = Some(Instant::now());
+            }
+        }
+        r
     }
 
     async fn conn(&self) -> Result<deadpool_redis::Connection, EventError> {
@@ -97,6 +177,11 @@ impl RedisBus {
     }
 
     pub(super) async fn publish(&self, event: &Event) -> Result<(), EventError> {
+        self.hung()?;
+        self.bounded(self.publish_now(event)).await
+    }
+
+    async fn publish_now(&self, event: &Event) -> Result<(), EventError> {
         let json = serde_json::to_string(event)?;
         let key = events_key(&self.config.key_prefix, event.job_id);
         let mut conn = self.conn().await?;
@@ -123,6 +208,23 @@ impl RedisBus {
     }
 
     pub(super) async fn set_status(&self, status: &Status) -> Result<bool, EventError> {
+        let r = match self.hung() {
+            Ok(()) => self.bounded(self.set_status_now(status)).await,
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            self.lock_dirty().insert(status.job_id);
+        } else {
+            self.lock_dirty().remove(&status.job_id);
+            if !self.lock_dirty().is_empty() {
+                // Redis answers again: overlays that may be stale go now.
+                let _ = self.bounded(self.flush_dirty()).await;
+            }
+        }
+        r
+    }
+
+    async fn set_status_now(&self, status: &Status) -> Result<bool, EventError> {
         let key = status_key(&self.config.key_prefix, status.job_id);
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(SET_STATUS_LUA)
@@ -139,6 +241,11 @@ impl RedisBus {
     }
 
     pub(super) async fn get_status(&self, job_id: Uuid) -> Result<Option<Status>, EventError> {
+        self.hung()?;
+        self.bounded(self.get_status_now(job_id)).await
+    }
+
+    async fn get_status_now(&self, job_id: Uuid) -> Result<Option<Status>, EventError> {
         let key = status_key(&self.config.key_prefix, job_id);
         let mut conn = self.conn().await?;
         let fields: HashMap<String, String> = redis::cmd("HGETALL")
@@ -167,6 +274,7 @@ impl RedisBus {
         let mut source = RedisSource {
             client: self.client.clone(),
             conn: None,
+            timeout: self.config.timeout,
             key: events_key(&self.config.key_prefix, job_id),
             last_id: "0-0".to_string(),
         };
@@ -176,9 +284,47 @@ impl RedisBus {
     }
 
     pub(super) async fn check(&self) -> Result<(), EventError> {
+        self.bounded(self.ping()).await
+    }
+
+    /// Deletes the overlays whose write failed (see `dirty`); kept for later on failure.
+    async fn flush_dirty(&self) -> Result<(), EventError> {
+        let dirty: Vec<Uuid> = self.lock_dirty().drain().collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = dirty
+            .iter()
+            .map(|id| status_key(&self.config.key_prefix, *id))
+            .collect();
+        let deleted = match self.conn().await {
+            Ok(mut conn) => redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(EventError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = deleted {
+            self.lock_dirty().extend(dirty);
+            return Err(e);
+        }
+        tracing::info!(
+            overlays = keys.len(),
+            "deleted status overlays whose write failed while Redis did not answer"
+        );
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), EventError> {
         let mut conn = self.conn().await?;
         let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
         if pong == "PONG" {
+            // Redis answers again: best-effort writes resume at once, and overlays that may
+            // be stale go.
+            *self.lock_hung() = None;
+            drop(conn);
+            self.flush_dirty().await?;
             Ok(())
         } else {
             Err(EventError::Corrupt {
@@ -192,6 +338,9 @@ impl RedisBus {
 struct RedisSource {
     client: redis::Client,
     conn: Option<MultiplexedConnection>,
+    /// Bound on connecting, and how long a read may take past its `BLOCK` before the
+    /// connection counts as dead.
+    timeout: Duration,
     key: String,
     last_id: String,
 }
@@ -200,7 +349,7 @@ impl RedisSource {
     async fn connect(&self) -> Result<MultiplexedConnection, EventError> {
         let config = AsyncConnectionConfig::new()
             .set_response_timeout(None)
-            .set_connection_timeout(Some(CONNECT_TIMEOUT));
+            .set_connection_timeout(Some(self.timeout));
         Ok(self
             .client
             .get_multiplexed_async_connection_with_config(&config)
@@ -222,7 +371,7 @@ impl RedisSource {
             .arg(&self.key)
             .arg(&self.last_id);
         let query = cmd.query_async::<Value>(conn);
-        let reply = match tokio::time::timeout(wait + BLOCK_GRACE, query).await {
+        let reply = match tokio::time::timeout(wait + self.timeout, query).await {
             Ok(reply) => reply?,
             Err(_) => {
                 return Err(EventError::Pool(format!(

@@ -9,7 +9,7 @@
 use super::progress::{self, phase};
 use super::source::DIR_PREFIX;
 use super::{enqueue, INGEST};
-use crate::artifacts::{upload_key, ArtifactKind, CONTENT_TYPE_ZIP};
+use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP};
 use crate::context::AppContext;
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
 use crate::events::types;
@@ -226,14 +226,35 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
             .map_err(db_down)?;
     }
     if let Input::Zip(path) = &sub.input {
-        let file = tokio::fs::File::open(path).await.map_err(backend)?;
-        ctx.artifacts()
-            .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
-            .await
-            .map_err(storage)?;
+        // Twice at most: a bucket that vanished is created again by the second try.
+        let mut vanished = false;
+        loop {
+            let file = tokio::fs::File::open(path).await.map_err(backend)?;
+            match ctx
+                .artifacts()
+                .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
+                .await
+            {
+                Ok(_) => break,
+                Err(ArtifactError::BucketVanished { .. }) if !vanished => vanished = true,
+                Err(e) => return Err(storage(e)),
+            }
+        }
     }
-    new.upload_key = Some(source_key);
-    let job = db.create_job(new).await.map_err(db_down)?;
+    new.upload_key = Some(source_key.clone());
+    let job = match db.create_job(new).await {
+        Ok(job) => job,
+        Err(e) => {
+            // No job refers to the stored upload: remove it, so a refused upload leaves
+            // nothing behind (the client retries with the same zip).
+            if matches!(sub.input, Input::Zip(_)) {
+                if let Err(de) = ctx.artifacts().delete(&source_key).await {
+                    tracing::warn!(key = %source_key, error = %de, "could not remove the upload of a job that was never created");
+                }
+            }
+            return Err(db_down(e));
+        }
+    };
     // From here on a job exists: it is queued, or marked failed before the error answer, so
     // no job is left waiting for a task that was never enqueued.
     if let Err(e) = start(ctx, &job, &sub, manifest, &commit_hash, &settings_hash).await {

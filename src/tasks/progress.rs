@@ -187,7 +187,10 @@ pub async fn set_pct(
 }
 
 /// Fails a job for good: phase `failed`, pct 100, the error, its snapshot `failed`, and a
-/// terminal `error` event. Safe to call twice (a second call changes nothing visible).
+/// terminal `error` event. Safe to call twice (a second call changes nothing visible), and a
+/// call cut short (the database or Redis went away between two of its writes) is completed
+/// by the next: a job already `failed` still gets its snapshot status, its one terminal event
+/// and its clean-up.
 pub async fn fail_job(
     ctx: &AppContext,
     job_id: Uuid,
@@ -197,37 +200,58 @@ pub async fn fail_job(
     let Some(job) = ctx.db().get_job(job_id).await.retryable()? else {
         return Ok(());
     };
-    if job.phase == phase::FAILED.0 || job.phase == phase::DONE.0 {
+    if job.phase == phase::DONE.0 {
         return Ok(());
     }
-    let error = format!("{code}: {message}");
-    let job = update(
-        ctx,
-        job_id,
-        JobUpdate {
-            phase: Some(phase::FAILED.0.to_string()),
-            pct: Some(100),
-            error: Some(Some(error)),
-            finished_at: Some(Some(chrono::Utc::now())),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let failed = job.phase == phase::FAILED.0;
+    if failed
+        && ctx
+            .db()
+            .has_event(job_id, events::types::ERROR)
+            .await
+            .retryable()?
+    {
+        return Ok(());
+    }
+    let job = if failed {
+        job
+    } else {
+        let error = format!("{code}: {message}");
+        let job = update(
+            ctx,
+            job_id,
+            JobUpdate {
+                phase: Some(phase::FAILED.0.to_string()),
+                pct: Some(100),
+                error: Some(Some(error)),
+                finished_at: Some(Some(chrono::Utc::now())),
+                ..Default::default()
+            },
+        )
+        .await?;
+        ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "failed", "status" => "failed").increment(1);
+        tracing::warn!(job_id = %job_id, code, message, "job failed");
+        job
+    };
     if let Some(snapshot_id) = job.snapshot_id {
         ctx.db()
             .set_snapshot_status(snapshot_id, crate::db::SnapshotStatus::Failed)
             .await
             .retryable()?;
     }
-    ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "failed", "status" => "failed").increment(1);
-    emit(
+    // The terminal event carries the code the job row was failed with (a later caller may
+    // know another cause; the first one stands).
+    let (code, message) = match job.error.as_deref().and_then(|e| e.split_once(": ")) {
+        Some((c, m)) => (c.to_string(), m.to_string()),
+        None => (code.to_string(), message.to_string()),
+    };
+    emit_once(
         ctx,
         job_id,
         events::types::ERROR,
-        events::error_payload(code, message, true),
+        events::error_payload(&code, &message, true),
     )
     .await?;
-    tracing::warn!(job_id = %job_id, code, message, "job failed");
     super::retention::job_ended(ctx, job_id).await;
     Ok(())
 }

@@ -124,7 +124,9 @@ impl Default for Options {
 const CLEARED: &[&str] = &[
     "DATABASE_URL",
     "DB_TIMEOUT_S",
+    "DB_STATEMENT_TIMEOUT_S",
     "REDIS_URL",
+    "REDIS_TIMEOUT_S",
     "S3_BUCKET",
     "S3_REGION",
     "S3_ENDPOINT_URL",

@@ -32,10 +32,8 @@ use super::task::{Envelope, TaskSpec};
 use super::{Claim, Completion, Disposition, QueueError};
 use codec::{FAILURE_TTL_S, RESULT_TTL_S};
 
-/// Response timeout of the shared (non-blocking) connection.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connect timeout of every connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on connecting and on one command's answer (`redis_timeout_s` sets it).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most entries one promote/recover script handles per queue and call.
 const SWEEP_LIMIT: u32 = 500;
 /// Worker hash TTL after death (RQ's value).
@@ -117,6 +115,8 @@ impl Scripts {
 
 struct Inner {
     client: Client,
+    /// Bound on connecting and on one answer (a blocking pop: its own wait plus this).
+    timeout: Duration,
     keys: Keys,
     conn: Mutex<Option<MultiplexedConnection>>,
     scripts: Scripts,
@@ -224,7 +224,16 @@ impl RedisBackend {
     /// `rq`), and loads the scripts. Fails when Redis does not answer (what `provis work`
     /// wants: a worker without its queue has nothing to do).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
-        let backend = Self::connect_lazy(url, prefix)?;
+        Self::connect_with(url, prefix, DEFAULT_TIMEOUT).await
+    }
+
+    /// Like [`RedisBackend::connect`], with the bound of [`RedisBackend::connect_lazy_with`].
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        let backend = Self::connect_lazy_with(url, prefix, timeout)?;
         let mut conn = backend.conn().await?;
         for s in backend.inner.scripts.all() {
             backend.load(s, &mut conn).await?;
@@ -237,6 +246,17 @@ impl RedisBackend {
     /// `all-in-one` use it so a Redis that is down at start-up shows in `/health` (503)
     /// instead of stopping the process.
     pub fn connect_lazy(url: &str, prefix: &str) -> Result<Self, QueueError> {
+        Self::connect_lazy_with(url, prefix, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`RedisBackend::connect_lazy`], with `timeout` bounding every connect and every
+    /// answer: a Redis that hangs (a partition that drops packets, a stalled server) fails the
+    /// call instead of holding it, and a blocking pop is abandoned `timeout` after its own wait.
+    pub fn connect_lazy_with(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
         let keys = Keys::new(prefix).map_err(QueueError::InvalidPrefix)?;
         let client = Client::open(url)?;
         let s = |body: &str| Script::new(body.to_string());
@@ -256,6 +276,7 @@ impl RedisBackend {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                timeout,
                 keys,
                 conn: Mutex::new(None),
                 scripts,
@@ -294,8 +315,8 @@ impl RedisBackend {
             return Ok(c);
         }
         let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+            .set_connection_timeout(Some(self.inner.timeout))
+            .set_response_timeout(Some(self.inner.timeout));
         let c = self
             .inner
             .client
@@ -586,7 +607,7 @@ impl RedisBackend {
             Some(c) => c,
             None => {
                 let cfg = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_connection_timeout(Some(self.inner.timeout))
                     .set_response_timeout(None);
                 self.inner
                     .client
@@ -594,14 +615,32 @@ impl RedisBackend {
                     .await?
             }
         };
-        let popped: Option<String> = redis::cmd("BLMOVE")
+        let mut blmove = redis::cmd("BLMOVE");
+        blmove
             .arg(k.queue(q))
             .arg(k.intermediate(q))
             .arg("LEFT")
             .arg("RIGHT")
-            .arg(timeout.as_secs_f64())
-            .query_async(&mut conn)
-            .await?;
+            .arg(timeout.as_secs_f64());
+        let pop = blmove.query_async::<Option<String>>(&mut conn);
+        // The connection has no response timeout (the pop blocks by design); a Redis that
+        // does not answer within the pop's own wait plus the bound is hung, and the
+        // connection is dropped (not kept in `blocking`) so the next call makes a new one.
+        let popped = match tokio::time::timeout(timeout + self.inner.timeout, pop).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(QueueError::Redis(redis::RedisError::from(
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "BLMOVE on {} did not answer within {:.0}s after its wait",
+                            k.queue(q),
+                            self.inner.timeout.as_secs_f64()
+                        ),
+                    ),
+                )))
+            }
+        };
         blocking.0 = Some(conn);
         let Some(id) = popped else {
             return Ok(None);
