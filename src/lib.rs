@@ -18,6 +18,9 @@
 //!
 //! `queue`, `db` and `artifacts` do not know each other; `tasks` composes them through a context.
 
+// No `unwrap()` in the service: every failure is an error with a message (tests may).
+#![warn(clippy::unwrap_used)]
+
 pub mod api;
 pub mod artifacts;
 pub mod cli;

@@ -1,5 +1,8 @@
 //! The `provis` binary: parse the command line and hand off to the library.
 
+// No `unwrap()` in the service: every failure is an error with a message (tests may).
+#![warn(clippy::unwrap_used)]
+
 fn main() -> std::process::ExitCode {
     // A parser child (DESIGN §9) is this binary re-executed; it must not parse the command line.
     if std::env::var_os(provis::tasks::sandbox::CHILD_ENV).is_some() {

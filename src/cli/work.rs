@@ -164,7 +164,7 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
             Ok(b) => break b,
             Err(e @ QueueError::InvalidPrefix(_)) => return Err(e.into()),
             Err(e) => {
-                tracing::warn!(waiting_for = "redis", redis = %redact(url), error = %e, retry_in_s = wait.as_secs_f64(),
+                tracing::warn!(waiting_for = "redis", redis = %crate::context::redact_url(url), error = %e, retry_in_s = wait.as_secs_f64(),
                     "waiting for Redis before starting the workers");
                 if !sleep_unless_stopped(wait).await {
                     return Ok(WorkerStats::default());
@@ -263,26 +263,4 @@ async fn stop_on_signal(token: CancellationToken) {
     }
     tracing::info!("stop requested: no new tasks; finishing the running one");
     token.cancel();
-}
-
-/// The URL without a password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_password() {
-        assert_eq!(
-            redact("redis://:secret@host:6379/0"),
-            "redis://…@host:6379/0"
-        );
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-    }
 }

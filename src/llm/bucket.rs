@@ -71,11 +71,6 @@ impl Limits {
     pub fn token_burst(&self) -> f64 {
         Self::burst(self.tpm)
     }
-
-    /// Most requests any 60 s window can see (the guarantee the tests measure).
-    pub fn max_requests_per_window(&self) -> f64 {
-        self.request_burst() + Self::rate(self.rpm) * WINDOW_MS
-    }
 }
 
 /// The state of both buckets at one instant (milliseconds on some clock).

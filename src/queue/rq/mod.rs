@@ -838,16 +838,6 @@ impl RedisBackend {
         }
         self.pipe(&p).await
     }
-
-    /// Status field of a job (`queued`, `started`, `finished`, `failed`, `scheduled`, …).
-    pub async fn job_status(&self, id: &str) -> Result<Option<String>, QueueError> {
-        self.query(
-            redis::cmd("HGET")
-                .arg(self.inner.keys.job(id))
-                .arg("status"),
-        )
-        .await
-    }
 }
 
 enum ClaimReply {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `scripts/bench warm` (issue 10 goal 3): incremental re-analysis. One all-in-one server takes
+# the monorepo of monorepo.sh (BENCH_WARM_COPIES, default 16: 53.7k files) cold, then the same
+# repository with 1% of its source files changed (a comment appended to every 100th .ts/.js/.py
+# file, in sorted order). Prints both upload→done times, the ratio (goal: warm <= 25% of cold)
+# and `filesReused` of the warm job from /status.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+bin="${PROVIS_BIN:?}"
+copies="${BENCH_WARM_COPIES:-16}"
+work=$(mktemp -d /var/tmp/provis-bench/warm.XXXXXX)
+on_exit_stop_and_remove "$work"
+
+zip=$("$here/monorepo.sh" "$copies")
+src="${zip%.zip}"
+changed="$src-1pct"
+if [[ ! -f "$changed.zip" ]]; then
+    echo "bench warm: building $changed (1% of the source files changed)" >&2
+    rm -rf "$changed"
+    cp -al "$src" "$changed"
+    # Replace (not write through) the hard-linked files that change.
+    (cd "$changed" && find . -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.js' -o -name '*.py' \) |
+        LC_ALL=C sort | awk 'NR % 100 == 0') >"$work/changed.txt"
+    while IFS= read -r f; do
+        cp --remove-destination "$src/$f" "$changed/$f"
+        printf '\n// changed for the warm bench\n' >>"$changed/$f"
+    done <"$work/changed.txt"
+    zip_dir "$changed" "$changed.zip"
+fi
+n_changed=$(cd "$changed" && find . -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.js' -o -name '*.py' \) | LC_ALL=C sort | awk 'NR % 100 == 0' | wc -l)
+
+echo "bench warm: $copies copies, $n_changed files changed, load average before: $(load)"
+port=$(free_port)
+data="$work/aio"
+mkdir -p "$data"
+RUST_LOG=warn "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
+pid=$!
+pids+=("$pid")
+wait_health "$port"
+read -r cold job_cold < <(upload "$zip" "$port" bench-warm)
+read -r warm job_warm < <(upload "$changed.zip" "$port" bench-warm)
+status=$(curl -fsS "http://127.0.0.1:$port/status/$job_warm")
+reused=$(jq -r .filesReused <<<"$status")
+files=$(jq -r .filesDiscovered <<<"$status")
+awk -v c="$cold" -v w="$warm" -v r="$reused" -v f="$files" 'BEGIN {
+    printf "cold upload→done %.2f s; warm (1%% changed) %.2f s = %.0f%% of cold (goal <= 25%%); files reused %s of %s\n",
+        c, w, 100 * w / c, r, f }'
+echo "bench warm: load average after: $(load)"
