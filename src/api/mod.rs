@@ -1,8 +1,9 @@
 //! The actix-web HTTP layer: the route table, its OpenAPI document, and the servers.
 //!
-//! Handlers are thin (one service call each, in [`routes`]); errors become the envelope of
-//! [`crate::error`]; answers are the typed structs of [`model`]. The API never talks to Redis
-//! or the pipeline directly: it goes through the context's backends and the tasks' intake.
+//! Handlers live in [`routes`], [`browse`], [`ops`] and [`sse`]; errors become the envelope of
+//! [`crate::error`]; answers are the typed structs of [`model`]. Uploads go through the tasks'
+//! intake (`tasks::intake`); reads go to the context's backends (database, status overlay,
+//! artifacts). Some handlers still do their own querying and filtering.
 //!
 //! The route table ([`configure`]) registers handlers through utoipa-actix-web, which takes
 //! only handlers that carry an OpenAPI description, so the document at `/openapi.json`

@@ -1,7 +1,7 @@
 //! The in-process backend of embedded mode, durable through a [`TaskStore`].
 //!
-//! The store is the `tasks` table (the lead implements [`TaskStore`] over the db helper's
-//! `claim_next_task`, `task_started`, `task_finished`, `task_requeue` and
+//! The store is the `tasks` table (`tasks::store::DbTaskStore` implements [`TaskStore`] over
+//! the database's `claim_next_task`, `task_started`, `task_finished`, `task_requeue` and
 //! `requeue_expired_leases`); [`MemoryTaskStore`] is the same contract in memory for tests.
 //! Enqueue wakes idle workers of the process at once through a shared [`Notify`]; retries that
 //! become due later are picked up by a short poll.

@@ -6,9 +6,9 @@
 //!   counts. Claims, finishes, retries and recovery are atomic Lua scripts; workers heartbeat
 //!   their `rq:worker:<name>` hash and the wip score of the running job; a sweep hands work of a
 //!   dead worker to another one once its lease lapses.
-//! - [`LocalBackend`]: in-process for embedded mode, durable through a [`TaskStore`] (the lead
-//!   implements it over the `tasks` table; [`MemoryTaskStore`] serves unit tests). Enqueue wakes
-//!   idle workers at once through a shared `Notify`.
+//! - [`LocalBackend`]: in-process for embedded mode, durable through a [`TaskStore`]
+//!   (`tasks::store::DbTaskStore` over the `tasks` table; [`MemoryTaskStore`] serves unit
+//!   tests). Enqueue wakes idle workers at once through a shared `Notify`.
 //!
 //! The task framework ([`TaskSpec`], [`Envelope`], [`TaskError`], [`Registry`], [`Hooks`]) is
 //! generic over a context type, so this module knows nothing about the database or artifacts.
@@ -18,13 +18,13 @@
 //!
 //! # Wiring
 //! ```text
-//! let mut registry = Registry::<AppCtx>::new();
+//! let mut registry = Registry::<AppContext>::new();
 //! registry.register(INGEST, |ctx, env| async move { … })?;          // one line per task type
 //! let backend: QueueBackend = RedisBackend::connect(url, "rq").await?.into();
 //! //   or LocalBackend::new(Arc::new(TasksTableStore { … })).into() in embedded mode
 //! backend.enqueue(&INGEST, &Envelope::new(&INGEST, task_row_id, Some(job_id), None, payload)).await?;
 //! Worker::new(backend.clone(), registry, ctx, WorkerOptions::from_config(&cfg, None))
-//!     .with_hooks(Arc::new(TaskRowHooks))
+//!     .with_hooks(Arc::new(TaskRows::new(&ctx, name)))
 //!     .run(shutdown_token)
 //!     .await?;
 //! ```
