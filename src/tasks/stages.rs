@@ -648,7 +648,11 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         let read = |path: &str| {
             let entry = wanted.get(path)?;
             let bytes = source::read_one(&src, entry).ok()?;
-            Some(String::from_utf8_lossy(&bytes).into_owned())
+            // Valid UTF-8 (nearly every source file) becomes the String without a copy.
+            Some(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            )
         };
         let (caps, summaries) = pipeline::capabilities_and_summaries(&shared, &graph, &read);
         // The LLM wants the texts of the files it summarizes, all at once.

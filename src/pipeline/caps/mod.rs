@@ -46,8 +46,18 @@ pub struct CapsInput<'a> {
 
 /// Detections, capabilities and summaries in one call.
 pub fn analyze(input: &CapsInput<'_>) -> (Detections, CapabilitiesDoc, SummariesDoc) {
+    let t0 = std::time::Instant::now();
     let det = detect(input);
+    let t1 = std::time::Instant::now();
     let caps = build_capabilities(input, &det);
+    let t2 = std::time::Instant::now();
     let sums = summarize_files(input, &det, &caps);
+    tracing::info!(
+        files = input.files.len(),
+        detect_ms = (t1 - t0).as_millis() as u64,
+        capabilities_ms = (t2 - t1).as_millis() as u64,
+        summaries_ms = t2.elapsed().as_millis() as u64,
+        "capabilities and summaries built"
+    );
     (det, caps, sums)
 }

@@ -23,6 +23,9 @@ pub struct Lit {
     pub dynamic: bool,
 }
 
+/// Comment markers counted as TODOs.
+const TODO_MARKERS: [&str; 4] = ["TODO", "FIXME", "HACK", "XXX"];
+
 /// Source text with comments and string contents blanked, plus the literals and line index.
 #[derive(Debug, Clone)]
 pub struct Scanned {
@@ -31,9 +34,13 @@ pub struct Scanned {
     pub code: String,
     /// Every string literal, ordered by `start`.
     pub lits: Vec<Lit>,
-    /// Comment bodies with the 1-based line they start on (for TODO counting).
-    pub comments: Vec<(u32, String)>,
-    line_starts: Vec<usize>,
+    /// How many comments there are (their text is not kept: at scale comments are a large
+    /// part of the source, and only their markers are ever read).
+    pub comments: u32,
+    /// How many comments carry a TODO, FIXME, HACK or XXX marker.
+    pub todo_comments: u32,
+    /// Byte offset of each line's start (u32: a scanned file is far below 4 GiB).
+    line_starts: Vec<u32>,
 }
 
 impl Scanned {
@@ -43,17 +50,17 @@ impl Scanned {
         let bytes = text.as_bytes();
         let mut code = bytes.to_vec();
         let mut lits = Vec::new();
-        let mut comments = Vec::new();
-        let line_starts: Vec<usize> = std::iter::once(0)
-            .chain(
-                bytes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
+        let mut comments = 0u32;
+        let mut todo_comments = 0u32;
+        let mut comment = |body: &str| {
+            comments += 1;
+            if TODO_MARKERS.iter().any(|m| body.contains(m)) {
+                todo_comments += 1;
+            }
+        };
+        let line_starts: Vec<u32> = std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', bytes).map(|i| (i + 1) as u32))
             .collect();
-        let line_of = |pos: usize| line_starts.partition_point(|&s| s <= pos) as u32;
         let blank = |code: &mut Vec<u8>, from: usize, to: usize| {
             for b in &mut code[from..to] {
                 if *b != b'\n' {
@@ -66,12 +73,12 @@ impl Scanned {
             let b = bytes[i];
             if (python && b == b'#') || (!python && b == b'/' && bytes.get(i + 1) == Some(&b'/')) {
                 let end = memchr_nl(bytes, i);
-                comments.push((line_of(i), text[i..end].to_string()));
+                comment(&text[i..end]);
                 blank(&mut code, i, end);
                 i = end;
             } else if !python && b == b'/' && bytes.get(i + 1) == Some(&b'*') {
                 let end = find_from(text, i + 2, "*/").map_or(bytes.len(), |e| e + 2);
-                comments.push((line_of(i), text[i..end].to_string()));
+                comment(&text[i..end]);
                 blank(&mut code, i, end);
                 i = end;
             } else if b == b'"' || b == b'\'' || (!python && b == b'`') {
@@ -113,20 +120,21 @@ impl Scanned {
             code,
             lits,
             comments,
+            todo_comments,
             line_starts,
         }
     }
 
     /// 1-based line of a byte offset.
     pub fn line(&self, pos: usize) -> u32 {
-        self.line_starts.partition_point(|&s| s <= pos) as u32
+        self.line_starts.partition_point(|&s| s as usize <= pos) as u32
     }
 
     /// Byte offset where 1-based line `line` starts, `None` past the end.
     pub fn line_start(&self, line: u32) -> Option<usize> {
         self.line_starts
             .get(line.checked_sub(1)? as usize)
-            .copied()
+            .map(|&s| s as usize)
             .filter(|&s| s <= self.code.len())
     }
 
@@ -411,7 +419,7 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, "x");
         assert_eq!(s.line(calls[0].1), 2);
-        assert_eq!(s.comments.len(), 2);
+        assert_eq!((s.comments, s.todo_comments), (2, 0));
     }
 
     #[test]
@@ -430,7 +438,7 @@ mod tests {
         let args = s.args(open);
         assert_eq!(args.len(), 2);
         assert_eq!(s.code[args[0].0..args[0].1].trim(), "items.router");
-        assert_eq!(s.comments[0], (1, "# TODO: x".to_string()));
+        assert_eq!((s.comments, s.todo_comments), (1, 1));
     }
 
     #[test]

@@ -212,15 +212,7 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
     for w in &ctx.rec.warnings {
         add("parse-warning", 0, format!("parser warning: {}", w.code));
     }
-    let todos = sc
-        .comments
-        .iter()
-        .filter(|(_, c)| {
-            ["TODO", "FIXME", "HACK", "XXX"]
-                .iter()
-                .any(|m| c.contains(m))
-        })
-        .count() as u32;
+    let todos = sc.todo_comments;
     if todos > 0 {
         let s = if todos == 1 { "" } else { "s" };
         add("todo", 0, format!("{todos} TODO/FIXME comment{s}"));
