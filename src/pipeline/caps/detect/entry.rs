@@ -473,7 +473,7 @@ fn owns_prefix(rec: &FileRecord, owner: Option<&str>, r: &Route) -> bool {
 
 fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, RoutePrefix>) {
     let mut found = Vec::new();
-    for (path, (rec, _)) in &g.files {
+    for (path, rec) in &g.files {
         let owner = g.facts.get(*path).and_then(|f| f.prefix_owner.as_deref());
         for r in &rec.routes {
             // `include()` mounts a URLconf; its routes are the included file's.
@@ -500,7 +500,7 @@ fn routes(g: &mut Global<'_>, prefixes: &BTreeMap<String, RoutePrefix>) {
                     let line = g
                         .files
                         .get(target.as_str())
-                        .and_then(|(t, _)| t.functions.iter().find(|f| f.name == func))
+                        .and_then(|t| t.functions.iter().find(|f| f.name == func))
                         .map_or(1, |f| f.line);
                     found.push(finding(
                         &target,
@@ -669,7 +669,10 @@ fn stdout_outputs(g: &mut Global<'_>) {
         .collect();
     let mut found = Vec::new();
     for file in cli_files {
-        let Some((rec, Some(sc))) = g.files.get(file.as_str()) else {
+        let Some(rec) = g.files.get(file.as_str()).copied() else {
+            continue;
+        };
+        let Some(sc) = g.scan(&file) else {
             continue;
         };
         let callees: &[&str] = if rec.language == Language::Py {

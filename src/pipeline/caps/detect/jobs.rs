@@ -358,9 +358,9 @@ pub(super) fn resolve(g: &mut Global<'_>) {
                     continue;
                 };
                 let imported = |d: &str| {
-                    g.files.get(file.as_str()).is_some_and(|(r, _)| {
-                        r.imports.iter().any(|i| i.resolved.as_deref() == Some(d))
-                    })
+                    g.files
+                        .get(file.as_str())
+                        .is_some_and(|r| r.imports.iter().any(|i| i.resolved.as_deref() == Some(d)))
                 };
                 let def = defs
                     .iter()
@@ -400,7 +400,7 @@ pub(super) fn resolve(g: &mut Global<'_>) {
                 let def_line = g
                     .files
                     .get(target.as_str())
-                    .and_then(|(r, _)| r.functions.iter().find(|f| f.name == name))
+                    .and_then(|r| r.functions.iter().find(|f| f.name == name))
                     .map_or(1, |f| f.line);
                 new.push(finding(
                     &target,

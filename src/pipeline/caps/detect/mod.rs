@@ -262,24 +262,15 @@ pub(crate) fn import_matches(i: &crate::pipeline::model::Import, pkg: &str) -> b
 
 /// Runs every detector over the snapshot.
 pub fn detect(input: &CapsInput<'_>) -> Detections {
-    let scanned: Vec<Option<Scanned>> = input
-        .files
-        .par_iter()
-        .map(|rec| {
-            if rec.skipped || !matches!(rec.language, Language::Js | Language::Ts | Language::Py) {
-                return None;
-            }
-            let text = (input.source)(&rec.path)?;
-            (text.len() <= MAX_SCAN_BYTES).then(|| Scanned::new(&text, rec.language))
-        })
-        .collect();
+    // Each file is scanned, run through the local detectors, and its scan dropped: at scale
+    // the scans of every file would be about as large as the repository. The global phase
+    // scans again the few files it needs ([`Global::scan`]).
     let locals: Vec<Option<Local>> = input
         .files
         .par_iter()
-        .zip(scanned.par_iter())
-        .map(|(rec, sc)| {
-            let sc = sc.as_ref()?;
-            let ctx = Ctx { rec, sc };
+        .map(|rec| {
+            let sc = scan_of(input, rec)?;
+            let ctx = Ctx { rec, sc: &sc };
             let mut local = Local::default();
             risks::scan(&ctx, &mut local);
             services::scan(&ctx, &mut local);
@@ -291,7 +282,7 @@ pub fn detect(input: &CapsInput<'_>) -> Detections {
         })
         .collect();
 
-    let mut g = Global::new(input, &scanned);
+    let mut g = Global::new(input);
     for (rec, local) in input.files.iter().zip(locals) {
         if let Some(local) = local {
             g.findings.extend(local.findings);
@@ -321,11 +312,23 @@ pub fn detect(input: &CapsInput<'_>) -> Detections {
     }
 }
 
+/// The scan of a code file the detectors read; `None` for other files, skipped, unreadable
+/// or too large ones.
+fn scan_of(input: &CapsInput<'_>, rec: &FileRecord) -> Option<Scanned> {
+    if rec.skipped || !matches!(rec.language, Language::Js | Language::Ts | Language::Py) {
+        return None;
+    }
+    let text = (input.source)(&rec.path)?;
+    (text.len() <= MAX_SCAN_BYTES).then(|| Scanned::new(&text, rec.language))
+}
+
 /// State of the global phase.
 pub(crate) struct Global<'a> {
     pub input: &'a CapsInput<'a>,
-    /// Files by path, with their scan when there is one.
-    pub files: BTreeMap<&'a str, (&'a FileRecord, Option<&'a Scanned>)>,
+    /// Files by path.
+    pub files: BTreeMap<&'a str, &'a FileRecord>,
+    /// Scans made again for the global phase (see [`Global::scan`]).
+    scans: std::cell::RefCell<std::collections::HashMap<String, Option<std::rc::Rc<Scanned>>>>,
     pub findings: Vec<Finding>,
     pub pending: Vec<(String, Pending)>,
     pub links: BTreeSet<Link>,
@@ -333,16 +336,12 @@ pub(crate) struct Global<'a> {
 }
 
 impl<'a> Global<'a> {
-    fn new(input: &'a CapsInput<'a>, scanned: &'a [Option<Scanned>]) -> Self {
-        let files = input
-            .files
-            .iter()
-            .zip(scanned)
-            .map(|(r, s)| (r.path.as_str(), (r, s.as_ref())))
-            .collect();
+    fn new(input: &'a CapsInput<'a>) -> Self {
+        let files = input.files.iter().map(|r| (r.path.as_str(), r)).collect();
         Self {
             input,
             files,
+            scans: Default::default(),
             findings: Vec::new(),
             pending: Vec::new(),
             links: BTreeSet::new(),
@@ -364,12 +363,12 @@ impl<'a> Global<'a> {
     /// The internal file that `ident` (a name used in `file`) was imported from: an import
     /// that lists the name, else one whose statement line mentions it as a word.
     pub fn resolve_ident(&self, file: &str, ident: &str) -> Option<String> {
-        let (rec, sc) = self.files.get(file)?;
+        let rec = self.files.get(file)?;
         let internal = || rec.imports.iter().filter(|i| i.resolved.is_some());
         if let Some(i) = internal().find(|i| i.names.iter().any(|n| n == ident)) {
             return i.resolved.clone();
         }
-        let sc = (*sc)?;
+        let sc = self.scan(file)?;
         internal()
             .find(|i| {
                 sc.code
@@ -393,6 +392,20 @@ impl<'a> Global<'a> {
             })
             .min_by_key(|p| (p.len(), **p))
             .map(|p| p.to_string())
+    }
+
+    /// The scan of `path` (see [`scan_of`]), made once per file and kept for the phase.
+    pub fn scan(&self, path: &str) -> Option<std::rc::Rc<Scanned>> {
+        if let Some(sc) = self.scans.borrow().get(path) {
+            return sc.clone();
+        }
+        let sc = self
+            .files
+            .get(path)
+            .and_then(|rec| scan_of(self.input, rec))
+            .map(std::rc::Rc::new);
+        self.scans.borrow_mut().insert(path.to_string(), sc.clone());
+        sc
     }
 
     /// Text of a file through the caller's source function.

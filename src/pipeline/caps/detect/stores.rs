@@ -303,16 +303,35 @@ pub(super) fn resolve(g: &mut Global<'_>) {
         let py = g
             .files
             .get(f.file.as_str())
-            .is_some_and(|(r, _)| r.language == Language::Py);
+            .is_some_and(|r| r.language == Language::Py);
         defined
             .entry(f.name.clone())
             .or_default()
             .push((f.file.clone(), f.framework.clone(), py));
     }
-    for (path, (rec, sc)) in &g.files {
-        let Some(sc) = sc else { continue };
+    for (path, rec) in &g.files {
         let py = rec.language == Language::Py;
-        if !py && !prisma.is_empty() {
+        let wants_prisma = !py && !prisma.is_empty();
+        // The defined models this file may use: it imports their defining file, or a name
+        // that resolves inside the project.
+        let uses: Vec<(&String, &String)> = defined
+            .iter()
+            .flat_map(|(name, defs)| defs.iter().map(move |d| (name, d)))
+            .filter(|(name, (dfile, _, dpy))| {
+                dfile != path
+                    && *dpy == py
+                    && rec.imports.iter().any(|i| {
+                        i.resolved.as_deref() == Some(dfile.as_str())
+                            || (i.resolved.is_some() && i.names.iter().any(|n| n == *name))
+                    })
+            })
+            .map(|(name, (_, fw, _))| (name, fw))
+            .collect();
+        if !wants_prisma && uses.is_empty() {
+            continue;
+        }
+        let Some(sc) = g.scan(path) else { continue };
+        if wants_prisma {
             for m in PRISMA_METHODS {
                 for (recv, open) in sc.method_calls(m) {
                     if let Some((_, model)) = prisma.iter().find(|(a, _)| *a == recv) {
@@ -321,21 +340,9 @@ pub(super) fn resolve(g: &mut Global<'_>) {
                 }
             }
         }
-        for (name, defs) in &defined {
-            for (dfile, fw, dpy) in defs {
-                if dfile == path || *dpy != py {
-                    continue;
-                }
-                let imports_it = rec.imports.iter().any(|i| {
-                    i.resolved.as_deref() == Some(dfile.as_str())
-                        || (i.resolved.is_some() && i.names.iter().any(|n| n == name))
-                });
-                if !imports_it {
-                    continue;
-                }
-                if let Some(p) = sc.words(name).first() {
-                    found.push(finding(path, sc.line(*p), name, fw, USED));
-                }
+        for (name, fw) in uses {
+            if let Some(p) = sc.words(name).first() {
+                found.push(finding(path, sc.line(*p), name, fw, USED));
             }
         }
     }
