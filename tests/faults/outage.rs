@@ -129,11 +129,22 @@ async fn a_job_failing_while_postgres_is_down_ends_failed_once_it_is_back() {
         tasks[0].attempt, 1,
         "the outage cost no attempt: {tasks:#?}"
     );
-    let work = store
-        .list(&format!("work/{job}/"))
-        .await
-        .expect("list work files");
-    assert!(work.is_empty(), "work files deleted at the end: {work:?}");
+    // The clean-up follows the terminal event: give it a moment.
+    let t1 = Instant::now();
+    loop {
+        let work = store
+            .list(&format!("work/{job}/"))
+            .await
+            .expect("list work files");
+        if work.is_empty() {
+            break;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(15),
+            "work files deleted at the end: {work:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = c.log("w1");
     assert!(
         log.contains("could not record a failed task yet"),
