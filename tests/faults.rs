@@ -497,15 +497,7 @@ async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
 /// Postgres answers again an upload runs to `done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_while_postgres_hangs_answers_503_in_time() {
-    let target = cluster::base_pg_url();
-    let host = target
-        .split('@')
-        .nth(1)
-        .and_then(|h| h.split('/').next())
-        .unwrap_or("127.0.0.1:5432")
-        .to_string();
-    let proxy = faults::StallProxy::start(host.clone()).await;
-    let pg = target.replace(&host, &format!("127.0.0.1:{}", proxy.port));
+    let (proxy, pg) = faults::StallProxy::in_front_of(&cluster::base_pg_url()).await;
     let mut c = Cluster::prepare_on(&Options::default(), pg).await;
     c.env.insert("DB_TIMEOUT_S".into(), "3".into());
     c.start_server(&c.redis_env()).await;
@@ -563,13 +555,9 @@ async fn upload_while_stalled(
 /// A cluster (not started) whose S3 traffic goes through a stalling proxy, with an S3 request
 /// timeout of `timeout_s`.
 async fn behind_s3_proxy(timeout_s: u32) -> (faults::StallProxy, Cluster) {
-    let target = cluster::s3_endpoint()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = faults::StallProxy::start(target).await;
+    let (proxy, endpoint) = faults::StallProxy::in_front_of(&cluster::s3_endpoint()).await;
     let mut c = Cluster::prepare(&Options::default()).await;
-    c.env.insert("S3_ENDPOINT_URL".into(), proxy.url());
+    c.env.insert("S3_ENDPOINT_URL".into(), endpoint);
     c.env
         .insert("S3_REQUEST_TIMEOUT_S".into(), timeout_s.to_string());
     (proxy, c)

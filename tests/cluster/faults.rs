@@ -378,6 +378,21 @@ impl StallProxy {
         }
     }
 
+    /// A proxy in front of the server of `url` (`scheme://[user@]host:port[/…]`), and `url`
+    /// with the proxy in the server's place.
+    pub async fn in_front_of(url: &str) -> (StallProxy, String) {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = authority
+            .rsplit('@')
+            .next()
+            .unwrap_or(authority)
+            .to_string();
+        let proxy = StallProxy::start(host.clone()).await;
+        let proxied = url.replacen(&host, &format!("127.0.0.1:{}", proxy.port), 1);
+        (proxy, proxied)
+    }
+
     /// Holds (true) or releases (false) the traffic.
     pub fn stall(&self, on: bool) {
         self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);

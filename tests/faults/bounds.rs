@@ -18,16 +18,9 @@ use super::upload_while_stalled;
 /// `done`, each task on its first attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_while_redis_hangs_answers_503_in_time() {
-    let target = redis_url();
-    let host = target
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or("127.0.0.1:6379")
-        .to_string();
-    let proxy = StallProxy::start(host.clone()).await;
+    let (proxy, proxied) = StallProxy::in_front_of(&redis_url()).await;
     let mut c = Cluster::prepare(&Options::default()).await;
-    c.redis_url = target.replace(&host, &format!("127.0.0.1:{}", proxy.port));
+    c.redis_url = proxied;
     c.env.insert("REDIS_TIMEOUT_S".into(), "3".into());
     c.start_server(&c.redis_env()).await;
     c.wait_healthy().await;

@@ -65,13 +65,9 @@ async fn a_job_failing_while_postgres_is_down_ends_failed_once_it_is_back() {
     c.wait_healthy().await;
     // The worker reaches S3 through a proxy the test holds, so its read of the upload can be
     // kept waiting until Postgres is down.
-    let target = cluster::s3_endpoint()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = StallProxy::start(target).await;
+    let (proxy, endpoint) = StallProxy::in_front_of(&cluster::s3_endpoint()).await;
     let mut extra = c.redis_env();
-    extra.push(("S3_ENDPOINT_URL".into(), proxy.url()));
+    extra.push(("S3_ENDPOINT_URL".into(), endpoint));
     let w1 = c.spawn(
         &["work", "--queues", "high,normal,low", "--name", "w1"],
         "w1",
