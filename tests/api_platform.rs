@@ -761,7 +761,9 @@ async fn openapi_contract_holds_under_schemathesis() {
     let out = tokio::process::Command::new(&st)
         .args(["--no-color", "--config-file", config, "run"])
         .arg(s.url("/openapi.json"))
-        .args(["--checks", "all", "--workers", "2"])
+        // No `--checks`: schemathesis 4 runs every check by default, and a check named on the
+        // command line overrides the per-operation settings of the configuration file.
+        .args(["--workers", "2"])
         .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
         .env("PROVIS_JOB_ID", &job)
         .env("PROVIS_REPO_ID", &repo)
