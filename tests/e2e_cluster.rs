@@ -58,12 +58,14 @@ fn routes(files: &Value) -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// Uploads a fixture, follows it to `done` and checks it everywhere.
+/// Uploads a fixture, follows it to `done` and checks it everywhere. `cached` files are
+/// expected to come from the parse cache, so they take no parse batch.
 async fn run_fixture(
     c: &Cluster,
     repo: &fixtures::Repo,
     name: &str,
     batch_size: usize,
+    cached: usize,
 ) -> (Accepted, checks::Outcome) {
     let zip = fixtures::zip(repo);
     let acc = c.submit(zip.clone(), &format!("{name}.zip"), None).await;
@@ -76,9 +78,18 @@ async fn run_fixture(
             .expect("repo row");
     assert_eq!(repo_row.name, name, "repo named after the zip");
     let events = c.follow(acc.job_id, None).await;
+    let announced = events
+        .iter()
+        .find(|e| e.event == "files_total")
+        .map(|e| e.data["payload"]["cached"].clone());
+    assert_eq!(
+        announced,
+        Some(serde_json::json!(cached)),
+        "files_total names the files the parse cache holds"
+    );
     let expect = Expect {
         files: repo.len(),
-        batches: repo.len().div_ceil(batch_size),
+        batches: (repo.len() - cached).div_ceil(batch_size),
         upload_bytes: zip.len(),
         single_attempts: true,
         redis_lost: false,
@@ -95,7 +106,7 @@ async fn fixture_repos_end_to_end() {
     let batch = 50; // PARSE_BATCH_SIZE default
 
     // TypeScript with tsconfig paths.
-    let (_, ts) = run_fixture(&c, &fixtures::ts_app(), "ts-app", batch).await;
+    let (_, ts) = run_fixture(&c, &fixtures::ts_app(), "ts-app", batch, 0).await;
     let g = &ts.docs["graph"];
     let want = [
         edge("src/index.ts", "src/routes/users.ts", "esm", false),
@@ -137,7 +148,7 @@ async fn fixture_repos_end_to_end() {
     assert!(!caps.is_empty(), "routes make capabilities");
 
     // Python package under src/.
-    let (_, py) = run_fixture(&c, &fixtures::py_package(), "py-pkg", batch).await;
+    let (_, py) = run_fixture(&c, &fixtures::py_package(), "py-pkg", batch, 0).await;
     let g = &py.docs["graph"];
     let got = edges(g);
     for e in [
@@ -185,7 +196,7 @@ async fn fixture_repos_end_to_end() {
     };
     assert_eq!(shape.files(), 182);
     let mixed = fixtures::mixed(&shape, "mixed");
-    let (_, mx) = run_fixture(&c, &mixed, "mixed", batch).await;
+    let (_, mx) = run_fixture(&c, &mixed, "mixed", batch, 0).await;
     assert_eq!(
         mx.tasks.iter().filter(|t| t.name == "parse_batch").count(),
         4
@@ -295,7 +306,7 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
         notes: 4,
     };
     let repo = fixtures::mixed(&shape, "idempotent");
-    let (acc, first) = run_fixture(&c, &repo, "idem", 50).await;
+    let (acc, first) = run_fixture(&c, &repo, "idem", 50, 0).await;
     let rows_before = c.db.list_artifacts(acc.snapshot_id).await.expect("rows");
     assert_eq!(rows_before.len(), KINDS.len());
     let warnings_before = c.db.count_warnings(acc.job_id).await.expect("warnings");
@@ -460,7 +471,10 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
     assert_eq!(first.status["filesReused"], 0, "{}", first.status);
     let mut changed = repo.clone();
     changed[0].1.push_str("\nexport const touched = 1;\n");
-    let (warm, out) = run_fixture(&c, &changed, "idem", 50).await;
+    // Parsed: 40 .ts files and 21 .py (20 modules and pkg/__init__.py); one .ts changed. The
+    // 4 notes are not parsed, so never cached.
+    let parsed_files = shape.ts + shape.py + 1;
+    let (warm, out) = run_fixture(&c, &changed, "idem", 50, parsed_files - 1).await;
     assert_eq!(warm.repo_id, acc.repo_id);
     let parsed = out.status["filesParsed"].as_u64().expect("filesParsed");
     assert_eq!(

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod intake;
 pub mod memo;
 pub mod parse_cache;
+mod parsing;
 pub mod progress;
 pub mod publish;
 pub mod reconcile;

@@ -115,6 +115,19 @@ async fn load_pack(
     Some(map)
 }
 
+/// The records of a pack by key, read and decoded once (not kept in the memo: merge is its
+/// only reader). None when the pack is gone or unreadable.
+pub async fn read_pack(ctx: &AppContext, pack: &str) -> Option<HashMap<String, FileRecord>> {
+    let bytes = ctx.artifacts().get(&pack_key(pack)).await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        serde_json::from_slice::<Vec<(String, FileRecord)>>(&bytes)
+            .ok()
+            .map(|pairs| pairs.into_iter().collect())
+    })
+    .await
+    .ok()?
+}
+
 fn pack_key(pack: &str) -> String {
     format!("{PREFIX}/packs/{pack}.json")
 }

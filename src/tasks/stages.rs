@@ -3,13 +3,14 @@
 //! artifact version and counts nothing twice.
 
 use super::docs::{DocHead, FilesDoc, FilesIn, GraphDoc, Shared, TreeDoc, TreeEntries};
+use super::parsing::{self, CacheRefs};
 use super::progress::{self, phase};
 use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
     write_artifact,
 };
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
-use super::{parse_cache, sandbox, source};
+use super::{parse_cache, source};
 use crate::artifacts::ArtifactKind;
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
@@ -92,14 +93,21 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let batch_size = ctx.cfg().parse_batch_size.max(1);
     let languages = found.languages();
     let files = Arc::new(found.files);
-    let batches = files.len().div_ceil(batch_size);
+    // Files the parse cache holds skip the batches: merge loads their records.
+    let (to_parse, reused) = parsing::split(&ctx, &job, &files).await;
+    let batches = to_parse.len().div_ceil(batch_size);
     put_work_value(&ctx, &job, DISCOVERED, Arc::clone(&files)).await?;
+    put_work_value(&ctx, &job, parsing::REUSED, Arc::new(reused)).await?;
     // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
     // not all of them. Written several at a time: against S3 each is a HEAD and a PUT. With the
     // in-process queue every batch runs here and takes its slice from the memo (after a
-    // restart, from the `discovered` blob), so the blobs are not needed.
+    // restart, from the `discovered` and `to-parse` blobs), so the blobs are not needed.
     if matches!(ctx.queue(), QueueBackend::Redis(_)) {
-        let plans: Vec<(String, &[pipeline::PlannedFile])> = files
+        let planned: Vec<pipeline::PlannedFile> = to_parse
+            .iter()
+            .map(|&i| files[i as usize].clone())
+            .collect();
+        let plans: Vec<(String, &[pipeline::PlannedFile])> = planned
             .chunks(batch_size)
             .enumerate()
             .map(|(i, slice)| (plan_blob(i as u32), slice))
@@ -113,6 +121,8 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             .await?;
         }
     }
+    let reused_count = files.len() - to_parse.len();
+    put_work_value(&ctx, &job, parsing::TO_PARSE, Arc::new(to_parse)).await?;
     write_artifact(
         &ctx,
         &job,
@@ -142,7 +152,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         &ctx,
         job.id,
         types::FILES_TOTAL,
-        json!({"count": files.len(), "batches": batches}),
+        json!({"count": files.len(), "batches": batches, "cached": reused_count}),
     )
     .await?;
     if batches == 0 {
@@ -172,7 +182,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         None => {
             let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
-            let (records, refs) = parse_files(&ctx, &job, src, slice).await?;
+            let (records, refs) = parsing::parse_files(&ctx, &job, src, slice).await?;
             let records = Arc::new(records);
             put_work_value(&ctx, &job, &cache_blob(index), Arc::new(refs)).await?;
             put_work_value(&ctx, &job, &name, Arc::clone(&records)).await?;
@@ -310,24 +320,17 @@ async fn batch_plan(
     index: u32,
 ) -> Result<Vec<pipeline::PlannedFile>, TaskError> {
     let batch_size = ctx.cfg().parse_batch_size.max(1);
-    let slice_of = |all: &[pipeline::PlannedFile]| {
-        all.iter()
-            .skip(index as usize * batch_size)
-            .take(batch_size)
-            .cloned()
-            .collect()
-    };
-    if let Some(all) = ctx
+    if ctx
         .memo()
         .get::<Vec<pipeline::PlannedFile>>(job.id, DISCOVERED)
+        .is_none()
     {
-        return Ok(slice_of(&all));
-    }
-    if let Ok(slice) = get_work_blob(ctx, job, &plan_blob(index)).await {
-        return Ok(slice);
+        if let Ok(slice) = get_work_blob(ctx, job, &plan_blob(index)).await {
+            return Ok(slice);
+        }
     }
     let discovered: Arc<Vec<pipeline::PlannedFile>> = get_work_value(ctx, job, DISCOVERED).await?;
-    Ok(slice_of(&discovered))
+    parsing::batch_files(ctx, job, &discovered, index, batch_size).await
 }
 
 /// Enqueues merge when every batch is counted and nobody enqueued it yet.
@@ -357,111 +360,9 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
-/// and how many it reused.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct CacheRefs {
-    refs: Vec<(String, String)>,
-    reused: usize,
-}
-
 /// Work value: the cache refs of batch `index`.
 fn cache_blob(index: u32) -> String {
     format!("cache-{index}")
-}
-
-/// Reads and parses files in the parser sandbox (or in process when it is disabled); files
-/// whose records the parse cache holds are neither read nor parsed.
-async fn parse_files(
-    ctx: &AppContext,
-    job: &Job,
-    src: source::Source,
-    files: Vec<pipeline::PlannedFile>,
-) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
-    let keys: Vec<Option<String>> = files
-        .iter()
-        .map(|f| {
-            f.parse.then(|| {
-                parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
-            })
-        })
-        .collect();
-    let cached = parse_cache::lookup(ctx, job, &keys).await;
-    let index = parse_cache::index(ctx, job).await;
-    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
-    let mut refs = CacheRefs::default();
-    let mut to_read = Vec::new();
-    for (i, hit) in cached.into_iter().enumerate() {
-        match (hit, &keys[i]) {
-            (Some(rec), Some(key)) => {
-                if let Some(pack) = index.get(key) {
-                    refs.refs.push((key.clone(), pack.clone()));
-                }
-                refs.reused += 1;
-                out[i] = Some(rec);
-            }
-            _ => to_read.push(i),
-        }
-    }
-    let entries: Vec<ManifestEntry> = to_read.iter().map(|&i| files[i].entry.clone()).collect();
-    let read = tokio::task::spawn_blocking(move || source::read(&src, &entries))
-        .await
-        .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
-    let mut to_parse = Vec::new();
-    for (i, (path, bytes)) in to_read.into_iter().zip(read) {
-        let file = &files[i];
-        match bytes {
-            Err(e) => {
-                let mut rec = FileRecord::new(&path, file.language, &file.ext, &[]);
-                rec.size = file.entry.size;
-                rec.hash = file.entry.hash.clone();
-                rec.skipped = true;
-                rec.skip_reason = Some("unreadable".into());
-                rec.warnings.push(pipeline::model::FileWarning {
-                    code: "read_error".into(),
-                    message: e,
-                });
-                out[i] = Some(rec);
-            }
-            Ok(bytes) if !file.parse => {
-                out[i] = Some(pipeline::unparsed_record(
-                    &path,
-                    file,
-                    &bytes,
-                    ctx.cfg().max_file_bytes,
-                ));
-            }
-            Ok(bytes) => to_parse.push((i, path, bytes)),
-        }
-    }
-    let indices: Vec<usize> = to_parse.iter().map(|(i, _, _)| *i).collect();
-    let jobs: Vec<(String, Vec<u8>)> = to_parse.into_iter().map(|(_, p, b)| (p, b)).collect();
-    let pool = ctx
-        .parsers()
-        .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
-    let parsed = pool.parse_batch(jobs).await;
-    let mut fresh = Vec::new();
-    for (i, rec) in indices.into_iter().zip(parsed) {
-        ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
-            "language" => pipeline::language_label(rec.language),
-            "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
-        .increment(1);
-        // A timeout or a crash says as much about this machine as about the file: not cached.
-        let sandbox_failure = rec
-            .warnings
-            .iter()
-            .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
-        if let (Some(key), false) = (&keys[i], sandbox_failure) {
-            fresh.push((key.clone(), rec.clone()));
-        }
-        out[i] = Some(rec);
-    }
-    let fresh_keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
-    if let Some(pack) = parse_cache::store_pack(ctx, fresh).await {
-        refs.refs
-            .extend(fresh_keys.into_iter().map(|k| (k, pack.clone())));
-    }
-    Ok((out.into_iter().flatten().collect(), refs))
 }
 
 /// `merge`: gathers every batch, resolves imports across the snapshot, `files` artifact.
@@ -489,11 +390,24 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             cache.reused += refs.reused;
         }
     }
+    // The files no batch took: their records come from the parse cache.
+    let discovered: Arc<Vec<pipeline::PlannedFile>> =
+        get_work_value(&ctx, &job, DISCOVERED).await?;
+    let loaded = parsing::load_reused(&ctx, &job, &discovered).await;
+    cache.reused += loaded.records.len();
+    cache.refs.extend(loaded.refs);
+    parsing::record_warnings(&ctx, &job, &loaded.records).await?;
+    records.extend(loaded.records);
+    let (parsed_now, refs) = parsing::parse_missing(&ctx, &job, loaded.missing).await?;
+    records.extend(parsed_now);
+    cache.refs.extend(refs.refs);
+    cache.reused += refs.reused;
     progress::update(
         &ctx,
         job.id,
         JobUpdate {
             files_reused: Some(cache.reused as i32),
+            files_parsed: Some(records.iter().filter(|r| !r.skipped).count() as i32),
             ..Default::default()
         },
     )
@@ -501,8 +415,6 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
-    let discovered: Arc<Vec<pipeline::PlannedFile>> =
-        get_work_value(&ctx, &job, DISCOVERED).await?;
     let (records, config_warnings) = tokio::task::spawn_blocking(move || {
         let wanted: Vec<ManifestEntry> = discovered
             .iter()

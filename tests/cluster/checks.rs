@@ -37,7 +37,7 @@ pub const QUEUES: [(&str, &str); 7] = [
 pub struct Expect {
     /// Files the repository has (discovery keeps them all in these fixtures).
     pub files: usize,
-    /// Parse batches: ⌈files / PARSE_BATCH_SIZE⌉.
+    /// Parse batches: ⌈files the parse cache does not hold / PARSE_BATCH_SIZE⌉.
     pub batches: usize,
     /// Size of the uploaded zip.
     pub upload_bytes: usize,

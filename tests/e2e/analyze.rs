@@ -5,7 +5,7 @@
 use super::fixtures::{self, PY_EDGES, PY_EXTERNAL, TS_EDGES, TS_EXTERNAL};
 use super::support::{provis_command, Root, KINDS};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn analyze(root: &Root, input: &Path, out: &Path) -> Output {
@@ -252,6 +252,56 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
             .any(|e| e["from"] == "src/index.ts" && e["to"] == "src/lib/math.ts")),
         "without the @lib/* path the alias no longer resolves into the repo: {graph}"
     );
+}
+
+/// Issue 10 goal 3: files the parse cache holds skip the parse batches and merge loads their
+/// records; when the packs are gone by then (the cache is never needed for correctness), merge
+/// parses those files itself and the artifacts are still those of a cold run.
+#[test]
+fn a_warm_run_whose_cache_packs_are_gone_parses_again_and_equals_a_cold_run() {
+    let root = Root::new();
+    let src = root.inputs().join("app");
+    let repo = fixtures::ts_app();
+    repo.write_to(&src);
+    let warm = root.path().join("warm");
+    summary(&analyze(&root, &src, &warm));
+    let packs: Vec<PathBuf> = walk(&warm)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("cache/parse/v1/packs/"))
+        .collect();
+    assert!(!packs.is_empty(), "the first run stored its parse records");
+    for p in &packs {
+        std::fs::remove_file(p).expect("remove pack");
+    }
+    std::fs::write(src.join("src/lib/math.ts"), "export const add = 1;\n").expect("edit");
+    summary(&analyze(&root, &src, &warm));
+    assert_eq!(metric(&warm, "filesReused"), 0, "no pack was left to reuse");
+    let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
+    assert_eq!(metric(&warm, "filesParsed"), parsed);
+    let cold = root.path().join("cold");
+    summary(&analyze(&root, &src, &cold));
+    assert_eq!(
+        comparable(&warm),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Issue 9 item 10: a truncated package.json, or one nested 100,000 levels deep, is a warning on

@@ -1,0 +1,296 @@
+//! Turning a job's discovered files into parse records: which files need a parse batch at all,
+//! and the parsing itself.
+//!
+//! `discover` splits the files with [`split`]. A file whose record the repository's previous
+//! run left in the [parse cache](super::parse_cache) is neither read nor sent through a batch:
+//! `merge` loads its record straight from the cache pack ([`load_reused`]). So a re-upload
+//! after a small change runs batches for the changed files only, instead of a thousand
+//! batches that each load, re-encode and hand on records nobody changed. Should a pack be gone
+//! by merge time (the cache is never needed for correctness), merge parses those files itself.
+
+use super::publish::get_work_value;
+use super::{parse_cache, progress, sandbox, source};
+use crate::context::AppContext;
+use crate::db::{Job, JobUpdate};
+use crate::events::types;
+use crate::pipeline::ingest::ManifestEntry;
+use crate::pipeline::model::FileRecord;
+use crate::pipeline::{self, PlannedFile};
+use crate::queue::{TaskError, TaskResultExt};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Work value: positions (in the discovered list) of the files the parse batches take, in
+/// order (`Vec<u32>`). Absent for a job discovered before files were split: then every file.
+pub const TO_PARSE: &str = "to-parse";
+/// Work value: `(position, pack)` of each file whose record merge loads from the parse cache
+/// (`Vec<(u32, String)>`).
+pub const REUSED: &str = "reused";
+
+/// Packs merge reads at once (each is a GET against S3).
+const PACKS_AT_ONCE: usize = 8;
+
+/// Splits the discovered files into those the parse batches take and those whose record the
+/// parse cache holds (by the repository's last finished run), with the pack holding it.
+pub async fn split(
+    ctx: &AppContext,
+    job: &Job,
+    files: &[PlannedFile],
+) -> (Vec<u32>, Vec<(u32, String)>) {
+    let index = parse_cache::index(ctx, job).await;
+    let mut to_parse = Vec::new();
+    let mut reused = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let pack = if f.parse && !index.is_empty() {
+            index.get(&key_of(f))
+        } else {
+            None
+        };
+        match pack {
+            Some(pack) => reused.push((i as u32, pack.clone())),
+            None => to_parse.push(i as u32),
+        }
+    }
+    (to_parse, reused)
+}
+
+/// The parse cache key of a file.
+fn key_of(f: &PlannedFile) -> String {
+    parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
+}
+
+/// The files of parse batch `index`: its slice of the files to parse.
+pub async fn batch_files(
+    ctx: &AppContext,
+    job: &Job,
+    discovered: &[PlannedFile],
+    index: u32,
+    batch_size: usize,
+) -> Result<Vec<PlannedFile>, TaskError> {
+    let start = index as usize * batch_size;
+    Ok(match get_work_value::<Vec<u32>>(ctx, job, TO_PARSE).await {
+        Ok(order) => order
+            .iter()
+            .skip(start)
+            .take(batch_size)
+            .filter_map(|&i| discovered.get(i as usize).cloned())
+            .collect(),
+        Err(_) => discovered
+            .iter()
+            .skip(start)
+            .take(batch_size)
+            .cloned()
+            .collect(),
+    })
+}
+
+/// What merge got from the cache without a batch: the records, their `[key, pack]` for the
+/// next index, and the files whose pack could not be read (to be parsed now).
+#[derive(Default)]
+pub struct Reused {
+    /// Records loaded from the cache.
+    pub records: Vec<FileRecord>,
+    /// `[key, pack]` of each loaded record.
+    pub refs: Vec<(String, String)>,
+    /// Files whose pack was missing or unreadable.
+    pub missing: Vec<PlannedFile>,
+}
+
+/// Loads the records of the job's reused files from their packs, several packs at a time.
+pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]) -> Reused {
+    let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await else {
+        return Reused::default();
+    };
+    let mut by_pack: HashMap<String, Vec<u32>> = HashMap::new();
+    for (i, pack) in reused.iter() {
+        by_pack.entry(pack.clone()).or_default().push(*i);
+    }
+    // Owned, so each load is a `'static` future (a stream of borrowing futures is not `Send`
+    // for every lifetime the task runner asks of it).
+    let mut loads = futures_util::stream::iter(by_pack)
+        .map(|(pack, files)| {
+            let ctx = ctx.clone();
+            async move {
+                let records = parse_cache::read_pack(&ctx, &pack).await;
+                (pack, files, records)
+            }
+        })
+        .buffer_unordered(PACKS_AT_ONCE);
+    let mut out = Reused::default();
+    while let Some((pack, files, records)) = loads.next().await {
+        let mut records = records.unwrap_or_default();
+        for f in files.iter().filter_map(|&i| discovered.get(i as usize)) {
+            let key = key_of(f);
+            match records.remove(&key) {
+                Some(rec) => {
+                    out.records.push(rec);
+                    out.refs.push((key, pack.clone()));
+                }
+                None => out.missing.push(f.clone()),
+            }
+        }
+    }
+    out
+}
+
+/// Records the warnings of records that no batch counted (reused, or parsed by merge): rows
+/// are keyed by content, so a re-run merge adds none; the new ones are announced in one event.
+pub async fn record_warnings(
+    ctx: &AppContext,
+    job: &Job,
+    records: &[FileRecord],
+) -> Result<(), TaskError> {
+    let mut new = 0usize;
+    for r in records.iter().filter(|r| !r.warnings.is_empty()) {
+        for w in &r.warnings {
+            let inserted = ctx
+                .db()
+                .insert_warning(&crate::db::NewWarning {
+                    job_id: job.id,
+                    snapshot_id: job.snapshot_id,
+                    file_path: Some(r.path.clone()),
+                    code: w.code.clone(),
+                    message: w.message.clone(),
+                })
+                .await
+                .retryable()?;
+            new += usize::from(inserted);
+        }
+    }
+    if new > 0 {
+        let count = ctx.db().count_warnings(job.id).await.retryable()? as i32;
+        progress::update(
+            ctx,
+            job.id,
+            JobUpdate {
+                warnings_count: Some(count),
+                ..Default::default()
+            },
+        )
+        .await?;
+        progress::emit(
+            ctx,
+            job.id,
+            types::WARNING,
+            json!({"code": "file_warnings", "count": new,
+                   "message": format!("{new} file warning(s) in files no parse batch took")}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
+/// and how many it reused.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct CacheRefs {
+    /// `[key, pack]` of each cached record.
+    pub refs: Vec<(String, String)>,
+    /// Records taken from the cache.
+    pub reused: usize,
+}
+
+/// Reads and parses files in the parser sandbox (or in process when it is disabled); files
+/// whose records the parse cache holds are neither read nor parsed.
+pub async fn parse_files(
+    ctx: &AppContext,
+    job: &Job,
+    src: source::Source,
+    files: Vec<PlannedFile>,
+) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+    let keys: Vec<Option<String>> = files.iter().map(|f| f.parse.then(|| key_of(f))).collect();
+    let cached = parse_cache::lookup(ctx, job, &keys).await;
+    let index = parse_cache::index(ctx, job).await;
+    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
+    let mut refs = CacheRefs::default();
+    let mut to_read = Vec::new();
+    for (i, hit) in cached.into_iter().enumerate() {
+        match (hit, &keys[i]) {
+            (Some(rec), Some(key)) => {
+                if let Some(pack) = index.get(key) {
+                    refs.refs.push((key.clone(), pack.clone()));
+                }
+                refs.reused += 1;
+                out[i] = Some(rec);
+            }
+            _ => to_read.push(i),
+        }
+    }
+    let entries: Vec<ManifestEntry> = to_read.iter().map(|&i| files[i].entry.clone()).collect();
+    let read = tokio::task::spawn_blocking(move || source::read(&src, &entries))
+        .await
+        .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
+    let mut to_parse = Vec::new();
+    for (i, (path, bytes)) in to_read.into_iter().zip(read) {
+        let file = &files[i];
+        match bytes {
+            Err(e) => {
+                let mut rec = FileRecord::new(&path, file.language, &file.ext, &[]);
+                rec.size = file.entry.size;
+                rec.hash = file.entry.hash.clone();
+                rec.skipped = true;
+                rec.skip_reason = Some("unreadable".into());
+                rec.warnings.push(pipeline::model::FileWarning {
+                    code: "read_error".into(),
+                    message: e,
+                });
+                out[i] = Some(rec);
+            }
+            Ok(bytes) if !file.parse => {
+                out[i] = Some(pipeline::unparsed_record(
+                    &path,
+                    file,
+                    &bytes,
+                    ctx.cfg().max_file_bytes,
+                ));
+            }
+            Ok(bytes) => to_parse.push((i, path, bytes)),
+        }
+    }
+    let indices: Vec<usize> = to_parse.iter().map(|(i, _, _)| *i).collect();
+    let jobs: Vec<(String, Vec<u8>)> = to_parse.into_iter().map(|(_, p, b)| (p, b)).collect();
+    let pool = ctx
+        .parsers()
+        .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
+    let parsed = pool.parse_batch(jobs).await;
+    let mut fresh = Vec::new();
+    for (i, rec) in indices.into_iter().zip(parsed) {
+        ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
+            "language" => pipeline::language_label(rec.language),
+            "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
+        .increment(1);
+        // A timeout or a crash says as much about this machine as about the file: not cached.
+        let sandbox_failure = rec
+            .warnings
+            .iter()
+            .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
+        if let (Some(key), false) = (&keys[i], sandbox_failure) {
+            fresh.push((key.clone(), rec.clone()));
+        }
+        out[i] = Some(rec);
+    }
+    let fresh_keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
+    if let Some(pack) = parse_cache::store_pack(ctx, fresh).await {
+        refs.refs
+            .extend(fresh_keys.into_iter().map(|k| (k, pack.clone())));
+    }
+    Ok((out.into_iter().flatten().collect(), refs))
+}
+
+/// The reused records merge could not load, parsed now (with the same rules as a batch).
+pub async fn parse_missing(
+    ctx: &AppContext,
+    job: &Job,
+    missing: Vec<PlannedFile>,
+) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+    if missing.is_empty() {
+        return Ok((Vec::new(), CacheRefs::default()));
+    }
+    tracing::warn!(job_id = %job.id, files = missing.len(),
+        "parse cache packs gone since discovery; parsing those files in merge");
+    let src = source::open(ctx, job).await?;
+    let (records, refs) = parse_files(ctx, job, src, missing).await?;
+    record_warnings(ctx, job, &records).await?;
+    Ok((records, refs))
+}
