@@ -35,7 +35,7 @@ echo "bench warm: $copies copies, $n_changed files changed, load average before:
 port=$(free_port)
 data="$work/aio"
 mkdir -p "$data"
-RUST_LOG=warn "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
+RUST_LOG=warn,provis::queue::worker=info LOG_FORMAT=json "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
 pid=$!
 pids+=("$pid")
 wait_health "$port"
@@ -47,4 +47,13 @@ files=$(jq -r .filesDiscovered <<<"$status")
 awk -v c="$cold" -v w="$warm" -v r="$reused" -v f="$files" 'BEGIN {
     printf "cold upload→done %.2f s; warm (1%% changed) %.2f s = %.0f%% of cold (goal <= 25%%); files reused %s of %s\n",
         c, w, 100 * w / c, r, f }'
+# Where the time goes: each task's wall time (summed over the parse batches) from the log.
+for which in cold warm; do
+    job=$([[ $which == cold ]] && echo "$job_cold" || echo "$job_warm")
+    jq -rs --arg job "$job" --arg which "$which" '
+        [.[] | select(.message == "task done" and .job_id == $job)]
+        | group_by(.task_name)
+        | map("\(.[0].task_name) \(map(.duration_ms) | add) ms" + (if length > 1 then " (\(length) tasks)" else "" end))
+        | "  \($which) tasks: " + join(", ")' <(grep '^{' "$data.log")
+done
 echo "bench warm: load average after: $(load)"
