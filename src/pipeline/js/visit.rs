@@ -7,6 +7,9 @@ use oxc_span::{GetSpan, Span};
 use oxc_syntax::scope::ScopeFlags;
 
 use super::compiled;
+
+mod classes;
+mod import_types;
 use super::routes::{self, RawRoute};
 use super::wiring::JsWiring;
 use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
@@ -298,122 +301,6 @@ impl<'s> Facts<'s> {
             Declaration::TSNamespaceDeclaration(t) => self.exports.push(t.id.name.to_string()),
             Declaration::TSImportEqualsDeclaration(t) => self.exports.push(t.id.name.to_string()),
             Declaration::TSExternalModuleDeclaration(_) | Declaration::TSGlobalDeclaration(_) => {}
-        }
-    }
-
-    fn record_class(&mut self, it: &Class<'_>, name: &str) {
-        let mut bases = Vec::new();
-        if let Some(h) = &it.heritage {
-            bases.push(self.text(h.expression.span()).to_string());
-        }
-        for i in &it.implements {
-            bases.push(self.text(i.expression.span()).to_string());
-        }
-        let mut methods: Vec<String> = Vec::new();
-        for el in &it.body.body {
-            let (key, decorators, params, is_async, span) = match el {
-                ClassElement::MethodDefinition(m) => (
-                    &m.key,
-                    &m.decorators,
-                    &*m.value.params,
-                    m.value.r#async,
-                    m.key.span(),
-                ),
-                ClassElement::PropertyDefinition(p) => {
-                    match p.value.as_ref().map(Expression::get_inner_expression) {
-                        Some(Expression::ArrowFunctionExpression(f)) => {
-                            (&p.key, &p.decorators, &*f.params, f.r#async, p.key.span())
-                        }
-                        Some(Expression::FunctionExpression(f)) => {
-                            (&p.key, &p.decorators, &*f.params, f.r#async, p.key.span())
-                        }
-                        Some(value) => {
-                            // `router = Router()` as a class field.
-                            if let Some(key) = p.key.static_name() {
-                                let line = self.line(p.span.start);
-                                self.wiring.declare(&key, value, line);
-                            }
-                            continue;
-                        }
-                        None => continue,
-                    }
-                }
-                _ => continue,
-            };
-            let Some(method) = key.name() else { continue };
-            let method = if key.is_private_identifier() {
-                format!("#{method}")
-            } else {
-                method.to_string()
-            };
-            if methods.contains(&method) {
-                continue;
-            }
-            self.push_function(
-                format!("{name}.{method}"),
-                params,
-                decorators,
-                span,
-                is_async,
-            );
-            if let ClassElement::MethodDefinition(m) = el {
-                self.nest_route(it, name, &method, m);
-            }
-            methods.push(method);
-        }
-        let starts = &self.line_starts;
-        self.wiring.nest_class(
-            name,
-            it.decorators.iter().map(|d| (&d.expression, d.span.start)),
-            &|o| line_at(starts, o),
-        );
-        self.classes.push(ClassFact {
-            name: name.to_string(),
-            methods,
-            bases,
-            line: self.line(it.span.start),
-        });
-    }
-
-    /// NestJS: `@Get(':id')` on a method of a `@Controller('users')` class.
-    fn nest_route(
-        &mut self,
-        class: &Class<'_>,
-        class_name: &str,
-        method: &str,
-        m: &MethodDefinition<'_>,
-    ) {
-        let Some(prefix) = class
-            .decorators
-            .iter()
-            .find_map(|d| routes::nest_controller_prefix(&d.expression))
-        else {
-            return;
-        };
-        let versions = compiled::nest_versions(m.decorators.iter().map(|d| &d.expression));
-        for d in &m.decorators {
-            if let Some((verb, path)) = routes::nest_method_route(&d.expression) {
-                let line = self.line(d.span.start);
-                if let Some(versions) = &versions {
-                    self.wiring
-                        .settings
-                        .push(crate::pipeline::wiring::Setting::NestVersion {
-                            owner: class_name.to_string(),
-                            line,
-                            versions: versions.clone(),
-                        });
-                }
-                self.routes.push(RawRoute {
-                    method: verb,
-                    path: routes::join_paths(&prefix, &path),
-                    handler: format!("{class_name}.{method}"),
-                    line,
-                    object: "nestjs".to_string(),
-                    inline_handler: false,
-                    label: class_name.to_string(),
-                    bare: false,
-                });
-            }
         }
     }
 }
@@ -896,61 +783,5 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         self.jsx_depth += 1;
         walk_js::walk_jsx_fragment(self, it);
         self.jsx_depth -= 1;
-    }
-}
-
-/// TypeScript import types (`type T = import("./x").Y`, `typeof import("y")`): type-only
-/// imports written in type space, which the JavaScript-only walk of [`Facts`] prunes. A second,
-/// full walk collects them, only for TypeScript files whose text has `import(` at all, so the
-/// common file pays nothing. Each specifier is recorded once, as kind `type`, at its first use.
-struct ImportTypes<'f, 's> {
-    facts: &'f mut Facts<'s>,
-    seen: Vec<String>,
-}
-
-impl<'a> oxc_ast_visit::Visit<'a> for ImportTypes<'_, '_> {
-    fn visit_ts_import_type(&mut self, it: &TSImportType<'a>) {
-        let raw = it.source.value.as_str();
-        if !self.seen.iter().any(|s| s == raw) {
-            self.seen.push(raw.to_string());
-            let names = it
-                .qualifier
-                .as_ref()
-                .map(|q| vec![qualifier_head(q).to_string()])
-                .unwrap_or_default();
-            self.facts
-                .push_import(raw, ImportKind::Type, it.span.start, names);
-        }
-        oxc_ast_visit::walk::walk_ts_import_type(self, it);
-    }
-}
-
-/// `A` of `import("x").A.B.C`.
-fn qualifier_head<'a>(q: &'a TSImportTypeQualifier<'a>) -> &'a str {
-    match q {
-        TSImportTypeQualifier::Identifier(id) => id.name.as_str(),
-        TSImportTypeQualifier::QualifiedName(q) => qualifier_head(&q.left),
-    }
-}
-
-impl Facts<'_> {
-    /// Adds the import types of a TypeScript program (see [`ImportTypes`]), keeping the
-    /// imports in line order.
-    pub fn collect_import_types(&mut self, program: &Program<'_>) {
-        let text = self.src.as_bytes();
-        let candidate = memchr::memmem::find(text, b"import(").is_some()
-            || memchr::memmem::find(text, b"import (").is_some();
-        if !program.source_type.is_typescript() || !candidate {
-            return;
-        }
-        let before = self.imports.len();
-        let mut pass = ImportTypes {
-            facts: self,
-            seen: Vec::new(),
-        };
-        oxc_ast_visit::Visit::visit_program(&mut pass, program);
-        if self.imports.len() > before {
-            self.imports.sort_by_key(|i| i.line);
-        }
     }
 }
