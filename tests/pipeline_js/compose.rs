@@ -136,6 +136,11 @@ fn fastify_register_prefixes() {
             "GET /ping  server.ts:6  server.ts:app  []",
             // An inline plugin is its own unit.
             "GET /internal/status  server.ts:10  server.ts:register@8  [server.ts:8]",
+            // `get(path, { handler })`: the handler in the options.
+            "GET /favicon.ico  server.ts:16  server.ts:app  []",
+            // The instance an inline plugin is handed, whatever its name.
+            "POST /v8/clean  server.ts:20  server.ts:register@18  [server.ts:18]",
+            "DELETE /v8/cache  server.ts:21  server.ts:register@18  [server.ts:18]",
         ]
     );
 }

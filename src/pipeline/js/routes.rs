@@ -134,6 +134,13 @@ fn handler_shaped(e: &Expression<'_>) -> bool {
     )
 }
 
+/// Fastify's shorthand with the handler in the options, `fastify.get('/x', { schema, handler })`
+/// (or `async handler(req, reply) {}`): the `handler` property, when it can be a handler. An
+/// object without one is the body or options of a request a client makes.
+fn options_handler<'a, 'b>(e: &'b Expression<'a>) -> Option<&'b Expression<'a>> {
+    super::expr::object_prop(e, "handler").filter(|h| handler_shaped(h))
+}
+
 /// Name of a handler argument: an identifier, a member (`users.list`), the named function
 /// expression, or what a wrapper call wraps (`asyncHandler(list)`); empty when inline.
 fn handler_name<'a>(arg: &'a Expression<'a>, text: &impl Fn(Span) -> &'a str) -> (String, bool) {
@@ -187,6 +194,8 @@ pub(super) fn call_routes<'a>(
     }
     let (handler, inline) = args
         .last()
+        .copied()
+        .map(|a| options_handler(a).unwrap_or(a))
         .map(|a| handler_name(a, &text))
         .unwrap_or_default();
     let route = |path: String, object: &str| RawRoute {
@@ -206,7 +215,11 @@ pub(super) fn call_routes<'a>(
     let Some(name) = object_name(object) else {
         return Vec::new();
     };
-    if args.len() < 2 || !args.last().is_some_and(|a| handler_shaped(a)) {
+    if args.len() < 2
+        || !args
+            .last()
+            .is_some_and(|a| handler_shaped(a) || options_handler(a).is_some())
+    {
         return Vec::new();
     }
     let named = args.len() >= 3

@@ -80,6 +80,9 @@ pub(super) struct JsWiring {
     pub(super) consts: Consts,
     /// Prefixes naming a constant of another file, by mount line (see [`Wiring::prefix_refs`]).
     pub(super) prefix_refs: Vec<(u32, String)>,
+    /// First parameters of inline plugins, `X.register(async (i) => { i.get(…) })`: Fastify
+    /// hands each plugin its instance there, whatever the parameter is called.
+    plugin_params: Vec<String>,
 }
 
 /// At most this many string constants per file are kept for prefixes.
@@ -442,11 +445,13 @@ impl JsWiring {
                     Expression::ArrowFunctionExpression(f) => {
                         let l = format!("register@{at}");
                         *register_label = Some((f.span.start, l.clone()));
+                        self.plugin_param(&f.params);
                         Some(Target::Name(l))
                     }
                     Expression::FunctionExpression(f) => {
                         let l = format!("register@{at}");
                         *register_label = Some((f.span.start, l.clone()));
+                        self.plugin_param(&f.params);
                         Some(Target::Name(l))
                     }
                     e => self.target(e),
@@ -582,9 +587,22 @@ impl JsWiring {
             .collect()
     }
 
-    /// Whether `name` holds a router this file creates.
+    /// Whether `name` holds a router this file creates, or the instance an inline plugin is
+    /// handed.
     pub fn is_router(&self, name: &str) -> bool {
-        self.kind_of(name).is_some()
+        self.kind_of(name).is_some() || self.plugin_params.iter().any(|p| p == name)
+    }
+
+    /// Remembers the first parameter of an inline plugin (see `plugin_params`).
+    fn plugin_param(&mut self, params: &FormalParameters<'_>) {
+        if let Some(BindingPattern::BindingIdentifier(id)) =
+            params.items.first().map(|p| &p.pattern)
+        {
+            let name = id.name.to_string();
+            if !self.plugin_params.contains(&name) {
+                self.plugin_params.push(name);
+            }
+        }
     }
 
     /// Whether `name` holds a koa-router router.
