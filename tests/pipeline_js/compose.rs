@@ -141,6 +141,10 @@ fn fastify_register_prefixes() {
             // The instance an inline plugin is handed, whatever its name.
             "POST /v8/clean  server.ts:20  server.ts:register@18  [server.ts:18]",
             "DELETE /v8/cache  server.ts:21  server.ts:register@18  [server.ts:18]",
+            // `LIST.forEach((p) => app.get(p, …))`: one route per path of the list.
+            "GET /  server.ts:33  server.ts:app  []",
+            "GET /cron  server.ts:33  server.ts:app  []",
+            "GET /robots.txt  server.ts:36  server.ts:app  []",
         ]
     );
 }

@@ -93,23 +93,47 @@ fn object_name<'a>(expr: &'a Expression<'a>) -> Option<&'a str> {
     }
 }
 
+/// The paths a loop variable takes (`PATHS.forEach((p) => app.get(p, h))`), by name.
+pub(super) type LoopPaths<'l> = &'l dyn Fn(&str) -> Option<Vec<String>>;
+
 /// Paths of a route's path argument: a string, a template without substitutions, a regex
-/// literal (as written) or an array of those. A URL with a query string is a request a client
-/// makes, never a route.
-fn route_paths<'a>(arg: &'a Expression<'a>, text: &impl Fn(Span) -> &'a str) -> Vec<String> {
+/// literal (as written), a loop variable over such paths, or an array of those. A URL with a
+/// query string is a request a client makes, never a route.
+fn route_paths<'a>(
+    arg: &'a Expression<'a>,
+    text: &impl Fn(Span) -> &'a str,
+    loop_paths: LoopPaths<'_>,
+) -> Vec<String> {
     match arg.get_inner_expression() {
         Expression::ArrayExpression(a) => a
             .elements
             .iter()
             .filter_map(|e| e.as_expression())
-            .flat_map(|e| route_paths(e, text))
+            .flat_map(|e| route_paths(e, text, loop_paths))
             .collect(),
+        Expression::Identifier(id) => loop_paths(id.name.as_str()).unwrap_or_default(),
         Expression::RegExpLiteral(r) => vec![text(r.span).to_string()],
         e => static_string(e)
             .filter(|p| !has_query(p) && !p.contains("://"))
             .map(|p| vec![p.to_string()])
             .unwrap_or_default(),
     }
+}
+
+/// The strings of an array literal whose every element is one (`['/', '/cron']`).
+pub(super) fn string_list(e: &Expression<'_>) -> Option<Vec<String>> {
+    let Expression::ArrayExpression(a) = e.get_inner_expression() else {
+        return None;
+    };
+    a.elements
+        .iter()
+        .map(|x| {
+            x.as_expression()
+                .and_then(static_string)
+                .map(str::to_string)
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
 }
 
 /// `?name=` after the path: a query string (an Express optional parameter `/:id?` has none).
@@ -163,10 +187,12 @@ fn handler_name<'a>(arg: &'a Expression<'a>, text: &impl Fn(Span) -> &'a str) ->
     }
 }
 
-/// Routes declared by one call expression.
+/// Routes declared by one call expression; `loop_paths` gives the paths of the loop variables
+/// in scope.
 pub(super) fn call_routes<'a>(
     call: &'a CallExpression<'a>,
     text: impl Fn(Span) -> &'a str,
+    loop_paths: LoopPaths<'_>,
 ) -> Vec<RawRoute> {
     let Some(member) = call.callee.get_inner_expression().as_member_expression() else {
         return Vec::new();
@@ -231,7 +257,7 @@ pub(super) fn call_routes<'a>(
                 | Expression::RegExpLiteral(_)
         );
     // koa-router named routes: `router.get('user', '/users/:id', handler)`
-    let paths = route_paths(if named { args[1] } else { args[0] }, &text);
+    let paths = route_paths(if named { args[1] } else { args[0] }, &text, loop_paths);
     paths.into_iter().map(|p| route(p, name)).collect()
 }
 

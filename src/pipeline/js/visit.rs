@@ -10,6 +10,7 @@ use super::compiled;
 
 mod classes;
 mod import_types;
+mod loops;
 use super::routes::{self, RawRoute};
 use super::wiring::JsWiring;
 use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
@@ -61,6 +62,10 @@ pub(super) struct Facts<'s> {
     pending_class: Option<(u32, String)>,
     /// Decorators as TypeScript compiles them, until the file is read.
     pub(super) compiled: compiled::Compiled,
+    /// Module-level `const NAME = ['/a', '/b']`: lists of strings by name.
+    string_lists: std::collections::HashMap<String, Vec<String>>,
+    /// Loop variables over such a list being walked (`LIST.forEach((p) => …)`), innermost last.
+    loop_paths: Vec<(String, Vec<String>)>,
 }
 
 impl<'s> Facts<'s> {
@@ -99,6 +104,8 @@ impl<'s> Facts<'s> {
             in_default: false,
             pending_class: None,
             compiled: Default::default(),
+            string_lists: std::collections::HashMap::new(),
+            loop_paths: Vec::new(),
         }
     }
 
@@ -554,7 +561,15 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         if let Some(d) = compiled::decorate(it) {
             self.compiled_decorate(d);
         }
-        let found = routes::call_routes(it, |span| self.text(span));
+        let loops = &self.loop_paths;
+        let loop_paths = |name: &str| {
+            loops
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let found = routes::call_routes(it, |span| self.text(span), &loop_paths);
         for mut r in found {
             r.line = self.line(r.line);
             r.label = self.label().to_string();
@@ -566,7 +581,11 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         let line = |offset: u32| line_at(starts, offset);
         self.wiring.call(it, &label, &mut register, &line);
         self.register_label = register;
+        let looped = self.loop_over(it);
         walk_js::walk_call_expression(self, it);
+        if looped {
+            self.loop_paths.pop();
+        }
     }
 
     fn visit_object_property(&mut self, it: &ObjectProperty<'a>) {
@@ -618,6 +637,9 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                 let name = id.name.to_string();
                 if it.kind == VariableDeclarationKind::Const {
                     self.wiring.record_const(&name, init);
+                    if let Some(list) = routes::string_list(init) {
+                        self.string_lists.insert(name.clone(), list);
+                    }
                 }
                 self.label_expr(init.span(), &name);
                 if let Expression::ClassExpression(c) = init.get_inner_expression() {
