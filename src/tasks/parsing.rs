@@ -8,7 +8,7 @@
 //! batches that each load, re-encode and hand on records nobody changed. Should a pack be gone
 //! by merge time (the cache is never needed for correctness), merge parses those files itself.
 
-use super::publish::get_work_value;
+use super::publish::{get_work_value, put_work_value};
 use super::{parse_cache, progress, sandbox, source};
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate};
@@ -20,39 +20,52 @@ use crate::queue::{TaskError, TaskResultExt};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Work value: positions (in the discovered list) of the files the parse batches take, in
-/// order (`Vec<u32>`). Absent for a job discovered before files were split: then every file.
-pub const TO_PARSE: &str = "to-parse";
 /// Work value: `(position, pack)` of each file whose record merge loads from the parse cache
-/// (`Vec<(u32, String)>`).
+/// (`Vec<(u32, String)>`); the parse batches take every other file, in order. Absent for a job
+/// discovered before files were split: then the batches take every file.
 pub const REUSED: &str = "reused";
 
 /// Packs merge reads at once (each is a GET against S3).
 const PACKS_AT_ONCE: usize = 8;
 
-/// Splits the discovered files into those the parse batches take and those whose record the
-/// parse cache holds (by the repository's last finished run), with the pack holding it.
+/// Splits the discovered files into those the parse batches take (positions, in order) and
+/// those whose record the parse cache holds (by the repository's last finished run), with the
+/// pack holding it. The split is stored once: a re-run `discover` keeps the split an earlier
+/// attempt stored (another job may have refreshed the cache since), so every batch of the job
+/// agrees on its files.
 pub async fn split(
     ctx: &AppContext,
     job: &Job,
     files: &[PlannedFile],
-) -> (Vec<u32>, Vec<(u32, String)>) {
+) -> Result<(Vec<u32>, Arc<Vec<(u32, String)>>), TaskError> {
+    if let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await {
+        return Ok((to_parse(files.len(), &reused), reused));
+    }
     let index = parse_cache::index(ctx, job).await;
-    let mut to_parse = Vec::new();
     let mut reused = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let pack = if f.parse && !index.is_empty() {
-            index.get(&key_of(f))
-        } else {
-            None
-        };
-        match pack {
-            Some(pack) => reused.push((i as u32, pack.clone())),
-            None => to_parse.push(i as u32),
+        if f.parse && !index.is_empty() {
+            if let Some(pack) = index.get(&key_of(f)) {
+                reused.push((i as u32, pack.clone()));
+            }
         }
     }
-    (to_parse, reused)
+    let reused = Arc::new(reused);
+    put_work_value(ctx, job, REUSED, Arc::clone(&reused)).await?;
+    Ok((to_parse(files.len(), &reused), reused))
+}
+
+/// Positions of the files the parse batches take: every one of `n` not reused, in order.
+fn to_parse(n: usize, reused: &[(u32, String)]) -> Vec<u32> {
+    let mut taken = vec![false; n];
+    for (i, _) in reused {
+        if let Some(t) = taken.get_mut(*i as usize) {
+            *t = true;
+        }
+    }
+    (0..n as u32).filter(|&i| !taken[i as usize]).collect()
 }
 
 /// The parse cache key of a file.
@@ -69,20 +82,22 @@ pub async fn batch_files(
     batch_size: usize,
 ) -> Result<Vec<PlannedFile>, TaskError> {
     let start = index as usize * batch_size;
-    Ok(match get_work_value::<Vec<u32>>(ctx, job, TO_PARSE).await {
-        Ok(order) => order
-            .iter()
-            .skip(start)
-            .take(batch_size)
-            .filter_map(|&i| discovered.get(i as usize).cloned())
-            .collect(),
-        Err(_) => discovered
-            .iter()
-            .skip(start)
-            .take(batch_size)
-            .cloned()
-            .collect(),
-    })
+    Ok(
+        match get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await {
+            Ok(reused) => to_parse(discovered.len(), &reused)
+                .into_iter()
+                .skip(start)
+                .take(batch_size)
+                .filter_map(|i| discovered.get(i as usize).cloned())
+                .collect(),
+            Err(_) => discovered
+                .iter()
+                .skip(start)
+                .take(batch_size)
+                .cloned()
+                .collect(),
+        },
+    )
 }
 
 /// What merge got from the cache without a batch: the records, their `[key, pack]` for the
@@ -293,4 +308,20 @@ pub async fn parse_missing(
     let (records, refs) = parse_files(ctx, job, src, missing).await?;
     record_warnings(ctx, job, &records).await?;
     Ok((records, refs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_parse;
+
+    #[test]
+    fn the_batches_take_every_file_not_reused_in_order() {
+        let reused = vec![
+            (1, "p".to_string()),
+            (3, "q".to_string()),
+            (9, "far".to_string()),
+        ];
+        assert_eq!(to_parse(5, &reused), vec![0, 2, 4]);
+        assert_eq!(to_parse(3, &[]), vec![0, 1, 2]);
+    }
 }

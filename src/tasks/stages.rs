@@ -94,14 +94,13 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let languages = found.languages();
     let files = Arc::new(found.files);
     // Files the parse cache holds skip the batches: merge loads their records.
-    let (to_parse, reused) = parsing::split(&ctx, &job, &files).await;
-    let batches = to_parse.len().div_ceil(batch_size);
     put_work_value(&ctx, &job, DISCOVERED, Arc::clone(&files)).await?;
-    put_work_value(&ctx, &job, parsing::REUSED, Arc::new(reused)).await?;
+    let (to_parse, reused) = parsing::split(&ctx, &job, &files).await?;
+    let batches = to_parse.len().div_ceil(batch_size);
     // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
     // not all of them. Written several at a time: against S3 each is a HEAD and a PUT. With the
     // in-process queue every batch runs here and takes its slice from the memo (after a
-    // restart, from the `discovered` and `to-parse` blobs), so the blobs are not needed.
+    // restart, from the `discovered` and `reused` blobs), so the blobs are not needed.
     if matches!(ctx.queue(), QueueBackend::Redis(_)) {
         let planned: Vec<pipeline::PlannedFile> = to_parse
             .iter()
@@ -121,8 +120,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             .await?;
         }
     }
-    let reused_count = files.len() - to_parse.len();
-    put_work_value(&ctx, &job, parsing::TO_PARSE, Arc::new(to_parse)).await?;
+    let reused_count = reused.len();
     write_artifact(
         &ctx,
         &job,
