@@ -84,13 +84,14 @@ pub async fn batch_files(
     let start = index as usize * batch_size;
     Ok(
         match get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await {
-            Ok(reused) => to_parse(discovered.len(), &reused)
+            Ok(reused) if !reused.is_empty() => to_parse(discovered.len(), &reused)
                 .into_iter()
                 .skip(start)
                 .take(batch_size)
                 .filter_map(|i| discovered.get(i as usize).cloned())
                 .collect(),
-            Err(_) => discovered
+            // Nothing reused (a cold run), or a job discovered before files were split.
+            _ => discovered
                 .iter()
                 .skip(start)
                 .take(batch_size)
@@ -149,13 +150,13 @@ pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]
     out
 }
 
-/// Records the warnings of records that no batch counted (reused, or parsed by merge): rows
-/// are keyed by content, so a re-run merge adds none; the new ones are announced in one event.
-pub async fn record_warnings(
+/// Inserts the warning rows of `records` and says how many are new (rows are keyed by
+/// content, so a re-run task adds none).
+pub async fn insert_warnings(
     ctx: &AppContext,
     job: &Job,
     records: &[FileRecord],
-) -> Result<(), TaskError> {
+) -> Result<usize, TaskError> {
     let mut new = 0usize;
     for r in records.iter().filter(|r| !r.warnings.is_empty()) {
         for w in &r.warnings {
@@ -173,6 +174,17 @@ pub async fn record_warnings(
             new += usize::from(inserted);
         }
     }
+    Ok(new)
+}
+
+/// Records the warnings of records that no batch counted (reused, or parsed by merge): rows
+/// are keyed by content, so a re-run merge adds none; the new ones are announced in one event.
+pub async fn record_warnings(
+    ctx: &AppContext,
+    job: &Job,
+    records: &[FileRecord],
+) -> Result<(), TaskError> {
+    let new = insert_warnings(ctx, job, records).await?;
     if new > 0 {
         let count = ctx.db().count_warnings(job.id).await.retryable()? as i32;
         progress::update(

@@ -191,20 +191,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     // Warnings first: their rows are keyed by content, so a re-run adds none, and an attempt
     // that dies right after counting the batch has still recorded them.
     let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
-    for r in records.iter().filter(|r| !r.warnings.is_empty()) {
-        for w in &r.warnings {
-            ctx.db()
-                .insert_warning(&crate::db::NewWarning {
-                    job_id: job.id,
-                    snapshot_id: job.snapshot_id,
-                    file_path: Some(r.path.clone()),
-                    code: w.code.clone(),
-                    message: w.message.clone(),
-                })
-                .await
-                .retryable()?;
-        }
-    }
+    parsing::insert_warnings(&ctx, &job, &records).await?;
     let counted = ctx
         .db()
         .incr_batches_done(job.id, index as i32, parsed)
