@@ -105,18 +105,13 @@ async fn load_pack(
     if let Some(p) = ctx.memo().get(job.id, &name) {
         return Some(p);
     }
-    let bytes = ctx.artifacts().get(&pack_key(pack)).await.ok()?;
-    let pairs: Vec<(String, FileRecord)> =
-        tokio::task::spawn_blocking(move || serde_json::from_slice(&bytes).ok())
-            .await
-            .ok()??;
-    let map = Arc::new(pairs.into_iter().collect::<HashMap<_, _>>());
+    let map = Arc::new(read_pack(ctx, pack).await?);
     ctx.memo().put(job.id, &name, Arc::clone(&map), 0);
     Some(map)
 }
 
-/// The records of a pack by key, read and decoded once (not kept in the memo: merge is its
-/// only reader). None when the pack is gone or unreadable.
+/// The records of a pack by key, read and decoded (not kept in the memo: merge, its main
+/// reader, reads each pack once). None when the pack is gone or unreadable.
 pub async fn read_pack(ctx: &AppContext, pack: &str) -> Option<HashMap<String, FileRecord>> {
     let bytes = ctx.artifacts().get(&pack_key(pack)).await.ok()?;
     tokio::task::spawn_blocking(move || {
