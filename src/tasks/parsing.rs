@@ -208,6 +208,50 @@ pub async fn record_warnings(
     Ok(())
 }
 
+/// Announces, once, every counted batch that has no `batch_parsed` event. A batch counted by
+/// an attempt that died before announcing it is announced by its retry, but when the other
+/// batches finish first, merge starts before that retry comes (the lease has not lapsed): merge
+/// then announces it here, so every batch of the job has its event. Read only by merge, so a
+/// re-run finds the events it wrote.
+pub async fn announce_unannounced_batches(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
+    let mut announced = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let rows = ctx
+            .db()
+            .events_after(job.id, after, 500)
+            .await
+            .retryable()?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        announced.extend(
+            rows.iter()
+                .filter(|r| r.event_type == types::BATCH_PARSED)
+                .filter_map(|r| r.payload.get("batchIndex").and_then(|v| v.as_u64())),
+        );
+    }
+    for index in 0..job.batches_total.max(0) as u64 {
+        if announced.contains(&index) {
+            continue;
+        }
+        let records: Arc<Vec<FileRecord>> =
+            get_work_value(ctx, job, &format!("batch-{index}")).await?;
+        let parsed = records.iter().filter(|r| !r.skipped).count();
+        let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
+        tracing::info!(job_id = %job.id, batch = index, "announcing a batch whose attempt died after counting it");
+        progress::emit(
+            ctx,
+            job.id,
+            types::BATCH_PARSED,
+            json!({"batchIndex": index, "files": records.len(), "parsed": parsed,
+                   "warnings": warnings, "batchesDone": job.batches_done,
+                   "batchesTotal": job.batches_total, "filesParsed": job.files_parsed}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
 /// and how many it reused.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -359,6 +359,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let Some((job, snapshot)) = load(&ctx, &env).await? else {
         return Ok(());
     };
+    parsing::announce_unannounced_batches(&ctx, &job).await?;
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
     let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
     let mut cache = CacheRefs::default();
