@@ -512,44 +512,44 @@ async fn killed_worker_mid_parse_the_other_finishes_the_job() {
     let acc = c.submit(zip.clone(), "fault.zip", None).await;
     let job = acc.job_id;
 
-    // Wait until w1 holds a parse batch of this job and some batches are already counted.
-    let mut r = c.redis().await;
-    let w1_key = format!("{}:worker:w1", c.prefix);
+    // Catch w1 in the middle of a parse batch of this job once some batches are counted:
+    // stop it (SIGSTOP, so it cannot finish the batch while we look), read its `tasks` row,
+    // and kill it if the batch is still running; else let it go on and look again.
     let t0 = Instant::now();
-    loop {
-        let current: Option<String> = redis::cmd("HGET")
-            .arg(&w1_key)
-            .arg("current_job")
-            .query_async(&mut r)
-            .await
-            .expect("HGET current_job");
+    let index = loop {
         let counted =
             c.db.get_job(job)
                 .await
                 .expect("job")
                 .map_or(0, |j| j.batches_done);
-        if counted >= 3 && current.is_some_and(|id| id.starts_with("parse_batch_")) {
-            break;
+        if counted >= 3 {
+            let w1 = c.workers[0].as_ref().expect("w1 runs");
+            w1.signal(libc::SIGSTOP);
+            // A statement already sent before the stop lands first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let running =
+                c.db.list_tasks(job)
+                    .await
+                    .expect("tasks")
+                    .into_iter()
+                    .find(|t| {
+                        t.name == "parse_batch"
+                            && t.state == TaskState::Running
+                            && t.worker.as_deref() == Some("w1")
+                    });
+            if let Some(t) = running {
+                c.kill_worker(0);
+                break t.batch_index.expect("a parse batch has an index");
+            }
+            w1.signal(libc::SIGCONT);
         }
         assert!(
             t0.elapsed() < Duration::from_secs(60),
-            "w1 never held a parse batch (counted {counted})"
+            "w1 never ran a parse batch (counted {counted})"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    c.kill_worker(0);
-    // What w1 held when it died (its hash outlives it until the TTL).
-    let held: String = redis::cmd("HGET")
-        .arg(&w1_key)
-        .arg("current_job")
-        .query_async(&mut r)
-        .await
-        .expect("HGET current_job");
-    let index: i32 = held
-        .strip_prefix("parse_batch_")
-        .and_then(|rest| rest.strip_suffix(&format!("_{job}")))
-        .and_then(|i| i.parse().ok())
-        .unwrap_or_else(|| panic!("w1 died holding {held:?}, not a parse batch of {job}"));
+    };
+    let held = format!("parse_batch_{index}_{job}");
 
     let events = c.follow(job, None).await;
     let expect = Expect {
