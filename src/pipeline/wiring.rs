@@ -59,6 +59,16 @@ pub struct Wiring {
     /// (0: Nest's global prefix): composition looks the name up through the file's imports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefix_refs: Vec<(u32, String)>,
+    /// Module-level config objects shaped as routes (`export const getUser = { method: 'GET',
+    /// url: '/users/:id', handler }`): what a `X.route(getUser)` declares, in this file or in
+    /// one that imports the object, perhaps through a barrel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_objects: Vec<RouteObject>,
+    /// Routes declared by naming a config object (`i.route(getUser)`): owner, framework and
+    /// line are this file's, `path` is the dotted name of the object, `method` is empty.
+    /// Composition replaces each with the object's routes once the name is followed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_refs: Vec<crate::pipeline::model::Route>,
 }
 
 impl Wiring {
@@ -73,7 +83,19 @@ impl Wiring {
             && self.tentative.is_empty()
             && self.consts.is_empty()
             && self.prefix_refs.is_empty()
+            && self.route_objects.is_empty()
+            && self.route_refs.is_empty()
     }
+}
+
+/// A config object shaped as one or more routes, by the name it is declared under.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteObject {
+    /// The `const` it is declared under.
+    pub name: String,
+    /// Its routes: method, path as written, handler (the object's name when inline), line.
+    pub routes: Vec<crate::pipeline::model::Route>,
 }
 
 /// A router-like object created in the file.

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 /// Bumped whenever parsing changes what it records (a new parser or extractor rule), so cached
 /// records of the old parser are never reused.
-pub const PARSER_VERSION: u32 = 4;
+pub const PARSER_VERSION: u32 = 5;
 
 const PREFIX: &str = "cache/parse/v1";
 

@@ -128,6 +128,14 @@ fn fastify_register_prefixes() {
     assert_eq!(
         table,
         vec![
+            // `i.route(getArtifact)`: config objects of other modules, through a barrel, under
+            // `/${apiVersion}` where `const { apiVersion = 'v8' } = options` — the default, kept
+            // but flagged, as a caller may pass its own.
+            "GET /v8/artifacts/:id  cache/index.js:9  cache/index.js:register@7  [server.ts:43, cache/index.js:7] dyn",
+            "PUT /v8/artifacts/:id  cache/index.js:10  cache/index.js:register@7  [server.ts:43, cache/index.js:7] dyn",
+            "POST /v8/artifacts/:id  cache/index.js:10  cache/index.js:register@7  [server.ts:43, cache/index.js:7] dyn",
+            // Through a namespace import; `i.route(provider)` names no config object.
+            "GET /v8/artifacts/status  cache/index.js:16  cache/index.js:register@14  [server.ts:43, cache/index.js:14] dyn",
             "DELETE /v1/items/:id  routes.ts:6  routes.ts:routes  [server.ts:7]",
             // A plugin registered by a plugin: both prefixes.
             "GET /v1/admin/users  routes/admin.ts:4  routes/admin.ts:default  [server.ts:7, routes.ts:7]",
@@ -145,6 +153,57 @@ fn fastify_register_prefixes() {
             "GET /  server.ts:33  server.ts:app  []",
             "GET /cron  server.ts:33  server.ts:app  []",
             "GET /robots.txt  server.ts:36  server.ts:app  []",
+            // `app.route(health)`: a config object of the same file.
+            "GET /health  server.ts:41  server.ts:app  []",
+            "GET /api/meta/version  server.ts:46  server.ts:register@46  [server.ts:46]",
+        ]
+    );
+}
+
+/// A plugin file that imports no server framework serves under the framework of the file
+/// that mounts it.
+#[test]
+fn fastify_plugins_take_the_framework_of_their_mount() {
+    let records = compose_app("fastify");
+    let frameworks: std::collections::BTreeSet<(&str, &str)> = records
+        .iter()
+        .flat_map(|r| {
+            r.routes
+                .iter()
+                .map(move |x| (r.path.as_str(), x.framework.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        frameworks.into_iter().collect::<Vec<_>>(),
+        [
+            ("cache/index.js", "fastify"),
+            ("routes.ts", "fastify"),
+            ("routes/admin.ts", "fastify"),
+            ("routes/public.js", "fastify"),
+            ("server.ts", "fastify"),
+        ]
+    );
+}
+
+/// A route declared by naming a config object takes the object's handler, or the object's
+/// name when the handler is written inline.
+#[test]
+fn fastify_route_objects_name_their_handlers() {
+    let records = compose_app("fastify");
+    let handlers: Vec<(&str, &str)> = records
+        .iter()
+        .flat_map(|r| &r.routes)
+        .filter(|x| x.path.starts_with("/v8/artifacts") || x.path == "/health")
+        .map(|x| (x.method.as_str(), x.handler.as_str()))
+        .collect();
+    assert_eq!(
+        handlers,
+        [
+            ("GET", "getArtifact"),
+            ("PUT", "putHandler"),
+            ("POST", "putHandler"),
+            ("GET", "getStatus"),
+            ("GET", "health"),
         ]
     );
 }

@@ -64,8 +64,16 @@ def norm_method(method, family):
     return m
 
 
-def truth_entries(raw, family):
-    """Drops the HEAD/OPTIONS a framework adds on its own next to a declared method."""
+# Truth scripts that already tell a HEAD the framework adds beside a GET from one the app
+# declares (they drop the first and keep the second): their HEADs are all declared.
+PRECISE_HEAD = ("fastify", "koa")
+
+
+def truth_entries(raw, kind):
+    """Drops the HEAD/OPTIONS a framework adds on its own next to a declared method, unless
+    the truth script of `kind` has already told them from declared ones."""
+    if kind in PRECISE_HEAD:
+        return raw
     by_path = {}
     for e in raw:
         by_path.setdefault(e["path"], set()).add(e["method"].upper())
@@ -173,7 +181,7 @@ def compare(app, truth_raw, provis, verbose):
     # declared per app with the package that adds them.
     lib_rx = [re.compile(l["match"]) for l in app.get("library_routes", [])]
     in_scope, library = [], []
-    for e in truth_entries(truth_raw, fam):
+    for e in truth_entries(truth_raw, app["truth"][0]):
         text = f"{norm_method(e['method'], fam)} {norm_path(e['path'], fam)}"
         from_library = any(rx.search(text) for rx in lib_rx) or (
             own and e.get("module") and not e["module"].startswith(own))

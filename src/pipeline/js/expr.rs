@@ -67,10 +67,13 @@ pub(super) fn dotted(e: &Expression<'_>) -> Option<String> {
     Some(parts.join("."))
 }
 
-/// Module-level string constants by dotted name: `const API = '/api'` (`API`), members of a
-/// `const` object literal (`PREFIX.WEB`) and string members of a TS enum, as written or as
-/// TypeScript compiles it (`PREFIX["WEB"] = "/-/web"`).
-pub(super) type Consts = std::collections::HashMap<String, String>;
+/// String values a prefix may name, by dotted name: module-level constants (`const API =
+/// '/api'` → `API`), members of a `const` object literal (`PREFIX.WEB`) and string members of
+/// a TS enum, as written or as TypeScript compiles it (`PREFIX["WEB"] = "/-/web"`); and the
+/// string defaults of destructured options (`const { apiVersion = 'v8' } = options`). The flag
+/// marks a default: the value a caller gets unless it passes its own, so a prefix built on it
+/// keeps the text but is flagged dynamic.
+pub(super) type Consts = std::collections::HashMap<String, (String, bool)>;
 
 /// Literal parts of a prefix expression and whether anything was not literal; names found in
 /// `consts` count as literals.
@@ -85,8 +88,17 @@ fn prefix_parts_at(e: &Expression<'_>, consts: &Consts, depth: usize) -> (String
     match e.get_inner_expression() {
         Expression::StringLiteral(s) => (s.value.to_string(), false),
         Expression::TemplateLiteral(t) => {
-            let text: String = t.quasis.iter().map(|q| q.value.raw.as_str()).collect();
-            (text, !t.expressions.is_empty())
+            let mut text = String::new();
+            let mut dynamic = false;
+            for (i, q) in t.quasis.iter().enumerate() {
+                text.push_str(q.value.raw.as_str());
+                if let Some(e) = t.expressions.get(i) {
+                    let (part, d) = prefix_parts_at(e, consts, depth + 1);
+                    text.push_str(&part);
+                    dynamic |= d;
+                }
+            }
+            (text, dynamic)
         }
         Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
             let (l, ld) = prefix_parts_at(&b.left, consts, depth + 1);
@@ -95,7 +107,7 @@ fn prefix_parts_at(e: &Expression<'_>, consts: &Consts, depth: usize) -> (String
         }
         e if !consts.is_empty() && (e.is_identifier_reference() || e.is_member_expression()) => {
             match dotted(e).and_then(|n| consts.get(&n)) {
-                Some(v) => (v.clone(), false),
+                Some((v, default)) => (v.clone(), *default),
                 None => (String::new(), true),
             }
         }

@@ -10,6 +10,7 @@ use oxc_syntax::module_record::ExportExportName;
 use super::routes::{self, NextFile, RawRoute, NEXT_METHODS};
 use super::visit::Facts;
 use crate::pipeline::model::{FileRecord, Import, ImportKind, Route};
+use crate::pipeline::wiring::RouteObject;
 
 /// Fills `record` from a parsed program.
 pub(super) fn extract_program(record: &mut FileRecord, program: &Program<'_>, text: &str) {
@@ -272,11 +273,11 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
     let mut consts: Vec<(String, String)> = wiring
         .consts
         .iter()
-        .filter(|(name, _)| {
+        .filter(|(name, (_, default))| {
             let head = name.split('.').next().unwrap_or(name);
-            facts.exports.iter().any(|e| e == head)
+            !default && facts.exports.iter().any(|e| e == head)
         })
-        .map(|(n, v)| (n.clone(), v.clone()))
+        .map(|(n, (v, _))| (n.clone(), v.clone()))
         .collect();
     consts.sort();
     record.wiring = wiring.finish(
@@ -287,6 +288,30 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         next_config,
     );
     record.wiring.consts = consts;
+    record.wiring.route_objects = std::mem::take(&mut facts.route_objects)
+        .into_iter()
+        .map(|(name, found)| RouteObject {
+            routes: found
+                .into_iter()
+                .map(|r| Route {
+                    method: r.method,
+                    path: r.path,
+                    handler: if r.handler.is_empty() || r.inline_handler {
+                        name.clone()
+                    } else {
+                        r.handler
+                    },
+                    line: r.line,
+                    ..Default::default()
+                })
+                .collect(),
+            name,
+        })
+        .collect();
+    // `X.route(getUser)`: found once composition follows the name.
+    let (refs, out_routes): (Vec<Route>, Vec<Route>) =
+        out_routes.into_iter().partition(|r| r.method.is_empty());
+    record.wiring.route_refs = refs;
     // Tentative routes wait in the wiring until composition sees them mounted.
     let (tentative, sure): (Vec<Route>, Vec<Route>) = out_routes
         .into_iter()

@@ -9,6 +9,9 @@ use super::visit::static_string;
 
 /// A route found in code before the file's framework is known.
 pub(super) struct RawRoute {
+    /// Empty for `X.route(getUser)`: the route is then the config object `getUser` names,
+    /// here or in another module, and `path` holds that name until composition finds the
+    /// object (see [`crate::pipeline::wiring::Wiring::route_refs`]).
     pub method: String,
     pub path: String,
     pub handler: String,
@@ -210,10 +213,23 @@ pub(super) fn call_routes<'a>(
         let Some(name) = object_name(object) else {
             return Vec::new();
         };
-        return args
-            .first()
-            .map(|a| config_routes(a, name, call.span.start, &text))
-            .unwrap_or_default();
+        let Some(arg) = args.first() else {
+            return Vec::new();
+        };
+        // `fastify.route(getUser)`: a config object declared elsewhere.
+        if let Some(target) = super::expr::dotted(arg).filter(|_| args.len() == 1) {
+            return vec![RawRoute {
+                method: String::new(),
+                path: target,
+                handler: String::new(),
+                line: prop_span.start,
+                object: name.to_string(),
+                inline_handler: false,
+                label: String::new(),
+                bare: false,
+            }];
+        }
+        return config_routes(arg, name, call.span.start, &text);
     }
     if !VERBS.contains(&prop) {
         return Vec::new();
@@ -286,7 +302,8 @@ fn chain_path<'a>(mut object: &'a Expression<'a>) -> Option<(String, &'a str)> {
 }
 
 /// `fastify.route({ method: 'GET', url: '/x', handler })` and hapi's
-/// `server.route([{ method, path, handler }])`.
+/// `server.route([{ method, path, handler }])`; also a module-level config object that such a
+/// call may name (see [`route_object`]).
 fn config_routes<'a>(
     arg: &'a Expression<'a>,
     object: &str,
@@ -345,6 +362,27 @@ fn config_routes<'a>(
         }
         _ => Vec::new(),
     }
+}
+
+/// The routes of a module-level config object, or array of them, declared at `line`
+/// (`const getUser = { method: 'GET', url: '/users/:id', handler }`); None when it is shaped
+/// as no route.
+pub(super) fn route_object<'a>(
+    init: &'a Expression<'a>,
+    line: u32,
+    text: &impl Fn(Span) -> &'a str,
+) -> Option<Vec<RawRoute>> {
+    if !matches!(
+        init.get_inner_expression(),
+        Expression::ObjectExpression(_) | Expression::ArrayExpression(_)
+    ) {
+        return None;
+    }
+    let found: Vec<RawRoute> = config_routes(init, "", 0, text)
+        .into_iter()
+        .map(|r| RawRoute { line, ..r })
+        .collect();
+    (!found.is_empty()).then_some(found)
 }
 
 /// `Controller('users')` / `Controller({ path: 'users' })` / `Controller()` → route prefix.

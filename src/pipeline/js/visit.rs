@@ -9,6 +9,7 @@ use oxc_syntax::scope::ScopeFlags;
 use super::compiled;
 
 mod classes;
+mod exports;
 mod import_types;
 mod loops;
 use super::routes::{self, RawRoute};
@@ -31,6 +32,9 @@ pub(super) struct Facts<'s> {
     pub functions: Vec<FunctionFact>,
     pub classes: Vec<ClassFact>,
     pub routes: Vec<RawRoute>,
+    /// Module-level `const` config objects (or arrays of them) shaped as routes, by name:
+    /// what `X.route(name)` declares (see [`crate::pipeline::wiring::RouteObject`]).
+    pub route_objects: Vec<(String, Vec<RawRoute>)>,
     pub variables: Vec<String>,
     pub types: Vec<String>,
     pub enums: Vec<String>,
@@ -84,6 +88,7 @@ impl<'s> Facts<'s> {
             functions: Vec::new(),
             classes: Vec::new(),
             routes: Vec::new(),
+            route_objects: Vec::new(),
             variables: Vec::new(),
             types: Vec::new(),
             enums: Vec::new(),
@@ -143,6 +148,15 @@ impl<'s> Facts<'s> {
     /// Label of the function being walked (`""` at module level).
     pub fn label(&self) -> &str {
         self.labels.last().map_or("", String::as_str)
+    }
+
+    /// Keeps a module-level config object (or array of them) shaped as routes under its name,
+    /// for a `X.route(name)` here or in an importing module.
+    fn route_object(&mut self, name: &str, init: &Expression<'_>) {
+        let line = self.line(init.span().start);
+        if let Some(found) = routes::route_object(init, line, &|span| self.text(span)) {
+            self.route_objects.push((name.to_string(), found));
+        }
     }
 
     /// Labels a module-level expression: functions inside it take `name`.
@@ -238,77 +252,6 @@ impl<'s> Facts<'s> {
             span: expr.span(),
         });
         true
-    }
-
-    /// `module.exports = …`, `exports.x = …`, `module.exports.x = …` at module level.
-    fn commonjs_export(&mut self, it: &AssignmentExpression<'_>) {
-        let Some(member) = it.left.as_member_expression() else {
-            return;
-        };
-        let object = member.object().get_inner_expression();
-        let prop = member.static_property_name();
-        if matches!(object, Expression::Identifier(id) if id.name == "module")
-            && prop == Some("exports")
-        {
-            self.exports.push("default".to_string());
-            self.label_expr(it.right.span(), "default");
-            match it.right.get_inner_expression() {
-                Expression::ObjectExpression(obj) => {
-                    for p in &obj.properties {
-                        if let ObjectPropertyKind::ObjectProperty(p) = p {
-                            if let Some(key) = p.key.static_name() {
-                                let key = key.to_string();
-                                if let Expression::Identifier(id) = p.value.get_inner_expression() {
-                                    self.wiring.alias(&key, &id.name);
-                                }
-                                self.label_expr(p.value.span(), &key);
-                                self.record_function_expr(&p.value, &key, true);
-                                self.exports.push(key);
-                            }
-                        }
-                    }
-                }
-                Expression::Identifier(id) => self.default_names.push(id.name.to_string()),
-                other => {
-                    self.record_function_expr(other, "default", true);
-                }
-            }
-            return;
-        }
-        let is_exports_object = matches!(object, Expression::Identifier(id) if id.name == "exports")
-            || object.is_specific_member_access("module", "exports");
-        if let (true, Some(prop)) = (is_exports_object, prop) {
-            if let Expression::Identifier(id) = it.right.get_inner_expression() {
-                self.wiring.alias(prop, &id.name);
-            }
-            self.label_expr(it.right.span(), prop);
-            self.record_function_expr(&it.right, prop, true);
-            self.exports.push(prop.to_string());
-        }
-    }
-
-    fn declaration_names(&mut self, decl: &Declaration<'_>) {
-        match decl {
-            Declaration::VariableDeclaration(v) => {
-                for d in &v.declarations {
-                    for id in d.id.get_binding_identifiers() {
-                        self.exports.push(id.name.to_string());
-                    }
-                }
-            }
-            Declaration::FunctionDeclaration(f) => {
-                self.exports.extend(f.name().map(|n| n.to_string()))
-            }
-            Declaration::ClassDeclaration(c) => {
-                self.exports.extend(c.name().map(|n| n.to_string()))
-            }
-            Declaration::TSTypeAliasDeclaration(t) => self.exports.push(t.id.name.to_string()),
-            Declaration::TSInterfaceDeclaration(t) => self.exports.push(t.id.name.to_string()),
-            Declaration::TSEnumDeclaration(t) => self.exports.push(t.id.name.to_string()),
-            Declaration::TSNamespaceDeclaration(t) => self.exports.push(t.id.name.to_string()),
-            Declaration::TSImportEqualsDeclaration(t) => self.exports.push(t.id.name.to_string()),
-            Declaration::TSExternalModuleDeclaration(_) | Declaration::TSGlobalDeclaration(_) => {}
-        }
     }
 }
 
@@ -624,6 +567,11 @@ impl<'a> VisitJs<'a> for Facts<'_> {
         walk_js::walk_assignment_expression(self, it);
     }
 
+    fn visit_formal_parameter(&mut self, it: &FormalParameter<'a>) {
+        self.wiring.record_defaults(&it.pattern);
+        walk_js::walk_formal_parameter(self, it);
+    }
+
     fn visit_variable_declaration(&mut self, it: &VariableDeclaration<'a>) {
         if self.top_level() {
             for d in &it.declarations {
@@ -637,6 +585,7 @@ impl<'a> VisitJs<'a> for Facts<'_> {
                 let name = id.name.to_string();
                 if it.kind == VariableDeclarationKind::Const {
                     self.wiring.record_const(&name, init);
+                    self.route_object(&name, init);
                     if let Some(list) = routes::string_list(init) {
                         self.string_lists.insert(name.clone(), list);
                     }

@@ -325,6 +325,7 @@ impl JsWiring {
 
     /// `const { a, b: c } = require('./x')`.
     pub fn destructure(&mut self, pattern: &BindingPattern<'_>, init: &Expression<'_>) {
+        self.record_defaults(pattern);
         let (BindingPattern::ObjectPattern(o), Some(src)) = (pattern, required(init)) else {
             return;
         };
@@ -334,6 +335,35 @@ impl JsWiring {
             {
                 self.imports
                     .push((id.name.to_string(), src.to_string(), Some(key.to_string())));
+            }
+        }
+    }
+
+    /// Records the string defaults of a destructuring (`{ apiVersion = 'v8' }`), as the value
+    /// a prefix naming them has unless a caller passes its own (see [`Consts`]). A constant of
+    /// the same name wins.
+    pub(super) fn record_defaults(&mut self, pattern: &BindingPattern<'_>) {
+        let pattern = match pattern {
+            // A parameter `{ prefix = '/x' } = {}`.
+            BindingPattern::AssignmentPattern(a) => &a.left,
+            p => p,
+        };
+        let BindingPattern::ObjectPattern(o) = pattern else {
+            return;
+        };
+        for p in &o.properties {
+            let BindingPattern::AssignmentPattern(a) = &p.value else {
+                continue;
+            };
+            let (BindingPattern::BindingIdentifier(id), Some(value)) =
+                (&a.left, static_string(&a.right))
+            else {
+                continue;
+            };
+            if self.consts.len() < MAX_CONSTS {
+                self.consts
+                    .entry(id.name.to_string())
+                    .or_insert_with(|| (value.to_string(), true));
             }
         }
     }
@@ -544,7 +574,7 @@ impl JsWiring {
         }
         let (text, dynamic) = prefix_parts(value, &self.consts);
         if !dynamic {
-            self.consts.insert(name.to_string(), text);
+            self.consts.insert(name.to_string(), (text, false));
         }
     }
 

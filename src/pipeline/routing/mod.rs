@@ -101,6 +101,7 @@ fn owner_of<'a>(rec: &FileRecord, route: &'a Route) -> Option<&'a str> {
 /// Composes the routes of a snapshot in place (see the module docs). `py` resolves Django
 /// `include("module")` targets.
 pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
+    resolve_route_refs(records, py);
     let composed = {
         let records: &[FileRecord] = records;
         let mut units: HashSet<(usize, &str)> = HashSet::new();
@@ -166,6 +167,42 @@ pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
     next_base_path(records);
     for rec in records.iter_mut() {
         rec.wiring = Default::default();
+    }
+}
+
+/// Turns every `X.route(name)` into the routes of the config object `name` stands for (see
+/// [`crate::pipeline::wiring::Wiring::route_refs`]); a name that leads to no such object
+/// declares nothing.
+fn resolve_route_refs(records: &mut [FileRecord], py: &PyResolver) {
+    let found: Vec<(usize, Vec<Route>)> = {
+        let names = Names::new(records, HashSet::new(), py);
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.wiring.route_refs.is_empty() && r.role != FileRole::Test)
+            .map(|(i, r)| {
+                let routes = r
+                    .wiring
+                    .route_refs
+                    .iter()
+                    .flat_map(|at| {
+                        let object = names.route_object(i, &at.path).unwrap_or_default();
+                        object.iter().map(move |o| Route {
+                            method: o.method.clone(),
+                            path: o.path.clone(),
+                            handler: o.handler.clone(),
+                            ..at.clone()
+                        })
+                    })
+                    .collect();
+                (i, routes)
+            })
+            .collect()
+    };
+    for (i, routes) in found {
+        let rec = &mut records[i];
+        rec.routes.extend(routes);
+        rec.routes.sort_by_key(|r| r.line);
     }
 }
 
@@ -382,6 +419,11 @@ impl Composer<'_> {
                 r.dynamic_prefix = dynamic;
                 r.mounts = chain.iter().rev().map(|e| e.at.clone()).collect();
                 r.unit = Some(unit_name(records, &key));
+                if rec.hints.framework.is_none() && JS_SERVERS.contains(&r.framework.as_str()) {
+                    if let Some(fw) = chain.last().and_then(|e| root_framework(records, names, e)) {
+                        r.framework = fw.to_string();
+                    }
+                }
                 if !out
                     .iter()
                     .any(|o| o.method == r.method && o.path == r.path && o.line == r.line)
@@ -393,6 +435,22 @@ impl Composer<'_> {
         }
         Some(out)
     }
+}
+
+/// JavaScript servers whose routers a file may receive without importing the framework.
+const JS_SERVERS: &[&str] = &["express", "koa", "fastify", "hono", "hapi", "restify"];
+
+/// The server framework of the file making the outermost mount of a chain: the framework of
+/// a route whose own file imports none (a plugin handed its instance, `module.exports =
+/// (router) => …`), which the parser could only guess.
+fn root_framework<'r>(
+    records: &'r [FileRecord],
+    names: &Names<'_>,
+    outer: &Edge,
+) -> Option<&'r str> {
+    let (file, _) = outer.at.rsplit_once(':')?;
+    let fw = records[names.index_of(file)?].hints.framework.as_deref()?;
+    JS_SERVERS.contains(&fw).then_some(fw)
 }
 
 /// The Django views of `rec` written `X.urls` whose `X.urls` is a function of the project

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::pipeline::model::{FileRecord, Language};
+use crate::pipeline::model::{FileRecord, Language, Route};
 use crate::pipeline::py::PyResolver;
 use crate::pipeline::wiring::{Binding, Target, URLPATTERNS};
 
@@ -73,6 +73,22 @@ impl<'r> Names<'r> {
             .iter()
             .find(|(n, _)| *n == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The routes of the config object `dotted` names in record `rec` (`i.route(getUser)`):
+    /// the name followed through the imports, re-exports included, to the file declaring it.
+    pub fn route_object(&self, rec: usize, dotted: &str) -> Option<&'r [Route]> {
+        let (file, local) = match self.name(rec, dotted, 0)? {
+            Found::Local(k) => k,
+            Found::Module(_) => return None,
+        };
+        let records: &'r [FileRecord] = self.records;
+        records[file]
+            .wiring
+            .route_objects
+            .iter()
+            .find(|o| o.name == local)
+            .map(|o| o.routes.as_slice())
     }
 
     /// Whether `key` is a known unit (it holds routes, mounts or a router).
