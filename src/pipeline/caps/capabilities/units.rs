@@ -282,8 +282,12 @@ fn shared_resource(paths: &[&str]) -> Option<String> {
         .find_map(|seg| resource_segment(seg))
 }
 
-/// The object's own name without a generic suffix (`usersRouter` → `users`).
+/// The object's own name without a generic suffix (`usersRouter` → `users`). A label the
+/// parser made up for an unnamed function (`register@27`, an inline Fastify plugin) is none.
 fn object_label(object: &str) -> Option<String> {
+    if object.contains('@') {
+        return None;
+    }
     let lower = object.to_ascii_lowercase();
     if GENERIC.contains(&lower.as_str()) {
         return None;
@@ -351,6 +355,7 @@ mod tests {
         assert_eq!(object_label("UsersController").as_deref(), Some("Users"));
         assert_eq!(object_label("auth_bp").as_deref(), Some("auth"));
         assert_eq!(object_label("router"), None);
+        assert_eq!(object_label("register@27"), None);
         assert_eq!(object_label("app"), None);
         assert_eq!(object_label("urlpatterns"), None);
         assert_eq!(object_label("AUTH_PATTERNS").as_deref(), Some("AUTH"));
