@@ -35,6 +35,7 @@ keys! {
     "db_statement_timeout_s", ["DB_STATEMENT_TIMEOUT_S"], "30", "seconds one Postgres statement may run, waits for locks included (statement_timeout on every connection); past it the call fails as unavailable (503 on /ingest, a retry for a task)";
     "redis_url", ["REDIS_URL"], "", "redis://host:port/db for cluster queues, status and events; unset = in-process";
     "redis_timeout_s", ["REDIS_TIMEOUT_S"], "10", "seconds to connect to Redis and for one Redis command to answer (a blocking read: its own wait plus this); past it the call fails as unavailable (503 on /ingest) instead of hanging";
+    "rq_key_prefix", ["RQ_KEY_PREFIX"], "rq", "prefix of every queue key in Redis (Python RQ's layout; `rq` reads the same variable): serve and every worker of a cluster must share it; letters, digits and _ . : - { } only";
     "s3_bucket", ["S3_BUCKET"], "", "bucket for artifacts and uploads; unset (and no endpoint) = local disk under the data dir";
     "s3_region", ["S3_REGION"], "us-east-1", "S3 region";
     "s3_endpoint_url", ["S3_ENDPOINT_URL", "S3_ENDPOINT"], "", "S3-compatible endpoint (MinIO, moto); setting it enables S3 with bucket provis-artifacts";
@@ -154,6 +155,10 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Bound on connecting to Redis and on one command's answer, seconds.
     pub redis_timeout_s: u64,
+    /// Prefix of the queue keys in Redis. A setting rather than a constant so several clusters
+    /// (or tests) can share one Redis; serve and the workers must agree on it, so both read it
+    /// from here.
+    pub rq_key_prefix: String,
     /// S3 settings; `None` = local disk under `data_dir`.
     pub s3: Option<S3Settings>,
     /// Embedded-mode data directory.
@@ -431,6 +436,12 @@ impl RawConfig {
             return Err(invalid("log", &format!("not a log filter ({e})")));
         }
         let port: u16 = self.num("port", 0)?;
+        let rq_key_prefix = self
+            .opt("rq_key_prefix")
+            .unwrap_or_else(|| crate::queue::keys::DEFAULT_PREFIX.into());
+        if let Err(e) = crate::queue::keys::Keys::new(&rq_key_prefix) {
+            return Err(invalid("rq_key_prefix", &e));
+        }
         let otel_protocol =
             crate::telemetry::trace::Protocol::parse(self.get("otel_exporter_otlp_protocol").0)
                 .map_err(|e| invalid("otel_exporter_otlp_protocol", &e))?;
@@ -440,6 +451,7 @@ impl RawConfig {
             db_statement_timeout_s: self.num("db_statement_timeout_s", 1)?,
             redis_url,
             redis_timeout_s: self.num("redis_timeout_s", 1)?,
+            rq_key_prefix,
             s3,
             data_dir: PathBuf::from(self.opt("data_dir").unwrap_or_else(|| "./.provis".into())),
             host: self.opt("host").unwrap_or_else(|| "0.0.0.0".into()),
@@ -614,6 +626,23 @@ mod tests {
         let s3 = cfg.s3.expect("s3 enabled by endpoint");
         assert_eq!(s3.bucket, "provis-artifacts");
         assert_eq!(cfg.llm_api_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn the_queue_key_prefix_is_a_setting_checked_at_start() {
+        let mut raw = RawConfig::defaults();
+        assert_eq!(raw.build().expect("valid").rq_key_prefix, "rq");
+        raw.apply_env(env(&[("RQ_KEY_PREFIX", "team-a")]));
+        assert_eq!(raw.build().expect("valid").rq_key_prefix, "team-a");
+        raw.set_flag("rq_key_prefix", "team b");
+        let err = raw
+            .build()
+            .expect_err("a space is no RQ key character")
+            .to_string();
+        assert!(
+            err.contains("rq_key_prefix") && err.contains("team b"),
+            "{err}"
+        );
     }
 
     #[test]

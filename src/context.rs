@@ -107,11 +107,10 @@ impl AppContext {
                     },
                 )
                 .context("connecting to Redis for events (REDIS_URL)")?;
-                // The API and the workers must use the same key prefix (RQ_KEY_PREFIX).
-                let prefix = crate::queue::keys::prefix_from_env();
+                let prefix = &cfg.rq_key_prefix;
                 // Lazy: a Redis that is down at start-up is reported by /health (503) and
                 // retried on use, rather than stopping the process.
-                let queue = RedisBackend::connect_lazy_with(url, &prefix, redis_timeout)
+                let queue = RedisBackend::connect_lazy_with(url, prefix, redis_timeout)
                     .context("using Redis for queues (REDIS_URL)")?;
                 if let Err(e) = events.check().await {
                     tracing::warn!(

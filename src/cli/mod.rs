@@ -24,6 +24,10 @@ pub struct Cli {
     /// Log format: json or pretty (env LOG_FORMAT).
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Prefix of the queue keys in Redis (env RQ_KEY_PREFIX, default rq); serve and every
+    /// worker of a cluster must use the same one.
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub rq_key_prefix: Option<String>,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -112,6 +116,9 @@ fn flags_of(cli: &Cli) -> Vec<(&'static str, String)> {
     let mut flags = Vec::new();
     if let Some(f) = &cli.log_format {
         flags.push(("log_format", f.clone()));
+    }
+    if let Some(p) = &cli.rq_key_prefix {
+        flags.push(("rq_key_prefix", p.clone()));
     }
     match &cli.command {
         Command::Serve(a) => {

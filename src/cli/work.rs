@@ -2,8 +2,9 @@
 //!
 //! Stops on SIGTERM/SIGINT: no new claims, the running task gets `--shutdown-grace` seconds to
 //! finish, else it is handed back to its queue; then the worker deregisters. `--burst` drains
-//! the queues and exits. The key prefix is `RQ_KEY_PREFIX` (default `rq`), the same variable
-//! Python RQ reads, so `rq info` started with it sees this worker.
+//! the queues and exits. The key prefix is the `rq_key_prefix` setting (`--rq-key-prefix`, env
+//! `RQ_KEY_PREFIX`, the variable Python RQ reads; default `rq`), so `rq info` started with the
+//! same value sees this worker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::context::{AppContext, Role};
 use crate::queue::{
-    diag, keys, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions,
-    WorkerStats,
+    diag, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
 };
 use crate::tasks::TaskRows;
 
@@ -155,10 +155,10 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
             diag::DIAG_ENV
         );
     }
-    let prefix = keys::prefix_from_env();
+    let prefix = &cfg.rq_key_prefix;
     let mut wait = DEPENDENCY_WAIT_FIRST;
     let backend = loop {
-        match RedisBackend::connect_with(url, &prefix, Duration::from_secs(cfg.redis_timeout_s))
+        match RedisBackend::connect_with(url, prefix, Duration::from_secs(cfg.redis_timeout_s))
             .await
         {
             Ok(b) => break b,

@@ -1,23 +1,12 @@
 //! Every Redis key the queue touches, built in one place (Python RQ 3.x layout, DESIGN §4).
 //!
-//! The prefix is `rq` by default; RQ itself reads the same prefix from the environment variable
-//! `RQ_KEY_PREFIX` ([`PREFIX_ENV`]), so a provis worker and `rq info` started with the same value
-//! see the same keys. Tests use a unique prefix each so they can share one Redis.
-
-/// Environment variable naming the key prefix (the one Python RQ reads too).
-pub const PREFIX_ENV: &str = "RQ_KEY_PREFIX";
+//! The prefix is `rq` by default and comes from the `rq_key_prefix` setting (env
+//! `RQ_KEY_PREFIX`, the variable Python RQ reads too), so a provis worker and `rq info` started
+//! with the same value see the same keys. Tests use a unique prefix each so they can share one
+//! Redis.
 
 /// Default key prefix (RQ's).
 pub const DEFAULT_PREFIX: &str = "rq";
-
-/// The prefix this process uses: `RQ_KEY_PREFIX` when set and not empty, else [`DEFAULT_PREFIX`].
-/// Every process of a cluster (API and workers) must agree on it, so all read it here.
-pub fn prefix_from_env() -> String {
-    std::env::var(PREFIX_ENV)
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| DEFAULT_PREFIX.to_string())
-}
 
 /// Builds the RQ key names under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
