@@ -6,22 +6,36 @@
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use serde::Serialize;
+use uuid::Uuid;
+
+use crate::pipeline::ingest::RejectCode;
 
 macro_rules! error_codes {
     ($( $variant:ident => $code:literal, $status:ident; )*) => {
         /// Stable, machine-readable error codes of the API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum ErrorCode { $( #[doc = $code] $variant, )* }
+        pub enum ErrorCode {
+            $( #[doc = $code] $variant, )*
+            /// An archive or directory refused by an intake rule: the rule's own code
+            /// (`not_a_zip`, `path_traversal`, `ratio_exceeded`, …), answered 400.
+            Refused(RejectCode),
+        }
 
         impl ErrorCode {
             /// The wire name (`snake_case`).
             pub fn as_str(self) -> &'static str {
-                match self { $( ErrorCode::$variant => $code, )* }
+                match self {
+                    $( ErrorCode::$variant => $code, )*
+                    ErrorCode::Refused(rule) => rule.as_str(),
+                }
             }
 
             /// The HTTP status this code is answered with.
             pub fn status(self) -> StatusCode {
-                match self { $( ErrorCode::$variant => StatusCode::$status, )* }
+                match self {
+                    $( ErrorCode::$variant => StatusCode::$status, )*
+                    ErrorCode::Refused(_) => StatusCode::BAD_REQUEST,
+                }
             }
         }
     };
@@ -37,7 +51,6 @@ error_codes! {
     AssetNotFound => "asset_not_found", NOT_FOUND;
     BadRequest => "bad_request", BAD_REQUEST;
     MissingFile => "missing_file", BAD_REQUEST;
-    NotAZip => "not_a_zip", BAD_REQUEST;
     InvalidSettings => "invalid_settings", BAD_REQUEST;
     InvalidRepoName => "invalid_repo_name", BAD_REQUEST;
     UploadTooLarge => "upload_too_large", PAYLOAD_TOO_LARGE;
@@ -53,6 +66,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A message for people; for 5xx a generic one.
     pub message: String,
+    /// The `failed` job (and its repository) that records a refused archive, so the client
+    /// can find it in `/status` and the history.
+    pub job: Option<(Uuid, Uuid)>,
 }
 
 impl ApiError {
@@ -61,6 +77,20 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            job: None,
+        }
+    }
+
+    /// An archive refused by intake rule `rule`, recorded by job `job_id` of `repo_id`.
+    pub fn refused(
+        rule: RejectCode,
+        message: impl Into<String>,
+        job_id: Uuid,
+        repo_id: Uuid,
+    ) -> Self {
+        Self {
+            job: Some((job_id, repo_id)),
+            ..Self::new(ErrorCode::Refused(rule), message)
         }
     }
 
@@ -116,10 +146,32 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: ErrorDetail::new(self.code.as_str(), &self.message),
-        })
+        let error = ErrorDetail::new(self.code.as_str(), &self.message);
+        let mut answer = HttpResponse::build(self.status_code());
+        match self.job {
+            Some((job_id, repo_id)) => answer.json(IngestRefused {
+                error,
+                job_id: Some(job_id),
+                repo_id: Some(repo_id),
+            }),
+            None => answer.json(ErrorBody { error }),
+        }
     }
+}
+
+/// `400` of `POST /ingest`: the error envelope, plus the job that records a refused archive
+/// (absent when the request itself was malformed: no `file`, not a zip, bad `settings`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestRefused {
+    /// The rule that was broken (`not_a_zip`, `path_traversal`, `ratio_exceeded`, …).
+    pub error: ErrorDetail,
+    /// The `failed` job that records the refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
+    /// Its repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo_id: Option<Uuid>,
 }
 
 /// Result of a handler.
@@ -134,7 +186,9 @@ mod tests {
         let e = ApiError::new(ErrorCode::UploadTooLarge, "over 10 bytes");
         let resp = e.error_response();
         assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(ErrorCode::NotAZip.status(), StatusCode::BAD_REQUEST);
+        let refused = ErrorCode::Refused(RejectCode::NotAZip);
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(refused.as_str(), "not_a_zip");
         assert_eq!(ErrorCode::JobNotFound.as_str(), "job_not_found");
     }
 }

@@ -4,7 +4,6 @@
 //! generated from the very types that are serialised: a field added here is documented, and
 //! schemathesis checks every answer against it. Names are camelCase on the wire.
 
-use crate::error::ErrorDetail;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,20 +41,7 @@ impl From<crate::tasks::intake::Accepted> for IngestAccepted {
     }
 }
 
-/// `400` of `POST /ingest`: the error envelope, plus the job that records a refused archive
-/// (absent when the request itself was malformed: no `file`, not a zip, bad `settings`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct IngestRefused {
-    /// The rule that was broken (`not_a_zip`, `path_traversal`, `ratio_exceeded`, …).
-    pub error: ErrorDetail,
-    /// The `failed` job that records the refusal.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<Uuid>,
-    /// Its repository.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repo_id: Option<Uuid>,
-}
+pub use crate::error::IngestRefused;
 
 /// The multipart body of `POST /ingest`.
 #[derive(Debug, ToSchema)]

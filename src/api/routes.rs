@@ -10,7 +10,7 @@ use super::model::{
 use super::{sse, upload, ApiState};
 use crate::artifacts::{ArtifactError, ArtifactKind};
 use crate::context::AppContext;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ErrorDetail};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
 use crate::tasks::progress;
 use actix_multipart::Multipart;
@@ -100,11 +100,12 @@ pub async fn ingest(
             job_id,
             repo_id,
             rejection,
-        }) => Ok(HttpResponse::BadRequest().json(IngestRefused {
-            error: ErrorDetail::new(rejection.code.as_str(), &rejection.message),
-            job_id: Some(job_id),
-            repo_id: Some(repo_id),
-        })),
+        }) => Err(ApiError::refused(
+            rejection.code,
+            rejection.message,
+            job_id,
+            repo_id,
+        )),
         Err(IntakeError::BadSettings(m)) => Err(ApiError::new(ErrorCode::InvalidSettings, m)),
         Err(IntakeError::Backend(m)) => Err(ApiError::unavailable("storage or database", m)),
         Err(IntakeError::Unavailable { what, message }) => {
