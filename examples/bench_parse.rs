@@ -21,7 +21,7 @@
 //! and median wall times are printed as `key=value` lines, which the script collects.
 
 use provis::pipeline::{self, discover, graph, js, model::FileRecord, model::Language};
-use provis::tasks::sandbox::{ParserPool, SandboxOptions};
+use provis::sandbox::{ParserPool, SandboxOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

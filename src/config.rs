@@ -186,7 +186,7 @@ pub struct Config {
     /// Parse in sandboxed child processes.
     pub parser_sandbox: bool,
     /// Memory budget of all parser children of one process, MiB; `None` = sized from the
-    /// machine's memory (see `tasks::sandbox::ParserBudget`).
+    /// machine's memory (see `sandbox::ParserBudget`).
     pub parser_memory_mb: Option<u64>,
     /// Largest upload, bytes.
     pub max_upload_bytes: u64,

@@ -9,6 +9,8 @@
 //! - [`api`]: the actix-web HTTP layer.
 //! - [`queue`]: task queues (Redis in the RQ layout, or in-process) and the worker runtime.
 //! - [`tasks`]: the pipeline's task types, composed from db, artifacts, events and pipeline.
+//! - [`sandbox`]: parser child processes (rlimits, namespaces, Landlock) that a hostile file
+//!   cannot take the worker down with; used by `tasks`, and by `main` to start a child.
 //! - [`pipeline`]: pure code intelligence: discovery, parsing, resolution, graph. No I/O.
 //! - [`db`]: state through Diesel, Postgres or SQLite behind one schema.
 //! - [`artifacts`]: create-only versioned artifact storage on S3 or local disk.
@@ -32,6 +34,7 @@ pub mod events;
 pub mod llm;
 pub mod pipeline;
 pub mod queue;
+pub mod sandbox;
 pub mod tasks;
 pub mod telemetry;
 pub mod web;

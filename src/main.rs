@@ -5,8 +5,8 @@
 
 fn main() -> std::process::ExitCode {
     // A parser child (DESIGN §9) is this binary re-executed; it must not parse the command line.
-    if std::env::var_os(provis::tasks::sandbox::CHILD_ENV).is_some() {
-        return provis::tasks::sandbox::child_main();
+    if std::env::var_os(provis::sandbox::CHILD_ENV).is_some() {
+        return provis::sandbox::child_main();
     }
     provis::cli::main()
 }

@@ -6,7 +6,7 @@
 //! shared target directory lets other checkouts overwrite `target/debug/provis` mid-run).
 
 use provis::pipeline::model::{FileRecord, Language};
-use provis::tasks::sandbox::{
+use provis::sandbox::{
     identity_record, Isolation, NetIsolation, ParserPool, PoolStats, SandboxOptions, NODE_PARSE_MS,
     PARSE_CRASH, PARSE_TIMEOUT, TEST_PARSER_ENV, WEAKEN_ENV,
 };
@@ -607,7 +607,7 @@ async fn sandbox_overhead() {
             .collect();
         let mb = (files.len() * content.len()) as f64 / 1e6;
         let t = Instant::now();
-        let inproc = provis::tasks::sandbox::parse_in_process(&files, identity_record);
+        let inproc = provis::sandbox::parse_in_process(&files, identity_record);
         let in_ms = t.elapsed().as_secs_f64() * 1000.0;
         for concurrency in [1usize, 2] {
             let pool = pool(SandboxOptions {
@@ -646,7 +646,7 @@ async fn sandbox_overhead() {
 /// the memory limit; how fast it fails is measured by `scripts/bench budget`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pathological_file_dies_on_the_childs_own_memory_limit() {
-    let budget = provis::tasks::sandbox::ParserBudget::for_this_machine(None, 2);
+    let budget = provis::sandbox::ParserBudget::for_this_machine(None, 2);
     assert!(budget.per_child_bytes <= 1 << 30, "{budget:?}");
     let pool = pool(SandboxOptions {
         child_env: Vec::new(),

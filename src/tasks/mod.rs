@@ -15,7 +15,6 @@ pub mod progress;
 pub mod publish;
 pub mod reconcile;
 pub mod retention;
-pub mod sandbox;
 pub mod scratch;
 pub mod source;
 pub mod store;

@@ -9,7 +9,7 @@
 //! by merge time (the cache is never needed for correctness), merge parses those files itself.
 
 use super::publish::{get_work_value, put_work_value};
-use super::{parse_cache, progress, sandbox, source};
+use super::{parse_cache, progress, source};
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate};
 use crate::events::types;
@@ -17,6 +17,7 @@ use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, PlannedFile};
 use crate::queue::{TaskError, TaskResultExt};
+use crate::sandbox;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;

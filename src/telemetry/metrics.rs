@@ -163,7 +163,7 @@ impl Component {
             ("provis::queue", Component::Queue),
             ("provis::events", Component::Events),
             ("provis::artifacts", Component::Storage),
-            ("provis::tasks::sandbox", Component::Parser),
+            ("provis::sandbox", Component::Parser),
             ("provis::tasks::progress", Component::Job),
             ("provis::tasks::intake", Component::Ingest),
             ("provis::tasks", Component::Task),
@@ -311,7 +311,7 @@ mod tests {
             Component::Queue
         );
         assert_eq!(
-            Component::of_target("provis::tasks::sandbox::pool"),
+            Component::of_target("provis::sandbox::pool"),
             Component::Parser
         );
         assert_eq!(
