@@ -11,7 +11,8 @@
 //! - [`tasks`]: the pipeline's task types, composed from db, artifacts, events and pipeline.
 //! - [`sandbox`]: parser child processes (rlimits, namespaces, Landlock) that a hostile file
 //!   cannot take the worker down with; used by `tasks`, and by `main` to start a child.
-//! - [`pipeline`]: pure code intelligence: discovery, parsing, resolution, graph. No I/O.
+//! - [`pipeline`]: pure code intelligence: discovery, parsing, resolution, graph. No I/O but
+//!   `pipeline::ingest`, which reads the uploaded zip or directory it is handed.
 //! - [`db`]: state through Diesel, Postgres or SQLite behind one schema.
 //! - [`artifacts`]: create-only versioned artifact storage on S3 or local disk.
 //! - [`events`]: live job status and event streams.

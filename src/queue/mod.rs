@@ -21,7 +21,7 @@
 //! let mut registry = Registry::<AppContext>::new();
 //! registry.register(INGEST, |ctx, env| async move { … })?;          // one line per task type
 //! let backend: QueueBackend = RedisBackend::connect(url, "rq").await?.into();
-//! //   or LocalBackend::new(Arc::new(TasksTableStore { … })).into() in embedded mode
+//! //   or LocalBackend::new(Arc::new(DbTaskStore::new(db))).into() in embedded mode
 //! backend.enqueue(&INGEST, &Envelope::new(&INGEST, task_row_id, Some(job_id), None, payload)).await?;
 //! Worker::new(backend.clone(), registry, ctx, WorkerOptions::from_config(&cfg, None))
 //!     .with_hooks(Arc::new(TaskRows::new(&ctx, name)))
