@@ -9,7 +9,7 @@
 
 use crate::context::AppContext;
 use crate::events::{Event, EventStream};
-use crate::tasks::progress::phase;
+use crate::tasks::progress::Phase;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -122,7 +122,7 @@ async fn ended_by(ctx: &AppContext, job_id: Uuid, after_seq: i64) -> bool {
                 && Event::new(row.job_id, row.seq, &row.event_type, row.payload).is_terminal()
                 && matches!(
                     ctx.db().get_job(job_id).await,
-                    Ok(Some(j)) if j.phase == phase::DONE.0 || j.phase == phase::FAILED.0
+                    Ok(Some(j)) if Phase::ended(&j.phase)
                 )
         }
         Ok(None) => false,

@@ -344,7 +344,7 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
         .await
         .map_err(db_down)?;
     let mut update = JobUpdate {
-        phase: Some(phase::DONE.0.into()),
+        phase: Some(phase::DONE.phase.as_str().into()),
         pct: Some(100),
         finished_at: Some(Some(chrono::Utc::now())),
         ..Default::default()

@@ -12,34 +12,122 @@ use crate::queue::{TaskError, TaskResultExt};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// Phases and their percentages (DESIGN §5).
-pub mod phase {
+/// The phases of a job, in the order a job goes through them (DESIGN §5). The job row and
+/// the wire carry the name ([`Phase::as_str`]); code compares phases, never strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
     /// Waiting for a worker.
-    pub const QUEUED: (&str, i32) = ("queued", 0);
+    Queued,
     /// Fetching the upload.
-    pub const ACQUIRING: (&str, i32) = ("acquiring", 5);
+    Acquiring,
     /// Listing files.
-    pub const DISCOVERING: (&str, i32) = ("discovering", 15);
-    /// Files listed.
-    pub const DISCOVERED: (&str, i32) = ("discovering", 25);
-    /// Parse batches running (35..50).
-    pub const PARSING: (&str, i32) = ("parsing", 35);
+    Discovering,
+    /// Parse batches running.
+    Parsing,
     /// Gathering batch results.
-    pub const MERGING: (&str, i32) = ("merging", 55);
+    Merging,
     /// Resolving imports and building the graph.
-    pub const MAPPING: (&str, i32) = ("mapping", 60);
-    /// Graph written.
-    pub const MAPPED: (&str, i32) = ("mapping", 75);
+    Mapping,
     /// Capabilities and summaries.
-    pub const SUMMARIZING: (&str, i32) = ("summarizing", 80);
-    /// Summaries written.
-    pub const SUMMARIZED: (&str, i32) = ("summarizing", 95);
+    Summarizing,
     /// Writing metrics.
-    pub const FINALIZING: (&str, i32) = ("finalizing", 98);
+    Finalizing,
     /// Finished.
-    pub const DONE: (&str, i32) = ("done", 100);
+    Done,
     /// Failed for good.
-    pub const FAILED: (&str, i32) = ("failed", 100);
+    Failed,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 10] = [
+        Phase::Queued,
+        Phase::Acquiring,
+        Phase::Discovering,
+        Phase::Parsing,
+        Phase::Merging,
+        Phase::Mapping,
+        Phase::Summarizing,
+        Phase::Finalizing,
+        Phase::Done,
+        Phase::Failed,
+    ];
+
+    /// The wire name (`"parsing"`), as stored in the job row and sent in events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phase::Queued => "queued",
+            Phase::Acquiring => "acquiring",
+            Phase::Discovering => "discovering",
+            Phase::Parsing => "parsing",
+            Phase::Merging => "merging",
+            Phase::Mapping => "mapping",
+            Phase::Summarizing => "summarizing",
+            Phase::Finalizing => "finalizing",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        }
+    }
+
+    /// The phase a stored name stands for; `None` for a name provis never writes.
+    pub fn of(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Whether a job in this phase has ended (`done` or `failed`).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Done | Phase::Failed)
+    }
+
+    /// Whether the stored phase `name` is a terminal one.
+    pub fn ended(name: &str) -> bool {
+        Phase::of(name).is_some_and(Phase::is_terminal)
+    }
+}
+
+/// A point of progress: a phase and the percentage it stands at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The phase.
+    pub phase: Phase,
+    /// Its percentage.
+    pub pct: i32,
+}
+
+/// The steps a job reports and their percentages (DESIGN §5).
+pub mod phase {
+    use super::{Phase, Step};
+
+    const fn step(phase: Phase, pct: i32) -> Step {
+        Step { phase, pct }
+    }
+
+    /// Waiting for a worker.
+    pub const QUEUED: Step = step(Phase::Queued, 0);
+    /// Fetching the upload.
+    pub const ACQUIRING: Step = step(Phase::Acquiring, 5);
+    /// Listing files.
+    pub const DISCOVERING: Step = step(Phase::Discovering, 15);
+    /// Files listed.
+    pub const DISCOVERED: Step = step(Phase::Discovering, 25);
+    /// Parse batches running (35..50).
+    pub const PARSING: Step = step(Phase::Parsing, 35);
+    /// Gathering batch results.
+    pub const MERGING: Step = step(Phase::Merging, 55);
+    /// Resolving imports and building the graph.
+    pub const MAPPING: Step = step(Phase::Mapping, 60);
+    /// Graph written.
+    pub const MAPPED: Step = step(Phase::Mapping, 75);
+    /// Capabilities and summaries.
+    pub const SUMMARIZING: Step = step(Phase::Summarizing, 80);
+    /// Summaries written.
+    pub const SUMMARIZED: Step = step(Phase::Summarizing, 95);
+    /// Writing metrics.
+    pub const FINALIZING: Step = step(Phase::Finalizing, 98);
+    /// Finished.
+    pub const DONE: Step = step(Phase::Done, 100);
+    /// Failed for good.
+    pub const FAILED: Step = step(Phase::Failed, 100);
 }
 
 /// Records an event for a job: `events` table first, then the live bus.
@@ -114,9 +202,10 @@ pub async fn update(ctx: &AppContext, job_id: Uuid, update: JobUpdate) -> Result
 pub async fn set_phase(
     ctx: &AppContext,
     job_id: Uuid,
-    (name, pct): (&str, i32),
+    step: Step,
     mut extra: JobUpdate,
 ) -> Result<Job, TaskError> {
+    let (name, pct) = (step.phase.as_str(), step.pct);
     let raised = ctx
         .db()
         .raise_job_pct(
@@ -200,10 +289,10 @@ pub async fn fail_job(
     let Some(job) = ctx.db().get_job(job_id).await.retryable()? else {
         return Ok(());
     };
-    if job.phase == phase::DONE.0 {
+    if job.phase == phase::DONE.phase.as_str() {
         return Ok(());
     }
-    let failed = job.phase == phase::FAILED.0;
+    let failed = job.phase == phase::FAILED.phase.as_str();
     if failed
         && ctx
             .db()
@@ -221,7 +310,7 @@ pub async fn fail_job(
             ctx,
             job_id,
             JobUpdate {
-                phase: Some(phase::FAILED.0.to_string()),
+                phase: Some(phase::FAILED.phase.as_str().to_string()),
                 pct: Some(100),
                 error: Some(Some(error)),
                 finished_at: Some(Some(chrono::Utc::now())),
@@ -313,6 +402,35 @@ pub fn phase_durations(
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn phases_round_trip_and_only_done_and_failed_end_a_job() {
+        for p in Phase::ALL {
+            assert_eq!(Phase::of(p.as_str()), Some(p));
+        }
+        assert_eq!(Phase::of("parsed"), None);
+        let ended: Vec<Phase> = Phase::ALL.into_iter().filter(|p| p.is_terminal()).collect();
+        assert_eq!(ended, [Phase::Done, Phase::Failed]);
+        assert!(Phase::ended("failed") && !Phase::ended("merging") && !Phase::ended("x"));
+        assert!(Phase::Merging < Phase::Mapping && Phase::Parsing < Phase::Merging);
+        let steps = [
+            phase::QUEUED,
+            phase::ACQUIRING,
+            phase::DISCOVERING,
+            phase::DISCOVERED,
+            phase::PARSING,
+            phase::MERGING,
+            phase::MAPPING,
+            phase::MAPPED,
+            phase::SUMMARIZING,
+            phase::SUMMARIZED,
+            phase::FINALIZING,
+            phase::DONE,
+        ];
+        assert!(steps
+            .windows(2)
+            .all(|w| w[0].pct < w[1].pct && w[0].phase <= w[1].phase));
+    }
 
     fn task(name: &str, started: Option<i64>, ended: Option<i64>) -> crate::db::Task {
         let at = |ms: i64| Utc.timestamp_millis_opt(1_700_000_000_000 + ms).unwrap();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::progress::{self, phase};
+use super::progress::{self, Phase};
 use crate::context::AppContext;
 use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
 
@@ -66,7 +66,7 @@ async fn run(ctx: &AppContext) -> Result<usize, TaskError> {
         let Some(job_id) = t.job_id else { continue };
         if !jobs.contains(&job_id) && !ended.contains(&job_id) {
             match ctx.db().get_job(job_id).await.retryable()? {
-                Some(j) if j.phase != phase::DONE.0 && j.phase != phase::FAILED.0 => {
+                Some(j) if !Phase::ended(&j.phase) => {
                     // The live status may be gone with the rest of Redis: rebuild it.
                     if ctx
                         .events()

@@ -29,9 +29,7 @@ pub struct Swept {
 }
 
 fn ended(job: &Job) -> bool {
-    job.finished_at.is_some()
-        && (job.phase == super::progress::phase::DONE.0
-            || job.phase == super::progress::phase::FAILED.0)
+    job.finished_at.is_some() && super::progress::Phase::ended(&job.phase)
 }
 
 /// Deletes the work blobs of a job that just ended, and its upload when nothing is kept.

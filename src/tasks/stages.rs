@@ -4,7 +4,7 @@
 
 use super::docs::{DocHead, FilesDoc, FilesIn, GraphDoc, Shared, TreeDoc, TreeEntries};
 use super::parsing::{self, CacheRefs};
-use super::progress::{self, phase};
+use super::progress::{self, phase, Phase};
 use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
     write_artifact,
@@ -42,7 +42,7 @@ async fn load(ctx: &AppContext, env: &Envelope) -> Result<Option<(Job, Snapshot)
         .await
         .retryable()?
         .ok_or_else(|| TaskError::Fail(format!("job {job_id} does not exist")))?;
-    if job.phase == phase::FAILED.0 || job.phase == phase::DONE.0 {
+    if Phase::ended(&job.phase) {
         tracing::info!(job_id = %job_id, task = %env.task, phase = %job.phase, "job already ended; nothing to do");
         return Ok(None);
     }
@@ -216,14 +216,14 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             (j.batches_done, j.batches_total)
         }
     };
-    let pct = (phase::PARSING.1 + (15 * done / total.max(1))).min(50);
+    let pct = (phase::PARSING.pct + (15 * done / total.max(1))).min(50);
     let job_now = ctx.db().get_job(job.id).await.retryable()?;
     let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
     // Only while parsing: a late batch must not move a merging job's pct backwards. The row is
     // written only when something it shows changes (pct moves about 15 times per job, however
     // many batches; warnings are rare); otherwise the live status just shows the new counts.
     match &job_now {
-        Some(j) if j.phase != phase::PARSING.0 => {}
+        Some(j) if Phase::of(&j.phase) != Some(Phase::Parsing) => {}
         Some(j) if j.pct >= pct && warnings == 0 => progress::mirror_status(&ctx, j).await,
         _ => {
             progress::set_pct(
@@ -330,15 +330,7 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     // task id is derived from job and name), so a claimer that died between claiming and
     // enqueueing is covered by whichever retry comes next — as long as merge has not started.
     let claimed = ctx.db().claim_merge(job.id).await.retryable()?;
-    let merge_started = [
-        phase::MERGING.0,
-        phase::MAPPING.0,
-        phase::SUMMARIZING.0,
-        phase::FINALIZING.0,
-        phase::DONE.0,
-        phase::FAILED.0,
-    ]
-    .contains(&job.phase.as_str());
+    let merge_started = Phase::of(&job.phase).is_some_and(|p| p >= Phase::Merging);
     if claimed || !merge_started {
         enqueue(ctx, &MERGE, job.id, None).await?;
     }
