@@ -109,9 +109,15 @@ pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
 /// recorder's text.
 pub async fn render(ctx: Option<&AppContext>, handle: Option<&PrometheusHandle>) -> HttpResponse {
     if let Some(ctx) = ctx {
-        if let Ok(Ok(sizes)) =
-            tokio::time::timeout(CHECK_TIMEOUT, crate::tasks::queue_sizes(ctx)).await
-        {
+        // One bound for all three: a hung Redis costs /metrics one check, not three.
+        let sizes = async {
+            let mut out = Vec::new();
+            for queue in crate::queue::QUEUES {
+                out.push((queue, ctx.queue().queue_len(queue).await?));
+            }
+            Ok::<_, crate::queue::QueueError>(out)
+        };
+        if let Ok(Ok(sizes)) = tokio::time::timeout(CHECK_TIMEOUT, sizes).await {
             for (queue, n) in sizes {
                 ::metrics::gauge!(crate::telemetry::metrics::QUEUE_SIZE, "queue_name" => queue)
                     .set(n as f64);

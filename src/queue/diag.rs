@@ -18,7 +18,7 @@ pub const DIAG_ENV: &str = "PROVIS_DIAG_TASKS";
 /// Does nothing (queue throughput).
 pub const NOOP: TaskSpec = TaskSpec {
     name: "diag_noop",
-    queue: "normal",
+    queue: super::NORMAL,
     max_attempts: 1,
     backoff_s: &[],
 };
@@ -26,7 +26,7 @@ pub const NOOP: TaskSpec = TaskSpec {
 /// `{ms, file?}`: sleeps `ms`, then appends `<id> <attempt>` to `file` when given.
 pub const SLEEP: TaskSpec = TaskSpec {
     name: "diag_sleep",
-    queue: "normal",
+    queue: super::NORMAL,
     max_attempts: 3,
     backoff_s: &[1],
 };
@@ -34,7 +34,7 @@ pub const SLEEP: TaskSpec = TaskSpec {
 /// `{file, line}`: appends `line` to `file`.
 pub const APPEND: TaskSpec = TaskSpec {
     name: "diag_append",
-    queue: "normal",
+    queue: super::NORMAL,
     max_attempts: 3,
     backoff_s: &[1],
 };
@@ -43,7 +43,7 @@ pub const APPEND: TaskSpec = TaskSpec {
 /// and appends `<id> <attempt>` to `file` when given.
 pub const FAIL: TaskSpec = TaskSpec {
     name: "diag_fail",
-    queue: "normal",
+    queue: super::NORMAL,
     max_attempts: 3,
     backoff_s: &[1, 1],
 };
@@ -51,7 +51,7 @@ pub const FAIL: TaskSpec = TaskSpec {
 /// `{times?}`: panics on attempts 1..=times (every attempt when absent), then succeeds.
 pub const PANIC: TaskSpec = TaskSpec {
     name: "diag_panic",
-    queue: "normal",
+    queue: super::NORMAL,
     max_attempts: 2,
     backoff_s: &[1],
 };

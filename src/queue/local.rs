@@ -80,6 +80,8 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn requeue_expired(&self, now: DateTime<Utc>) -> Result<usize, QueueError>;
     /// True while queued tasks exist on `queues` (due now or later).
     async fn has_pending(&self, queues: &[String]) -> Result<bool, QueueError>;
+    /// Tasks queued on `queue` (waiting or scheduled for later), for the queue-size gauge.
+    async fn queued(&self, queue: &str) -> Result<u64, QueueError>;
 }
 
 /// A lease bound later than any real lease that every backend stores and compares
@@ -104,6 +106,11 @@ impl std::fmt::Debug for LocalBackend {
 }
 
 impl LocalBackend {
+    /// Tasks queued on `queue`.
+    pub async fn queue_len(&self, queue: &str) -> Result<u64, QueueError> {
+        self.store.queued(queue).await
+    }
+
     /// A backend over `store`.
     pub fn new(store: Arc<dyn TaskStore>) -> Self {
         Self {
@@ -395,5 +402,14 @@ impl TaskStore for MemoryTaskStore {
             .1
             .iter()
             .any(|r| r.state == TaskState::Queued && queues.contains(&r.queue)))
+    }
+
+    async fn queued(&self, queue: &str) -> Result<u64, QueueError> {
+        Ok(self
+            .lock()
+            .1
+            .iter()
+            .filter(|r| r.state == TaskState::Queued && r.queue == queue)
+            .count() as u64)
     }
 }

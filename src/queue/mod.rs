@@ -142,6 +142,15 @@ pub enum Disposition {
     Lost,
 }
 
+/// The queue of work a user waits on (ingest, finalize).
+pub const HIGH: &str = "high";
+/// The queue of the pipeline's bulk work.
+pub const NORMAL: &str = "normal";
+/// The queue of work nobody waits on (LLM summaries).
+pub const LOW: &str = "low";
+/// Every queue, in the priority order workers take from them by default.
+pub const QUEUES: [&str; 3] = [HIGH, NORMAL, LOW];
+
 /// The queue a process talks to: Redis (cluster) or in-process (embedded).
 #[derive(Debug, Clone)]
 pub enum QueueBackend {
@@ -152,6 +161,14 @@ pub enum QueueBackend {
 }
 
 impl QueueBackend {
+    /// Tasks waiting on `queue` (for the `provis_queue_size` gauge).
+    pub async fn queue_len(&self, queue: &str) -> Result<u64, QueueError> {
+        match self {
+            QueueBackend::Redis(r) => r.queue_len(queue).await,
+            QueueBackend::Local(l) => l.queue_len(queue).await,
+        }
+    }
+
     /// Puts `env` on `spec.queue`. Returns false (and changes nothing) when a task with the same
     /// id (Redis: `env.id`; local: `env.task_id`) is still queued, scheduled or running.
     pub async fn enqueue(&self, spec: &TaskSpec, env: &Envelope) -> Result<bool, QueueError> {

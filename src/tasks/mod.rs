@@ -23,7 +23,7 @@ mod stages;
 
 use crate::context::AppContext;
 use crate::db::{NewTask, TaskState};
-use crate::queue::QueueBackend;
+use crate::queue::{self, QueueBackend};
 use crate::queue::{Envelope, Hooks, Registry, TaskError, TaskResultExt, TaskSpec};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -31,49 +31,49 @@ use uuid::Uuid;
 /// `ingest`: fetch and verify the upload.
 pub const INGEST: TaskSpec = TaskSpec {
     name: "ingest",
-    queue: "high",
+    queue: queue::HIGH,
     max_attempts: 4,
     backoff_s: &[30, 60, 120],
 };
 /// `discover`: list files, `tree` artifact, fan out parse batches.
 pub const DISCOVER: TaskSpec = TaskSpec {
     name: "discover",
-    queue: "normal",
+    queue: queue::NORMAL,
     max_attempts: 3,
     backoff_s: &[5, 15],
 };
 /// `parse_batch`: parse up to PARSE_BATCH_SIZE files.
 pub const PARSE_BATCH: TaskSpec = TaskSpec {
     name: "parse_batch",
-    queue: "normal",
+    queue: queue::NORMAL,
     max_attempts: 4,
     backoff_s: &[5, 15, 30],
 };
 /// `merge`: once, after the last batch: resolve imports, `files` artifact.
 pub const MERGE: TaskSpec = TaskSpec {
     name: "merge",
-    queue: "normal",
+    queue: queue::NORMAL,
     max_attempts: 3,
     backoff_s: &[5, 15],
 };
 /// `map`: the `graph` artifact and import metrics.
 pub const MAP: TaskSpec = TaskSpec {
     name: "map",
-    queue: "normal",
+    queue: queue::NORMAL,
     max_attempts: 3,
     backoff_s: &[5, 15],
 };
 /// `summarize`: `summaries` and `capabilities` artifacts.
 pub const SUMMARIZE: TaskSpec = TaskSpec {
     name: "summarize",
-    queue: "low",
+    queue: queue::LOW,
     max_attempts: 4,
     backoff_s: &[10, 30, 60],
 };
 /// `finalize`: `metrics` artifact, snapshot completed, job done.
 pub const FINALIZE: TaskSpec = TaskSpec {
     name: "finalize",
-    queue: "high",
+    queue: queue::HIGH,
     max_attempts: 3,
     backoff_s: &[5, 15],
 };
@@ -259,21 +259,4 @@ pub async fn dependencies_down(ctx: &AppContext) -> Option<String> {
     );
     let down: Vec<String> = [db, redis, store].into_iter().flatten().collect();
     (!down.is_empty()).then(|| down.join("; "))
-}
-
-/// Tasks waiting per queue, for the `provis_queue_size` gauge.
-pub async fn queue_sizes(ctx: &AppContext) -> Result<Vec<(String, u64)>, String> {
-    let mut out = Vec::new();
-    for q in ["high", "normal", "low"] {
-        let n = match ctx.queue() {
-            QueueBackend::Redis(r) => r.queue_len(q).await.map_err(|e| e.to_string())?,
-            QueueBackend::Local(_) => ctx
-                .db()
-                .count_tasks(q, TaskState::Queued)
-                .await
-                .map_err(|e| e.to_string())? as u64,
-        };
-        out.push((q.to_string(), n));
-    }
-    Ok(out)
 }

@@ -142,4 +142,12 @@ impl TaskStore for DbTaskStore {
             .map_err(err)?
             .is_some())
     }
+
+    async fn queued(&self, queue: &str) -> Result<u64, QueueError> {
+        Ok(self
+            .db
+            .count_tasks(queue, TaskState::Queued)
+            .await
+            .map_err(err)? as u64)
+    }
 }
