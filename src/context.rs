@@ -13,6 +13,7 @@ use crate::sandbox::{ParserPool, SandboxOptions};
 use crate::tasks::memo::Memo;
 use crate::tasks::source::SourceCache;
 use crate::tasks::store::DbTaskStore;
+use crate::telemetry::redact_url;
 use anyhow::Context as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,41 +215,5 @@ impl AppContext {
     /// inside the data dir.
     pub fn scratch(&self) -> &std::path::Path {
         self.inner.scratch.path()
-    }
-}
-
-/// Hides the password of a URL for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
-        assert_eq!(
-            redact_url("redis://:secret@host:6379/0"),
-            "redis://:***@host:6379/0"
-        );
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
     }
 }

@@ -78,12 +78,8 @@ pub async fn ingest(
         .repo
         .clone()
         .or_else(|| query.repo.clone())
-        .map(|r| crate::pipeline::ingest::repo_name_from_filename(&r))
-        .or_else(|| {
-            up.filename
-                .as_deref()
-                .map(crate::pipeline::ingest::repo_name_from_filename)
-        })
+        .map(|r| intake::repo_name_from_filename(&r))
+        .or_else(|| up.filename.as_deref().map(intake::repo_name_from_filename))
         .unwrap_or_else(|| "repo".to_string());
     let settings_text = up.settings.clone().or_else(|| query.settings.clone());
     let settings = intake::parse_settings(settings_text.as_deref())

@@ -154,7 +154,7 @@ pub fn too_large(max_bytes: u64) -> ApiError {
 
 fn not_a_zip() -> ApiError {
     ApiError::new(
-        ErrorCode::Refused(crate::pipeline::ingest::RejectCode::NotAZip),
+        ErrorCode::Refused(crate::tasks::intake::RejectCode::NotAZip),
         "the uploaded file is not a zip archive (no zip signature at its start)",
     )
 }

@@ -67,7 +67,7 @@ pub async fn migrate(cfg: Config) -> anyhow::Result<()> {
     let url = cfg.effective_database_url();
     let db = crate::db::Db::connect(&url)
         .await
-        .with_context(|| format!("cannot open {}", crate::context::redact_url(&url)))?;
+        .with_context(|| format!("cannot open {}", crate::telemetry::redact_url(&url)))?;
     let applied = db.migrate().await.context("applying migrations")?;
     let pending = db.pending_migrations().await?;
     tracing::info!(

@@ -164,7 +164,7 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
             Ok(b) => break b,
             Err(e @ QueueError::InvalidPrefix(_)) => return Err(e.into()),
             Err(e) => {
-                tracing::warn!(waiting_for = "redis", redis = %crate::context::redact_url(url), error = %e, retry_in_s = wait.as_secs_f64(),
+                tracing::warn!(waiting_for = "redis", redis = %crate::telemetry::redact_url(url), error = %e, retry_in_s = wait.as_secs_f64(),
                     "waiting for Redis before starting the workers");
                 if !sleep_unless_stopped(wait).await {
                     return Ok(WorkerStats::default());

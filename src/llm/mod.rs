@@ -126,7 +126,7 @@ impl std::fmt::Debug for LlmSettings {
             .field("job_token_budget", &self.job_token_budget)
             .field(
                 "redis_url",
-                &self.redis_url.as_deref().map(crate::context::redact_url),
+                &self.redis_url.as_deref().map(crate::telemetry::redact_url),
             )
             .field("bucket_key", &self.bucket_key)
             .finish()

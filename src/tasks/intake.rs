@@ -14,6 +14,8 @@ use crate::context::AppContext;
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
 use crate::events::types;
 use crate::pipeline::ingest::{self, ZipLimits, ZipManifest, ZipRejection};
+/// Intake owns how an upload is named and refused: the API reads both from here.
+pub use crate::pipeline::ingest::{repo_name_from_filename, RejectCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
