@@ -293,9 +293,14 @@ async fn start(
     // The manifest (with each file's place in the zip) is what discover and the batches read.
     let files = manifest.entries.len();
     let skipped = manifest.skipped.len();
-    super::publish::put_work_value(ctx, job, "manifest", std::sync::Arc::new(manifest.entries))
-        .await
-        .map_err(storage)?;
+    super::publish::put_work_value(
+        ctx,
+        job,
+        super::publish::WorkBlob::Manifest,
+        std::sync::Arc::new(manifest.entries),
+    )
+    .await
+    .map_err(storage)?;
     progress::emit(
         ctx,
         job_id,

@@ -8,7 +8,7 @@
 //! batches that each load, re-encode and hand on records nobody changed. Should a pack be gone
 //! by merge time (the cache is never needed for correctness), merge parses those files itself.
 
-use super::publish::{get_work_value, put_work_value};
+use super::publish::{get_work_value, put_work_value, WorkBlob};
 use super::{parse_cache, progress, source};
 use crate::context::AppContext;
 use crate::db::{Job, JobUpdate};
@@ -23,11 +23,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Work value: `(position, pack)` of each file whose record merge loads from the parse cache
-/// (`Vec<(u32, String)>`); the parse batches take every other file, in order. Absent for a job
-/// discovered before files were split: then the batches take every file.
-pub const REUSED: &str = "reused";
-
 /// Packs merge reads at once (each is a GET against S3).
 const PACKS_AT_ONCE: usize = 8;
 
@@ -41,7 +36,7 @@ pub async fn split(
     job: &Job,
     files: &[PlannedFile],
 ) -> Result<(Vec<u32>, Arc<Vec<(u32, String)>>), TaskError> {
-    if let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await {
+    if let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await {
         return Ok((to_parse(files.len(), &reused), reused));
     }
     let index = parse_cache::index(ctx, job).await;
@@ -54,7 +49,7 @@ pub async fn split(
         }
     }
     let reused = Arc::new(reused);
-    put_work_value(ctx, job, REUSED, Arc::clone(&reused)).await?;
+    put_work_value(ctx, job, WorkBlob::Reused, Arc::clone(&reused)).await?;
     Ok((to_parse(files.len(), &reused), reused))
 }
 
@@ -84,7 +79,7 @@ pub async fn batch_files(
 ) -> Result<Vec<PlannedFile>, TaskError> {
     let start = index as usize * batch_size;
     Ok(
-        match get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await {
+        match get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await {
             Ok(reused) if !reused.is_empty() => to_parse(discovered.len(), &reused)
                 .into_iter()
                 .skip(start)
@@ -116,7 +111,7 @@ pub struct Reused {
 
 /// Loads the records of the job's reused files from their packs, several packs at a time.
 pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]) -> Reused {
-    let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, REUSED).await else {
+    let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await else {
         return Reused::default();
     };
     let mut by_pack: HashMap<String, Vec<u32>> = HashMap::new();
@@ -236,7 +231,7 @@ pub async fn announce_unannounced_batches(ctx: &AppContext, job: &Job) -> Result
             continue;
         }
         let records: Arc<Vec<FileRecord>> =
-            get_work_value(ctx, job, &format!("batch-{index}")).await?;
+            get_work_value(ctx, job, WorkBlob::Batch(index as u32)).await?;
         let parsed = records.iter().filter(|r| !r.skipped).count();
         let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
         tracing::info!(job_id = %job.id, batch = index, "announcing a batch whose attempt died after counting it");

@@ -187,15 +187,50 @@ fn row_key(snapshot: &Snapshot, row: &Artifact) -> Result<String, TaskError> {
     key_of(snapshot, kind, row.version).map_err(store_err)
 }
 
+/// The intermediate results a job keeps under `work/{job}/…` between its tasks, by what they
+/// hold. The names are the object names in the store (and the memo's keys), so they are
+/// written in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkBlob {
+    /// The upload's manifest (`ingest`).
+    Manifest,
+    /// Every discovered file (`discover`).
+    Discovered,
+    /// `(position, pack)` of each file whose record merge loads from the parse cache
+    /// (`Vec<(u32, String)>`, `discover`); the parse batches take every other file, in order.
+    /// Absent for a job discovered before files were split: then the batches take every file.
+    Reused,
+    /// Batch `n`'s slice of the files to parse (`discover`).
+    Plan(u32),
+    /// Batch `n`'s parse records (`parse_batch`).
+    Batch(u32),
+    /// Batch `n`'s parse-cache references (`parse_batch`).
+    Cache(u32),
+}
+
+impl WorkBlob {
+    /// The object name under `work/{job}/`.
+    pub fn name(self) -> String {
+        match self {
+            WorkBlob::Manifest => "manifest".to_string(),
+            WorkBlob::Discovered => "discovered".to_string(),
+            WorkBlob::Reused => "reused".to_string(),
+            WorkBlob::Plan(n) => format!("plan-{n}"),
+            WorkBlob::Batch(n) => format!("batch-{n}"),
+            WorkBlob::Cache(n) => format!("cache-{n}"),
+        }
+    }
+}
+
 /// Stores an intermediate blob of a job (parse batch results) under `work/{job}/…`, serialized
 /// straight from `doc`. Create-only; a repeated write by a retried task is not an error.
 pub async fn put_work_blob<T: Serialize + ?Sized>(
     ctx: &AppContext,
     job: &Job,
-    name: &str,
+    blob: WorkBlob,
     doc: &T,
 ) -> Result<(), TaskError> {
-    let key = work_key(job.id, name);
+    let key = work_key(job.id, &blob.name());
     let bytes = serde_json::to_vec(doc).fatal()?;
     match ctx
         .artifacts()
@@ -212,11 +247,11 @@ pub async fn put_work_blob<T: Serialize + ?Sized>(
 pub async fn get_work_blob<T: DeserializeOwned>(
     ctx: &AppContext,
     job: &Job,
-    name: &str,
+    blob: WorkBlob,
 ) -> Result<T, TaskError> {
     let bytes = ctx
         .artifacts()
-        .get(&work_key(job.id, name))
+        .get(&work_key(job.id, &blob.name()))
         .await
         .map_err(store_err)?;
     serde_json::from_slice(&bytes).fatal()
@@ -230,13 +265,14 @@ pub async fn get_work_blob<T: DeserializeOwned>(
 pub async fn put_work_value<T>(
     ctx: &AppContext,
     job: &Job,
-    name: &str,
+    blob: WorkBlob,
     value: Arc<T>,
 ) -> Result<(), TaskError>
 where
     T: Serialize + Send + Sync + 'static,
 {
-    let key = work_key(job.id, name);
+    let name = blob.name();
+    let key = work_key(job.id, &name);
     let store = ctx.artifacts().clone();
     let scratch = ctx.scratch().to_path_buf();
     let shared = Arc::clone(&value);
@@ -252,35 +288,41 @@ where
         Err(ArtifactError::AlreadyExists { .. }) => 0,
         Err(e) => return Err(store_err(e)),
     };
-    ctx.memo().put(job.id, name, value, bytes);
+    ctx.memo().put(job.id, &name, value, bytes);
     Ok(())
 }
 
 /// The job's work value `name`: from this process's memo, else read from the store and
 /// decoded (on a blocking thread: at 50k files a blob is tens of MB).
-pub async fn get_work_value<T>(ctx: &AppContext, job: &Job, name: &str) -> Result<Arc<T>, TaskError>
+pub async fn get_work_value<T>(
+    ctx: &AppContext,
+    job: &Job,
+    blob: WorkBlob,
+) -> Result<Arc<T>, TaskError>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    if let Some(v) = ctx.memo().get::<T>(job.id, name) {
+    let name = blob.name();
+    if let Some(v) = ctx.memo().get::<T>(job.id, &name) {
         return Ok(v);
     }
-    read_work_value(ctx, job, name).await
+    read_work_value(ctx, job, &name).await
 }
 
 /// Like [`get_work_value`], but removes the value from the memo (its last reader).
 pub async fn take_work_value<T>(
     ctx: &AppContext,
     job: &Job,
-    name: &str,
+    blob: WorkBlob,
 ) -> Result<Arc<T>, TaskError>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    if let Some(v) = ctx.memo().take::<T>(job.id, name) {
+    let name = blob.name();
+    if let Some(v) = ctx.memo().take::<T>(job.id, &name) {
         return Ok(v);
     }
-    read_work_value(ctx, job, name).await
+    read_work_value(ctx, job, &name).await
 }
 
 async fn read_work_value<T>(ctx: &AppContext, job: &Job, name: &str) -> Result<Arc<T>, TaskError>
@@ -313,4 +355,37 @@ pub fn encode_work<T: Serialize + ?Sized>(
 /// Decodes a work value written by [`encode_work`].
 pub fn decode_work<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkBlob;
+
+    /// The names are object keys in the store: a job in flight across an upgrade reads what
+    /// the older version wrote, so they must not change.
+    #[test]
+    fn work_blob_names_are_stable() {
+        let names: Vec<String> = [
+            WorkBlob::Manifest,
+            WorkBlob::Discovered,
+            WorkBlob::Reused,
+            WorkBlob::Plan(3),
+            WorkBlob::Batch(0),
+            WorkBlob::Cache(12),
+        ]
+        .into_iter()
+        .map(WorkBlob::name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "manifest",
+                "discovered",
+                "reused",
+                "plan-3",
+                "batch-0",
+                "cache-12"
+            ]
+        );
+    }
 }

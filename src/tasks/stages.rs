@@ -7,7 +7,7 @@ use super::parsing::{self, CacheRefs};
 use super::progress::{self, phase, Phase};
 use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
-    write_artifact,
+    write_artifact, WorkBlob,
 };
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use super::{parse_cache, source};
@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Work value: the discovered files of a job (`Vec<PlannedFile>`).
-const DISCOVERED: &str = "discovered";
 /// Memo only: the resolved records of a job, sorted (`Vec<FileRecord>`), from merge.
 const RESOLVED: &str = "resolved";
 /// Memo only: the job's graph (`Graph`), from map.
@@ -84,7 +83,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return Ok(());
     };
     progress::set_phase(&ctx, job.id, phase::DISCOVERING, JobUpdate::default()).await?;
-    let manifest: Arc<Vec<ManifestEntry>> = get_work_value(&ctx, &job, "manifest").await?;
+    let manifest: Arc<Vec<ManifestEntry>> = get_work_value(&ctx, &job, WorkBlob::Manifest).await?;
     let max_file_bytes = ctx.cfg().max_file_bytes;
     let found: Plan =
         tokio::task::spawn_blocking(move || pipeline::plan(&manifest, max_file_bytes))
@@ -94,7 +93,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let languages = found.languages();
     let files = Arc::new(found.files);
     // Files the parse cache holds skip the batches: merge loads their records.
-    put_work_value(&ctx, &job, DISCOVERED, Arc::clone(&files)).await?;
+    put_work_value(&ctx, &job, WorkBlob::Discovered, Arc::clone(&files)).await?;
     let (to_parse, reused) = parsing::split(&ctx, &job, &files).await?;
     let batches = to_parse.len().div_ceil(batch_size);
     // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
@@ -106,16 +105,16 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             .iter()
             .map(|&i| files[i as usize].clone())
             .collect();
-        let plans: Vec<(String, &[pipeline::PlannedFile])> = planned
+        let plans: Vec<(WorkBlob, &[pipeline::PlannedFile])> = planned
             .chunks(batch_size)
             .enumerate()
-            .map(|(i, slice)| (plan_blob(i as u32), slice))
+            .map(|(i, slice)| (WorkBlob::Plan(i as u32), slice))
             .collect();
         for group in plans.chunks(PLAN_WRITES_AT_ONCE) {
             futures_util::future::try_join_all(
                 group
                     .iter()
-                    .map(|(name, slice)| put_work_blob(&ctx, &job, name, *slice)),
+                    .map(|(blob, slice)| put_work_blob(&ctx, &job, *blob, *slice)),
             )
             .await?;
         }
@@ -172,9 +171,10 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     let index = env
         .batch_index
         .ok_or_else(|| TaskError::Fail("parse_batch without a batch index".into()))?;
-    let name = format!("batch-{index}");
     // A re-delivered batch whose result is stored skips the parsing and only redoes fan-in.
-    let stored: Option<Arc<Vec<FileRecord>>> = get_work_value(&ctx, &job, &name).await.ok();
+    let stored: Option<Arc<Vec<FileRecord>>> = get_work_value(&ctx, &job, WorkBlob::Batch(index))
+        .await
+        .ok();
     let records: Arc<Vec<FileRecord>> = match stored {
         Some(records) => records,
         None => {
@@ -182,8 +182,8 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             let src = source::open(&ctx, &job).await?;
             let (records, refs) = parsing::parse_files(&ctx, &job, src, slice).await?;
             let records = Arc::new(records);
-            put_work_value(&ctx, &job, &cache_blob(index), Arc::new(refs)).await?;
-            put_work_value(&ctx, &job, &name, Arc::clone(&records)).await?;
+            put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
+            put_work_value(&ctx, &job, WorkBlob::Batch(index), Arc::clone(&records)).await?;
             records
         }
     };
@@ -292,11 +292,6 @@ async fn batch_announced(
 /// Per-batch plan blobs `discover` writes at once.
 const PLAN_WRITES_AT_ONCE: usize = 16;
 
-/// Name of the work blob holding batch `index`'s slice of the discovered files.
-fn plan_blob(index: u32) -> String {
-    format!("plan-{index}")
-}
-
 /// The discovered files of batch `index`: its own blob, or (a job discovered before batches had
 /// one) its slice of the whole list.
 async fn batch_plan(
@@ -307,14 +302,15 @@ async fn batch_plan(
     let batch_size = ctx.cfg().parse_batch_size.max(1);
     if ctx
         .memo()
-        .get::<Vec<pipeline::PlannedFile>>(job.id, DISCOVERED)
+        .get::<Vec<pipeline::PlannedFile>>(job.id, &WorkBlob::Discovered.name())
         .is_none()
     {
-        if let Ok(slice) = get_work_blob(ctx, job, &plan_blob(index)).await {
+        if let Ok(slice) = get_work_blob(ctx, job, WorkBlob::Plan(index)).await {
             return Ok(slice);
         }
     }
-    let discovered: Arc<Vec<pipeline::PlannedFile>> = get_work_value(ctx, job, DISCOVERED).await?;
+    let discovered: Arc<Vec<pipeline::PlannedFile>> =
+        get_work_value(ctx, job, WorkBlob::Discovered).await?;
     parsing::batch_files(ctx, job, &discovered, index, batch_size).await
 }
 
@@ -337,11 +333,6 @@ async fn maybe_merge(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// Work value: the cache refs of batch `index`.
-fn cache_blob(index: u32) -> String {
-    format!("cache-{index}")
-}
-
 /// `merge`: gathers every batch, resolves imports across the snapshot, `files` artifact.
 ///
 /// This is the one place where the full set of resolved [`FileRecord`]s of a snapshot exists
@@ -357,20 +348,21 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let mut cache = CacheRefs::default();
     for i in 0..job.batches_total.max(0) {
         let batch: Arc<Vec<FileRecord>> =
-            take_work_value(&ctx, &job, &format!("batch-{i}")).await?;
+            take_work_value(&ctx, &job, WorkBlob::Batch(i as u32)).await?;
         match Arc::try_unwrap(batch) {
             Ok(batch) => records.extend(batch),
             Err(shared) => records.extend(shared.iter().cloned()),
         }
         // Absent for a batch parsed by an older version: its files are simply not indexed.
-        if let Ok(refs) = take_work_value::<CacheRefs>(&ctx, &job, &cache_blob(i as u32)).await {
+        if let Ok(refs) = take_work_value::<CacheRefs>(&ctx, &job, WorkBlob::Cache(i as u32)).await
+        {
             cache.refs.extend(refs.refs.iter().cloned());
             cache.reused += refs.reused;
         }
     }
     // The files no batch took: their records come from the parse cache.
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
-        get_work_value(&ctx, &job, DISCOVERED).await?;
+        get_work_value(&ctx, &job, WorkBlob::Discovered).await?;
     let loaded = parsing::load_reused(&ctx, &job, &discovered).await;
     cache.reused += loaded.records.len();
     cache.refs.extend(loaded.refs);
@@ -525,7 +517,8 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
             Arc::new(publish::read_job_artifact(&ctx, &job, &snapshot, ArtifactKind::Graph).await?)
         }
     };
-    let planned: Arc<Vec<pipeline::PlannedFile>> = get_work_value(&ctx, &job, DISCOVERED).await?;
+    let planned: Arc<Vec<pipeline::PlannedFile>> =
+        get_work_value(&ctx, &job, WorkBlob::Discovered).await?;
     let src = source::open(&ctx, &job).await?;
     let llm = crate::llm::LlmSettings::from_config(ctx.cfg()).is_some();
     let shared = Arc::clone(&records);
