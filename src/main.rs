@@ -2,6 +2,7 @@
 
 // No `unwrap()` in the service: every failure is an error with a message (tests may).
 #![warn(clippy::unwrap_used)]
+#![deny(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
     // A parser child (DESIGN §9) is this binary re-executed; it must not parse the command line.

@@ -92,6 +92,7 @@ fn remove_stale(root: &Path, host: &str) -> usize {
 
 /// Whether a process with this id runs on this host (`kill(pid, 0)`; `EPERM` means it runs
 /// under another user).
+#[allow(unsafe_code)] // one libc call; see SAFETY below
 fn process_alive(pid: i32) -> bool {
     if pid <= 0 {
         return false;

@@ -186,6 +186,7 @@ fn fields(v: &Value) -> HashMap<String, Vec<u8>> {
 }
 
 /// The host name (RQ shows it next to the worker name).
+#[allow(unsafe_code)] // one libc call; see SAFETY below
 pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.

@@ -183,6 +183,7 @@ impl RedisBackend {
 
 /// Whether a process with this pid exists on this host (`kill(pid, 0)`; EPERM means it exists
 /// under another user).
+#[allow(unsafe_code)] // one libc call; see SAFETY below
 fn process_alive(pid: i32) -> bool {
     if pid <= 0 {
         return false;
