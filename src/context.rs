@@ -47,7 +47,80 @@ pub enum Role {
     AllInOne,
 }
 
+/// How long one dependency check may take before the dependency counts as down.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What each dependency answered just now: the backend's name, or why it is down. One probe
+/// for `/health` and for the workers' wait on a dependency, so both judge alike.
+#[derive(Debug, Clone)]
+pub struct DependencyChecks {
+    /// The database (`postgres`, `sqlite`).
+    pub database: Result<String, String>,
+    /// Redis (`redis`), or `in-process (not configured)` in embedded mode.
+    pub redis: Result<String, String>,
+    /// The object store (`s3`, `local`).
+    pub storage: Result<String, String>,
+}
+
+impl DependencyChecks {
+    /// The dependencies that are down, by name, with their error.
+    pub fn failing(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("database", &self.database),
+            ("redis", &self.redis),
+            ("storage", &self.storage),
+        ]
+        .into_iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| (name, e.as_str())))
+        .collect()
+    }
+}
+
 impl AppContext {
+    /// Checks the database, Redis and the object store at once, each bounded by
+    /// [`CHECK_TIMEOUT`].
+    pub async fn check_dependencies(&self) -> DependencyChecks {
+        async fn bounded(
+            check: impl std::future::Future<Output = Result<String, String>>,
+        ) -> Result<String, String> {
+            tokio::time::timeout(CHECK_TIMEOUT, check)
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
+        }
+        let database = async {
+            self.db()
+                .ping()
+                .await
+                .map(|_| self.db().backend_name().to_string())
+                .map_err(|e| e.to_string())
+        };
+        let redis = async {
+            match self.queue() {
+                QueueBackend::Redis(_) => self
+                    .events()
+                    .check()
+                    .await
+                    .map(|_| "redis".to_string())
+                    .map_err(|e| e.to_string()),
+                QueueBackend::Local(_) => Ok("in-process (not configured)".to_string()),
+            }
+        };
+        let storage = async {
+            self.artifacts()
+                .check()
+                .await
+                .map(|_| self.artifacts().backend_name().to_string())
+                .map_err(|e| e.to_string())
+        };
+        let (database, redis, storage) =
+            tokio::join!(bounded(database), bounded(redis), bounded(storage));
+        DependencyChecks {
+            database,
+            redis,
+            storage,
+        }
+    }
+
     /// Connects every backend the configuration names.
     ///
     /// In embedded mode (no `DATABASE_URL`) the SQLite database under the data dir is migrated

@@ -3,13 +3,11 @@
 use super::model::{Check, Health, HealthChecks, HealthStatus};
 use super::ApiState;
 use crate::context::AppContext;
-use crate::queue::QueueBackend;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::time::Duration;
 
 /// How long one dependency check may take.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::context::CHECK_TIMEOUT;
 
 /// The Prometheus text content type.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -25,54 +23,8 @@ pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 )]
 #[get("/health")]
 pub async fn health(state: web::Data<ApiState>) -> HttpResponse {
-    let ctx = &state.ctx;
-    let db = async {
-        ctx.db()
-            .ping()
-            .await
-            .map(|_| ctx.db().backend_name().to_string())
-            .map_err(|e| e.to_string())
-    };
-    let redis = async {
-        match ctx.queue() {
-            QueueBackend::Redis(_) => ctx
-                .events()
-                .check()
-                .await
-                .map(|_| "redis".to_string())
-                .map_err(|e| e.to_string()),
-            QueueBackend::Local(_) => Ok("in-process (not configured)".to_string()),
-        }
-    };
-    let storage = async {
-        ctx.artifacts()
-            .check()
-            .await
-            .map(|_| ctx.artifacts().backend_name().to_string())
-            .map_err(|e| e.to_string())
-    };
-    let (d, r, s) = tokio::join!(
-        tokio::time::timeout(CHECK_TIMEOUT, db),
-        tokio::time::timeout(CHECK_TIMEOUT, redis),
-        tokio::time::timeout(CHECK_TIMEOUT, storage)
-    );
-    let check = |r: Result<Result<String, String>, _>| {
-        Check::of(r.unwrap_or_else(|_| Err("timed out after 5 s".into())))
-    };
-    let checks = HealthChecks {
-        database: check(d),
-        redis: check(r),
-        storage: check(s),
-    };
-    let failing: Vec<String> = [
-        ("database", &checks.database),
-        ("redis", &checks.redis),
-        ("storage", &checks.storage),
-    ]
-    .into_iter()
-    .filter(|(_, c)| !c.is_ok())
-    .map(|(n, _)| n.to_string())
-    .collect();
+    let found = state.ctx.check_dependencies().await;
+    let failing: Vec<String> = found.failing().iter().map(|(n, _)| n.to_string()).collect();
     let body = Health {
         status: if failing.is_empty() {
             HealthStatus::Ok
@@ -80,7 +32,11 @@ pub async fn health(state: web::Data<ApiState>) -> HttpResponse {
             HealthStatus::Degraded
         },
         version: env!("CARGO_PKG_VERSION").to_string(),
-        checks,
+        checks: HealthChecks {
+            database: Check::of(found.database),
+            redis: Check::of(found.redis),
+            storage: Check::of(found.storage),
+        },
         failing,
     };
     if body.failing.is_empty() {

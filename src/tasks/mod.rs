@@ -232,31 +232,14 @@ impl Hooks<AppContext> for TaskRows {
     }
 }
 
-/// How long one dependency check may take before the dependency counts as down.
-const DEPENDENCY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The dependencies (database, Redis, object store) that do not answer right now, named with
 /// their error (`database: connection refused; redis: …`); `None` when all answer.
 pub async fn dependencies_down(ctx: &AppContext) -> Option<String> {
-    use std::future::Future;
-    async fn probe<E: std::fmt::Display>(
-        name: &str,
-        f: impl Future<Output = Result<(), E>>,
-    ) -> Option<String> {
-        match tokio::time::timeout(DEPENDENCY_CHECK_TIMEOUT, f).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("{name}: {e}")),
-            Err(_) => Some(format!(
-                "{name}: no answer within {}s",
-                DEPENDENCY_CHECK_TIMEOUT.as_secs()
-            )),
-        }
-    }
-    let (db, redis, store) = tokio::join!(
-        probe("database", ctx.db().ping()),
-        probe("redis", ctx.events().check()),
-        probe("object store", ctx.artifacts().check()),
-    );
-    let down: Vec<String> = [db, redis, store].into_iter().flatten().collect();
+    let found = ctx.check_dependencies().await;
+    let down: Vec<String> = found
+        .failing()
+        .iter()
+        .map(|(name, e)| format!("{name}: {e}"))
+        .collect();
     (!down.is_empty()).then(|| down.join("; "))
 }
