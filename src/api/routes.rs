@@ -297,8 +297,27 @@ pub async fn list_artifacts(
     let ctx = &state.ctx;
     let repo_id = parse_id(&path.0, ErrorCode::RepoNotFound)?;
     let snapshot_id = parse_id(&path.1, ErrorCode::SnapshotNotFound)?;
-    let snapshot = ctx
-        .db()
+    let snapshot = snapshot_of(ctx, repo_id, snapshot_id).await?;
+    let presign = query.presign.or(query.presign_urls).unwrap_or(false);
+    let mut out = Vec::new();
+    for a in ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)? {
+        if a.ready {
+            out.push(artifact_item(ctx, &snapshot, &a, presign).await?);
+        }
+    }
+    Ok(HttpResponse::Ok().json(ArtifactList {
+        snapshot_id: snapshot.id,
+        artifacts: out,
+    }))
+}
+
+/// Snapshot `snapshot_id` of repository `repo_id`; 404 when the repository has no such one.
+async fn snapshot_of(
+    ctx: &AppContext,
+    repo_id: Uuid,
+    snapshot_id: Uuid,
+) -> ApiResult<crate::db::Snapshot> {
+    ctx.db()
         .get_snapshot(snapshot_id)
         .await
         .map_err(db_err)?
@@ -308,47 +327,48 @@ pub async fn list_artifacts(
                 ErrorCode::SnapshotNotFound,
                 format!("repo {repo_id} has no snapshot {snapshot_id}"),
             )
-        })?;
-    let presign = query.presign.or(query.presign_urls).unwrap_or(false);
+        })
+}
+
+/// One artifact of a listing, with a presigned URL (or a link to this API when the store
+/// cannot presign) when asked for.
+async fn artifact_item(
+    ctx: &AppContext,
+    snapshot: &crate::db::Snapshot,
+    a: &crate::db::Artifact,
+    presign: bool,
+) -> ApiResult<ArtifactItem> {
+    let mut item = ArtifactItem {
+        kind: a.kind.clone(),
+        version: a.version,
+        bytes: a.bytes,
+        created_at: a.created_at,
+        uri: public_uri(ctx, snapshot, a),
+        schema_version: a.schema_version,
+        generator_version: a.generator_version.clone(),
+        url: None,
+        url_error: None,
+    };
+    let Some(kind) = presign
+        .then(|| a.kind.parse::<ArtifactKind>().ok())
+        .flatten()
+    else {
+        return Ok(item);
+    };
+    let key =
+        crate::tasks::publish::key_of(snapshot, kind, a.version).map_err(ApiError::internal)?;
     let ttl = Duration::from_secs(ctx.cfg().presign_ttl_s);
-    let mut out = Vec::new();
-    for a in ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)? {
-        if !a.ready {
-            continue;
+    match ctx.artifacts().presign_get(&key, ttl).await {
+        Ok(Some(url)) => item.url = Some(url),
+        Ok(None) => {
+            item.url = Some(format!(
+                "/repo/{}/{}?snapshot_id={}&version={}",
+                snapshot.repo_id, a.kind, snapshot.id, a.version
+            ))
         }
-        let mut item = ArtifactItem {
-            kind: a.kind.clone(),
-            version: a.version,
-            bytes: a.bytes,
-            created_at: a.created_at,
-            uri: public_uri(ctx, &snapshot, &a),
-            schema_version: a.schema_version,
-            generator_version: a.generator_version.clone(),
-            url: None,
-            url_error: None,
-        };
-        if presign {
-            if let Ok(kind) = a.kind.parse::<ArtifactKind>() {
-                let key = crate::tasks::publish::key_of(&snapshot, kind, a.version)
-                    .map_err(ApiError::internal)?;
-                match ctx.artifacts().presign_get(&key, ttl).await {
-                    Ok(Some(url)) => item.url = Some(url),
-                    Ok(None) => {
-                        item.url = Some(format!(
-                            "/repo/{repo_id}/{}?snapshot_id={snapshot_id}&version={}",
-                            a.kind, a.version
-                        ))
-                    }
-                    Err(e) => item.url_error = Some(e.to_string()),
-                }
-            }
-        }
-        out.push(item);
+        Err(e) => item.url_error = Some(e.to_string()),
     }
-    Ok(HttpResponse::Ok().json(ArtifactList {
-        snapshot_id: snapshot.id,
-        artifacts: out,
-    }))
+    Ok(item)
 }
 
 /// Query of the artifact endpoints.
@@ -403,44 +423,8 @@ pub async fn artifact(
             ),
         )
     })?;
-    ctx.db()
-        .get_repo(repo_id)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| ApiError::new(ErrorCode::RepoNotFound, format!("no repo {repo_id}")))?;
-    let snapshot = match &query.snapshot_id {
-        Some(s) => {
-            let id = parse_id(s, ErrorCode::SnapshotNotFound)?;
-            ctx.db()
-                .get_snapshot(id)
-                .await
-                .map_err(db_err)?
-                .filter(|s| s.repo_id == repo_id)
-        }
-        None => ctx
-            .db()
-            .latest_completed_snapshot(repo_id)
-            .await
-            .map_err(db_err)?,
-    }
-    .ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::SnapshotNotFound,
-            format!("repo {repo_id} has no completed snapshot"),
-        )
-    })?;
-    let rows = ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)?;
-    let row = rows
-        .into_iter()
-        .filter(|a| a.ready && a.kind == kind.as_str())
-        .filter(|a| query.version.is_none_or(|v| v == a.version))
-        .max_by_key(|a| a.version)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ArtifactNotFound,
-                format!("snapshot {} has no {} artifact", snapshot.id, kind.as_str()),
-            )
-        })?;
+    let snapshot = wanted_snapshot(ctx, repo_id, query.snapshot_id.as_deref()).await?;
+    let row = ready_artifact(ctx, &snapshot, kind, query.version).await?;
     let key =
         crate::tasks::publish::key_of(&snapshot, kind, row.version).map_err(ApiError::internal)?;
     let bytes = ctx.artifacts().get(&key).await.map_err(|e| match e {
@@ -454,4 +438,59 @@ pub async fn artifact(
         .content_type("application/json")
         .insert_header(("X-Provis-Artifact-Version", row.version.to_string()))
         .body(bytes))
+}
+
+/// The snapshot an artifact request names (`snapshot_id`), else the repository's latest
+/// completed one; 404 naming the repository or the snapshot that is missing.
+async fn wanted_snapshot(
+    ctx: &AppContext,
+    repo_id: Uuid,
+    snapshot_id: Option<&str>,
+) -> ApiResult<crate::db::Snapshot> {
+    ctx.db()
+        .get_repo(repo_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| ApiError::new(ErrorCode::RepoNotFound, format!("no repo {repo_id}")))?;
+    let found = match snapshot_id {
+        Some(s) => {
+            let id = parse_id(s, ErrorCode::SnapshotNotFound)?;
+            ctx.db()
+                .get_snapshot(id)
+                .await
+                .map_err(db_err)?
+                .filter(|s| s.repo_id == repo_id)
+        }
+        None => ctx
+            .db()
+            .latest_completed_snapshot(repo_id)
+            .await
+            .map_err(db_err)?,
+    };
+    found.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SnapshotNotFound,
+            format!("repo {repo_id} has no completed snapshot"),
+        )
+    })
+}
+
+/// The newest ready artifact of `kind` in the snapshot (or exactly `version`); 404 if none.
+async fn ready_artifact(
+    ctx: &AppContext,
+    snapshot: &crate::db::Snapshot,
+    kind: ArtifactKind,
+    version: Option<i32>,
+) -> ApiResult<crate::db::Artifact> {
+    let rows = ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)?;
+    rows.into_iter()
+        .filter(|a| a.ready && a.kind == kind.as_str())
+        .filter(|a| version.is_none_or(|v| v == a.version))
+        .max_by_key(|a| a.version)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ArtifactNotFound,
+                format!("snapshot {} has no {} artifact", snapshot.id, kind.as_str()),
+            )
+        })
 }
