@@ -164,27 +164,9 @@ where
         Call(F),
     }
     let next = if method == Method::OPTIONS && origin.is_some() {
-        let resp = HttpResponse::NoContent()
-            .insert_header((
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                "GET, HEAD, POST, OPTIONS",
-            ))
-            .insert_header((
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "authorization, content-type, last-event-id",
-            ))
-            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
-            .finish();
-        Next::Ready(req.into_response(resp))
+        Next::Ready(preflight(req))
     } else if !guard.authorized(&req) {
-        let err = ApiError::new(
-            ErrorCode::Unauthorized,
-            "this route needs Authorization: Bearer <PROVIS_API_TOKEN>",
-        );
-        let mut resp = err.error_response();
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge(&req));
-        Next::Ready(req.into_response(resp))
+        Next::Ready(unauthorized(req))
     } else {
         let mut req = req;
         if method == Method::HEAD {
@@ -208,8 +190,69 @@ where
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
         }
-        let status = res.status().as_u16();
-        let elapsed = started.elapsed().as_secs_f64();
+        let done = Answered {
+            method: &method,
+            method_label,
+            route,
+            path: &path,
+            status: res.status().as_u16(),
+            elapsed: started.elapsed().as_secs_f64(),
+        };
+        done.record(&span);
+        Ok(res)
+    })
+}
+
+/// The answer to a CORS preflight from an allowed origin (the origin headers are added by
+/// [`handle`] like on every answer).
+fn preflight(req: ServiceRequest) -> ServiceResponse<BoxBody> {
+    let resp = HttpResponse::NoContent()
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, HEAD, POST, OPTIONS",
+        ))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "authorization, content-type, last-event-id",
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish();
+    req.into_response(resp)
+}
+
+/// The 401 of a request without the API token, with its `WWW-Authenticate` challenge.
+fn unauthorized(req: ServiceRequest) -> ServiceResponse<BoxBody> {
+    let err = ApiError::new(
+        ErrorCode::Unauthorized,
+        "this route needs Authorization: Bearer <PROVIS_API_TOKEN>",
+    );
+    let mut resp = err.error_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge(&req));
+    req.into_response(resp)
+}
+
+/// A request once answered: what its metrics, span and log line say.
+struct Answered<'a> {
+    method: &'a Method,
+    method_label: &'static str,
+    route: String,
+    path: &'a str,
+    status: u16,
+    elapsed: f64,
+}
+
+impl Answered<'_> {
+    /// Counts the request, records its duration, closes its span's fields and logs one line.
+    fn record(self, span: &tracing::Span) {
+        let Answered {
+            method,
+            method_label,
+            route,
+            path,
+            status,
+            elapsed,
+        } = self;
         ::metrics::counter!(m::HTTP_REQUESTS_TOTAL, "method" => method_label, "route" => route.clone(), "status" => status.to_string()).increment(1);
         ::metrics::histogram!(m::HTTP_REQUEST_DURATION_SECONDS, "method" => method_label, "route" => route).record(elapsed);
         span.record("http.response.status_code", status);
@@ -223,8 +266,7 @@ where
                 "{method} {path} -> {status}"
             );
         });
-        Ok(res)
-    })
+    }
 }
 
 #[cfg(test)]

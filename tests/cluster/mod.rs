@@ -553,7 +553,7 @@ impl Cluster {
             .get(self.url(path))
             .send()
             .await
-            .expect("GET request");
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}\nserve:\n{}", tail(&self.log("serve"))));
         let status = r.status().as_u16();
         let body = r.json().await.unwrap_or(Value::Null);
         (status, body)
