@@ -80,40 +80,28 @@ impl AppContext {
     /// Checks the database, Redis and the object store at once, each bounded by
     /// [`CHECK_TIMEOUT`].
     pub async fn check_dependencies(&self) -> DependencyChecks {
-        async fn bounded(
-            check: impl std::future::Future<Output = Result<String, String>>,
+        /// `backend` when `check` answers in time, else why not.
+        async fn probe<T, E: std::fmt::Display>(
+            check: impl std::future::Future<Output = Result<T, E>>,
+            backend: &str,
         ) -> Result<String, String> {
-            tokio::time::timeout(CHECK_TIMEOUT, check)
-                .await
-                .unwrap_or_else(|_| Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
+            match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+                Ok(Ok(_)) => Ok(backend.to_string()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+            }
         }
-        let database = async {
-            self.db()
-                .ping()
-                .await
-                .map(|_| self.db().backend_name().to_string())
-                .map_err(|e| e.to_string())
-        };
         let redis = async {
             match self.queue() {
-                QueueBackend::Redis(_) => self
-                    .events()
-                    .check()
-                    .await
-                    .map(|_| "redis".to_string())
-                    .map_err(|e| e.to_string()),
+                QueueBackend::Redis(_) => probe(self.events().check(), "redis").await,
                 QueueBackend::Local(_) => Ok("in-process (not configured)".to_string()),
             }
         };
-        let storage = async {
-            self.artifacts()
-                .check()
-                .await
-                .map(|_| self.artifacts().backend_name().to_string())
-                .map_err(|e| e.to_string())
-        };
-        let (database, redis, storage) =
-            tokio::join!(bounded(database), bounded(redis), bounded(storage));
+        let (database, redis, storage) = tokio::join!(
+            probe(self.db().ping(), self.db().backend_name()),
+            redis,
+            probe(self.artifacts().check(), self.artifacts().backend_name()),
+        );
         DependencyChecks {
             database,
             redis,

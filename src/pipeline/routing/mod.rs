@@ -174,6 +174,10 @@ pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
 /// [`crate::pipeline::wiring::Wiring::route_refs`]); a name that leads to no such object
 /// declares nothing.
 fn resolve_route_refs(records: &mut [FileRecord], py: &PyResolver) {
+    // Most snapshots have none: no name index for them.
+    if records.iter().all(|r| r.wiring.route_refs.is_empty()) {
+        return;
+    }
     let found: Vec<(usize, Vec<Route>)> = {
         let names = Names::new(records, HashSet::new(), py);
         records
