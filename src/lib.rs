@@ -4,11 +4,11 @@
 //! - [`cli`]: subcommands (`serve`, `work`, `migrate`, `all-in-one`, `analyze`); the only place
 //!   that wires everything together.
 //! - [`config`]: settings from flags, environment, `provis.toml` and defaults.
-//! - [`context`]: one handle per backend, built once per process; where the modules meet.
 //! - [`error`]: the one table mapping errors to HTTP status and error code.
 //! - [`api`]: the actix-web HTTP layer.
 //! - [`queue`]: task queues (Redis in the RQ layout, or in-process) and the worker runtime.
-//! - [`tasks`]: the pipeline's task types, composed from db, artifacts, events and pipeline.
+//! - [`tasks`]: the pipeline's task types, and the process context ([`tasks::context`]): one
+//!   handle per backend, built once per process, where db, queue, artifacts and events meet.
 //! - [`sandbox`]: parser child processes (rlimits, namespaces, Landlock) that a hostile file
 //!   cannot take the worker down with; used by `tasks`, and by `main` to start a child.
 //! - [`pipeline`]: pure code intelligence: discovery, parsing, resolution, graph. No I/O but
@@ -31,7 +31,6 @@ pub mod api;
 pub mod artifacts;
 pub mod cli;
 pub mod config;
-pub mod context;
 pub mod db;
 pub mod error;
 pub mod events;

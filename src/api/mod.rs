@@ -19,8 +19,8 @@ pub mod routes;
 pub mod sse;
 pub mod upload;
 
-use crate::context::AppContext;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::tasks::context::AppContext;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::TcpListener;

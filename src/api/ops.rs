@@ -2,12 +2,12 @@
 
 use super::model::{Check, Health, HealthChecks, HealthStatus};
 use super::ApiState;
-use crate::context::AppContext;
+use crate::tasks::context::AppContext;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// How long one dependency check may take.
-use crate::context::CHECK_TIMEOUT;
+use crate::tasks::context::CHECK_TIMEOUT;
 
 /// The Prometheus text content type.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -5,7 +5,7 @@
 //! waits out a database or Redis outage by itself, and restarting it would not help.
 
 use super::model::{HealthStatus, Liveness};
-use crate::context::AppContext;
+use crate::tasks::context::AppContext;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::TcpListener;

@@ -9,8 +9,8 @@ use super::model::{
 };
 use super::{sse, upload, ApiState};
 use crate::artifacts::{ArtifactError, ArtifactKind};
-use crate::context::AppContext;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::tasks::context::AppContext;
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
 use crate::tasks::progress;
 use actix_multipart::Multipart;

@@ -7,8 +7,8 @@
 //! `event:` and `data:` lines; a comment heartbeat goes out at least every 10 s; the stream
 //! ends after the terminal event (`done`, or an `error` that failed the job).
 
-use crate::context::AppContext;
 use crate::events::{Event, EventStream};
+use crate::tasks::context::AppContext;
 use crate::tasks::progress::Phase;
 use bytes::Bytes;
 use futures_util::StreamExt;

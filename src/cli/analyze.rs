@@ -6,8 +6,8 @@
 
 use crate::artifacts::ArtifactKind;
 use crate::config::Config;
-use crate::context::{AppContext, Role};
 use crate::events::types;
+use crate::tasks::context::{AppContext, Role};
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
 use anyhow::Context as _;
 use futures_util::StreamExt;

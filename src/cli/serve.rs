@@ -1,7 +1,7 @@
 //! `provis serve` and `provis all-in-one`: the API, alone or with workers in the process.
 
 use crate::config::Config;
-use crate::context::{AppContext, Role};
+use crate::tasks::context::{AppContext, Role};
 use anyhow::Context as _;
 use std::net::TcpListener;
 use tokio_util::sync::CancellationToken;

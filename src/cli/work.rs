@@ -13,10 +13,10 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::context::{AppContext, Role};
 use crate::queue::{
     diag, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
 };
+use crate::tasks::context::{AppContext, Role};
 use crate::tasks::TaskRows;
 
 use super::WorkArgs;

@@ -10,12 +10,12 @@ use super::progress::{self, phase};
 use super::source::DIR_PREFIX;
 use super::{enqueue, INGEST};
 use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP};
-use crate::context::AppContext;
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
 use crate::events::types;
 use crate::pipeline::ingest::{self, ZipLimits, ZipManifest, ZipRejection};
 /// Intake owns how an upload is named and refused: the API reads both from here.
 pub use crate::pipeline::ingest::{repo_name_from_filename, RejectCode};
+use crate::tasks::context::AppContext;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! job's phase and enqueues the next task. Every task row in `tasks` follows its executions
 //! through [`TaskRows`], and a task whose retries run out fails its job.
 
+pub mod context;
 pub mod docs;
 pub mod intake;
 pub mod memo;
@@ -21,11 +22,11 @@ pub mod store;
 
 mod stages;
 
-use crate::context::AppContext;
 use crate::db::{NewTask, TaskState};
 use crate::queue::{self, QueueBackend};
 use crate::queue::{Envelope, Hooks, Registry, TaskError, TaskResultExt, TaskSpec};
 use chrono::{DateTime, Utc};
+use context::AppContext;
 use uuid::Uuid;
 
 /// `ingest`: fetch and verify the upload.

@@ -18,9 +18,9 @@
 //! means parsing again.
 
 use crate::artifacts::ArtifactError;
-use crate::context::AppContext;
 use crate::db::Job;
 use crate::pipeline::model::FileRecord;
+use crate::tasks::context::AppContext;
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;

@@ -10,7 +10,6 @@
 
 use super::publish::{get_work_value, put_work_value, WorkBlob};
 use super::{parse_cache, progress, source};
-use crate::context::AppContext;
 use crate::db::{Job, JobUpdate};
 use crate::events::types;
 use crate::pipeline::ingest::ManifestEntry;
@@ -18,6 +17,7 @@ use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, PlannedFile};
 use crate::queue::{TaskError, TaskResultExt};
 use crate::sandbox;
+use crate::tasks::context::AppContext;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;

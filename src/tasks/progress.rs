@@ -5,10 +5,10 @@
 //! mirrored into the status overlay. A failure of the live side is logged and never fails a
 //! task — the SSE endpoint replays from the table and `/status` falls back to the row.
 
-use crate::context::AppContext;
 use crate::db::{Job, JobUpdate};
 use crate::events::{self, Event, Status};
 use crate::queue::{TaskError, TaskResultExt};
+use crate::tasks::context::AppContext;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

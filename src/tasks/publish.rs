@@ -6,10 +6,10 @@
 //! write of the same key into a no-op. The row is marked ready only once the bytes are stored.
 
 use crate::artifacts::{artifact_key, work_key, ArtifactError, ArtifactKind, CONTENT_TYPE_JSON};
-use crate::context::AppContext;
 use crate::db::{Artifact, Job, NewArtifact, Snapshot};
 use crate::events;
 use crate::queue::{TaskError, TaskResultExt};
+use crate::tasks::context::AppContext;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};

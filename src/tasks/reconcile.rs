@@ -14,8 +14,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::progress::{self, Phase};
-use crate::context::AppContext;
 use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
+use crate::tasks::context::AppContext;
 
 /// Name of the reconciler's lock (`<prefix>:provis:lock:reconcile`).
 pub const LOCK: &str = "reconcile";

@@ -8,8 +8,8 @@
 //! (a crash between the end and the delete, a late retry writing after it). Deleting is never
 //! a job's failure: errors are logged and the next sweep tries again.
 
-use crate::context::AppContext;
 use crate::db::Job;
+use crate::tasks::context::AppContext;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

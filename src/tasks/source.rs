@@ -5,10 +5,10 @@
 //! a small cache of local copies so a job's batches on one worker fetch it once.
 
 use crate::artifacts::{ArtifactError, LocalCopy};
-use crate::context::AppContext;
 use crate::db::Job;
 use crate::pipeline::ingest::{self, ManifestEntry};
 use crate::queue::TaskError;
+use crate::tasks::context::AppContext;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -12,13 +12,13 @@ use super::publish::{
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use super::{parse_cache, source};
 use crate::artifacts::ArtifactKind;
-use crate::context::AppContext;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
 use crate::events::types;
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, Plan};
 use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
+use crate::tasks::context::AppContext;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,18 +1,20 @@
 //! The process context: configuration plus one handle per backend, built once per process.
 //!
 //! Storage, queue, artifacts and events do not know each other; this struct is where they
-//! meet, and the API handlers and the tasks receive it. The backends are chosen by
+//! meet, and the API handlers and the tasks receive it. It lives in `tasks` because it is the
+//! tasks' composition root (it holds their caches and scratch space); the API, one layer up,
+//! only passes it on. The backends are chosen by
 //! configuration alone (DESIGN §1): Postgres or SQLite, Redis or in-process, S3 or local disk.
 
+use super::memo::Memo;
+use super::source::SourceCache;
+use super::store::DbTaskStore;
 use crate::artifacts::ArtifactStore;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::{BusConfig, EventBus};
 use crate::queue::{LocalBackend, QueueBackend, RedisBackend};
 use crate::sandbox::{ParserPool, SandboxOptions};
-use crate::tasks::memo::Memo;
-use crate::tasks::source::SourceCache;
-use crate::tasks::store::DbTaskStore;
 use crate::telemetry::redact_url;
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -30,7 +32,7 @@ struct Inner {
     artifacts: ArtifactStore,
     events: EventBus,
     queue: QueueBackend,
-    scratch: crate::tasks::scratch::Scratch,
+    scratch: super::scratch::Scratch,
     sources: SourceCache,
     parsers: Option<ParserPool>,
     memo: Memo,
@@ -205,7 +207,7 @@ impl AppContext {
             }
             Some(ParserPool::new(opts).context("starting the parser pool")?)
         };
-        let scratch = crate::tasks::scratch::Scratch::open(&cfg.data_dir).with_context(|| {
+        let scratch = super::scratch::Scratch::open(&cfg.data_dir).with_context(|| {
             format!(
                 "creating the staging folder under {} (PROVIS_DATA_DIR)",
                 cfg.data_dir.display()
