@@ -16,6 +16,7 @@
 //! - [`db`]: state through Diesel, Postgres or SQLite behind one schema.
 //! - [`artifacts`]: create-only versioned artifact storage on S3 or local disk.
 //! - [`events`]: live job status and event streams.
+//! - [`host`]: the host's name and whether a pid still runs (the queue and scratch space ask).
 //! - [`llm`]: optional LLM summaries: chat client, shared rate limit, cache, redaction, budget.
 //! - [`telemetry`]: logging and metrics set-up; metric names.
 //!
@@ -34,6 +35,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod host;
 pub mod llm;
 pub mod pipeline;
 pub mod queue;

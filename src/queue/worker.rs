@@ -90,7 +90,7 @@ impl WorkerOptions {
 
     /// `<hostname>.<pid>`, unique per process like RQ's names.
     pub fn default_name() -> String {
-        format!("{}.{}", super::rq::hostname(), std::process::id())
+        format!("{}.{}", crate::host::hostname(), std::process::id())
     }
 
     fn heartbeat_every(&self) -> Duration {

@@ -25,7 +25,7 @@ impl Scratch {
     pub fn open(data_dir: &Path) -> io::Result<Self> {
         let root = data_dir.join(SCRATCH_DIR);
         std::fs::create_dir_all(&root)?;
-        let host = crate::queue::rq::hostname();
+        let host = crate::host::hostname();
         let removed = remove_stale(&root, &host);
         if removed > 0 {
             tracing::info!(dir = %root.display(), removed, "removed staging folders of processes that are gone");
@@ -81,25 +81,13 @@ fn remove_stale(root: &Path, host: &str) -> usize {
             continue;
         };
         if pid as u32 != std::process::id()
-            && !process_alive(pid)
+            && !crate::host::process_alive(pid)
             && std::fs::remove_dir_all(entry.path()).is_ok()
         {
             removed += 1;
         }
     }
     removed
-}
-
-/// Whether a process with this id runs on this host (`kill(pid, 0)`; `EPERM` means it runs
-/// under another user).
-#[allow(unsafe_code)] // one libc call; see SAFETY below
-fn process_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -110,7 +98,7 @@ mod tests {
     fn stale_folders_of_this_host_are_removed_live_and_foreign_ones_kept() {
         let data = tempfile::tempdir().expect("tempdir");
         let root = data.path().join(SCRATCH_DIR);
-        let host = crate::queue::rq::hostname();
+        let host = crate::host::hostname();
         // A process that has exited: its pid is free (until reused, which this test avoids
         // by checking it right away).
         let mut child = std::process::Command::new("true")

@@ -185,19 +185,6 @@ fn fields(v: &Value) -> HashMap<String, Vec<u8>> {
     out
 }
 
-/// The host name (RQ shows it next to the worker name).
-#[allow(unsafe_code)] // one libc call; see SAFETY below
-pub(crate) fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".to_string();
-    }
-    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// Whether an error means the shared connection was broken before the command could run (a
 /// Redis restart, a dropped socket): worth one retry on a fresh connection. Timeouts are
 /// not: the command may have run.

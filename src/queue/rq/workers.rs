@@ -6,7 +6,8 @@ use std::time::Duration;
 use chrono::Utc;
 use deadpool_redis::redis;
 
-use super::{codec, hostname, int, score, Args, RedisBackend, DEAD_WORKER_TTL_S, STALE_WORKER};
+use super::{codec, int, score, Args, RedisBackend, DEAD_WORKER_TTL_S, STALE_WORKER};
+use crate::host::{hostname, process_alive};
 use crate::queue::{Claim, QueueError};
 
 impl RedisBackend {
@@ -181,14 +182,3 @@ impl RedisBackend {
     }
 }
 
-/// Whether a process with this pid exists on this host (`kill(pid, 0)`; EPERM means it exists
-/// under another user).
-#[allow(unsafe_code)] // one libc call; see SAFETY below
-fn process_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
