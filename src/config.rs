@@ -83,6 +83,51 @@ keys! {
     "log_format", ["LOG_FORMAT"], "pretty", "json or pretty";
 }
 
+/// Default of `rq_key_prefix`: RQ's own, so Python RQ tools see provis's queues unchanged.
+pub const DEFAULT_RQ_KEY_PREFIX: &str = "rq";
+
+/// Default of `llm_bucket_key`: the Redis key of the LLM rate limit all processes share.
+pub const DEFAULT_LLM_BUCKET_KEY: &str = "provis:llm:bucket";
+
+/// Whether `prefix` can prefix the RQ keys: non-empty, and only the characters RQ accepts
+/// (letters, digits and `_ . : - { }`), so Python RQ can be pointed at the same keys. Checked
+/// here at start-up (in every mode) and again by `queue::keys::Keys::new`.
+pub fn check_rq_key_prefix(prefix: &str) -> Result<(), String> {
+    let ok = !prefix.is_empty()
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:-{}".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid key prefix {prefix:?}: only letters, digits and _ . : - {{ }} are allowed"
+        ))
+    }
+}
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`); the telemetry module exports with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (default port 4317).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (default port 4318), the specification's default.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// Parses `OTEL_EXPORTER_OTLP_PROTOCOL`'s values; `http/json` is not supported.
+    pub fn parse(text: &str) -> Result<OtlpProtocol, String> {
+        match text.trim() {
+            "grpc" => Ok(OtlpProtocol::Grpc),
+            "http/protobuf" | "" => Ok(OtlpProtocol::HttpProtobuf),
+            other => Err(format!(
+                "unsupported OTLP protocol {other:?}: expected grpc or http/protobuf"
+            )),
+        }
+    }
+}
+
 /// A setting that could not be used; start-up stops with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -231,7 +276,7 @@ pub struct Config {
     /// OTLP endpoint.
     pub otel_endpoint: Option<String>,
     /// OTLP transport.
-    pub otel_protocol: crate::telemetry::trace::Protocol,
+    pub otel_protocol: OtlpProtocol,
     /// Port of a worker's `/metrics` and `/health`; 0 = none.
     pub metrics_port: u16,
     /// Whether `metrics_port` was set (flag, environment or file) rather than defaulted: a
@@ -438,13 +483,12 @@ impl RawConfig {
         let port: u16 = self.num("port", 0)?;
         let rq_key_prefix = self
             .opt("rq_key_prefix")
-            .unwrap_or_else(|| crate::queue::keys::DEFAULT_PREFIX.into());
-        if let Err(e) = crate::queue::keys::Keys::new(&rq_key_prefix) {
+            .unwrap_or_else(|| DEFAULT_RQ_KEY_PREFIX.into());
+        if let Err(e) = check_rq_key_prefix(&rq_key_prefix) {
             return Err(invalid("rq_key_prefix", &e));
         }
-        let otel_protocol =
-            crate::telemetry::trace::Protocol::parse(self.get("otel_exporter_otlp_protocol").0)
-                .map_err(|e| invalid("otel_exporter_otlp_protocol", &e))?;
+        let otel_protocol = OtlpProtocol::parse(self.get("otel_exporter_otlp_protocol").0)
+            .map_err(|e| invalid("otel_exporter_otlp_protocol", &e))?;
         Ok(Config {
             database_url,
             db_timeout_s: self.num("db_timeout_s", 1)?,
@@ -487,7 +531,7 @@ impl RawConfig {
             llm_repo_token_budget: self.num("llm_repo_token_budget", 0)?,
             llm_bucket_key: self
                 .opt("llm_bucket_key")
-                .unwrap_or_else(|| crate::llm::DEFAULT_BUCKET_KEY.into()),
+                .unwrap_or_else(|| DEFAULT_LLM_BUCKET_KEY.into()),
             api_token: self.opt("api_token"),
             cors_origins: self
                 .get("cors_origins")

@@ -18,7 +18,7 @@
 //!
 //! # Where the bucket lives
 //! - Cluster mode: one Redis hash (key from `LLM_BUCKET_KEY`, default
-//!   [`super::DEFAULT_BUCKET_KEY`]) updated by one Lua script ([`BUCKET_SCRIPT`]), with Redis
+//!   [`crate::config::DEFAULT_LLM_BUCKET_KEY`]) updated by one Lua script ([`BUCKET_SCRIPT`]), with Redis
 //!   `TIME` as the clock, so every process on every host shares one bucket atomically.
 //! - Embedded mode: the same arithmetic ([`BucketState`]) behind a mutex in the process.
 

@@ -49,9 +49,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// Default Redis key of the shared bucket (`LLM_BUCKET_KEY`).
-pub const DEFAULT_BUCKET_KEY: &str = "provis:llm:bucket";
-
 /// `source` of a summary written by the LLM.
 pub const SOURCE_LLM: &str = "llm";
 /// `source` of a deterministic summary.

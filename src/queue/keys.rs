@@ -5,9 +5,6 @@
 //! with the same value see the same keys. Tests use a unique prefix each so they can share one
 //! Redis.
 
-/// Default key prefix (RQ's).
-pub const DEFAULT_PREFIX: &str = "rq";
-
 /// Builds the RQ key names under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
@@ -18,15 +15,7 @@ impl Keys {
     /// Keys under `prefix` (e.g. `rq`). The prefix must be non-empty and use only the characters
     /// RQ accepts (letters, digits and `_ . : - { }`), so Python RQ can be pointed at the same keys.
     pub fn new(prefix: &str) -> Result<Self, String> {
-        let ok = !prefix.is_empty()
-            && prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.:-{}".contains(c));
-        if !ok {
-            return Err(format!(
-                "invalid key prefix {prefix:?}: only letters, digits and _ . : - {{ }} are allowed"
-            ));
-        }
+        crate::config::check_rq_key_prefix(prefix)?;
         Ok(Self {
             prefix: prefix.to_string(),
         })
@@ -138,7 +127,7 @@ impl Keys {
 impl Default for Keys {
     fn default() -> Self {
         Self {
-            prefix: DEFAULT_PREFIX.to_string(),
+            prefix: crate::config::DEFAULT_RQ_KEY_PREFIX.to_string(),
         }
     }
 }

@@ -40,27 +40,8 @@ pub const ROLE_ATTRIBUTE: &str = "provis.role";
 /// The W3C header and envelope field.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The OTLP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// OTLP/gRPC (default port 4317).
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies (default port 4318), the specification's default.
-    HttpProtobuf,
-}
-
-impl Protocol {
-    /// Parses `OTEL_EXPORTER_OTLP_PROTOCOL`'s values; `http/json` is not supported.
-    pub fn parse(text: &str) -> Result<Protocol, String> {
-        match text.trim() {
-            "grpc" => Ok(Protocol::Grpc),
-            "http/protobuf" | "" => Ok(Protocol::HttpProtobuf),
-            other => Err(format!(
-                "unsupported OTLP protocol {other:?}: expected grpc or http/protobuf"
-            )),
-        }
-    }
-}
+/// The OTLP transport (a setting, so defined with the settings).
+pub use crate::config::OtlpProtocol as Protocol;
 
 /// Where traces go, resolved from the configuration and the `OTEL_*` environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
