@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::queue::{
-    diag, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions, WorkerStats,
+    diag_requested, Hooks, NoHooks, QueueError, RedisBackend, Registry, Worker, WorkerOptions,
+    WorkerStats,
 };
 use crate::tasks::context::{AppContext, Role};
 use crate::tasks::TaskRows;
@@ -45,9 +46,9 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e),
         },
     };
-    if diag::enabled_by_env() && cfg.database_url.is_none() {
+    if diag_requested() && cfg.database_url.is_none() {
         let mut registry: Registry<()> = Registry::new();
-        diag::register(&mut registry)?;
+        register_diag(&mut registry)?;
         let probe = start_probe(probe, None, &name)?;
         let result = run_with(&cfg, &args, (), registry, Arc::new(NoHooks)).await;
         stop_probe(probe).await;
@@ -62,8 +63,8 @@ pub async fn run(cfg: Config, args: WorkArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let mut registry = crate::tasks::registry()?;
-    if diag::enabled_by_env() {
-        diag::register(&mut registry)?;
+    if diag_requested() {
+        register_diag(&mut registry)?;
     }
     let probe = start_probe(probe, Some(ctx.clone()), &name)?;
     let hooks = Arc::new(TaskRows::new(&ctx, &name));
@@ -138,6 +139,24 @@ pub async fn run_workers(
     }
 }
 
+/// Registers the diagnostic task types that `PROVIS_DIAG_TASKS` asks for.
+#[cfg(feature = "test-support")]
+fn register_diag<C: Clone + Send + Sync + 'static>(
+    registry: &mut Registry<C>,
+) -> anyhow::Result<()> {
+    Ok(crate::queue::diag::register(registry)?)
+}
+
+/// A build without the `test-support` feature has no diagnostic tasks: asking for them is an
+/// error that says so, not a worker that silently runs without them.
+#[cfg(not(feature = "test-support"))]
+fn register_diag<C: Clone + Send + Sync + 'static>(_: &mut Registry<C>) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "{} asks for the diagnostic tasks, which this build leaves out (build with --features test-support)",
+        crate::queue::DIAG_ENV
+    )
+}
+
 /// Runs a worker with a given context, registry and hooks (what [`run`] wires for the CLI).
 pub async fn run_with<C: Clone + Send + Sync + 'static>(
     cfg: &Config,
@@ -152,7 +171,7 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
     if registry.is_empty() {
         anyhow::bail!(
             "no task types are registered in this build; set {}=1 to run the diagnostic tasks",
-            diag::DIAG_ENV
+            crate::queue::DIAG_ENV
         );
     }
     let prefix = &cfg.rq_key_prefix;

@@ -1,5 +1,6 @@
 //! Diagnostic task types for tests and benchmarks; registered only on request
-//! (`PROVIS_DIAG_TASKS=1` for `provis work`, or [`register`] from code).
+//! (`PROVIS_DIAG_TASKS=1` for `provis work`, or [`register`] from code). Built only with the
+//! `test-support` feature (on for `cargo test` and the queue benchmark), not in a release.
 //!
 //! They ignore the context, so they fit any worker. Side effects go to files named in the
 //! payload with `O_APPEND` single writes, so tests can count executions across processes.
@@ -12,8 +13,7 @@ use serde::Deserialize;
 use super::task::{Envelope, Registry, TaskError, TaskResultExt, TaskSpec};
 use super::QueueError;
 
-/// Environment variable that makes `provis work` register the diagnostic tasks.
-pub const DIAG_ENV: &str = "PROVIS_DIAG_TASKS";
+pub use super::DIAG_ENV;
 
 /// Does nothing (queue throughput).
 pub const NOOP: TaskSpec = TaskSpec {
@@ -58,14 +58,6 @@ pub const PANIC: TaskSpec = TaskSpec {
 
 /// Every diagnostic spec.
 pub const ALL: [TaskSpec; 5] = [NOOP, SLEEP, APPEND, FAIL, PANIC];
-
-/// True when `PROVIS_DIAG_TASKS` is `1` or `true`.
-pub fn enabled_by_env() -> bool {
-    matches!(
-        std::env::var(DIAG_ENV).as_deref(),
-        Ok("1") | Ok("true") | Ok("yes")
-    )
-}
 
 #[derive(Deserialize)]
 struct SleepArgs {

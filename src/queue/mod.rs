@@ -7,8 +7,8 @@
 //!   their `rq:worker:<name>` hash and the wip score of the running job; a sweep hands work of a
 //!   dead worker to another one once its lease lapses.
 //! - [`LocalBackend`]: in-process for embedded mode, durable through a [`TaskStore`]
-//!   (`tasks::store::DbTaskStore` over the `tasks` table; [`MemoryTaskStore`] serves unit
-//!   tests). Enqueue wakes idle workers at once through a shared `Notify`.
+//!   (`tasks::store::DbTaskStore` over the `tasks` table; `MemoryTaskStore`, built with the
+//!   `test-support` feature, serves the queue tests). Enqueue wakes idle workers at once through a shared `Notify`.
 //!
 //! The task framework ([`TaskSpec`], [`Envelope`], [`TaskError`], [`Registry`], [`Hooks`]) is
 //! generic over a context type, so this module knows nothing about the database or artifacts.
@@ -31,9 +31,12 @@
 //! In embedded mode the API and the workers must share one [`LocalBackend`] (clones), so an
 //! enqueue wakes the workers.
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod diag;
 pub mod keys;
 pub mod local;
+#[cfg(any(test, feature = "test-support"))]
+mod memory_store;
 pub mod rq;
 pub mod task;
 pub mod worker;
@@ -41,12 +44,27 @@ pub mod worker;
 use chrono::{DateTime, Utc};
 
 pub use keys::Keys;
-pub use local::{LocalBackend, MemoryTaskStore, StoredTask, TaskState, TaskStore};
+pub use local::{LocalBackend, TaskState, TaskStore};
+#[cfg(any(test, feature = "test-support"))]
+pub use memory_store::{MemoryTaskStore, StoredTask};
 pub use rq::{ClaimOutcome, RedisBackend};
 pub use task::{
     Envelope, Hooks, NoHooks, Registry, TaskError, TaskHandler, TaskResultExt, TaskSpec,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStats};
+
+/// Environment variable that makes `provis work` register the diagnostic tasks of
+/// `queue::diag` (tests and the queue benchmark). Read here, outside that module, so a build
+/// without them can say so instead of ignoring the request.
+pub const DIAG_ENV: &str = "PROVIS_DIAG_TASKS";
+
+/// Whether [`DIAG_ENV`] asks for the diagnostic tasks (`1`, `true`, `yes`).
+pub fn diag_requested() -> bool {
+    matches!(
+        std::env::var(DIAG_ENV).as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    )
+}
 
 /// Errors of the queue and its backends.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,8 @@
 use super::protocol::{read_request, write_frame, Reply};
 use super::sys::{self, Resource};
 use super::{
-    failure_record, panic_message, test_parser, Isolation, NetIsolation, ParseFn, SandboxError,
-    CPU_LIMIT_ENV, MEMORY_LIMIT_ENV, PARENT_PID_ENV, PARSE_CRASH, STACK_ENV, TEST_PARSER_ENV,
-    WEAKEN_ENV,
+    failure_record, panic_message, Isolation, NetIsolation, ParseFn, SandboxError, CPU_LIMIT_ENV,
+    MEMORY_LIMIT_ENV, PARENT_PID_ENV, PARSE_CRASH, STACK_ENV,
 };
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -34,17 +33,18 @@ const EXIT_PROTOCOL: u8 = 71;
 
 /// Entry point of the hidden parser-child mode. `main` calls this, before parsing the command
 /// line, when [`CHILD_ENV`](super::CHILD_ENV) is set. Runs the test parser when
-/// [`TEST_PARSER_ENV`] is `1` in the child's environment (only tests set it), else the production
-/// parser.
+/// [`TEST_PARSER_ENV`] is `1` in the child's environment (only tests set it; only a build with
+/// the `test-support` feature has it), else the production parser.
 pub fn child_main() -> ExitCode {
-    if std::env::var_os(TEST_PARSER_ENV).is_some_and(|v| v == "1") {
-        let weaken = std::env::var(WEAKEN_ENV).unwrap_or_default();
+    #[cfg(feature = "test-support")]
+    if std::env::var_os(super::TEST_PARSER_ENV).is_some_and(|v| v == "1") {
+        let weaken = std::env::var(super::WEAKEN_ENV).unwrap_or_default();
         let skip = |layer: &str| weaken.split(',').any(|w| w.trim() == layer);
         let layers = Layers {
             namespaces: !skip("namespaces"),
             landlock: !skip("landlock"),
         };
-        return run(test_parser::parse, layers);
+        return run(super::test_parser::parse, layers);
     }
     child_main_with(PRODUCTION_PARSER)
 }

@@ -36,6 +36,7 @@ mod pool;
 mod process;
 pub(crate) mod protocol;
 mod sys;
+#[cfg(any(test, feature = "test-support"))]
 mod test_parser;
 
 pub use budget::{machine_memory_bytes, ParserBudget, MIN_CHILD_BYTES};

@@ -181,4 +181,3 @@ impl RedisBackend {
         Ok(int(&v).unwrap_or(0).max(0) as u64)
     }
 }
-
