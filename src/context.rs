@@ -2,7 +2,8 @@
 //!
 //! Storage, queue, artifacts and events do not know each other; this struct is where they
 //! meet, and the API handlers and the tasks receive it. The backends are chosen by
-//! configuration alone (DESIGN §1): Postgres or SQLite, Redis or in-process, S3 or local disk.
+//! configuration alone (docs/architecture.md#one-binary-two-modes): Postgres or SQLite, Redis or
+//! in-process, S3 or local disk.
 
 use crate::artifacts::ArtifactStore;
 use crate::config::Config;
