@@ -1,4 +1,5 @@
-//! Settings: command-line flag > environment > `provis.toml` > built-in default (DESIGN §2).
+//! Settings: command-line flag > environment > `provis.toml` > built-in default
+//! (docs/operations.md#settings).
 //!
 //! Every setting is declared once in [`KEYS`] with its TOML key, the environment names that
 //! set it (the old runbook's names keep working) and its default. Loading collects raw

@@ -1,8 +1,8 @@
 //! The one table that maps errors to an HTTP status and a stable error code.
 //!
 //! Handlers never pick status codes: they return [`ApiError`] built from an [`ErrorCode`],
-//! and every rejection reaches the client as `{"error":{"code","message"}}` (DESIGN §7).
-//! 5xx answers carry a generic message; the cause is logged once, here.
+//! and every rejection reaches the client as `{"error":{"code","message"}}`
+//! (docs/http-api.md#errors). 5xx answers carry a generic message; the cause is logged once, here.
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use serde::Serialize;

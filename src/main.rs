@@ -5,7 +5,8 @@
 #![deny(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    // A parser child (DESIGN §9) is this binary re-executed; it must not parse the command line.
+    // A parser child (docs/pipeline.md#the-parser-sandbox) is this binary re-executed; it must not
+    // parse the command line.
     if std::env::var_os(provis::sandbox::CHILD_ENV).is_some() {
         return provis::sandbox::child_main();
     }

@@ -15,7 +15,7 @@ sides). Unresolved imports are not edges. Only edges leaving files that both sid
 compared; files analysed by one side only are listed first.
 
 Each difference is labelled by the first rule of RULES_* that explains it under provis's edge
-policy (DESIGN §8) or a documented behaviour of the tool; the rest are UNEXPLAINED. The exit
+policy (docs/pipeline.md) or a documented behaviour of the tool; the rest are UNEXPLAINED. The exit
 status is 1 when anything is unexplained.
 """
 
@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 UNEXPLAINED = "UNEXPLAINED"
-# DESIGN §8 discovery: folders provis never reads (kept in step with src/pipeline/discover.rs).
+# docs/pipeline.md#discovery: folders provis never reads (kept in step with src/pipeline/discover.rs).
 IGNORED_DIRS = {
     "node_modules", ".git", ".svn", ".hg", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
     ".pytest_cache", "dist", "build", ".next", ".nuxt", "coverage", ".cache", ".turbo",
@@ -330,7 +330,7 @@ def dc_ambient_module(d, ctx):
 RULES_DEPCRUISE = [
     (
         "triple-slash-directive",
-        "`/// <reference path|types>` is a compiler directive, not an import: DESIGN §8 lists "
+        "`/// <reference path|types>` is a compiler directive, not an import: docs/pipeline.md lists "
         "the import forms provis records (ESM, re-export, import(), require(), import = "
         "require(), type-only) and this is not one; dependency-cruiser records it as `tsd`",
         dc_triple_slash,
@@ -338,7 +338,7 @@ RULES_DEPCRUISE = [
     (
         "package-self-reference",
         "the package imports itself by its own name (`zod/v4` inside zod): Node resolves a "
-        "self-reference through the package's own `exports` and provis does too (DESIGN §8: "
+        "self-reference through the package's own `exports` and provis does too (docs/pipeline.md: "
         "JS as Node does, package.json exports) — an internal edge; dependency-cruiser leaves "
         "it unresolved, i.e. an external package",
         dc_self_reference,
@@ -346,7 +346,7 @@ RULES_DEPCRUISE = [
     (
         "build-output-ignored",
         "dependency-cruiser resolved the import into dist/build output (a `main`/`module` "
-        "field, or a path), a folder provis's discovery ignores (DESIGN §8), so that file is "
+        "field, or a path), a folder provis's discovery ignores (docs/pipeline.md), so that file is "
         "no node of provis; provis resolves the same statement to the package's `source` entry "
         "or leaves it unresolved",
         dc_build_output,
@@ -355,13 +355,13 @@ RULES_DEPCRUISE = [
         "declaration-file-order",
         "a TypeScript file imports `./x` (or `./x.js`) where x.js and x.d.ts sit side by side: "
         "the TypeScript compiler reads x.d.ts and provis follows it for TypeScript importers "
-        "(DESIGN §8: JS/TS as Node/TypeScript do); dependency-cruiser takes x.js",
+        "(docs/pipeline.md: JS/TS as Node/TypeScript do); dependency-cruiser takes x.js",
         dc_declaration_order,
     ),
     (
         "ambient-module-block",
         "the import sits inside a `declare module \"x\" { … }` block of a declaration file: "
-        "TypeScript resolves it and provis records it (a type-only import, DESIGN §8); "
+        "TypeScript resolves it and provis records it (a type-only import, docs/pipeline.md); "
         "dependency-cruiser reads only top-level statements",
         dc_ambient_module,
     ),
@@ -438,7 +438,7 @@ def module_root(fact, path):
 
 def vendored_module(fact, path, ctx):
     """`path` is the module `fact` names, under a source root other than grimp's, and the name
-    is not the standard library's (which no such root may shadow: DESIGN §8 resolves as the
+    is not the standard library's (which no such root may shadow: docs/pipeline.md resolves as the
     interpreter does, and installed code comes after the stdlib on sys.path)."""
     return (
         path not in ctx["t_files"]
@@ -473,7 +473,7 @@ RULES_GRIMP = [
     (
         "other-source-root",
         "the module is a file of the snapshot under another source root (a vendored folder "
-        "such as setuptools/_vendor, whose packages make it a root: DESIGN §8 'each top "
+        "such as setuptools/_vendor, whose packages make it a root: docs/pipeline.md 'each top "
         "package'), so provis gives an internal edge; grimp builds only the packages it is "
         "given and counts every other import as an external package",
         gr_other_source_root,
@@ -481,7 +481,7 @@ RULES_GRIMP = [
     (
         "namespace-subpackage",
         "a folder without __init__.py inside a package is a PEP 420 namespace subpackage "
-        "(`flask/sansio/`): Python imports its modules and provis resolves to them (DESIGN §8: "
+        "(`flask/sansio/`): Python imports its modules and provis resolves to them (docs/pipeline.md: "
         "namespace packages); grimp only walks folders with __init__.py, so it does not know "
         "these modules and files the import under a package above them (the top-level one)",
         gr_namespace_subpackage,

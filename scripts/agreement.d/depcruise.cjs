@@ -1,5 +1,5 @@
 // dependency-cruiser configuration for the agreement check (scripts/agreement), configured as
-// fairly as the tool allows against provis's edge policy (DESIGN §8):
+// fairly as the tool allows against provis's edge policy (docs/pipeline.md#import-resolution):
 // - tsPreCompilationDeps: keep type-only imports (provis: edges of kind `type`);
 // - the package's own tsconfig.json when there is one (baseUrl/paths as provis reads them);
 // - combinedDependencies: package.json dependencies of parent folders count too;

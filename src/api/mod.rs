@@ -10,6 +10,8 @@
 //! ([`openapi`]) lists every route the server answers.
 
 pub mod browse;
+#[cfg(test)]
+mod docs_page;
 pub mod middleware;
 pub mod model;
 pub mod ops;

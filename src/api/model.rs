@@ -1,4 +1,4 @@
-//! The shapes of the API's answers (DESIGN §7), as typed structs.
+//! The shapes of the API's answers (docs/http-api.md), as typed structs.
 //!
 //! Handlers answer these and nothing else, so the OpenAPI document ([`super::openapi`]) is
 //! generated from the very types that are serialised: a field added here is documented, and

@@ -1,4 +1,4 @@
-//! One function per endpoint of DESIGN §7: extract, call one service, answer a DTO.
+//! One function per endpoint of docs/http-api.md: extract, call one service, answer a DTO.
 //!
 //! Each handler carries its OpenAPI description (`#[utoipa::path]`): parameters, every
 //! answer and its body type ([`super::model`], the error envelope for errors).

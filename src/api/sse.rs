@@ -1,4 +1,4 @@
-//! `GET /jobs/{job_id}/events`: a job's events as Server-Sent Events (DESIGN §5).
+//! `GET /jobs/{job_id}/events`: a job's events as Server-Sent Events (docs/events.md).
 //!
 //! The `events` table is the record and the live bus is the doorbell: the stream replays
 //! from the table after the client's last id, then follows the bus; a gap (a missed or

@@ -16,8 +16,8 @@ use super::ArtifactError;
 /// Longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// The kinds of artifact a snapshot has (DESIGN §6); the wire name is the `kind` column and the
-/// file stem of the key.
+/// The kinds of artifact a snapshot has (docs/artifacts.md); the wire name is the `kind` column and
+/// the file stem of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArtifactKind {

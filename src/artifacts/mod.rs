@@ -1,4 +1,5 @@
-//! Create-only, versioned artifact storage on S3 or the local disk (DESIGN §1, §6).
+//! Create-only, versioned artifact storage on S3 or the local disk (docs/architecture.md,
+//! docs/artifacts.md#storage).
 //!
 //! One [`ArtifactStore`] hides the backend: [`ArtifactStore::s3`] for a bucket (AWS, MinIO, moto)
 //! or [`ArtifactStore::local`] for files under a directory; keys are the same relative paths in

@@ -1,4 +1,4 @@
-//! The durable event log of a job (DESIGN §5): `seq` is 1, 2, 3… per job, with no gaps.
+//! The durable event log of a job (docs/events.md): `seq` is 1, 2, 3… per job, with no gaps.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

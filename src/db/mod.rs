@@ -1,4 +1,5 @@
-//! State through Diesel: Postgres (cluster) or SQLite (embedded) behind one schema (DESIGN §3).
+//! State through Diesel: Postgres (cluster) or SQLite (embedded) behind one schema
+//! (docs/architecture.md#state).
 //!
 //! # Design
 //! - [`Db`] is a cheap-to-clone handle over one of two pools: deadpool of `AsyncPgConnection`

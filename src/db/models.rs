@@ -1,7 +1,7 @@
 //! Row structs (what queries return) and input structs (what callers pass in).
 //!
 //! Rows derive `Serialize` so the API and the runbook tooling can show them as they are; the
-//! wire DTOs of DESIGN §7 are built from them elsewhere. Ids are `uuid::Uuid`, times
+//! wire DTOs of docs/http-api.md are built from them elsewhere. Ids are `uuid::Uuid`, times
 //! `DateTime<Utc>`, JSON columns `serde_json::Value`.
 
 use chrono::{DateTime, Utc};
@@ -67,7 +67,8 @@ pub struct Job {
     /// The snapshot the job builds (or re-used, on a cache hit).
     #[diesel(deserialize_as = DbOpt<DbUuid>)]
     pub snapshot_id: Option<Uuid>,
-    /// Current phase (DESIGN §5): `queued`, `acquiring`, …, `done` or `failed`.
+    /// Current phase (docs/events.md#phases-and-percentages): `queued`, `acquiring`, …, `done` or
+    /// `failed`.
     pub phase: String,
     /// Progress 0..=100.
     pub pct: i32,
@@ -380,7 +381,7 @@ pub struct NewArtifact {
     pub generator_version: String,
 }
 
-/// One stored event of a job (DESIGN §5).
+/// One stored event of a job (docs/events.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct EventRow {

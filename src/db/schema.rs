@@ -1,4 +1,4 @@
-//! The one Diesel schema for both backends, written by hand (DESIGN §3).
+//! The one Diesel schema for both backends, written by hand (docs/architecture.md#state).
 //!
 //! `diesel print-schema` cannot be used: it needs libpq and knows nothing of the custom
 //! [`PUuid`](super::types::PUuid), [`PTimestamptz`](super::types::PTimestamptz) and

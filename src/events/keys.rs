@@ -1,5 +1,6 @@
 //! Redis key and field names of the status overlay and event streams: the only place they are
-//! formed (DESIGN §5). A bus-wide prefix (empty in production) isolates tests and deployments.
+//! formed (docs/events.md#where-they-live). A bus-wide prefix (empty in production) isolates tests
+//! and deployments.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Live job status and live event streams (DESIGN §5), on Redis or in-process.
+//! Live job status and live event streams (docs/events.md), on Redis or in-process.
 //!
 //! This module does not know the database. Durability is the caller's: it inserts the event
 //! into the `events` table (allocating `seq` there), and only after the commit calls
@@ -93,7 +93,8 @@ pub const TERMINAL_FIELD: &str = "terminal";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    /// Unique id (the `events` row id).
+    /// The wire id: the `seq` as a string wherever events are recorded and replayed
+    /// (`tasks::progress`, the SSE endpoint); [`Event::new`] makes a UUID v7 instead.
     pub id: String,
     /// Per-job sequence number from 1; the SSE `id:` and `Last-Event-ID`.
     pub seq: i64,

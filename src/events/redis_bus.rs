@@ -1,4 +1,5 @@
-//! Redis backend (cluster mode): the status hash and the event stream of DESIGN §5.
+//! Redis backend (cluster mode): the status hash and the event stream of
+//! docs/events.md#where-they-live.
 //!
 //! Short commands go through a deadpool pool whose connections time out after a few seconds.
 //! A subscriber follows its stream with `XREAD BLOCK` on a dedicated connection with **no**

@@ -1,8 +1,9 @@
-//! Optional LLM summaries (DESIGN §2, §6 `summaries`): an OpenAI-compatible chat-completions
-//! client with a rate limit shared by every worker, a cache, secret redaction and a per-job
-//! token budget. The LLM only ever *improves* summaries: when it is not configured, down,
-//! slow, rate limited, out of budget or answering nonsense, the file keeps its deterministic
-//! summary and the job gets a `warning`; nothing here fails a job.
+//! Optional LLM summaries (settings in docs/operations.md, the `summaries` document in
+//! docs/artifacts.md#summaries): an OpenAI-compatible chat-completions client with a rate limit
+//! shared by every worker, a cache, secret redaction and a per-job token budget. The LLM only ever
+//! *improves* summaries: when it is not configured, down, slow, rate limited, out of budget or
+//! answering nonsense, the file keeps its deterministic summary and the job gets a `warning`;
+//! nothing here fails a job.
 //!
 //! # Flow per file (see [`summarize`])
 //! 1. Only parsed code files (js/ts/py) with text are sent; the rest keep their deterministic

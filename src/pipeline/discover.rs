@@ -1,5 +1,5 @@
-//! Discovery (DESIGN §8): which paths of a snapshot become files of the map, and their
-//! language.
+//! Discovery (docs/pipeline.md#discovery): which paths of a snapshot become files of the map, and
+//! their language.
 //!
 //! Paths are normalised to repo-relative `/`-separated form and sorted. Ignored, and counted
 //! by reason: anything under a vendored, generated or tool directory ([`IGNORED_DIRS`], at any

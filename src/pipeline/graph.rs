@@ -1,5 +1,5 @@
-//! The dependency graph artifact (DESIGN §6) built from resolved [`FileRecord`]s, and the
-//! [`Resolution`] every resolver reports.
+//! The dependency graph artifact (docs/artifacts.md#graph) built from resolved [`FileRecord`]s, and
+//! the [`Resolution`] every resolver reports.
 //!
 //! Resolvers (Python here, JS/TS in `pipeline::js`) only fill the resolution fields of each
 //! [`Import`] (`resolved`, `external`, `package`, `unresolvedReason`), most simply through

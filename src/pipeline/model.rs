@@ -1,4 +1,4 @@
-//! The records the pipeline produces, in the wire shape of DESIGN §6 (camelCase JSON).
+//! The records the pipeline produces, in the wire shape of docs/artifacts.md (camelCase JSON).
 //!
 //! These types are shared by the parser, the resolver, the graph builder and the artifact
 //! writers, so every stage agrees on one shape.
@@ -185,7 +185,7 @@ pub struct FileWarning {
     pub message: String,
 }
 
-/// Everything provis knows about one file of a snapshot (DESIGN §6 FileRecord).
+/// Everything provis knows about one file of a snapshot (FileRecord in docs/artifacts.md#files).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRecord {

@@ -53,7 +53,7 @@ impl Plan {
     }
 }
 
-/// Applies the discovery rules (DESIGN §8) to a manifest.
+/// Applies the discovery rules (docs/pipeline.md#discovery) to a manifest.
 pub fn plan(entries: &[ManifestEntry], max_file_bytes: u64) -> Plan {
     let found = discover::discover(entries.iter().map(|e| (e.path.as_str(), e.size)));
     let by_path: HashMap<&str, &ManifestEntry> =

@@ -1,4 +1,5 @@
-//! Every Redis key the queue touches, built in one place (Python RQ 3.x layout, DESIGN §4).
+//! Every Redis key the queue touches, built in one place (Python RQ 3.x layout,
+//! docs/operations.md#queues-and-keys).
 //!
 //! The prefix is `rq` by default and comes from the `rq_key_prefix` setting (env
 //! `RQ_KEY_PREFIX`, the variable Python RQ reads too), so a provis worker and `rq info` started

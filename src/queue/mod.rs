@@ -1,4 +1,4 @@
-//! Task queues and the worker runtime (DESIGN §4).
+//! Task queues and the worker runtime (docs/operations.md#queues-and-keys).
 //!
 //! Two backends behind one worker runtime:
 //! - [`RedisBackend`]: Redis lists in Python RQ 3.x's key layout with JSON job data, so

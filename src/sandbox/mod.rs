@@ -1,4 +1,5 @@
-//! The parser sandbox (DESIGN §9): parsing runs in child processes of the same binary.
+//! The parser sandbox (docs/pipeline.md#the-parser-sandbox, limits in
+//! docs/operations.md#limits-and-safety): parsing runs in child processes of the same binary.
 //!
 //! Parsers are pure functions, but they read hostile bytes: a file can make one loop, recurse
 //! until the stack ends, allocate without bound or hit a bug that aborts. In a child process any

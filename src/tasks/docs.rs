@@ -1,4 +1,4 @@
-//! Typed artifact documents (DESIGN §6) as the stages write and read them.
+//! Typed artifact documents (docs/artifacts.md) as the stages write and read them.
 //!
 //! Written straight from the stages' own data (shared through `Arc`s, so a stage can write a
 //! document on a blocking thread and keep using the data) by `serde_json::to_writer`: no

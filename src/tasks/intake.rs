@@ -1,10 +1,11 @@
 //! Accepting a repository: safety checks, content hash, idempotency, and the job that follows.
 //!
 //! `POST /ingest` and `provis analyze` both come through [`submit`]. The zip (or directory)
-//! is inspected before anything is queued — every rule of DESIGN §9, measured on the bytes
-//! actually inflated — so the answer can carry the content hash and whether the snapshot is
-//! a cache hit. A rejected upload still becomes a job, `failed` with the rule's code in
-//! `/status` and a terminal `error` event, so the rejection is on record like any other run.
+//! is inspected before anything is queued — every rule of docs/operations.md#limits-and-safety,
+//! measured on the bytes actually inflated — so the answer can carry the content hash and whether
+//! the snapshot is a cache hit. A rejected upload still becomes a job, `failed` with the rule's
+//! code in `/status` and a terminal `error` event, so the rejection is on record like any other
+//! run.
 
 use super::progress::{self, phase};
 use super::source::DIR_PREFIX;
@@ -43,7 +44,7 @@ pub struct Submission {
     pub upload_bytes: u64,
 }
 
-/// The answer of `POST /ingest` (DESIGN §7).
+/// The answer of `POST /ingest` (docs/http-api.md).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {

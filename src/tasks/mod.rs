@@ -1,4 +1,5 @@
-//! The pipeline's tasks (DESIGN §4), composed from db, artifacts, events and pipeline.
+//! The pipeline's tasks (docs/operations.md#queues-and-keys; the flow in docs/architecture.md),
+//! composed from db, artifacts, events and pipeline.
 //!
 //! upload → ingest → discover → parse_batch ×N → merge → map → summarize → finalize.
 //! Each task reads its job row, checks what an earlier attempt already did, does its step

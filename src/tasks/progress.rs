@@ -12,8 +12,9 @@ use crate::tasks::context::AppContext;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// The phases of a job, in the order a job goes through them (DESIGN §5). The job row and
-/// the wire carry the name ([`Phase::as_str`]); code compares phases, never strings.
+/// The phases of a job, in the order a job goes through them
+/// (docs/events.md#phases-and-percentages). The job row and the wire carry the name
+/// ([`Phase::as_str`]); code compares phases, never strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
     /// Waiting for a worker.
@@ -94,7 +95,7 @@ pub struct Step {
     pub pct: i32,
 }
 
-/// The steps a job reports and their percentages (DESIGN §5).
+/// The steps a job reports and their percentages (docs/events.md#phases-and-percentages).
 pub mod phase {
     use super::{Phase, Step};
 
@@ -196,9 +197,9 @@ pub async fn update(ctx: &AppContext, job_id: Uuid, update: JobUpdate) -> Result
 }
 
 /// Moves a job to a phase: row, overlay, and a `phase` event — once. Phases have strictly
-/// increasing percentages (DESIGN §5), so the move is a raise of `pct`: a re-run of a task
-/// whose phase the job already reached (or passed) applies only `extra` and sends no event,
-/// so neither `/status` nor the stream goes backwards or repeats itself.
+/// increasing percentages (docs/events.md#phases-and-percentages), so the move is a raise of `pct`:
+/// a re-run of a task whose phase the job already reached (or passed) applies only `extra` and
+/// sends no event, so neither `/status` nor the stream goes backwards or repeats itself.
 pub async fn set_phase(
     ctx: &AppContext,
     job_id: Uuid,

@@ -121,7 +121,7 @@ where
     Ok(stored)
 }
 
-/// The storage key of a snapshot's artifact version (DESIGN §6).
+/// The storage key of a snapshot's artifact version (docs/artifacts.md#storage).
 pub fn key_of(
     snapshot: &Snapshot,
     kind: ArtifactKind,

@@ -1,4 +1,5 @@
-//! The reconciler: Postgres is the truth, Redis can be rebuilt from it (DESIGN §4).
+//! The reconciler: Postgres is the truth, Redis can be rebuilt from it
+//! (docs/operations.md#queues-and-keys).
 //!
 //! Redis can lose its data (a restart without persistence, a failover to an empty replica,
 //! `FLUSHALL`). Then the `tasks` table still says which tasks are queued or running, but no

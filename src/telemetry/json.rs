@@ -1,4 +1,5 @@
-//! JSON log lines with the fields of the enclosing spans at the top level (DESIGN §10).
+//! JSON log lines with the fields of the enclosing spans at the top level
+//! (docs/operations.md#traces).
 //!
 //! tracing-subscriber's own JSON format nests span fields under `span`/`spans`, so a log
 //! shipper would have to query `span.job_id`. Here every line is one flat object:

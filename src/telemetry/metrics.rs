@@ -1,10 +1,10 @@
 //! Every Prometheus metric provis exports: names, help text and the exporter.
 //!
-//! Names are the runbook's (DESIGN §10). Each is described here (`promtool check metrics` wants
-//! a HELP line for every metric), and labels come from closed sets (never a job id). The
-//! runbook's duration histograms keep their `_ms` names and buckets; `promtool`'s style lint
-//! flags that abbreviated unit (its only remark on this output), which the runbook's dashboards
-//! and alerts outweigh. Metrics provis adds (HTTP) use base units: seconds.
+//! Names are the runbook's (docs/operations.md#metrics). Each is described here (`promtool check
+//! metrics` wants a HELP line for every metric), and labels come from closed sets (never a job id).
+//! The runbook's duration histograms keep their `_ms` names and buckets; `promtool`'s style lint
+//! flags that abbreviated unit (its only remark on this output), which the runbook's dashboards and
+//! alerts outweigh. Metrics provis adds (HTTP) use base units: seconds.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

@@ -1,4 +1,5 @@
-//! OpenTelemetry traces: one trace per upload, across the API and every worker (DESIGN §10).
+//! OpenTelemetry traces: one trace per upload, across the API and every worker
+//! (docs/operations.md#traces).
 //!
 //! Every `tracing` span is also an OpenTelemetry span (tracing-opentelemetry), so the span of
 //! each HTTP request and of each task execution is exported, with their child spans. The

@@ -1,5 +1,5 @@
-//! The web page (DESIGN §7 `GET /`): a single-page app of plain JavaScript modules, embedded
-//! in the binary so `serve` and `all-in-one` show it with no files beside them and no CDN.
+//! The web page (`GET /`, docs/http-api.md): a single-page app of plain JavaScript modules,
+//! embedded in the binary so `serve` and `all-in-one` show it with no files beside them and no CDN.
 //!
 //! The page talks to the same REST and SSE API as any client (with the bearer token the user
 //! types in, when the server has one). Third-party code is vendored from npm, pinned, with its

@@ -2,7 +2,7 @@
 //!
 //! Everything here is pure: the caller hands in the parsed [`FileRecord`]s, the internal
 //! import edges of the graph and a way to read a file's text, and gets back serde documents
-//! in the wire shape of DESIGN §6. Nothing is specific to any one repository: every name,
+//! in the wire shape of docs/artifacts.md. Nothing is specific to any one repository: every name,
 //! lane and flow comes from detectors over the facts.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Deterministic summaries (DESIGN §6 `summaries`): per file and per capability, built from
+//! Deterministic summaries (docs/artifacts.md#summaries): per file and per capability, built from
 //! the parsed facts and the detections only, so every job has summaries even without an LLM.
 //! Every sentence states a fact that can be checked against the files or graph artifacts.
 

@@ -31,7 +31,8 @@ struct Planned {
     method: CompressionMethod,
 }
 
-/// Checks the zip at `path` against every rule of DESIGN §9 and returns its manifest.
+/// Checks the zip at `path` against every rule of docs/operations.md#limits-and-safety and returns
+/// its manifest.
 ///
 /// Nothing is written anywhere: each file is inflated once through one
 /// [`INFLATE_BUFFER_BYTES`] buffer and hashed as it streams by. Rules on names and metadata

@@ -1,6 +1,6 @@
 //! Ingest: checks an uploaded zip (or a local directory) against the safety rules of
-//! DESIGN §9, and turns it into a [`ZipManifest`]: the accepted files with their sizes and
-//! blake3 hashes, from which the content-addressed `commitHash` is computed.
+//! docs/operations.md#limits-and-safety, and turns it into a [`ZipManifest`]: the accepted files
+//! with their sizes and blake3 hashes, from which the content-addressed `commitHash` is computed.
 //!
 //! Unlike the rest of [`crate::pipeline`], this module reads files — but only the paths its
 //! caller passes in. It never writes anything: a zip is inspected in place (every entry is
@@ -44,8 +44,8 @@
 //! this. Depth is measured on the name as stored (wrapper included), in components, the file
 //! name counted. Entries under the [`HEAVY_DIRS`] (`node_modules`, `.git`, …) are checked
 //! like every other entry but not inflated nor listed: discovery would drop them anyway
-//! (it applies the full DESIGN §8 rules later), and skipping them keeps ingest fast. They are
-//! reported once per directory in [`ZipManifest::skipped`].
+//! (it applies the full rules of docs/pipeline.md#discovery later), and skipping them keeps ingest
+//! fast. They are reported once per directory in [`ZipManifest::skipped`].
 
 mod archive;
 mod dir;
@@ -70,9 +70,9 @@ pub const RATIO_EXEMPT_BYTES: u64 = 4096;
 pub const INFLATE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Directories never inflated nor listed (by name, at any depth). A small, unambiguous subset
-/// of the DESIGN §8 ignore list — vendored packages, VCS metadata, caches, macOS resource
-/// forks — which `pipeline::discover` drops anyway with its full rules. Changing this list
-/// changes commit hashes of trees that contain these directories (a one-time cache miss).
+/// of the ignore list of docs/pipeline.md#discovery — vendored packages, VCS metadata, caches,
+/// macOS resource forks — which `pipeline::discover` drops anyway with its full rules. Changing
+/// this list changes commit hashes of trees that contain these directories (a one-time cache miss).
 pub const HEAVY_DIRS: &[&str] = &[
     ".git",
     ".hg",
@@ -91,7 +91,7 @@ pub const HEAVY_DIRS: &[&str] = &[
     "__MACOSX",
 ];
 
-/// The zip limits of DESIGN §9 (the `ZIP_MAX_*` settings).
+/// The zip limits of docs/operations.md#limits-and-safety (the `ZIP_MAX_*` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZipLimits {
     /// Most entries the central directory may list (files and directories).
@@ -106,7 +106,7 @@ pub struct ZipLimits {
 }
 
 impl Default for ZipLimits {
-    /// The defaults of DESIGN §2: 60000 entries, depth 20, 1 GiB, ratio 200.
+    /// Defaults (docs/operations.md#limits-and-safety): 60000 entries, depth 20, 1 GiB, ratio 200.
     fn default() -> Self {
         ZipLimits {
             max_entries: 60_000,
@@ -281,7 +281,7 @@ pub struct ManifestEntry {
     pub path: String,
     /// Bytes the file inflated to (measured, equal to the header's claim).
     pub size: u64,
-    /// blake3 of the content, lower-case hex (the FileRecord `hash` of DESIGN §6).
+    /// blake3 of the content, lower-case hex (the FileRecord `hash` of docs/artifacts.md#files).
     pub hash: String,
     /// Where to read it from in the zip; `None` for a directory source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,9 +343,9 @@ pub fn inspect_source(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, Zi
     }
 }
 
-/// A repo name from an upload's file name (DESIGN §3): the last path component (`/` or `\`),
-/// without a `.zip` suffix (any case), with every character outside `[A-Za-z0-9._-]` turned
-/// into `-`, runs of `-` collapsed, leading/trailing `-` and `.` trimmed, at most 100
+/// A repo name from an upload's file name (docs/architecture.md#state): the last path component
+/// (`/` or `\`), without a `.zip` suffix (any case), with every character outside `[A-Za-z0-9._-]`
+/// turned into `-`, runs of `-` collapsed, leading/trailing `-` and `.` trimmed, at most 100
 /// characters. Falls back to `"repo"` when nothing is left.
 pub fn repo_name_from_filename(name: &str) -> String {
     const MAX: usize = 100;

@@ -5,8 +5,9 @@
 //!   pass of `oxc_parser` plus one walk of the tree. It never fails: binary content is skipped
 //!   with a reason, invalid UTF-8 and syntax errors become warnings next to whatever could be read.
 //! - [`JsResolver`] resolves those imports against an in-memory view of the snapshot
-//!   ([`SnapshotFiles`]) with `oxc_resolver`, following the edge policy of DESIGN §8;
-//!   [`resolve_all`] completes every JS/TS import of a batch of records.
+//!   ([`SnapshotFiles`]) with `oxc_resolver`, following the edge policy of
+//!   docs/pipeline.md#javascript-and-typescript; [`resolve_all`] completes every JS/TS import of a
+//!   batch of records.
 //!
 //! `oxc_parser` is a recursive-descent parser with no depth limit, so deep nesting costs stack
 //! (1–1.7 KB per nested bracket). Parsing therefore runs on threads with

@@ -1,5 +1,5 @@
 //! JS/TS import resolution as Node and TypeScript do it, over the in-memory snapshot, under the
-//! edge policy of DESIGN §8.
+//! edge policy of docs/pipeline.md#javascript-and-typescript.
 //!
 //! Decisions where tools disagree:
 //! - Node builtins (`fs`, `node:fs`, `fs/promises`) are external packages named `node:<module>`

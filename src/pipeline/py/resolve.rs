@@ -18,7 +18,7 @@
 //! `functools/` package under `src/` or a vendored folder does not, as installed packages come
 //! after the stdlib on `sys.path`).
 //!
-//! **Outcomes** (DESIGN §8 edge policy):
+//! **Outcomes** (the edge policy of docs/pipeline.md#python):
 //! - `import a.b.c` → one target, the file of `a.b.c` (its module or `__init__.py`); no edges
 //!   to `a` or `a.b`.
 //! - `from a import x, y` → for each name, the submodule `a.x` when it exists as a file, else

@@ -1,5 +1,5 @@
 //! Route composition: every route gets its full path through the mounts of every framework,
-//! across files, once imports are resolved (DESIGN §8 "Routes").
+//! across files, once imports are resolved (docs/pipeline.md#routes).
 //!
 //! Parsers record each route with the path its file declares and its unit (`file:owner`,
 //! the router it is declared on), plus the file's [`Wiring`](crate::pipeline::wiring): routers

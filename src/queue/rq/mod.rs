@@ -1,4 +1,5 @@
-//! The Redis backend in Python RQ 3.x's key layout (DESIGN §4), JSON job data only.
+//! The Redis backend in Python RQ 3.x's key layout (docs/operations.md#queues-and-keys), JSON job
+//! data only.
 //!
 //! Every job transition is one Lua script (see [`scripts`]): claim (`LMOVE` in priority order
 //! into `rq:queue:<q>:intermediate`, then start: status, `rq:wip:<q>` entry scored with the

@@ -1,5 +1,5 @@
-//! Capabilities (DESIGN §6): what the code does, end to end, built only from findings and
-//! the import graph.
+//! Capabilities (docs/artifacts.md#capabilities): what the code does, end to end, built only from
+//! findings and the import graph.
 //!
 //! Algorithm:
 //! 1. **Units.** Entry findings become groups. Routes group by the unit developers use (a
