@@ -7,7 +7,7 @@
 //! [`reject_meaning`] stop the build when a code is added without a line here.
 
 use crate::error::ErrorCode;
-use crate::pipeline::ingest::RejectCode;
+use crate::tasks::intake::RejectCode;
 use serde_json::Value;
 use std::fmt::Write as _;
 

@@ -66,7 +66,7 @@ pub async fn run(mut cfg: Config, args: AnalyzeArgs) -> anyhow::Result<()> {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "repo".into());
-        crate::pipeline::ingest::repo_name_from_filename(&base)
+        intake::repo_name_from_filename(&base)
     });
     let input = if meta.is_dir() {
         Input::Dir(args.input.clone())
