@@ -59,6 +59,32 @@ error_codes! {
     Internal => "internal_error", INTERNAL_SERVER_ERROR;
 }
 
+/// The cause a module error keeps when it wraps another library's error of no fixed type (a
+/// task store's backend, a panicked blocking task), so the chain (`{:#}`, `source()`) survives.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A module's error that knows how the API answers it: its code (and so its status, through
+/// [`ErrorCode::status`]) and, for a 503, which dependency is down. `?` in a handler turns it
+/// into an [`ApiError`] through this one mapping; handlers never pick codes for module errors.
+pub trait Coded: std::error::Error {
+    /// The code this error is answered with.
+    fn code(&self) -> ErrorCode;
+    /// What is down (`database`, `storage`, `redis`, `queue`), named in a 503's message.
+    fn dependency(&self) -> &'static str {
+        "a dependency"
+    }
+}
+
+impl<E: Coded> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        match e.code() {
+            ErrorCode::Unavailable => ApiError::unavailable(e.dependency(), &e),
+            ErrorCode::Internal => ApiError::internal(&e),
+            code => ApiError::new(code, e.to_string()),
+        }
+    }
+}
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -13,6 +13,7 @@ use provis::artifacts::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_ZIP,
 };
 use provis::config::S3Settings;
+use provis::error::{Coded as _, ErrorCode};
 use tempfile::TempDir;
 use tokio::io::{AsyncRead, ReadBuf};
 use uuid::Uuid;
@@ -175,7 +176,7 @@ async fn second_write_is_refused(f: Fixture) {
         "{err:?}"
     );
     assert!(!err.retryable());
-    assert_eq!(err.code(), "artifact_exists");
+    assert_eq!(err.code(), ErrorCode::Internal); // a write-once key written twice is a bug
     assert_eq!(f.store.get(&tree).await.unwrap(), &b"first"[..]);
     assert_eq!(f.store.head(&tree).await.unwrap(), Some(5));
 
@@ -461,7 +462,7 @@ async fn streamed_upload_limits_and_input_errors(f: Fixture) {
             matches!(err, ArtifactError::TooLarge { limit: l } if l == limit),
             "{err:?}"
         );
-        assert_eq!(err.code(), "upload_too_large");
+        assert_eq!(err.code(), ErrorCode::UploadTooLarge);
         assert_eq!(f.store.head(&key).await.unwrap(), None);
     }
     // Exactly at the limit is fine.
@@ -681,13 +682,13 @@ async fn s3_unreachable_endpoint_is_a_retryable_error() {
         .expect("the store opens while S3 is unreachable");
     let err = store.check().await.unwrap_err();
     assert!(err.retryable(), "{err:?}");
-    assert_eq!(err.code(), "storage_error");
+    assert_eq!(err.code(), ErrorCode::Unavailable);
     let err = store
         .put_new("k", b"x".to_vec(), "text/plain")
         .await
         .unwrap_err();
     assert!(err.retryable(), "{err:?}");
-    assert_eq!(err.code(), "storage_error");
+    assert_eq!(err.code(), ErrorCode::Unavailable);
 }
 
 #[tokio::test]

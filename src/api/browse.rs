@@ -2,7 +2,7 @@
 //! for clients and the web page.
 
 use super::model::{RepoItem, RepoList, SnapshotItem, SnapshotList};
-use super::routes::{db_err, parse_id};
+use super::routes::parse_id;
 use super::ApiState;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use actix_web::{get, web, HttpResponse};
@@ -67,13 +67,13 @@ pub async fn list_repos(
 ) -> ApiResult<HttpResponse> {
     let (limit, offset) = query.checked()?;
     let db = state.ctx.db();
-    let (rows, total) = db.list_repos(limit, offset).await.map_err(db_err)?;
+    let (rows, total) = db.list_repos(limit, offset).await?;
     let mut repos = Vec::with_capacity(rows.len());
     for r in rows {
-        let (latest, count) = db.list_snapshots(r.id, 1, 0).await.map_err(db_err)?;
+        let (latest, count) = db.list_snapshots(r.id, 1, 0).await?;
         let latest_snapshot = match latest.first() {
             Some(s) => {
-                let job = db.latest_job_of_snapshot(s.id).await.map_err(db_err)?;
+                let job = db.latest_job_of_snapshot(s.id).await?;
                 Some(SnapshotItem::of(s, job.as_ref()))
             }
             None => None,
@@ -120,16 +120,12 @@ pub async fn list_snapshots(
     let db = state.ctx.db();
     let repo = db
         .get_repo(repo_id)
-        .await
-        .map_err(db_err)?
+        .await?
         .ok_or_else(|| ApiError::new(ErrorCode::RepoNotFound, format!("no repo {repo_id}")))?;
-    let (rows, total) = db
-        .list_snapshots(repo_id, limit, offset)
-        .await
-        .map_err(db_err)?;
+    let (rows, total) = db.list_snapshots(repo_id, limit, offset).await?;
     let mut snapshots = Vec::with_capacity(rows.len());
     for s in &rows {
-        let job = db.latest_job_of_snapshot(s.id).await.map_err(db_err)?;
+        let job = db.latest_job_of_snapshot(s.id).await?;
         snapshots.push(SnapshotItem::of(s, job.as_ref()));
     }
     Ok(HttpResponse::Ok().json(SnapshotList {

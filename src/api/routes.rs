@@ -20,16 +20,27 @@ use std::time::Duration;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-pub(super) fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| ApiError::new(what, format!("no such id: {text:?}")))
+/// How `POST /ingest` answers a refused submission: a refusal names the failed job that records
+/// it; the codes are [`IntakeError::code`]'s.
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Rejected {
+                job_id,
+                repo_id,
+                rejection,
+            } => ApiError::refused(rejection.code, rejection.message, job_id, repo_id),
+            e @ IntakeError::BadSettings(_) => {
+                ApiError::new(ErrorCode::InvalidSettings, e.to_string())
+            }
+            IntakeError::Unavailable { what, cause } => ApiError::unavailable(what, cause),
+            e @ IntakeError::Inspection(_) => ApiError::internal(e),
+        }
+    }
 }
 
-pub(super) fn db_err(e: crate::db::DbError) -> ApiError {
-    if e.is_unavailable() {
-        ApiError::unavailable("database", e)
-    } else {
-        ApiError::internal(e)
-    }
+pub(super) fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| ApiError::new(what, format!("no such id: {text:?}")))
 }
 
 /// `POST /ingest`: stream a repository zip in and start its job.
@@ -59,55 +70,19 @@ pub async fn ingest(
 ) -> ApiResult<HttpResponse> {
     let ctx = &state.ctx;
     let max = ctx.cfg().max_upload_bytes;
-    // A declared length far past the limit is refused before reading a byte (multipart
-    // framing adds a little, so allow for it).
-    if let Some(len) = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max.saturating_add(64 * 1024) {
-            return Err(upload::too_large(max));
-        }
-    }
+    upload::refuse_declared_oversize(&req, max)?;
     let spool = ctx.scratch().join(format!("upload-{}.zip", Uuid::new_v4()));
     let _cleanup = RemoveOnDrop(spool.clone());
     let up = upload::receive(payload, &spool, max).await?;
-    let repo = up
-        .repo
-        .clone()
-        .or_else(|| query.repo.clone())
-        .map(|r| intake::repo_name_from_filename(&r))
-        .or_else(|| up.filename.as_deref().map(intake::repo_name_from_filename))
-        .unwrap_or_else(|| "repo".to_string());
-    let settings_text = up.settings.clone().or_else(|| query.settings.clone());
-    let settings = intake::parse_settings(settings_text.as_deref())
-        .map_err(|e| ApiError::new(ErrorCode::InvalidSettings, e.to_string()))?;
+    let settings = up.settings.as_deref().or(query.settings.as_deref());
     let sub = Submission {
+        repo: up.repo_name(query.repo.as_deref()),
+        settings: intake::parse_settings(settings)?,
         input: Input::Zip(spool.clone()),
-        repo,
-        settings,
         upload_bytes: up.bytes,
     };
-    match intake::submit(ctx, sub).await {
-        Ok(accepted) => Ok(HttpResponse::Accepted().json(IngestAccepted::from(accepted))),
-        Err(IntakeError::Rejected {
-            job_id,
-            repo_id,
-            rejection,
-        }) => Err(ApiError::refused(
-            rejection.code,
-            rejection.message,
-            job_id,
-            repo_id,
-        )),
-        Err(IntakeError::BadSettings(m)) => Err(ApiError::new(ErrorCode::InvalidSettings, m)),
-        Err(IntakeError::Backend(m)) => Err(ApiError::unavailable("storage or database", m)),
-        Err(IntakeError::Unavailable { what, message }) => {
-            Err(ApiError::unavailable(what, message))
-        }
-    }
+    let accepted = intake::submit(ctx, sub).await?;
+    Ok(HttpResponse::Accepted().json(IngestAccepted::from(accepted)))
 }
 
 /// Query parameters `POST /ingest` also accepts (the form fields win).
@@ -156,8 +131,7 @@ pub async fn status(
     let job = ctx
         .db()
         .get_job(job_id)
-        .await
-        .map_err(db_err)?
+        .await?
         .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
     Ok(HttpResponse::Ok().json(JobStatus::from(progress::status_of(&job))))
 }
@@ -219,8 +193,7 @@ pub async fn events(
     let ctx = state.ctx.clone();
     ctx.db()
         .get_job(job_id)
-        .await
-        .map_err(db_err)?
+        .await?
         .ok_or_else(|| ApiError::new(ErrorCode::JobNotFound, format!("no job {job_id}")))?;
     // Both are checked (a malformed one is a 400 even when the other is given); the header,
     // which a browser's EventSource sends on reconnect, wins.
@@ -300,7 +273,7 @@ pub async fn list_artifacts(
     let snapshot = snapshot_of(ctx, repo_id, snapshot_id).await?;
     let presign = query.presign.or(query.presign_urls).unwrap_or(false);
     let mut out = Vec::new();
-    for a in ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)? {
+    for a in ctx.db().list_artifacts(snapshot.id).await? {
         if a.ready {
             out.push(artifact_item(ctx, &snapshot, &a, presign).await?);
         }
@@ -319,8 +292,7 @@ async fn snapshot_of(
 ) -> ApiResult<crate::db::Snapshot> {
     ctx.db()
         .get_snapshot(snapshot_id)
-        .await
-        .map_err(db_err)?
+        .await?
         .filter(|s| s.repo_id == repo_id)
         .ok_or_else(|| {
             ApiError::new(
@@ -355,8 +327,7 @@ async fn artifact_item(
     else {
         return Ok(item);
     };
-    let key =
-        crate::tasks::publish::key_of(snapshot, kind, a.version).map_err(ApiError::internal)?;
+    let key = crate::tasks::publish::key_of(snapshot, kind, a.version)?;
     let ttl = Duration::from_secs(ctx.cfg().presign_ttl_s);
     match ctx.artifacts().presign_get(&key, ttl).await {
         Ok(Some(url)) => item.url = Some(url),
@@ -425,8 +396,7 @@ pub async fn artifact(
     })?;
     let snapshot = wanted_snapshot(ctx, repo_id, query.snapshot_id.as_deref()).await?;
     let row = ready_artifact(ctx, &snapshot, kind, query.version).await?;
-    let key =
-        crate::tasks::publish::key_of(&snapshot, kind, row.version).map_err(ApiError::internal)?;
+    let key = crate::tasks::publish::key_of(&snapshot, kind, row.version)?;
     let bytes = ctx.artifacts().get(&key).await.map_err(|e| match e {
         ArtifactError::NotFound { .. } => ApiError::new(
             ErrorCode::ArtifactNotFound,
@@ -449,23 +419,17 @@ async fn wanted_snapshot(
 ) -> ApiResult<crate::db::Snapshot> {
     ctx.db()
         .get_repo(repo_id)
-        .await
-        .map_err(db_err)?
+        .await?
         .ok_or_else(|| ApiError::new(ErrorCode::RepoNotFound, format!("no repo {repo_id}")))?;
     let found = match snapshot_id {
         Some(s) => {
             let id = parse_id(s, ErrorCode::SnapshotNotFound)?;
             ctx.db()
                 .get_snapshot(id)
-                .await
-                .map_err(db_err)?
+                .await?
                 .filter(|s| s.repo_id == repo_id)
         }
-        None => ctx
-            .db()
-            .latest_completed_snapshot(repo_id)
-            .await
-            .map_err(db_err)?,
+        None => ctx.db().latest_completed_snapshot(repo_id).await?,
     };
     found.ok_or_else(|| {
         ApiError::new(
@@ -482,7 +446,7 @@ async fn ready_artifact(
     kind: ArtifactKind,
     version: Option<i32>,
 ) -> ApiResult<crate::db::Artifact> {
-    let rows = ctx.db().list_artifacts(snapshot.id).await.map_err(db_err)?;
+    let rows = ctx.db().list_artifacts(snapshot.id).await?;
     rows.into_iter()
         .filter(|a| a.ready && a.kind == kind.as_str())
         .filter(|a| version.is_none_or(|v| v == a.version))

@@ -6,7 +6,9 @@
 //! name is not trusted.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::tasks::intake;
 use actix_multipart::Multipart;
+use actix_web::HttpRequest;
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -32,6 +34,33 @@ pub struct ReceivedUpload {
     pub repo: Option<String>,
     /// The `settings` field (JSON text).
     pub settings: Option<String>,
+}
+
+impl ReceivedUpload {
+    /// The repository's name: the form's `repo`, else the query's, else the zip's file name,
+    /// else `repo`; each normalised as [`intake::repo_name_from_filename`] does.
+    pub fn repo_name(&self, query_repo: Option<&str>) -> String {
+        self.repo
+            .as_deref()
+            .or(query_repo)
+            .or(self.filename.as_deref())
+            .map(intake::repo_name_from_filename)
+            .unwrap_or_else(|| "repo".to_string())
+    }
+}
+
+/// Refuses (413) a request whose declared length is far past the limit before a byte is read;
+/// multipart framing adds a little, so 64 KiB of slack are allowed for it.
+pub fn refuse_declared_oversize(req: &HttpRequest, max: u64) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max.saturating_add(64 * 1024) => Err(too_large(max)),
+        _ => Ok(()),
+    }
 }
 
 /// Reads the multipart body into `dest` (a file path in a directory that exists).

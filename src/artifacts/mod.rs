@@ -129,20 +129,27 @@ impl ArtifactError {
             | ArtifactError::Config(_) => false,
         }
     }
+}
 
-    /// Stable error code for API error bodies and logs.
-    pub fn code(&self) -> &'static str {
+/// How the API answers a storage error: a missing object is a 404, an oversized stream a 413,
+/// the store being down a 503; a broken key, an overwrite or a bad configuration are bugs (500).
+impl crate::error::Coded for ArtifactError {
+    fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
         match self {
-            ArtifactError::AlreadyExists { .. } => "artifact_exists",
-            ArtifactError::NotFound { .. } => "artifact_not_found",
-            ArtifactError::InvalidKey { .. } => "invalid_artifact_key",
-            ArtifactError::TooLarge { .. } => "upload_too_large",
-            ArtifactError::Input(_) => "upload_read_failed",
+            ArtifactError::NotFound { .. } => ErrorCode::ArtifactNotFound,
+            ArtifactError::TooLarge { .. } => ErrorCode::UploadTooLarge,
+            ArtifactError::Input(_) => ErrorCode::BadRequest,
             ArtifactError::Io { .. }
             | ArtifactError::Backend { .. }
-            | ArtifactError::BucketVanished { .. } => "storage_error",
-            ArtifactError::Config(_) => "storage_config",
+            | ArtifactError::BucketVanished { .. } => ErrorCode::Unavailable,
+            ArtifactError::AlreadyExists { .. }
+            | ArtifactError::InvalidKey { .. }
+            | ArtifactError::Config(_) => ErrorCode::Internal,
         }
+    }
+    fn dependency(&self) -> &'static str {
+        "storage"
     }
 }
 

@@ -206,6 +206,20 @@ impl DbError {
     }
 }
 
+/// Unreachable or cancelled: 503 naming the database; anything else is a 500.
+impl crate::error::Coded for DbError {
+    fn code(&self) -> crate::error::ErrorCode {
+        if self.is_unavailable() {
+            crate::error::ErrorCode::Unavailable
+        } else {
+            crate::error::ErrorCode::Internal
+        }
+    }
+    fn dependency(&self) -> &'static str {
+        "database"
+    }
+}
+
 /// Result alias of the state layer.
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 

@@ -203,6 +203,22 @@ pub enum EventError {
     Config(String),
 }
 
+/// Redis trouble is a 503 naming Redis; a corrupt entry, an encoding error or a bad
+/// configuration is a bug (500).
+impl crate::error::Coded for EventError {
+    fn code(&self) -> crate::error::ErrorCode {
+        match self {
+            EventError::Redis(_) | EventError::Pool(_) => crate::error::ErrorCode::Unavailable,
+            EventError::Corrupt { .. } | EventError::Json(_) | EventError::Config(_) => {
+                crate::error::ErrorCode::Internal
+            }
+        }
+    }
+    fn dependency(&self) -> &'static str {
+        "redis"
+    }
+}
+
 impl EventError {
     /// Whether the same call may succeed later (connection trouble), for task retry decisions.
     pub fn retryable(&self) -> bool {

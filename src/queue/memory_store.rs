@@ -78,7 +78,7 @@ impl MemoryTaskStore {
         let row =
             g.1.iter_mut()
                 .find(|r| r.env.task_id == task_id)
-                .ok_or_else(|| QueueError::Store(format!("no task {task_id}")))?;
+                .ok_or_else(|| QueueError::store(format!("no task {task_id}")))?;
         Ok(f(row))
     }
 }

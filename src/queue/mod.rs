@@ -72,9 +72,11 @@ pub enum QueueError {
     /// Redis could not be reached or refused a command.
     #[error("redis: {0}")]
     Redis(deadpool_redis::redis::RedisError),
-    /// The task store (the `tasks` table in embedded mode) failed.
+    /// The task store (the `tasks` table in embedded mode) failed. The store's own error is
+    /// kept, typed (`downcast_ref::<DbError>()`), as the queue does not know the database's
+    /// error type; like `Redis`, it is in the message, not `source()`, so `{:#}` chains read once.
     #[error("task store: {0}")]
-    Store(String),
+    Store(crate::error::BoxError),
     /// Two task types registered under one wire name.
     #[error("task {0:?} is registered twice")]
     DuplicateTask(String),
@@ -90,6 +92,27 @@ pub enum QueueError {
     /// Redis answered a script with something unexpected.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+}
+
+/// The queue's backend (Redis, or the task store) being down is a 503 naming the queue; the
+/// other errors are misconfigurations or bugs (500).
+impl crate::error::Coded for QueueError {
+    fn code(&self) -> crate::error::ErrorCode {
+        match self {
+            QueueError::Redis(_) | QueueError::Store(_) => crate::error::ErrorCode::Unavailable,
+            _ => crate::error::ErrorCode::Internal,
+        }
+    }
+    fn dependency(&self) -> &'static str {
+        "queue"
+    }
+}
+
+impl QueueError {
+    /// A task store failure with a message of its own (no underlying error).
+    pub fn store(message: impl Into<String>) -> Self {
+        QueueError::Store(message.into().into())
+    }
 }
 
 // Not `#[from]`: the message already carries the cause, so `{:#}` chains stay readable.

@@ -12,6 +12,7 @@ use super::source::DIR_PREFIX;
 use super::{enqueue, INGEST};
 use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP};
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
+use crate::error::{BoxError, ErrorCode};
 use crate::events::types;
 use crate::pipeline::ingest::{self, ZipLimits, ZipManifest, ZipRejection};
 /// Intake owns how an upload is named and refused: the API reads both from here.
@@ -78,38 +79,49 @@ pub enum IntakeError {
     /// `settings` was not a JSON object.
     #[error("settings must be a JSON object: {0}")]
     BadSettings(String),
-    /// A backend failed; the client may retry.
-    #[error("{0}")]
-    Backend(String),
-    /// A named dependency failed (`database`, `storage`, `redis`: the error-metric components); the client
-    /// may retry. No job is left waiting: one created before the failure is marked failed.
-    #[error("{what}: {message}")]
+    /// A named dependency failed (`database`, `storage`, `redis`: the error-metric components;
+    /// `disk` when the spooled upload could not be read back); the client may retry. No job is
+    /// left waiting: one created before the failure is marked failed.
+    #[error("{what}: {cause}")]
     Unavailable {
         /// What is down, for the 503's message.
         what: &'static str,
-        /// The cause (logged, not shown).
-        message: String,
+        /// The dependency's own error, typed (logged, not shown).
+        cause: BoxError,
     },
+    /// The archive's inspection did not finish (its blocking task panicked): a bug, 500.
+    #[error("the archive's inspection did not finish: {0}")]
+    Inspection(tokio::task::JoinError),
 }
 
-fn backend<E: std::fmt::Display>(e: E) -> IntakeError {
-    IntakeError::Backend(e.to_string())
+impl IntakeError {
+    /// The code the API answers with; a refusal is answered with its rule's own code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            IntakeError::Rejected { rejection, .. } => ErrorCode::Refused(rejection.code),
+            IntakeError::BadSettings(_) => ErrorCode::InvalidSettings,
+            IntakeError::Unavailable { .. } => ErrorCode::Unavailable,
+            IntakeError::Inspection(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// `what` is down; its own error is kept.
+fn down<E: Into<BoxError>>(what: &'static str) -> impl FnOnce(E) -> IntakeError {
+    move |e| IntakeError::Unavailable {
+        what,
+        cause: e.into(),
+    }
 }
 
 /// The database failed.
-fn db_down<E: std::fmt::Display>(e: E) -> IntakeError {
-    IntakeError::Unavailable {
-        what: "database",
-        message: e.to_string(),
-    }
+fn db_down<E: std::error::Error + Send + Sync + 'static>(e: E) -> IntakeError {
+    down("database")(e)
 }
 
 /// The object storage failed.
-fn storage<E: std::fmt::Display>(e: E) -> IntakeError {
-    IntakeError::Unavailable {
-        what: "storage",
-        message: e.to_string(),
-    }
+fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> IntakeError {
+    down("storage")(e)
 }
 
 /// Parses the `settings` field: absent = `{}`; otherwise a JSON object.
@@ -155,7 +167,7 @@ async fn inspect(
         Input::Dir(p) => ingest::inspect_dir(&p, &limits),
     })
     .await
-    .map_err(|e| IntakeError::Backend(format!("inspection panicked: {e}")))
+    .map_err(IntakeError::Inspection)
 }
 
 /// Accepts a repository: inspects it, records repo/snapshot/job, stores the upload, and either
@@ -170,7 +182,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
         Ok(m) => m,
         Err(rejection) => {
             if rejection.code.is_transient() {
-                return Err(IntakeError::Backend(rejection.to_string()));
+                return Err(down("disk")(rejection));
             }
             let mut new = NewJob::new(repo.id);
             new.id = Some(job_id);
@@ -232,7 +244,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
         // Twice at most: a bucket that vanished is created again by the second try.
         let mut vanished = false;
         loop {
-            let file = tokio::fs::File::open(path).await.map_err(backend)?;
+            let file = tokio::fs::File::open(path).await.map_err(down("disk"))?;
             match ctx
                 .artifacts()
                 .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
@@ -318,10 +330,7 @@ async fn start(
             Ok(()) => QUEUE,
             Err(_) => "database",
         };
-        return Err(IntakeError::Unavailable {
-            what,
-            message: e.to_string(),
-        });
+        return Err(down(what)(e));
     }
     Ok(())
 }

@@ -27,13 +27,13 @@ impl DbTaskStore {
 }
 
 fn err(e: crate::db::DbError) -> QueueError {
-    QueueError::Store(e.to_string())
+    QueueError::Store(Box::new(e))
 }
 
 /// The row of a task as stored in `payload`.
 fn envelope_of(task: &crate::db::Task) -> Result<Envelope, QueueError> {
     let mut env: Envelope = serde_json::from_value(task.payload.clone())
-        .map_err(|e| QueueError::Store(format!("task {} has a corrupt envelope: {e}", task.id)))?;
+        .map_err(|e| QueueError::store(format!("task {} has a corrupt envelope: {e}", task.id)))?;
     env.attempt = task.attempt.max(0) as u32;
     Ok(env)
 }
@@ -47,7 +47,7 @@ impl TaskStore for DbTaskStore {
         max_attempts: u32,
         available_at: DateTime<Utc>,
     ) -> Result<bool, QueueError> {
-        let payload = serde_json::to_value(env).map_err(|e| QueueError::Store(e.to_string()))?;
+        let payload = serde_json::to_value(env).map_err(|e| QueueError::Store(Box::new(e)))?;
         let row = self
             .db
             .insert_task(NewTask {
