@@ -217,4 +217,22 @@ mod tests {
         assert_eq!(refused.as_str(), "not_a_zip");
         assert_eq!(ErrorCode::JobNotFound.as_str(), "job_not_found");
     }
+
+    #[test]
+    fn module_errors_answer_with_their_own_code() {
+        use crate::artifacts::ArtifactError;
+        let missing = ApiError::from(ArtifactError::NotFound { key: "k".into() });
+        assert_eq!(missing.code, ErrorCode::ArtifactNotFound);
+        let down = ApiError::from(ArtifactError::Backend {
+            message: "connection refused".into(),
+            status: None,
+            retryable: true,
+        });
+        assert_eq!(down.code, ErrorCode::Unavailable);
+        assert_eq!(down.message, "storage is unavailable");
+        let store = crate::queue::QueueError::store("no task 7");
+        assert_eq!(ApiError::from(store).message, "queue is unavailable");
+        let bug = ApiError::from(ArtifactError::Config("no bucket".into()));
+        assert_eq!(bug.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

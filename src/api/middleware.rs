@@ -178,18 +178,11 @@ where
     };
 
     Box::pin(async move {
-        let mut res = match next {
+        let res = match next {
             Next::Ready(r) => r.map_into_right_body(),
             Next::Call(fut) => fut.instrument(span.clone()).await?.map_into_left_body(),
         };
-        if method == Method::HEAD {
-            res = res.map_body(|_, body| EitherBody::right(BoxBody::new(HeadBody(body.size()))));
-        }
-        if let Some(origin) = origin {
-            let headers = res.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-        }
+        let res = dress(res, method == Method::HEAD, origin);
         let done = Answered {
             method: &method,
             method_label,
@@ -201,6 +194,24 @@ where
         done.record(&span);
         Ok(res)
     })
+}
+
+/// What every answer gets on its way out: a HEAD request's body is dropped (its size kept for
+/// `Content-Length`), and an allowed origin is named with `Vary: Origin`.
+fn dress<B: MessageBody + 'static>(
+    mut res: ServiceResponse<EitherBody<B, BoxBody>>,
+    head: bool,
+    origin: Option<HeaderValue>,
+) -> ServiceResponse<EitherBody<B, BoxBody>> {
+    if head {
+        res = res.map_body(|_, body| EitherBody::right(BoxBody::new(HeadBody(body.size()))));
+    }
+    if let Some(origin) = origin {
+        let headers = res.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    res
 }
 
 /// The answer to a CORS preflight from an allowed origin (the origin headers are added by
