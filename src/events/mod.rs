@@ -30,6 +30,7 @@
 
 mod keys;
 mod memory;
+pub mod payload;
 mod redis_bus;
 mod stream;
 
@@ -140,7 +141,11 @@ impl Event {
 /// The payload of an `error` event: `{"code","message","terminal"}`; `terminal` is `true`
 /// when the job failed (retries exhausted or a fatal error).
 pub fn error_payload(code: &str, message: &str, terminal: bool) -> serde_json::Value {
-    serde_json::json!({ "code": code, "message": message, TERMINAL_FIELD: terminal })
+    payload::to_value(&payload::Error {
+        code: code.to_string(),
+        message: message.to_string(),
+        terminal,
+    })
 }
 
 /// Live status of a job, the body of `GET /status/{job_id}` (camelCase).

@@ -13,7 +13,7 @@ use super::{enqueue, INGEST};
 use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP};
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
 use crate::error::{BoxError, ErrorCode};
-use crate::events::types;
+use crate::events::payload;
 use crate::pipeline::ingest::{self, ZipLimits, ZipManifest, ZipRejection};
 /// Intake owns how an upload is named and refused: the API reads both from here.
 pub use crate::pipeline::ingest::{repo_name_from_filename, RejectCode};
@@ -43,6 +43,20 @@ pub struct Submission {
     pub settings: Value,
     /// Bytes of the upload as received.
     pub upload_bytes: u64,
+}
+
+impl Submission {
+    /// The `upload_received` event of this upload, before its archive is known.
+    fn received(&self) -> payload::UploadReceived {
+        payload::UploadReceived {
+            bytes: self.upload_bytes,
+            repo: self.repo.clone(),
+            files: None,
+            commit_hash: None,
+            settings_hash: None,
+            skipped: None,
+        }
+    }
 }
 
 /// The answer of `POST /ingest` (docs/http-api.md).
@@ -189,14 +203,9 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
             new.upload_bytes = sub.upload_bytes as i64;
             new.settings = sub.settings.clone();
             db.create_job(new).await.map_err(db_down)?;
-            progress::emit(
-                ctx,
-                job_id,
-                types::UPLOAD_RECEIVED,
-                json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
-            )
-            .await
-            .map_err(db_down)?;
+            progress::emit(ctx, job_id, &sub.received())
+                .await
+                .map_err(db_down)?;
             progress::fail_job(ctx, job_id, rejection.code.as_str(), &rejection.message)
                 .await
                 .map_err(db_down)?;
@@ -314,15 +323,16 @@ async fn start(
     )
     .await
     .map_err(storage)?;
-    progress::emit(
-        ctx,
-        job_id,
-        types::UPLOAD_RECEIVED,
-        json!({"bytes": sub.upload_bytes, "repo": sub.repo, "files": files,
-               "commitHash": commit_hash, "settingsHash": settings_hash, "skipped": skipped}),
-    )
-    .await
-    .map_err(db_down)?;
+    let received = payload::UploadReceived {
+        files: Some(files),
+        commit_hash: Some(commit_hash.to_string()),
+        settings_hash: Some(settings_hash.to_string()),
+        skipped: Some(skipped),
+        ..sub.received()
+    };
+    progress::emit(ctx, job_id, &received)
+        .await
+        .map_err(db_down)?;
     progress::mirror_status(ctx, job).await;
     if let Err(e) = enqueue(ctx, &INGEST, job_id, None).await {
         // The task row is written before the queue: tell which of the two failed.
@@ -338,22 +348,15 @@ async fn start(
 /// A completed snapshot has this content: the job is done at once and reuses its artifacts.
 async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result<(), IntakeError> {
     let job_id = acc.job_id;
-    progress::emit(
-        ctx,
-        job_id,
-        types::UPLOAD_RECEIVED,
-        json!({"bytes": sub.upload_bytes, "repo": sub.repo}),
-    )
-    .await
-    .map_err(db_down)?;
-    progress::emit(
-        ctx,
-        job_id,
-        types::CACHE_HIT,
-        json!({"snapshotId": acc.snapshot_id, "commitHash": acc.commit_hash, "settingsHash": acc.settings_hash}),
-    )
-    .await
-    .map_err(db_down)?;
+    progress::emit(ctx, job_id, &sub.received())
+        .await
+        .map_err(db_down)?;
+    let hit = payload::CacheHit {
+        snapshot_id: acc.snapshot_id,
+        commit_hash: acc.commit_hash.clone(),
+        settings_hash: acc.settings_hash.clone(),
+    };
+    progress::emit(ctx, job_id, &hit).await.map_err(db_down)?;
     // Counters shown by /status come from the snapshot's own metrics artifact.
     let latest = ctx
         .db()
@@ -366,39 +369,43 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
         finished_at: Some(Some(chrono::Utc::now())),
         ..Default::default()
     };
-    let mut done_payload = json!({"cacheHit": true, "snapshotId": acc.snapshot_id});
-    if let Some(row) = latest {
-        if let Ok(Some(snapshot)) = ctx.db().get_snapshot(acc.snapshot_id).await {
-            if let Ok(m) = super::publish::read_artifact(ctx, &snapshot, &row).await {
-                let n = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
-                update.files_total = Some(n("filesCount"));
-                // Metrics written before `filesParsed` existed only have the file count.
-                update.files_parsed = Some(if m.get("filesParsed").is_some() {
-                    n("filesParsed")
-                } else {
-                    n("filesCount")
-                });
-                update.files_reused = Some(n("filesReused"));
-                update.imports_total = Some(n("importsTotal"));
-                update.imports_internal = Some(n("importsInternal"));
-                update.imports_external = Some(n("importsExternal"));
-                update.imports_unresolved = Some(n("unresolvedLocal"));
-                done_payload = m;
-                if let Value::Object(o) = &mut done_payload {
-                    o.insert("cacheHit".into(), json!(true));
-                    o.insert("jobId".into(), json!(job_id));
-                }
-            }
-        }
+    let mut done = payload::Done::Bare {
+        cache_hit: true,
+        snapshot_id: acc.snapshot_id,
+    };
+    if let Some(mut m) = earlier_metrics(ctx, acc.snapshot_id, latest).await {
+        // Metrics written before `filesParsed` existed only have the file count.
+        let parsed = *m.files_parsed.get_or_insert(m.files_count);
+        update.files_total = Some(m.files_count);
+        update.files_parsed = Some(parsed);
+        update.files_reused = Some(m.files_reused);
+        update.imports_total = Some(m.imports_total);
+        update.imports_internal = Some(m.imports_internal);
+        update.imports_external = Some(m.imports_external);
+        update.imports_unresolved = Some(m.unresolved_local);
+        m.cache_hit = true;
+        m.job_id = job_id;
+        done = payload::Done::Metrics(m);
     }
     progress::update(ctx, job_id, update)
         .await
         .map_err(db_down)?;
     ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "done", "status" => "cache_hit").increment(1);
-    progress::emit(ctx, job_id, types::DONE, done_payload)
-        .await
-        .map_err(db_down)?;
+    progress::emit(ctx, job_id, &done).await.map_err(db_down)?;
     Ok(())
+}
+
+/// The metrics document of the snapshot a cache hit reuses, when it can be read.
+async fn earlier_metrics(
+    ctx: &AppContext,
+    snapshot_id: Uuid,
+    row: Option<crate::db::Artifact>,
+) -> Option<payload::JobMetrics> {
+    let snapshot = ctx.db().get_snapshot(snapshot_id).await.ok()??;
+    let doc = super::publish::read_artifact(ctx, &snapshot, &row?)
+        .await
+        .ok()?;
+    serde_json::from_value(doc).ok()
 }
 
 fn absolute(p: &Path) -> PathBuf {

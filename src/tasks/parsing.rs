@@ -11,7 +11,7 @@
 use super::publish::{get_work_value, put_work_value, WorkBlob};
 use super::{parse_cache, progress, source};
 use crate::db::{Job, JobUpdate};
-use crate::events::types;
+use crate::events::{payload, types};
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, PlannedFile};
@@ -19,7 +19,6 @@ use crate::queue::{TaskError, TaskResultExt};
 use crate::sandbox;
 use crate::tasks::context::AppContext;
 use futures_util::StreamExt;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -192,14 +191,15 @@ pub async fn record_warnings(
             },
         )
         .await?;
-        progress::emit(
-            ctx,
-            job.id,
-            types::WARNING,
-            json!({"code": "file_warnings", "count": new,
-                   "message": format!("{new} file warning(s) in files no parse batch took")}),
-        )
-        .await?;
+        let summary = payload::Warning {
+            count: Some(new),
+            ..payload::Warning::of_file(
+                "file_warnings",
+                &format!("{new} file warning(s) in files no parse batch took"),
+                None,
+            )
+        };
+        progress::emit(ctx, job.id, &summary).await?;
     }
     Ok(())
 }
@@ -235,15 +235,16 @@ pub async fn announce_unannounced_batches(ctx: &AppContext, job: &Job) -> Result
         let parsed = records.iter().filter(|r| !r.skipped).count();
         let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
         tracing::info!(job_id = %job.id, batch = index, "announcing a batch whose attempt died after counting it");
-        progress::emit(
-            ctx,
-            job.id,
-            types::BATCH_PARSED,
-            json!({"batchIndex": index, "files": records.len(), "parsed": parsed,
-                   "warnings": warnings, "batchesDone": job.batches_done,
-                   "batchesTotal": job.batches_total, "filesParsed": job.files_parsed}),
-        )
-        .await?;
+        let batch = payload::BatchParsed {
+            batch_index: index as u32,
+            files: records.len(),
+            parsed: parsed as i32,
+            warnings,
+            batches_done: job.batches_done,
+            batches_total: job.batches_total,
+            files_parsed: job.files_parsed,
+        };
+        progress::emit(ctx, job.id, &batch).await?;
     }
     Ok(())
 }

@@ -6,10 +6,10 @@
 //! task — the SSE endpoint replays from the table and `/status` falls back to the row.
 
 use crate::db::{Job, JobUpdate};
+use crate::events::payload::{self, Payload};
 use crate::events::{self, Event, Status};
 use crate::queue::{TaskError, TaskResultExt};
 use crate::tasks::context::AppContext;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// The phases of a job, in the order a job goes through them
@@ -132,15 +132,14 @@ pub mod phase {
 }
 
 /// Records an event for a job: `events` table first, then the live bus.
-pub async fn emit(
+pub async fn emit<P: Payload>(
     ctx: &AppContext,
     job_id: Uuid,
-    kind: &str,
-    payload: Value,
+    payload: &P,
 ) -> Result<Event, TaskError> {
     let row = ctx
         .db()
-        .insert_event(job_id, kind, &payload)
+        .insert_event(job_id, P::TYPE, &payload::to_value(payload))
         .await
         .retryable()?;
     Ok(publish(ctx, row).await)
@@ -217,7 +216,12 @@ pub async fn set_phase(
                 ..extra.clone()
             },
             events::types::PHASE,
-            |_| json!({"phase": name, "pct": pct}),
+            |_| {
+                payload::to_value(&payload::Phase {
+                    phase: name.to_string(),
+                    pct,
+                })
+            },
         )
         .await
         .retryable()?;
@@ -234,17 +238,16 @@ pub async fn set_phase(
 
 /// Records an event that happens once per job (`files_total`, `imports_metrics`): a re-run
 /// of the task that sends it finds it recorded and sends nothing.
-pub async fn emit_once(
+pub async fn emit_once<P: Payload>(
     ctx: &AppContext,
     job_id: Uuid,
-    kind: &str,
-    payload: Value,
+    payload: &P,
 ) -> Result<(), TaskError> {
-    if ctx.db().has_event(job_id, kind).await.retryable()? {
-        tracing::info!(job_id = %job_id, event = kind, "event already recorded (a re-run); not sent again");
+    if ctx.db().has_event(job_id, P::TYPE).await.retryable()? {
+        tracing::info!(job_id = %job_id, event = P::TYPE, "event already recorded (a re-run); not sent again");
         return Ok(());
     }
-    emit(ctx, job_id, kind, payload).await.map(|_| ())
+    emit(ctx, job_id, payload).await.map(|_| ())
 }
 
 /// Raises the percentage, with a `progress` event; never lowers it. When the job is already
@@ -259,13 +262,12 @@ pub async fn set_pct(
 ) -> Result<Job, TaskError> {
     let raised = ctx
         .db()
-        .raise_job_pct(
-            job_id,
-            pct,
-            extra.clone(),
-            events::types::PROGRESS,
-            |job| json!({"phase": job.phase, "pct": pct}),
-        )
+        .raise_job_pct(job_id, pct, extra.clone(), events::types::PROGRESS, |job| {
+            payload::to_value(&payload::Progress {
+                phase: job.phase.clone(),
+                pct,
+            })
+        })
         .await
         .retryable()?;
     let Some((job, row)) = raised else {
@@ -335,13 +337,12 @@ pub async fn fail_job(
         Some((c, m)) => (c.to_string(), m.to_string()),
         None => (code.to_string(), message.to_string()),
     };
-    emit_once(
-        ctx,
-        job_id,
-        events::types::ERROR,
-        events::error_payload(&code, &message, true),
-    )
-    .await?;
+    let error = payload::Error {
+        code,
+        message,
+        terminal: true,
+    };
+    emit_once(ctx, job_id, &error).await?;
     super::retention::job_ended(ctx, job_id).await;
     Ok(())
 }
@@ -372,8 +373,7 @@ pub async fn warn(
     emit(
         ctx,
         job.id,
-        events::types::WARNING,
-        json!({"code": code, "message": message, "path": file_path}),
+        &payload::Warning::of_file(code, message, file_path),
     )
     .await?;
     Ok(())
@@ -444,7 +444,7 @@ mod tests {
             state: crate::db::TaskState::Running,
             attempt: 1,
             max_attempts: 3,
-            payload: Value::Null,
+            payload: serde_json::Value::Null,
             available_at: at(0),
             lease_until: None,
             worker: None,

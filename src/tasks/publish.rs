@@ -12,7 +12,7 @@ use crate::queue::{TaskError, TaskResultExt};
 use crate::tasks::context::AppContext;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Version of the artifact documents' shape; bumped when a field changes meaning.
@@ -111,13 +111,13 @@ where
     };
     let stored = db.finalize_artifact(row.id, &uri, size).await.retryable()?;
     ::metrics::counter!(crate::telemetry::metrics::ARTIFACTS_CREATED_TOTAL, "kind" => kind.as_str()).increment(1);
-    super::progress::emit(
-        ctx,
-        job.id,
-        events::types::ARTIFACT_READY,
-        json!({"kind": kind.as_str(), "version": stored.version, "bytes": size, "uri": uri}),
-    )
-    .await?;
+    let ready = events::payload::ArtifactReady {
+        kind: kind.as_str().to_string(),
+        version: stored.version,
+        bytes: size,
+        uri,
+    };
+    super::progress::emit(ctx, job.id, &ready).await?;
     Ok(stored)
 }
 

@@ -13,7 +13,7 @@ use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use super::{parse_cache, source};
 use crate::artifacts::ArtifactKind;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
-use crate::events::types;
+use crate::events::{payload, types};
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, Plan};
@@ -145,13 +145,12 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         },
     )
     .await?;
-    progress::emit_once(
-        &ctx,
-        job.id,
-        types::FILES_TOTAL,
-        json!({"count": files.len(), "batches": batches, "cached": reused_count}),
-    )
-    .await?;
+    let total = payload::FilesTotal {
+        count: files.len(),
+        batches,
+        cached: reused_count,
+    };
+    progress::emit_once(&ctx, job.id, &total).await?;
     if batches == 0 {
         return maybe_merge(&ctx, &job).await;
     }
@@ -238,23 +237,27 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             .await?;
         }
     }
-    progress::emit(
-        &ctx,
-        job.id,
-        types::BATCH_PARSED,
-        json!({"batchIndex": index, "files": records.len(), "parsed": parsed, "warnings": warnings,
-               "batchesDone": done, "batchesTotal": total, "filesParsed": files_parsed}),
-    )
-    .await?;
+    let batch = payload::BatchParsed {
+        batch_index: index,
+        files: records.len(),
+        parsed,
+        warnings,
+        batches_done: done,
+        batches_total: total,
+        files_parsed,
+    };
+    progress::emit(&ctx, job.id, &batch).await?;
     if warnings > 0 {
-        progress::emit(
-            &ctx,
-            job.id,
-            types::WARNING,
-            json!({"code": "file_warnings", "batchIndex": index, "count": warnings,
-                   "message": format!("{warnings} file warning(s) in batch {index}")}),
-        )
-        .await?;
+        let summary = payload::Warning {
+            batch_index: Some(index),
+            count: Some(warnings),
+            ..payload::Warning::of_file(
+                "file_warnings",
+                &format!("{warnings} file warning(s) in batch {index}"),
+                None,
+            )
+        };
+        progress::emit(&ctx, job.id, &summary).await?;
     }
     if done >= total || recount {
         maybe_merge(&ctx, &job).await?;
@@ -414,8 +417,8 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         };
         // A re-run merge finds the row recorded and announces nothing again.
         if ctx.db().insert_warning(&new).await.retryable()? {
-            let payload = json!({"code": w.code, "message": w.message, "path": path});
-            progress::emit(&ctx, job.id, types::WARNING, payload).await?;
+            let warning = payload::Warning::of_file(&w.code, &w.message, Some(path));
+            progress::emit(&ctx, job.id, &warning).await?;
         }
     }
     let records = Arc::new(records);
@@ -475,14 +478,14 @@ pub async fn map(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             .increment(n.max(0) as u64);
     }
     let total = internal + external + unresolved;
-    progress::emit_once(
-        &ctx,
-        job.id,
-        types::IMPORTS_METRICS,
-        json!({"importsTotal": total, "importsInternal": internal, "importsExternal": external,
-               "unresolvedLocal": unresolved, "cycles": cycles}),
-    )
-    .await?;
+    let counts = payload::ImportsMetrics {
+        imports_total: total,
+        imports_internal: internal,
+        imports_external: external,
+        unresolved_local: unresolved,
+        cycles,
+    };
+    progress::emit_once(&ctx, job.id, &counts).await?;
     progress::set_phase(
         &ctx,
         job.id,
@@ -631,24 +634,24 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         .num_milliseconds()
         .max(0);
     let warnings = ctx.db().count_warnings(job.id).await.retryable()?;
-    let metrics = json!({
-        "jobId": job.id,
-        "repoId": job.repo_id,
-        "snapshotId": snapshot.id,
-        "filesCount": job.files_total,
-        "filesParsed": job.files_parsed,
-        "filesReused": job.files_reused,
-        "bytes": job.upload_bytes,
-        "importsTotal": job.imports_total,
-        "importsInternal": job.imports_internal,
-        "importsExternal": job.imports_external,
-        "unresolvedLocal": job.imports_unresolved,
-        "warningsCount": warnings,
-        "phaseDurationsMs": durations,
-        "queueWaitMs": (started - job.created_at).num_milliseconds().max(0),
-        "totalMs": total_ms,
-        "cacheHit": false,
-    });
+    let metrics = payload::JobMetrics {
+        job_id: job.id,
+        repo_id: job.repo_id,
+        snapshot_id: snapshot.id,
+        files_count: job.files_total,
+        files_parsed: Some(job.files_parsed),
+        files_reused: job.files_reused,
+        bytes: job.upload_bytes,
+        imports_total: job.imports_total,
+        imports_internal: job.imports_internal,
+        imports_external: job.imports_external,
+        unresolved_local: job.imports_unresolved,
+        warnings_count: warnings,
+        phase_durations_ms: durations,
+        queue_wait_ms: (started - job.created_at).num_milliseconds().max(0),
+        total_ms,
+        cache_hit: false,
+    };
     write_artifact(
         &ctx,
         &job,
@@ -677,7 +680,7 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     .await?;
     ::metrics::counter!(crate::telemetry::metrics::JOBS_TOTAL, "phase" => "done", "status" => "done").increment(1);
     ::metrics::histogram!(crate::telemetry::metrics::JOB_DURATION_MS).record(total_ms as f64);
-    progress::emit(&ctx, job.id, types::DONE, metrics).await?;
+    progress::emit(&ctx, job.id, &payload::Done::Metrics(metrics)).await?;
     ctx.sources().forget(job.id);
     ctx.memo().forget(job.id);
     tokio::task::spawn_blocking(super::memo::release_free_memory);
