@@ -7,10 +7,8 @@
 //! the real fixture files, read from disk. Once the parsers are merged, the lead switches
 //! `App::load` (tests/pipeline_caps/fixture.rs) to parse the fixtures for real and these expectations must still hold.
 
-#[path = "pipeline_caps/fixture.rs"]
 mod fixture;
 
-#[path = "pipeline_caps/apps.rs"]
 mod apps;
 
 use apps::{
@@ -638,7 +636,5 @@ fn artifact_json_has_the_design_shape() {
     assert!(s["capabilities"][0].get("keyFiles").is_some());
 }
 
-#[path = "pipeline_caps/summaries.rs"]
 mod summaries;
-#[path = "pipeline_caps/units.rs"]
 mod units;

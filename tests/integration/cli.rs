@@ -3,10 +3,10 @@
 //! exit code 2, flag > env > file precedence seen from outside, and `provis migrate` on
 //! Postgres and SQLite.
 //!
-//! Run: `cargo test --test cli` (Postgres from `TEST_DATABASE_URL`, Redis from
+//! Run: `cargo test --test integration cli::` (Postgres from `TEST_DATABASE_URL`, Redis from
 //! `TEST_REDIS_URL`).
 
-mod platform;
+use crate::common as platform;
 
 use platform::{free_port, listening, provis, redis_url, run, text, PgSchema, RedisPrefix, Server};
 use serde_json::Value;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use deadpool_redis::redis::AsyncCommands;
 use provis::queue::diag;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_tasks_two_worker_processes_exactly_once() {

@@ -7,7 +7,7 @@ use provis::db::{self, Db, TaskState};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{new_job, new_task};
+use super::{new_job, new_task};
 
 // ---- tasks ----
 

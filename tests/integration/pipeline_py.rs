@@ -604,7 +604,7 @@ fn every_kind_of_deep_nesting_is_freed_without_recursion() {
 
 /// Throughput on a local corpus; prints MB/s, asserts nothing about time. Run optimised
 /// (only the parser crates and provis, so dependencies are not all rebuilt):
-/// `cargo test --test pipeline_py --config profile.dev.package.provis.opt-level=3
+/// `cargo test --test integration pipeline_py:: --config profile.dev.package.provis.opt-level=3
 ///  --config profile.dev.package.ruff_python_parser.opt-level=3
 ///  --config profile.dev.package.ruff_python_ast.opt-level=3
 ///  --config profile.dev.package.ruff_text_size.opt-level=3
@@ -684,5 +684,4 @@ fn stdlib_is_shadowed_only_from_the_repo_root_and_a_scripts_folder() {
     );
 }
 
-#[path = "pipeline_py/routes.rs"]
 mod routes;

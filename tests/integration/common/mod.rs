@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod cluster;
 pub mod prom;
 
 use std::fs::File;

@@ -4,19 +4,12 @@
 //! artifact, and the `tasks` rows read from the server's own SQLite file. Also idempotency,
 //! bad input (every zip rule), `kill -9` durability, and `provis analyze`.
 
-#[path = "e2e/analyze.rs"]
 mod analyze;
-#[path = "e2e/bad_input.rs"]
 mod bad_input;
-#[path = "e2e/check.rs"]
 mod check;
-#[path = "e2e/durability.rs"]
 mod durability;
-#[path = "e2e/fixtures.rs"]
 mod fixtures;
-#[path = "e2e/hostile.rs"]
 mod hostile;
-#[path = "e2e/support.rs"]
 mod support;
 
 use check::{finished_job, s};

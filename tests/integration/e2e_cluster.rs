@@ -5,11 +5,10 @@
 //! prefix and its own bucket, so the tests run concurrently and leave nothing behind.
 //! Services: `TEST_DATABASE_URL`, `TEST_REDIS_URL`, `TEST_S3_ENDPOINT` (see `cluster/mod.rs`).
 //!
-//! Run: `cargo test --test e2e_cluster`.
+//! Run: `cargo test --test integration e2e_cluster::`.
 
-mod cluster;
-#[path = "platform/prom.rs"]
-mod prom;
+use crate::common::cluster;
+use crate::common::prom;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -696,5 +695,4 @@ async fn twenty_concurrent_uploads_one_snapshot_per_content() {
     checks::check_drained(&c).await;
 }
 
-#[path = "e2e_cluster/telemetry.rs"]
 mod telemetry;

@@ -2,7 +2,7 @@
 //! schema per test, selected through `options=-csearch_path`) and on a SQLite file in a
 //! temporary directory.
 //!
-//! Run: `cargo test --test db` (Postgres from `TEST_DATABASE_URL`, default
+//! Run: `cargo test --test integration db::` (Postgres from `TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
 use std::collections::BTreeSet;
@@ -101,14 +101,14 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                let t = crate::TestDb::postgres($migrate).await;
+                let t = crate::db::TestDb::postgres($migrate).await;
                 assert_eq!(t.db.backend_name(), "postgres");
                 super::$check(&t.db).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let t = crate::TestDb::sqlite($migrate).await;
+                let t = crate::db::TestDb::sqlite($migrate).await;
                 assert_eq!(t.db.backend_name(), "sqlite");
                 super::$check(&t.db).await;
             }
@@ -503,7 +503,5 @@ async fn check_claim_merge(db: &Db) {
 }
 both_backends!(claim_merge, check_claim_merge);
 
-#[path = "db/queue.rs"]
 mod queue;
-#[path = "db/records.rs"]
 mod records;

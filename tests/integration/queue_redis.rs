@@ -4,9 +4,7 @@
 //! Every test uses its own key prefix (`RQ_KEY_PREFIX`, which Python RQ reads too), so tests
 //! run concurrently on one Redis; the keys are deleted when the test ends.
 
-#[path = "queue_redis/processes.rs"]
 mod processes;
-#[path = "queue_redis/support.rs"]
 mod support;
 
 use std::collections::{HashMap, HashSet};

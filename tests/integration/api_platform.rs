@@ -3,10 +3,10 @@
 //! after a job (checked by `promtool`), the error envelope, the bearer token, CORS, and JSON
 //! logs.
 //!
-//! Run: `cargo test --test api_platform` (Postgres from `TEST_DATABASE_URL`, Redis from
+//! Run: `cargo test --test integration api_platform::` (Postgres from `TEST_DATABASE_URL`, Redis from
 //! `TEST_REDIS_URL`; `promtool` on PATH, or `PROMTOOL`).
 
-mod platform;
+use crate::common as platform;
 
 use platform::prom::{self, sample_sum, RUNBOOK_MS};
 use platform::{
@@ -737,5 +737,4 @@ async fn uploads_are_staged_in_the_data_dir_and_the_folder_goes_with_the_process
     );
 }
 
-#[path = "api_platform/contract.rs"]
 mod contract;

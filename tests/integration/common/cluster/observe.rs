@@ -91,7 +91,7 @@ impl Receiver {
         let (http_port, grpc_port) = (free_port(), free_port());
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/cluster/otlp_receiver.py"
+            "/tests/integration/common/cluster/otlp_receiver.py"
         );
         let mut child = Command::new(python)
             .arg(script)

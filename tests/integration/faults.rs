@@ -3,12 +3,10 @@
 //! state, artifact versions, event sequence (no duplicates, pct monotone), `tasks` rows and
 //! Redis keys — and prints the time from fault to job end (`FAULT-TIMING`).
 //!
-//! Run: `cargo test --test faults -- --nocapture`.
+//! Run: `cargo test --test integration faults:: -- --nocapture`.
 
-#[path = "faults/bounds.rs"]
 mod bounds;
-mod cluster;
-#[path = "faults/outage.rs"]
+use crate::common::cluster;
 mod outage;
 
 use std::time::{Duration, Instant};

@@ -762,7 +762,5 @@ fn broken_package_json_keeps_relative_imports_resolving() {
     }
 }
 
-#[path = "pipeline_js/compose.rs"]
 mod compose;
-#[path = "pipeline_js/regressions.rs"]
 mod regressions;

@@ -3,9 +3,9 @@
 //! and refuse bad pages — against a real `all-in-one` with a bearer token set. The page itself
 //! is driven in a real browser by `scripts/test-browser` (run by `scripts/test`).
 //!
-//! Run: `cargo test --test web_page`.
+//! Run: `cargo test --test integration web_page::`.
 
-mod platform;
+use crate::common as platform;
 
 use platform::{demo_zip, free_port, http, provis, wait_done, Server};
 use reqwest::StatusCode;

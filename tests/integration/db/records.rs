@@ -7,7 +7,7 @@ use provis::db::{self, Db, JobUpdate, NewArtifact, NewJob, NewWarning, TaskState
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{base_pg_url, new_job, new_task, TestDb};
+use super::{base_pg_url, new_job, new_task, TestDb};
 
 // ---- artifacts ----
 

@@ -614,5 +614,4 @@ fn read_entries_refuses_a_zip_changed_after_inspection() {
     assert_code(&r, "entry_changed");
 }
 
-#[path = "ingest_zip/dir.rs"]
 mod dir;

@@ -592,7 +592,7 @@ async fn disabled_sandbox_parses_in_process() {
 }
 
 /// Not a test of speed: prints the sandbox overhead against in-process parsing for the report.
-/// Run with `cargo test --test sandbox -- --ignored --nocapture sandbox_overhead`.
+/// Run with `cargo test --test integration sandbox::sandbox_overhead -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, prints numbers"]
 async fn sandbox_overhead() {
