@@ -6,10 +6,9 @@
 //! Run: `cargo test --test integration api_platform::` (Postgres from `TEST_DATABASE_URL`, Redis from
 //! `TEST_REDIS_URL`; `promtool` on PATH, or `PROMTOOL`).
 
-use crate::common as platform;
-
-use platform::prom::{self, sample_sum, RUNBOOK_MS};
-use platform::{
+use crate::common;
+use crate::common::prom::{self, sample_sum, RUNBOOK_MS};
+use crate::common::{
     demo_zip, free_port, http, ingest, provis, redis_url, wait_done, PgSchema, RedisPrefix, Server,
 };
 use reqwest::StatusCode;
@@ -122,21 +121,21 @@ async fn all_in_one_with_redis_down_starts_and_health_names_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_health_follows_redis_on_postgres() {
-    let schema = PgSchema::create();
+    let schema = PgSchema::create("plat");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = provis(dir.path());
     m.args(["migrate", "--database-url", &schema.url]);
-    let out = platform::run(m, std::time::Duration::from_secs(60));
-    assert!(out.status.success(), "{}", platform::text(&out).1);
+    let out = common::run(m, std::time::Duration::from_secs(60));
+    assert!(out.status.success(), "{}", common::text(&out).1);
 
-    let prefix = RedisPrefix::new();
+    let prefix = RedisPrefix::new("plat");
     let serve = |redis: String| {
         let port = free_port();
         let mut cmd = provis(dir.path());
         cmd.args(["serve", "--port", &port.to_string()])
             .env("DATABASE_URL", &schema.url)
             .env("REDIS_URL", redis)
-            .env("RQ_KEY_PREFIX", &prefix.0)
+            .env("RQ_KEY_PREFIX", &prefix.name)
             .env("PROVIS_DATA_DIR", dir.path().join("data"));
         (cmd, port)
     };
@@ -153,7 +152,7 @@ async fn serve_health_follows_redis_on_postgres() {
     let job = accepted["jobId"].as_str().expect("jobId");
     let keys = prefix.keys();
     assert!(
-        keys.contains(&format!("{}:queue:high", prefix.0)),
+        keys.contains(&format!("{}:queue:high", prefix.name)),
         "ingest task queued under the prefix: {keys:?}"
     );
     let (status, body) = get(&up, &format!("/status/{job}")).await;

@@ -2,7 +2,7 @@
 //! and the local disk (a fresh temp dir per test). Every scenario runs on both.
 
 use std::future::Future;
-use std::io::{Cursor, Read, Write};
+use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -586,17 +586,7 @@ async fn invalid_keys_rejected(f: Fixture) {
 }
 
 fn small_zip() -> Vec<u8> {
-    let mut out = Cursor::new(Vec::new());
-    {
-        let mut zip = zip::ZipWriter::new(&mut out);
-        let opts = zip::write::SimpleFileOptions::default();
-        zip.start_file("src/app.py", opts).unwrap();
-        zip.write_all(b"import os\n").unwrap();
-        zip.start_file("README.md", opts).unwrap();
-        zip.write_all(b"# hi\n").unwrap();
-        zip.finish().unwrap();
-    }
-    out.into_inner()
+    crate::common::zip_of(&[("src/app.py", "import os\n"), ("README.md", "# hi\n")])
 }
 
 async fn fetch_and_open_local(f: Fixture) {

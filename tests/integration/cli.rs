@@ -6,9 +6,10 @@
 //! Run: `cargo test --test integration cli::` (Postgres from `TEST_DATABASE_URL`, Redis from
 //! `TEST_REDIS_URL`).
 
-use crate::common as platform;
-
-use platform::{free_port, listening, provis, redis_url, run, text, PgSchema, RedisPrefix, Server};
+use crate::common;
+use crate::common::{
+    free_port, listening, provis, redis_url, run, text, PgSchema, Proc, RedisPrefix, Server,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -71,13 +72,13 @@ fn help_documents_every_subcommand_and_its_flags() {
 /// needed) drains nothing and exits 0; the JSON start line shows the queues it took.
 fn burst_worker_queues(queue_args: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    let prefix = RedisPrefix::new();
+    let prefix = RedisPrefix::new("plat");
     let mut cmd = provis(dir.path());
     cmd.env("REDIS_URL", redis_url())
-        .env("RQ_KEY_PREFIX", &prefix.0)
+        .env("RQ_KEY_PREFIX", &prefix.name)
         .env("PROVIS_DIAG_TASKS", "1")
         .env("LOG_FORMAT", "json")
-        .args(["work", "--burst", "--name", &format!("{}-w", prefix.0)])
+        .args(["work", "--burst", "--name", &format!("{}-w", prefix.name)])
         .arg("--queues")
         .args(queue_args);
     let out = run(cmd, LIMIT);
@@ -296,7 +297,7 @@ async fn flag_beats_env_beats_file_beats_default_seen_from_outside() {
     let (dir, mut s) = start_in(&toml, &env, &args, flag_port).await;
     assert_eq!(listening_addr(&s), format!("127.0.0.1:{flag_port}"));
     assert!(!listening(env_port) && !listening(file_port));
-    let health: Value = platform::http()
+    let health: Value = common::http()
         .get(s.url("/health"))
         .send()
         .await
@@ -337,7 +338,7 @@ fn migrate(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (u32, u32) {
 
 #[test]
 fn migrate_is_idempotent_on_postgres() {
-    let schema = PgSchema::create();
+    let schema = PgSchema::create("plat");
     let dir = tempfile::tempdir().expect("tempdir");
     assert!(schema.tables().is_empty());
     let (applied, pending) = migrate(dir.path(), &["--database-url", &schema.url], &[]);
@@ -387,7 +388,7 @@ fn migrate_is_idempotent_on_sqlite() {
 
 #[test]
 fn serve_refuses_an_unmigrated_postgres_schema() {
-    let schema = PgSchema::create();
+    let schema = PgSchema::create("plat");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut cmd = provis(dir.path());
@@ -429,7 +430,7 @@ fn serve_refuses_an_unmigrated_postgres_schema() {
             .env("DATABASE_URL", &schema.url)
             .env("PROVIS_DATA_DIR", dir.path().join("data"));
         let mut s = Server::start(cmd, port, dir.path()).await;
-        let resp = platform::http()
+        let resp = common::http()
             .get(s.url("/health"))
             .send()
             .await
@@ -450,30 +451,25 @@ fn serve_refuses_an_unmigrated_postgres_schema() {
 /// schema, to give the race its chances.
 #[test]
 fn four_processes_started_at_once_on_an_empty_database() {
-    use std::process::Child;
     let embedded = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(
         &provis::db::PG_MIGRATIONS,
     )
     .expect("embedded migrations")
     .len() as u32;
     for round in 0..3 {
-        let schema = PgSchema::create();
-        let prefix = RedisPrefix::new();
+        let schema = PgSchema::create("plat");
+        let prefix = RedisPrefix::new("plat");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let spawn = |label: &str, args: &[&str]| -> (Child, std::path::PathBuf) {
-            let log = dir.path().join(format!("{label}.log"));
-            let file = std::fs::File::create(&log).expect("log file");
+        let spawn = |label: &str, args: &[&str]| -> Proc {
             let mut cmd = provis(dir.path());
             cmd.args(args)
                 .env("DATABASE_URL", &schema.url)
                 .env("REDIS_URL", redis_url())
-                .env("RQ_KEY_PREFIX", &prefix.0)
+                .env("RQ_KEY_PREFIX", &prefix.name)
                 .env("PROVIS_DATA_DIR", dir.path().join("data"))
-                .env("METRICS_PORT", "0")
-                .stdout(file.try_clone().expect("clone"))
-                .stderr(file);
-            (cmd.spawn().expect("spawn provis"), log)
+                .env("METRICS_PORT", "0");
+            Proc::spawn(cmd, label, dir.path().join(format!("{label}.log")))
         };
         let port_s = port.to_string();
         let mut procs = vec![
@@ -482,19 +478,13 @@ fn four_processes_started_at_once_on_an_empty_database() {
                 "serve",
                 &["serve", "--host", "127.0.0.1", "--port", &port_s],
             ),
-            spawn("work", &["work", "--name", &format!("{}-w", prefix.0)]),
+            spawn("work", &["work", "--name", &format!("{}-w", prefix.name)]),
             spawn("migrate-2", &["migrate"]),
         ];
-        let logs = |procs: &[(Child, std::path::PathBuf)]| {
+        let logs = |procs: &[Proc]| {
             procs
                 .iter()
-                .map(|(_, l)| {
-                    format!(
-                        "--- {} ---\n{}",
-                        l.display(),
-                        std::fs::read_to_string(l).unwrap_or_default()
-                    )
-                })
+                .map(|p| format!("--- {} ---\n{}", p.log.display(), p.log_text()))
                 .collect::<Vec<_>>()
                 .join("\n")
         };
@@ -503,7 +493,7 @@ fn four_processes_started_at_once_on_an_empty_database() {
         for i in [0, 3] {
             let deadline = std::time::Instant::now() + LIMIT;
             let status = loop {
-                if let Some(st) = procs[i].0.try_wait().expect("wait") {
+                if let Some(st) = procs[i].exited() {
                     break st;
                 }
                 assert!(
@@ -518,7 +508,7 @@ fn four_processes_started_at_once_on_an_empty_database() {
                 "round {round}: migrate failed:\n{}",
                 logs(&procs)
             );
-            let out = std::fs::read_to_string(&procs[i].1).expect("log");
+            let out = procs[i].log_text();
             let line = out
                 .lines()
                 .find(|l| l.starts_with("provis migrate:"))
@@ -543,7 +533,7 @@ fn four_processes_started_at_once_on_an_empty_database() {
             .expect("runtime");
         loop {
             let ok = rt.block_on(async {
-                platform::http()
+                common::http()
                     .get(format!("http://127.0.0.1:{port}/health"))
                     .send()
                     .await
@@ -553,12 +543,12 @@ fn four_processes_started_at_once_on_an_empty_database() {
                 && prefix
                     .keys()
                     .iter()
-                    .any(|k| k.starts_with(&format!("{}:worker:", prefix.0)));
+                    .any(|k| k.starts_with(&format!("{}:worker:", prefix.name)));
             if ok && registered {
                 break;
             }
-            for (i, (child, _)) in procs.iter_mut().enumerate().skip(1).take(2) {
-                if let Some(st) = child.try_wait().expect("wait") {
+            for (i, p) in procs.iter_mut().enumerate().skip(1).take(2) {
+                if let Some(st) = p.exited() {
                     panic!(
                         "round {round}: process {i} exited ({st}):\n{}",
                         logs(&procs)
@@ -581,10 +571,8 @@ fn four_processes_started_at_once_on_an_empty_database() {
                 "round {round}: {t} missing: {tables:?}"
             );
         }
-        for (child, _) in procs.iter_mut() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let _ = child.wait();
+        for p in procs.iter_mut() {
+            p.stop();
         }
     }
 }

@@ -8,38 +8,24 @@
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use provis::db::{self, Db, JobUpdate, NewJob, NewTask, SnapshotStatus};
 use serde_json::json;
 use uuid::Uuid;
 
-fn base_pg_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+use crate::common::PgSchema;
 
-/// A database for one test; dropping it drops the Postgres schema.
+/// A database for one test; dropping it drops the Postgres schema (its [`PgSchema`]).
 struct TestDb {
     db: Db,
-    pg_schema: Option<String>,
+    pg_schema: Option<PgSchema>,
     sqlite_path: Option<std::path::PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
     async fn postgres(migrate: bool) -> TestDb {
-        let base = base_pg_url();
-        let schema = format!("provis_dbtest_{}", Uuid::new_v4().simple());
-        let mut conn = AsyncPgConnection::establish(&base)
-            .await
-            .expect("connect to postgres");
-        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let schema = PgSchema::create("dbtest");
+        let url = schema.url.clone();
         let db = Db::connect(&url).await.expect("pool");
         if migrate {
             db.migrate().await.expect("migrate");
@@ -67,24 +53,6 @@ impl TestDb {
             pg_schema: None,
             sqlite_path: Some(path),
             _dir: Some(dir),
-        }
-    }
-}
-
-impl Drop for TestDb {
-    /// Drops the Postgres schema even when the test panicked. Runs on a plain thread:
-    /// `AsyncConnectionWrapper` brings its own runtime there.
-    fn drop(&mut self) {
-        if let Some(schema) = self.pg_schema.take() {
-            let url = base_pg_url();
-            let _ = std::thread::spawn(move || {
-                use diesel::connection::SimpleConnection;
-                type Wrapper = AsyncConnectionWrapper<AsyncPgConnection>;
-                if let Ok(mut conn) = <Wrapper as diesel::Connection>::establish(&url) {
-                    let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-                }
-            })
-            .join();
         }
     }
 }

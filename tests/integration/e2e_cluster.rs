@@ -7,8 +7,8 @@
 //!
 //! Run: `cargo test --test integration e2e_cluster::`.
 
-use crate::common::cluster;
 use crate::common::prom;
+use crate::common::{self, cluster};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -390,7 +390,7 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
     )
     .await
     .expect("rewind the job");
-    let backend = RedisBackend::connect(&cluster::redis_url(), &c.prefix)
+    let backend = RedisBackend::connect(&common::redis_url(), &c.prefix)
         .await
         .expect("queue backend");
     let spec = provis::tasks::MERGE;

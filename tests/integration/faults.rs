@@ -11,10 +11,11 @@ mod outage;
 
 use std::time::{Duration, Instant};
 
+use crate::common::{self, redis_url};
 use cluster::checks::{self, Expect};
 use cluster::faults::{self, PrivatePostgres, PrivateRedis};
 use cluster::fixtures::{self, MixedShape};
-use cluster::{redis_url, Cluster, Options};
+use cluster::{Cluster, Options};
 use provis::queue::{Envelope, RedisBackend};
 
 /// Item 1: Redis loses every key (`FLUSHALL`) while parse batches wait in it. The reconciler
@@ -64,7 +65,7 @@ async fn redis_losing_its_data_mid_job_is_rebuilt_from_the_database() {
     assert!(
         logs.contains("unknown to Redis"),
         "the reconciler re-enqueued lost tasks:\n{}",
-        cluster::tail(&logs)
+        common::tail(&logs)
     );
 }
 
@@ -172,7 +173,7 @@ async fn a_rerun_task_repeats_no_event_and_pct_never_goes_back() {
     assert!(
         logs.contains("phase already reached"),
         "discover ran a second time:\n{}",
-        cluster::tail(&logs)
+        common::tail(&logs)
     );
 }
 
@@ -495,7 +496,7 @@ async fn an_upload_while_s3_hangs_answers_503_in_time_and_leaves_no_job() {
 /// Postgres answers again an upload runs to `done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_while_postgres_hangs_answers_503_in_time() {
-    let (proxy, pg) = faults::StallProxy::in_front_of(&cluster::base_pg_url()).await;
+    let (proxy, pg) = faults::StallProxy::in_front_of(&common::base_pg_url()).await;
     let mut c = Cluster::prepare_on(&Options::default(), pg).await;
     c.env.insert("DB_TIMEOUT_S".into(), "3".into());
     c.start_server(&c.redis_env()).await;
@@ -553,7 +554,7 @@ async fn upload_while_stalled(
 /// A cluster (not started) whose S3 traffic goes through a stalling proxy, with an S3 request
 /// timeout of `timeout_s`.
 async fn behind_s3_proxy(timeout_s: u32) -> (faults::StallProxy, Cluster) {
-    let (proxy, endpoint) = faults::StallProxy::in_front_of(&cluster::s3_endpoint()).await;
+    let (proxy, endpoint) = faults::StallProxy::in_front_of(&common::s3_endpoint()).await;
     let mut c = Cluster::prepare(&Options::default()).await;
     c.env.insert("S3_ENDPOINT_URL".into(), endpoint);
     c.env

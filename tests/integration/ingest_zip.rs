@@ -26,16 +26,7 @@ fn stored() -> SimpleFileOptions {
 
 /// A zip in memory from (name, content) pairs; a name ending in `/` is a directory.
 fn zip_bytes(entries: &[(&str, &[u8])], options: SimpleFileOptions) -> Vec<u8> {
-    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        if let Some(dir) = name.strip_suffix('/') {
-            w.add_directory(dir, options).unwrap();
-        } else {
-            w.start_file(*name, options).unwrap();
-            w.write_all(data).unwrap();
-        }
-    }
-    w.finish().unwrap().into_inner()
+    crate::common::zip_with(entries, options)
 }
 
 struct Fixture {

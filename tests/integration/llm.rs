@@ -417,10 +417,7 @@ async fn llm_down_never_fails_the_job() {
     assert!(w.message.contains("6 files"), "{}", w.message);
 
     // Nothing listening at all.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = crate::common::free_port();
     let out2 = tempfile::tempdir().expect("tempdir");
     let env = llm_env(&format!("http://127.0.0.1:{port}/v1"), &[]);
     let run = analyze(dir.path(), out2.path(), "down2", &env).await;
@@ -516,7 +513,7 @@ async fn embedded_all_in_one_end_to_end() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut files = small_app("aio", 2);
     files.push(("src/config.js".into(), SECRET_JS.into()));
-    let zip = cluster::zip_of(&files);
+    let zip = crate::common::zip_of(&files);
     let mut env = llm_env(&srv.url, &[]);
     env.push(("PROVIS_DATA_DIR", data.path().display().to_string()));
     let app = cluster::Spawned::all_in_one(data.path(), &env).await;

@@ -24,7 +24,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_follow_priority_order_and_fifo() {
-    let p = Prefix::new();
+    let p = prefix();
     let b = backend(&p).await;
     let mut expected = Vec::new();
     let mut by_queue: HashMap<&str, Vec<String>> = HashMap::new();
@@ -68,7 +68,7 @@ async fn claims_follow_priority_order_and_fifo() {
     );
     let mut c = raw().await;
     let finished: u64 = c
-        .zcard(format!("{}:finished:high", p.0))
+        .zcard(format!("{}:finished:high", p.name))
         .await
         .expect("zcard");
     assert_eq!(finished, 3);
@@ -76,7 +76,7 @@ async fn claims_follow_priority_order_and_fifo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_is_idempotent_and_suspension_is_respected() {
-    let p = Prefix::new();
+    let p = prefix();
     let b = backend(&p).await;
     let mut c = raw().await;
     let spec = spec_on(diag::NOOP, "normal");
@@ -88,25 +88,25 @@ async fn enqueue_is_idempotent_and_suspension_is_respected() {
     );
     assert_eq!(b.queue_len("normal").await.expect("llen"), 1);
     let members: HashSet<String> = c
-        .smembers(format!("{}:queues", p.0))
+        .smembers(format!("{}:queues", p.name))
         .await
         .expect("smembers");
-    assert!(members.contains(&format!("{}:queue:normal", p.0)));
+    assert!(members.contains(&format!("{}:queue:normal", p.name)));
     // The job hash is RQ's, with JSON data.
-    let data = hget(&mut c, &format!("{}:job:{}", p.0, env.id), "data")
+    let data = hget(&mut c, &format!("{}:job:{}", p.name, env.id), "data")
         .await
         .expect("data");
     let v: serde_json::Value = serde_json::from_str(&data).expect("json data");
     assert_eq!(v[0], "provis.diag_noop");
     assert_eq!(
-        hget(&mut c, &format!("{}:job:{}", p.0, env.id), "status")
+        hget(&mut c, &format!("{}:job:{}", p.name, env.id), "status")
             .await
             .as_deref(),
         Some("queued")
     );
 
     let _: () = c
-        .set(format!("{}:suspended", p.0), 1)
+        .set(format!("{}:suspended", p.name), 1)
         .await
         .expect("suspend");
     let queues = vec!["normal".to_string()];
@@ -115,7 +115,10 @@ async fn enqueue_is_idempotent_and_suspension_is_respected() {
         .await
         .expect("claim");
     assert!(matches!(r, ClaimOutcome::Suspended), "{r:?}");
-    let _: () = c.del(format!("{}:suspended", p.0)).await.expect("resume");
+    let _: () = c
+        .del(format!("{}:suspended", p.name))
+        .await
+        .expect("resume");
     let ClaimOutcome::Claimed(claim) = b
         .claim("susp-worker", &queues, Duration::from_secs(5))
         .await
@@ -137,7 +140,7 @@ async fn enqueue_is_idempotent_and_suspension_is_respected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_names_are_exclusive_while_alive() {
-    let p = Prefix::new();
+    let p = prefix();
     let b = backend(&p).await;
     let mut c = raw().await;
     let queues = vec!["high".to_string(), "low".to_string()];
@@ -145,10 +148,10 @@ async fn worker_names_are_exclusive_while_alive() {
     b.register_worker("w", &queues, ttl)
         .await
         .expect("register");
-    let key = format!("{}:worker:w", p.0);
+    let key = format!("{}:worker:w", p.name);
     for set in ["workers", "workers:high", "workers:low"] {
         let m: bool = c
-            .sismember(format!("{}:{set}", p.0), &key)
+            .sismember(format!("{}:{set}", p.name), &key)
             .await
             .expect("sismember");
         assert!(m, "{set}");
@@ -176,7 +179,7 @@ async fn worker_names_are_exclusive_while_alive() {
     assert!(hget(&mut c, &key, "death").await.is_some());
     assert_eq!(hget(&mut c, &key, "state").await.as_deref(), Some("dead"));
     let m: bool = c
-        .sismember(format!("{}:workers", p.0), &key)
+        .sismember(format!("{}:workers", p.name), &key)
         .await
         .expect("sismember");
     assert!(!m);
@@ -187,7 +190,7 @@ async fn worker_names_are_exclusive_while_alive() {
     let _: () = c.del(&key).await.expect("del");
     assert_eq!(b.clean_workers(&queues).await.expect("clean"), 1);
     let n: u64 = c
-        .scard(format!("{}:workers:high", p.0))
+        .scard(format!("{}:workers:high", p.name))
         .await
         .expect("scard");
     assert_eq!(n, 0);
@@ -195,7 +198,7 @@ async fn worker_names_are_exclusive_while_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_claimers_never_get_the_same_task() {
-    let p = Prefix::new();
+    let p = prefix();
     let b = backend(&p).await;
     let spec = spec_on(diag::NOOP, "normal");
     let mut all = HashSet::new();
@@ -238,10 +241,13 @@ async fn two_concurrent_claimers_never_get_the_same_task() {
     assert_eq!(total, 2000);
     assert_eq!(seen, all);
     let mut c = raw().await;
-    let wip: u64 = c.zcard(format!("{}:wip:normal", p.0)).await.expect("zcard");
+    let wip: u64 = c
+        .zcard(format!("{}:wip:normal", p.name))
+        .await
+        .expect("zcard");
     assert_eq!(wip, 2000, "every claim is in the started registry");
     let inter: u64 = c
-        .llen(format!("{}:queue:normal:intermediate", p.0))
+        .llen(format!("{}:queue:normal:intermediate", p.name))
         .await
         .expect("llen");
     assert_eq!(inter, 0, "nothing left between pop and start");
@@ -249,7 +255,7 @@ async fn two_concurrent_claimers_never_get_the_same_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
@@ -276,7 +282,7 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
     diag::register(&mut reg).expect("register");
     let hooks = Arc::new(Recorder::default());
     let mut opts = WorkerOptions::new(
-        format!("retry-{}", &p.0[12..20]),
+        format!("retry-{}", &p.name[12..20]),
         vec!["normal".to_string()],
     );
     opts.burst = true;
@@ -285,8 +291,8 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
     let run = tokio::spawn(worker.run(CancellationToken::new()));
 
     // The first failure parks the job in rq:scheduled:normal, due about one backoff later.
-    let sched_key = format!("{}:scheduled:normal", p.0);
-    let job_key = format!("{}:job:{}", p.0, recover.id);
+    let sched_key = format!("{}:scheduled:normal", p.name);
+    let job_key = format!("{}:job:{}", p.name, recover.id);
     wait_for("retry scheduled", Duration::from_secs(20), || {
         let mut c = c.clone();
         let (sk, id) = (sched_key.clone(), recover.id.clone());
@@ -326,7 +332,7 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
     );
     assert_eq!(lines(&file), vec![format!("{} 2", recover.id)]);
     assert_eq!(
-        result_types(&mut c, &format!("{}:results:{}", p.0, recover.id)).await,
+        result_types(&mut c, &format!("{}:results:{}", p.name, recover.id)).await,
         vec!["4", "1"]
     );
     assert_eq!(
@@ -341,14 +347,14 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
 
     // Retries exhausted: failed registry, exc_info readable, failure result last.
     let failed: HashSet<String> = c
-        .zrange(format!("{}:failed:normal", p.0), 0, -1)
+        .zrange(format!("{}:failed:normal", p.name), 0, -1)
         .await
         .expect("zrange");
     assert!(
         failed.contains(&exhaust.id) && failed.contains(&unknown.id),
         "{failed:?}"
     );
-    let ex_key = format!("{}:job:{}", p.0, exhaust.id);
+    let ex_key = format!("{}:job:{}", p.name, exhaust.id);
     assert_eq!(
         hget(&mut c, &ex_key, "status").await.as_deref(),
         Some("failed")
@@ -357,7 +363,7 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
     let exc = String::from_utf8(codec::maybe_inflate(&exc)).expect("utf8");
     assert!(exc.contains("attempt 3"), "{exc}");
     assert_eq!(
-        result_types(&mut c, &format!("{}:results:{}", p.0, exhaust.id)).await,
+        result_types(&mut c, &format!("{}:results:{}", p.name, exhaust.id)).await,
         vec!["4", "4", "2"]
     );
     let calls = hooks.of(&exhaust.id);
@@ -370,7 +376,7 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
 
     // A panic is a retry; attempt 2 succeeds.
     assert_eq!(
-        hget(&mut c, &format!("{}:job:{}", p.0, panics.id), "status")
+        hget(&mut c, &format!("{}:job:{}", p.name, panics.id), "status")
             .await
             .as_deref(),
         Some("finished")
@@ -391,15 +397,15 @@ async fn retries_use_the_scheduled_registry_then_finish_or_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_returns_entries_stuck_between_pop_and_start() {
-    let p = Prefix::new();
+    let p = prefix();
     let b = backend(&p).await;
     let mut c = raw().await;
     let spec = spec_on(diag::NOOP, "normal");
     let env = env_for(&spec, serde_json::json!({}));
     b.enqueue(&spec, &env).await.expect("enqueue");
     // A worker popped it and died before starting it.
-    let q = format!("{}:queue:normal", p.0);
-    let inter = format!("{}:queue:normal:intermediate", p.0);
+    let q = format!("{}:queue:normal", p.name);
+    let inter = format!("{}:queue:normal:intermediate", p.name);
     let _: Option<String> = redis::cmd("LMOVE")
         .arg(&q)
         .arg(&inter)

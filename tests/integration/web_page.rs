@@ -5,9 +5,7 @@
 //!
 //! Run: `cargo test --test integration web_page::`.
 
-use crate::common as platform;
-
-use platform::{demo_zip, free_port, http, provis, wait_done, Server};
+use crate::common::{demo_zip, free_port, http, provis, wait_done, Server};
 use reqwest::StatusCode;
 use serde_json::Value;
 

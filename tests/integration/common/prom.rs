@@ -1,11 +1,9 @@
-//! Prometheus checks shared by the test binaries (`api_platform`, `e2e_cluster`): `promtool`
+//! Prometheus checks shared by the `api_platform` and `e2e_cluster` tests: `promtool`
 //! on a scrape, sample sums, the metric names and labels a scrape holds, and the check of the
 //! Grafana dashboard's queries against them.
 //!
 //! `promtool` comes from Debian's `prometheus` (installed by `scripts/dev-services`), or
 //! `PROMTOOL`.
-
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};

@@ -7,7 +7,8 @@ use provis::db::{self, Db, JobUpdate, NewArtifact, NewJob, NewWarning, TaskState
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{base_pg_url, new_job, new_task, TestDb};
+use super::{new_job, new_task, TestDb};
+use crate::common::base_pg_url;
 
 // ---- artifacts ----
 
@@ -303,7 +304,7 @@ async fn runbook_fixture(db: &Db) -> Uuid {
 async fn runbook_queries_work_verbatim_in_psql() {
     let t = TestDb::postgres(true).await;
     let job_id = runbook_fixture(&t.db).await;
-    let schema = t.pg_schema.clone().unwrap();
+    let schema = t.pg_schema.as_ref().unwrap().name.clone();
     let psql = |sql: String| {
         let out = Command::new("psql")
             .arg(base_pg_url())

@@ -15,7 +15,7 @@ async fn a_worker_exports_its_metrics_and_the_dashboard_queries_them() {
     let mut c = Cluster::prepare(&opts).await;
     c.start_server(&c.redis_env()).await;
     c.wait_healthy().await;
-    let port = cluster::free_port();
+    let port = crate::common::free_port();
     observe::start_worker(
         &mut c,
         0,
@@ -23,10 +23,9 @@ async fn a_worker_exports_its_metrics_and_the_dashboard_queries_them() {
         &[("METRICS_PORT", port.to_string())],
     );
     c.wait_workers(1).await;
-    let mut w1 = c.workers[0].take().expect("w1");
-    observe::wait_probe(&mut w1, port).await;
-    c.workers[0] = Some(w1);
     let probe = format!("http://127.0.0.1:{port}");
+    let w1 = c.workers[0].as_mut().expect("w1");
+    w1.wait_health(&probe, true).await;
 
     let (status, ctype, body) = observe::get_text(&format!("{probe}/health")).await;
     assert_eq!(status, 200, "{body}");
@@ -301,7 +300,7 @@ async fn one_upload_is_one_trace_across_serve_and_two_workers() {
         assert!(
             with_trace >= 1,
             "{label} logged nothing with trace_id {trace}:\n{}",
-            cluster::tail(&log)
+            common::tail(&log)
         );
     }
 }

@@ -48,16 +48,17 @@ impl Repo {
         let opts = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .last_modified_time(time);
-        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-        for (p, bytes) in files {
-            let name = match wrapper {
-                Some(top) => format!("{top}/{p}"),
-                None => p.clone(),
-            };
-            w.start_file(name, opts).expect("start_file");
-            w.write_all(bytes).expect("write entry");
-        }
-        w.finish().expect("finish zip").into_inner()
+        let entries: Vec<(String, &[u8])> = files
+            .into_iter()
+            .map(|(p, bytes)| {
+                let name = match wrapper {
+                    Some(top) => format!("{top}/{p}"),
+                    None => p.clone(),
+                };
+                (name, bytes.as_slice())
+            })
+            .collect();
+        crate::common::zip_with(&entries, opts)
     }
 
     /// The usual zip: sorted, a fixed time, no wrapper.
@@ -394,16 +395,7 @@ pub fn mixed_edges() -> Vec<(String, String)> {
 /// A plain deflated zip from (name, bytes) pairs; a name ending in `/` is a directory.
 pub fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        if let Some(dir) = name.strip_suffix('/') {
-            w.add_directory(dir, opts).expect("dir");
-        } else {
-            w.start_file(*name, opts).expect("start");
-            w.write_all(data).expect("write");
-        }
-    }
-    w.finish().expect("finish").into_inner()
+    crate::common::zip_with(entries, opts)
 }
 
 /// (local header offset, central header offset) of entry `i`.

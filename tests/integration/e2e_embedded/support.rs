@@ -1,13 +1,15 @@
 //! What the embedded end-to-end tests share: a real `provis all-in-one` child process on a
-//! free port with its own data dir (killed on drop), an HTTP client, a streaming SSE reader,
-//! and readers of the server's SQLite database.
+//! free port with its own data dir (a [`Proc`] of the common harness), an HTTP client, the
+//! event-stream checks, and readers of the server's SQLite database.
 
+use crate::common::{self, free_port, http_with_timeout, Proc};
+pub use crate::common::{read_sse, Sse};
 use provis::db::{Artifact, Db, Task};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -39,56 +41,13 @@ pub const EVENT_TYPES: [&str; 11] = [
     "done",
 ];
 
-/// Environment that would switch the child to cluster mode or change its configuration
-/// behind the test's back; removed from every child.
-const CLEARED_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "REDIS_URL",
-    "S3_BUCKET",
-    "S3_ENDPOINT_URL",
-    "S3_ENDPOINT",
-    "S3_REGION",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "PROVIS_CONFIG",
-    "PROVIS_API_TOKEN",
-    "PROVIS_DATA_DIR",
-    "PROVIS_PORT",
-    "PORT",
-    "PROVIS_WORKERS",
-    "PARSE_BATCH_SIZE",
-    "MAX_UPLOAD_BYTES",
-    "ZIP_MAX_ENTRIES",
-    "ZIP_MAX_DEPTH",
-    "ZIP_MAX_UNCOMPRESSED_BYTES",
-    "ZIP_MAX_RATIO",
-    "LLM_BASE_URL",
-    "LLM_API_KEY",
-    "OPENAI_API_KEY",
-    "WORKER_LEASE_S",
-    "CORS_ORIGINS",
-    "RQ_KEY_PREFIX",
-];
-
-/// The binary under test.
-pub fn provis_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_provis"))
-}
-
-/// A command for the binary with a clean environment: nothing of cluster mode, scratch files
-/// under `tmp`, and `cwd` as working directory (so nothing lands in the repository).
+/// A command for the binary with a scrubbed environment (nothing of cluster mode), scratch
+/// files under `tmp`, and `cwd` as working directory (so nothing lands in the repository).
 pub fn provis_command(cwd: &Path, tmp: &Path) -> Command {
-    let mut cmd = Command::new(provis_bin());
-    for k in CLEARED_ENV {
-        cmd.env_remove(k);
-    }
-    cmd.current_dir(cwd)
-        .env("TMPDIR", tmp)
+    let mut cmd = common::provis(cwd);
+    cmd.env("TMPDIR", tmp)
         .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "json")
-        .stdin(Stdio::null());
+        .env("LOG_FORMAT", "json");
     cmd
 }
 
@@ -129,17 +88,10 @@ impl Root {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 /// A running `provis all-in-one`, killed (SIGKILL) and reaped on drop.
 pub struct Server {
-    pub child: Option<Child>,
+    proc: Proc,
     pub base: String,
-    pub log: PathBuf,
     pub data: PathBuf,
     pub http: reqwest::Client,
 }
@@ -157,84 +109,40 @@ impl Server {
             .map(|d| d.count())
             .unwrap_or(0);
         let log = root.path().join(format!("server-{port}-{n}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
         let mut cmd = provis_command(&root.cwd(), &root.tmp());
         cmd.arg("all-in-one")
             .args(["--port", &port.to_string()])
             .arg("--data-dir")
             .arg(root.data())
-            .args(flags)
-            .stdout(out.try_clone().expect("dup log"))
-            .stderr(out);
+            .args(flags);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawn provis all-in-one");
         let mut server = Server {
-            child: Some(child),
+            proc: Proc::spawn(cmd, "provis all-in-one", log),
             base: format!("http://127.0.0.1:{port}"),
-            log,
             data: root.data(),
-            http: reqwest::Client::builder()
-                .timeout(WAIT)
-                .build()
-                .expect("client"),
+            http: http_with_timeout(WAIT),
         };
-        server.wait_healthy().await;
+        let (_, body) = server.proc.wait_health(&server.base, true).await;
+        assert_eq!(body["status"], "ok", "{body}");
+        assert_eq!(body["checks"]["database"]["backend"], "sqlite", "{body}");
         server
-    }
-
-    async fn wait_healthy(&mut self) {
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("server exited early ({st}); log:\n{}", self.log_text());
-            }
-            let probe = self
-                .http
-                .get(self.url("/health"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if let Ok(r) = probe {
-                if r.status().is_success() {
-                    let body: Value = r.json().await.expect("health json");
-                    assert_eq!(body["status"], "ok", "{body}");
-                    assert_eq!(body["checks"]["database"]["backend"], "sqlite", "{body}");
-                    return;
-                }
-            }
-            if t0.elapsed() > WAIT {
-                panic!("server not healthy in time; log:\n{}", self.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
+    /// The last lines of the server's log (for failure messages).
     pub fn log_text(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(20_000);
-        let start = (start..text.len())
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        text[start..].to_string()
+        self.proc.log_tail()
     }
 
     /// SIGKILL now, without any chance to clean up.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("kill -9");
-            let st = c.wait().expect("wait");
-            assert!(!st.success(), "a killed server does not exit cleanly");
-        }
+        let st = self.proc.kill().expect("kill -9");
+        assert!(!st.success(), "a killed server does not exit cleanly");
     }
 
     /// `POST /ingest` with a zip file (its bytes), an optional `repo` field.
@@ -320,15 +228,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// The answer of `POST /ingest`.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -352,81 +251,6 @@ impl Upload {
     pub fn snapshot(&self) -> String {
         self.str("snapshotId")
     }
-}
-
-/// One SSE message as received.
-#[derive(Debug, Clone)]
-pub struct Sse {
-    /// The `id:` line.
-    pub id: Option<String>,
-    /// The `event:` line.
-    pub event: Option<String>,
-    /// The `data:` lines joined, parsed.
-    pub data: Value,
-}
-
-impl Sse {
-    pub fn kind(&self) -> &str {
-        self.event.as_deref().unwrap_or("message")
-    }
-}
-
-/// Reads an SSE body chunk by chunk as it streams, parsing `id:`/`event:`/`data:` lines and
-/// skipping comment lines, until the server closes the stream. With `stop_after`, returns
-/// (dropping the connection) once that many messages passed the predicate.
-pub async fn read_sse(resp: reqwest::Response, stop_after: Option<(usize, &str)>) -> Vec<Sse> {
-    let mut stream = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut out = Vec::new();
-    let (mut id, mut event, mut data): (Option<String>, Option<String>, Vec<String>) =
-        (None, None, Vec::new());
-    use futures_util::StreamExt;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.expect("SSE chunk");
-        buf.extend_from_slice(&chunk);
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let line = String::from_utf8(line).expect("utf8 SSE");
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.is_empty() {
-                if !data.is_empty() {
-                    let text = data.join("\n");
-                    let value: Value = serde_json::from_str(&text)
-                        .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {text}"));
-                    out.push(Sse {
-                        id: id.take(),
-                        event: event.take(),
-                        data: value,
-                    });
-                    data.clear();
-                    if let Some((n, kind)) = stop_after {
-                        if out.iter().filter(|m| m.kind() == kind).count() >= n {
-                            return out;
-                        }
-                    }
-                }
-                id = None;
-                event = None;
-                continue;
-            }
-            if line.starts_with(':') {
-                continue; // heartbeat comment
-            }
-            let (field, value) = line.split_once(':').unwrap_or((line, ""));
-            let value = value.strip_prefix(' ').unwrap_or(value).to_string();
-            match field {
-                "id" => id = Some(value),
-                "event" => event = Some(value),
-                "data" => data.push(value),
-                _ => {}
-            }
-        }
-    }
-    assert!(
-        buf.iter().all(|b| b.is_ascii_whitespace()),
-        "stream ended inside a message"
-    );
-    out
 }
 
 /// Checks every message of a job's stream: the `{"id","seq","type","timestamp","jobId","payload"}`

@@ -9,8 +9,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use super::cluster::checks::{self, Expect};
 use super::cluster::faults::{self, StallProxy};
 use super::cluster::fixtures;
-use super::cluster::{redis_url, Cluster, Options};
+use super::cluster::{Cluster, Options};
 use super::upload_while_stalled;
+use crate::common::redis_url;
 
 /// Redis hangs (its traffic held by a proxy) while an upload is taken. `/ingest` answers 503
 /// naming Redis within a bound set by `REDIS_TIMEOUT_S`; the job it created is not left

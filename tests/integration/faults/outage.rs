@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::cluster::faults::{self, PrivatePostgres, PrivateRedis, StallProxy};
 use super::cluster::fixtures;
 use super::cluster::{self, Cluster, Options};
+use crate::common;
 
 /// Item 7, database: `serve` and a worker start while Postgres is down. `serve` answers
 /// `/health` 503 naming the database; the worker neither exits nor registers, and says what
@@ -65,7 +66,7 @@ async fn a_job_failing_while_postgres_is_down_ends_failed_once_it_is_back() {
     c.wait_healthy().await;
     // The worker reaches S3 through a proxy the test holds, so its read of the upload can be
     // kept waiting until Postgres is down.
-    let (proxy, endpoint) = StallProxy::in_front_of(&cluster::s3_endpoint()).await;
+    let (proxy, endpoint) = StallProxy::in_front_of(&common::s3_endpoint()).await;
     let mut extra = c.redis_env();
     extra.push(("S3_ENDPOINT_URL".into(), endpoint));
     let w1 = c.spawn(
@@ -145,7 +146,7 @@ async fn a_job_failing_while_postgres_is_down_ends_failed_once_it_is_back() {
     assert!(
         log.contains("could not record a failed task yet"),
         "the failure met the outage:\n{}",
-        cluster::tail(&log)
+        common::tail(&log)
     );
 }
 

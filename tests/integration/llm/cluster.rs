@@ -2,57 +2,25 @@
 //! the test that two worker processes share one `LLM_RPM`.
 
 use super::server::{always_valid, FakeLlm, Recorded};
-use super::support::{llm_env, provis_bin, SCRUBBED_ENV};
+use super::support::llm_env;
+use crate::common::{self, free_port, zip_of, PgSchema, Proc, RedisPrefix};
 use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// A zip of `files` (path, content), in memory.
-pub fn zip_of(files: &[(String, String)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (p, c) in files {
-        w.start_file(p.as_str(), zip::write::SimpleFileOptions::default())
-            .expect("zip entry");
-        w.write_all(c.as_bytes()).expect("zip write");
-    }
-    w.finish().expect("zip finish").into_inner()
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// provis processes (killed on drop) and the API base URL.
+/// provis processes (each a [`Proc`]: killed on drop) and the API base URL.
 pub struct Spawned {
     pub base: String,
-    children: Vec<Child>,
-    logs: Vec<PathBuf>,
+    procs: Vec<Proc>,
     http: reqwest::Client,
 }
 
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn command(args: &[&str], env: &[(&str, String)], log: &Path) -> Command {
-    let mut cmd = Command::new(provis_bin());
-    cmd.args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"));
-    for k in SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
+/// `provis <args>` with `env` (and `RUST_LOG=info`), its output into `dir/<name>.log`.
+fn command(args: &[&str], env: &[(&str, String)], dir: &Path) -> Command {
+    let mut cmd = common::provis(dir);
+    cmd.args(args).env("RUST_LOG", "info");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -62,47 +30,28 @@ fn command(args: &[&str], env: &[(&str, String)], log: &Path) -> Command {
 impl Spawned {
     fn start(&mut self, args: &[&str], env: &[(&str, String)], dir: &Path, name: &str) {
         let log = dir.join(format!("{name}.log"));
-        let child = command(args, env, &log).spawn().expect("spawn provis");
-        self.children.push(child);
-        self.logs.push(log);
+        self.procs
+            .push(Proc::spawn(command(args, env, dir), name, log));
     }
 
     /// The processes' logs (for failure messages).
     pub fn logs(&self) -> String {
-        self.logs
+        self.procs
             .iter()
-            .map(|p| {
-                let text = std::fs::read_to_string(p).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                format!(
-                    "--- {} ---\n{}",
-                    p.display(),
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            })
+            .map(Proc::log_tail)
             .collect::<Vec<_>>()
             .join("\n")
     }
 
+    /// Waits until the first process (the API) answers `/health` with a 2xx and the others
+    /// are still running.
     async fn wait_healthy(&mut self) {
-        let t0 = Instant::now();
-        loop {
-            for c in &mut self.children {
-                if let Ok(Some(st)) = c.try_wait() {
-                    panic!("a provis process exited ({st}):\n{}", self.logs());
-                }
+        let base = self.base.clone();
+        self.procs[0].wait_health(&base, true).await;
+        for i in 1..self.procs.len() {
+            if let Some(st) = self.procs[i].exited() {
+                panic!("a provis process exited ({st}):\n{}", self.logs());
             }
-            if let Ok(r) = self.http.get(format!("{}/health", self.base)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "not healthy in 60 s:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -110,8 +59,7 @@ impl Spawned {
         let port = free_port();
         Spawned {
             base: format!("http://127.0.0.1:{port}"),
-            children: Vec::new(),
-            logs: Vec::new(),
+            procs: Vec::new(),
             http: reqwest::Client::new(),
         }
     }
@@ -227,113 +175,6 @@ impl Spawned {
     }
 }
 
-fn base_pg_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A fresh Postgres schema, dropped on drop.
-struct PgSchema {
-    name: String,
-    url: String,
-}
-
-impl PgSchema {
-    async fn new() -> PgSchema {
-        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-        let base = base_pg_url();
-        let name = format!("provis_llmtest_{}", Uuid::new_v4().simple());
-        let mut conn = AsyncPgConnection::establish(&base).await.expect("postgres");
-        diesel::sql_query(format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-        PgSchema { name, url }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (base, name) = (base_pg_url(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-                if let Ok(mut c) = AsyncPgConnection::establish(&base).await {
-                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&mut c)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Redis keys of one test: a unique RQ key prefix (`RQ_KEY_PREFIX`, read by `serve` and
-/// `work`) and a unique LLM bucket key; all deleted on drop.
-struct RedisKeys {
-    url: String,
-    prefix: String,
-    bucket_key: String,
-}
-
-impl RedisKeys {
-    fn new() -> RedisKeys {
-        let id = Uuid::new_v4().simple();
-        RedisKeys {
-            url: std::env::var("TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-            prefix: format!("provis-test-llm-{id}"),
-            bucket_key: format!("provis-test-llm-bucket-{id}"),
-        }
-    }
-}
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let (url, prefix, key) = (
-            self.url.clone(),
-            self.prefix.clone(),
-            self.bucket_key.clone(),
-        );
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                use deadpool_redis::redis;
-                let Ok(client) = redis::Client::open(url) else {
-                    return;
-                };
-                let Ok(mut c) = client.get_multiplexed_async_connection().await else {
-                    return;
-                };
-                let mut keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{prefix}:*"))
-                    .query_async(&mut c)
-                    .await
-                    .unwrap_or_default();
-                keys.push(key);
-                for chunk in keys.chunks(500) {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut c).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// `n` small, distinct modules `<tag>_m<i>.js` at the top level (distinct content: no cache
 /// hits across repos; no common directory for the upload to strip).
 fn modules(tag: &str, n: usize) -> Vec<(String, String)> {
@@ -368,8 +209,10 @@ fn max_per_minute(reqs: &[Recorded]) -> usize {
 async fn two_worker_processes_share_llm_rpm() {
     const PER_REPO: usize = 35;
     let srv = FakeLlm::start(always_valid()).await;
-    let pg = PgSchema::new().await;
-    let redis = RedisKeys::new();
+    let pg = PgSchema::create("llmtest");
+    let redis = RedisPrefix::new("test-llm");
+    // Under the prefix, so the guard deletes it too.
+    let bucket_key = format!("{}:llm-bucket", redis.name);
     let dir = tempfile::tempdir().expect("tempdir");
     let bucket = format!("provis-llm-{}", Uuid::new_v4().simple());
     let mut env = llm_env(
@@ -377,14 +220,14 @@ async fn two_worker_processes_share_llm_rpm() {
         &[
             ("LLM_RPM", "60"),
             ("LLM_CONCURRENCY", "4"),
-            ("LLM_BUCKET_KEY", &redis.bucket_key),
+            ("LLM_BUCKET_KEY", &bucket_key),
         ],
     );
-    let s3 = std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".into());
+    let s3 = common::s3_endpoint();
     env.extend([
         ("DATABASE_URL", pg.url.clone()),
         ("REDIS_URL", redis.url.clone()),
-        ("RQ_KEY_PREFIX", redis.prefix.clone()),
+        ("RQ_KEY_PREFIX", redis.name.clone()),
         ("S3_ENDPOINT_URL", s3),
         ("S3_BUCKET", bucket),
         ("S3_ACCESS_KEY_ID", "test".to_string()),
@@ -392,14 +235,13 @@ async fn two_worker_processes_share_llm_rpm() {
         ("RUST_S3_SKIP_LOCATION_CONSTRAINT", "true".to_string()),
         ("PROVIS_DATA_DIR", dir.path().display().to_string()),
     ]);
-    let migrate = command(&["migrate"], &env, &dir.path().join("migrate.log"))
-        .status()
-        .expect("provis migrate");
-    assert!(
-        migrate.success(),
-        "migrate: {}",
-        std::fs::read_to_string(dir.path().join("migrate.log")).unwrap_or_default()
+    let mut migrate = Proc::spawn(
+        command(&["migrate"], &env, dir.path()),
+        "migrate",
+        dir.path().join("migrate.log"),
     );
+    let status = migrate.wait_exit(Duration::from_secs(120));
+    assert!(status.success(), "migrate: {}", migrate.log_text());
     let cluster = Spawned::cluster(dir.path(), &env, 2).await;
 
     let a = cluster

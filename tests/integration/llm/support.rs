@@ -1,44 +1,11 @@
 //! Helpers: small repositories on disk, `provis analyze` runs with an LLM configured, and
 //! reading a finished job's warnings and summaries.
 
+use crate::common;
 use provis::db::{Db, Warning};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use uuid::Uuid;
-
-pub fn provis_bin() -> PathBuf {
-    std::env::var_os("PROVIS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_provis")))
-}
-
-/// Settings every provis child would otherwise inherit from the test's environment.
-pub const SCRUBBED_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "REDIS_URL",
-    "S3_BUCKET",
-    "S3_ENDPOINT_URL",
-    "S3_ENDPOINT",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "PROVIS_CONFIG",
-    "PROVIS_API_TOKEN",
-    "RQ_KEY_PREFIX",
-    "LLM_BASE_URL",
-    "LLM_API_KEY",
-    "OPENAI_API_KEY",
-    "LLM_MODEL",
-    "LLM_RPM",
-    "LLM_TPM",
-    "LLM_CONCURRENCY",
-    "LLM_TIMEOUT_S",
-    "LLM_MAX_TOKENS",
-    "LLM_REPO_TOKEN_BUDGET",
-    "LLM_BUCKET_KEY",
-];
 
 /// Writes `files` (path, content) under `dir`.
 pub fn write_repo(dir: &Path, files: &[(String, String)]) {
@@ -106,21 +73,18 @@ impl Run {
 /// Runs `provis analyze <dir> --out <out> --repo <repo> --json` with `env`; panics with the
 /// output when it fails.
 pub async fn analyze(dir: &Path, out: &Path, repo: &str, env: &[(&str, String)]) -> Run {
-    let mut cmd = tokio::process::Command::new(provis_bin());
+    let mut cmd = common::provis(out.parent().unwrap_or(dir));
     cmd.arg("analyze")
         .arg(dir)
         .arg("--out")
         .arg(out)
         .args(["--repo", repo, "--json"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for k in SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
+        .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
     let output = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
         .await
         .expect("analyze finished within 120 s")
@@ -169,7 +133,7 @@ pub fn llm_env(url: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)>
         ("LLM_TIMEOUT_S", "20".to_string()),
     ];
     for (k, v) in extra {
-        let key: &'static str = SCRUBBED_ENV
+        let key: &'static str = common::SCRUBBED_ENV
             .iter()
             .find(|s| *s == k)
             .copied()

@@ -12,13 +12,13 @@ use super::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_tasks_two_worker_processes_exactly_once() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
     let mut w1 = spawn_ready(&p, dir.path(), "many-a", "normal", 20, &[]).await;
     let mut w2 = spawn_ready(&p, dir.path(), "many-b", "normal", 20, &[]).await;
-    let workers_key = format!("{}:workers", p.0);
+    let workers_key = format!("{}:workers", p.name);
     let file = dir.path().join("side-effects.txt");
     let spec = diag::APPEND;
     for i in 0..1000 {
@@ -28,7 +28,7 @@ async fn thousand_tasks_two_worker_processes_exactly_once() {
         );
         assert!(b.enqueue(&spec, &env).await.expect("enqueue"));
     }
-    let finished_key = format!("{}:finished:normal", p.0);
+    let finished_key = format!("{}:finished:normal", p.name);
     wait_for("1000 finished", Duration::from_secs(120), || {
         let mut c = c.clone();
         let k = finished_key.clone();
@@ -60,7 +60,7 @@ async fn thousand_tasks_two_worker_processes_exactly_once() {
         assert!(distinct.contains(&format!("line-{i}")), "line-{i} missing");
     }
     let failed: u64 = c
-        .zcard(format!("{}:failed:normal", p.0))
+        .zcard(format!("{}:failed:normal", p.name))
         .await
         .expect("zcard");
     assert_eq!(failed, 0);
@@ -68,7 +68,7 @@ async fn thousand_tasks_two_worker_processes_exactly_once() {
     for name in ["many-a", "many-b"] {
         let n: u64 = hget(
             &mut c,
-            &format!("{}:worker:{name}", p.0),
+            &format!("{}:worker:{name}", p.name),
             "successful_job_count",
         )
         .await
@@ -87,7 +87,7 @@ async fn thousand_tasks_two_worker_processes_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_task_another_worker_finishes_it() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
@@ -99,7 +99,7 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
         serde_json::json!({ "ms": 3000, "file": file }),
     );
     b.enqueue(&diag::SLEEP, &env).await.expect("enqueue");
-    let job_key = format!("{}:job:{}", p.0, env.id);
+    let job_key = format!("{}:job:{}", p.name, env.id);
     wait_for("victim started the task", Duration::from_secs(30), || {
         let mut c = c.clone();
         let k = job_key.clone();
@@ -137,20 +137,23 @@ async fn kill_9_mid_task_another_worker_finishes_it() {
         "the killed run wrote nothing; the rescue is attempt 2"
     );
     assert_eq!(
-        result_types(&mut c, &format!("{}:results:{}", p.0, env.id)).await,
+        result_types(&mut c, &format!("{}:results:{}", p.name, env.id)).await,
         vec!["4", "1"]
     );
-    let wip: u64 = c.zcard(format!("{}:wip:normal", p.0)).await.expect("zcard");
+    let wip: u64 = c
+        .zcard(format!("{}:wip:normal", p.name))
+        .await
+        .expect("zcard");
     assert_eq!(wip, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_running_task_or_hands_it_back() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
-    let workers_key = format!("{}:workers", p.0);
+    let workers_key = format!("{}:workers", p.name);
 
     // Short task, long grace: finished before exit.
     let mut w = spawn_ready(
@@ -164,7 +167,7 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
     .await;
     let env = env_for(&diag::SLEEP, serde_json::json!({ "ms": 1500 }));
     b.enqueue(&diag::SLEEP, &env).await.expect("enqueue");
-    let job_key = format!("{}:job:{}", p.0, env.id);
+    let job_key = format!("{}:job:{}", p.name, env.id);
     wait_for("task started", Duration::from_secs(30), || {
         let mut c = c.clone();
         let k = job_key.clone();
@@ -181,7 +184,7 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
         hget(&mut c, &job_key, "status").await.as_deref(),
         Some("finished")
     );
-    let wk = format!("{}:worker:term-finish", p.0);
+    let wk = format!("{}:worker:term-finish", p.name);
     assert!(hget(&mut c, &wk, "death").await.is_some(), "death recorded");
     let members: HashSet<String> = c.smembers(&workers_key).await.expect("smembers");
     assert!(!members.contains(&wk));
@@ -198,7 +201,7 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
     .await;
     let env = env_for(&diag::SLEEP, serde_json::json!({ "ms": 60000 }));
     b.enqueue(&diag::SLEEP, &env).await.expect("enqueue");
-    let job_key = format!("{}:job:{}", p.0, env.id);
+    let job_key = format!("{}:job:{}", p.name, env.id);
     wait_for("task started", Duration::from_secs(30), || {
         let mut c = c.clone();
         let k = job_key.clone();
@@ -216,11 +219,14 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
         Some("queued")
     );
     let head: Option<String> = c
-        .lindex(format!("{}:queue:normal", p.0), 0)
+        .lindex(format!("{}:queue:normal", p.name), 0)
         .await
         .expect("lindex");
     assert_eq!(head.as_deref(), Some(env.id.as_str()));
-    let wip: u64 = c.zcard(format!("{}:wip:normal", p.0)).await.expect("zcard");
+    let wip: u64 = c
+        .zcard(format!("{}:wip:normal", p.name))
+        .await
+        .expect("zcard");
     assert_eq!(wip, 0);
     assert_eq!(
         hget(&mut c, &job_key, "retries_left").await.as_deref(),
@@ -231,7 +237,7 @@ async fn sigterm_finishes_the_running_task_or_hands_it_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_worker_exits_when_the_queues_are_empty() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
@@ -264,13 +270,13 @@ async fn burst_worker_exits_when_the_queues_are_empty() {
     assert_eq!(got, expected, "all done, high first");
     for q in ["high", "low"] {
         let n: u64 = c
-            .zcard(format!("{}:finished:{q}", p.0))
+            .zcard(format!("{}:finished:{q}", p.name))
             .await
             .expect("zcard");
         assert_eq!(n, 5);
         assert_eq!(b.queue_len(q).await.expect("llen"), 0);
     }
-    let n: u64 = c.scard(format!("{}:workers", p.0)).await.expect("scard");
+    let n: u64 = c.scard(format!("{}:workers", p.name)).await.expect("scard");
     assert_eq!(n, 0, "deregistered");
 }
 
@@ -284,7 +290,7 @@ fn rq_info(prefix: &Prefix) -> Vec<String> {
     );
     let out = Command::new(&rq)
         .args(["info", "--raw", "--url", &redis_url()])
-        .env("RQ_KEY_PREFIX", &prefix.0)
+        .env("RQ_KEY_PREFIX", &prefix.name)
         .output()
         .expect("run rq info");
     assert!(
@@ -319,15 +325,15 @@ fn queue_row(lines: &[String], name: &str) -> [u64; 4] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
-    let p = Prefix::new();
+    let p = prefix();
     let dir = tempfile::tempdir().expect("tempdir");
     let b = backend(&p).await;
     let mut c = raw().await;
-    let name = format!("rqinfo-{}", &p.0[12..20]);
+    let name = format!("rqinfo-{}", &p.name[12..20]);
     // A 3 s lease: the running task outlives it, so only heartbeats keep rq info from failing it.
     let w = spawn_ready(&p, dir.path(), &name, "high,normal", 3, &[]).await;
-    let finished_key = format!("{}:finished:normal", p.0);
-    let failed_key = format!("{}:failed:normal", p.0);
+    let finished_key = format!("{}:finished:normal", p.name);
+    let failed_key = format!("{}:failed:normal", p.name);
     for _ in 0..3 {
         b.enqueue(&diag::NOOP, &env_for(&diag::NOOP, serde_json::json!({})))
             .await
@@ -339,7 +345,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
                   q = Queue('normal', connection=Redis.from_url(sys.argv[1]), serializer=JSONSerializer); print(q.enqueue('provis.diag_noop').id)";
     let out = Command::new(&py)
         .args(["-c", script, &redis_url()])
-        .env("RQ_KEY_PREFIX", &p.0)
+        .env("RQ_KEY_PREFIX", &p.name)
         .output()
         .expect("python");
     assert!(
@@ -372,7 +378,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
     let spec = spec_on(diag::SLEEP, "high");
     let long = env_for(&spec, serde_json::json!({ "ms": 8000 }));
     b.enqueue(&spec, &long).await.expect("enqueue");
-    let job_key = format!("{}:job:{}", p.0, long.id);
+    let job_key = format!("{}:job:{}", p.name, long.id);
     wait_for("long task started", Duration::from_secs(30), || {
         let mut c = c.clone();
         let k = job_key.clone();
@@ -408,7 +414,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
     })
     .await;
     assert_eq!(
-        result_types(&mut c, &format!("{}:results:{}", p.0, long.id)).await,
+        result_types(&mut c, &format!("{}:results:{}", p.name, long.id)).await,
         vec!["1"]
     );
 
@@ -418,7 +424,7 @@ async fn rq_info_shows_provis_queues_and_busy_worker_without_failing_it() {
                  print(j.get_status().value, j.func_name, j.latest_result().type.name)";
     let out = Command::new(&py)
         .args(["-c", check, &redis_url(), &long.id])
-        .env("RQ_KEY_PREFIX", &p.0)
+        .env("RQ_KEY_PREFIX", &p.name)
         .output()
         .expect("python");
     assert!(

@@ -2,24 +2,16 @@
 //! killed on drop, connections, and small Redis readers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::common::provis;
+pub use crate::common::{redis_url, Proc, RedisPrefix};
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, aio::MultiplexedConnection, AsyncCommands};
 use provis::queue::{Envelope, Hooks, RedisBackend, TaskError, TaskSpec};
 use uuid::Uuid;
-
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-pub fn provis_bin() -> PathBuf {
-    std::env::var_os("PROVIS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_provis")))
-}
 
 pub fn venv() -> PathBuf {
     std::env::var_os("PROVIS_TEST_VENV")
@@ -27,92 +19,12 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/tmp/provis-ci/venv"))
 }
 
-/// A unique key prefix; its keys are deleted on drop (also when the test fails).
-pub struct Prefix(pub String);
+/// The queue tests' key prefix: `provis-test-<random>`, its keys deleted on drop.
+pub type Prefix = RedisPrefix;
 
-impl Prefix {
-    pub fn new() -> Self {
-        Prefix(format!("provis-test-{}", Uuid::new_v4().simple()))
-    }
-}
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        let pattern = format!("{}:*", self.0);
-        let url = redis_url();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let Ok(client) = redis::Client::open(url) else {
-                    return;
-                };
-                let Ok(mut c) = client.get_multiplexed_async_connection().await else {
-                    return;
-                };
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(&pattern)
-                    .query_async(&mut c)
-                    .await
-                    .unwrap_or_default();
-                for chunk in keys.chunks(500) {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut c).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A worker process, killed on drop.
-pub struct Proc {
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Proc {
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
-    }
-
-    /// Waits for exit; panics (with the worker's log) when it takes longer than `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                return st;
-            }
-            if t0.elapsed() > limit {
-                panic!(
-                    "worker did not exit within {limit:?}; log:\n{}",
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A fresh [`Prefix`].
+pub fn prefix() -> Prefix {
+    RedisPrefix::new("test")
 }
 
 /// Starts `provis work` with the diagnostic tasks on `prefix`.
@@ -124,23 +36,19 @@ pub fn spawn_worker(
     lease_s: u64,
     extra: &[&str],
 ) -> Proc {
-    let log = dir.join(format!("{name}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(provis_bin())
-        .args(["work", "--queues", queues, "--name", name])
+    let mut cmd = provis(dir);
+    cmd.args(["work", "--queues", queues, "--name", name])
         .args(extra)
-        .current_dir(dir)
         .env("REDIS_URL", redis_url())
-        .env("RQ_KEY_PREFIX", &prefix.0)
+        .env("RQ_KEY_PREFIX", &prefix.name)
         .env("PROVIS_DIAG_TASKS", "1")
         .env("WORKER_LEASE_S", lease_s.to_string())
-        .env("RUST_LOG", "info")
-        .env_remove("PROVIS_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(out)
-        .spawn()
-        .expect("spawn provis work");
-    Proc { child, log }
+        .env("RUST_LOG", "info");
+    Proc::spawn(
+        cmd,
+        &format!("worker {name}"),
+        dir.join(format!("{name}.log")),
+    )
 }
 
 /// [`spawn_worker`], then waits until the worker registered itself (panics with its log when
@@ -154,7 +62,7 @@ pub async fn spawn_ready(
     extra: &[&str],
 ) -> Proc {
     let mut proc = spawn_worker(prefix, dir, name, queues, lease_s, extra);
-    let key = format!("{}:worker:{name}", prefix.0);
+    let key = format!("{}:worker:{name}", prefix.name);
     let mut c = raw().await;
     let t0 = Instant::now();
     loop {
@@ -162,7 +70,7 @@ pub async fn spawn_ready(
         if state.is_some_and(|s| s != "dead") {
             return proc;
         }
-        if let Some(st) = proc.child.try_wait().expect("try_wait") {
+        if let Some(st) = proc.exited() {
             panic!(
                 "worker {name} exited ({st}) before registering; log:\n{}",
                 proc.log_text()
@@ -176,7 +84,7 @@ pub async fn spawn_ready(
 }
 
 pub async fn backend(prefix: &Prefix) -> RedisBackend {
-    RedisBackend::connect(&redis_url(), &prefix.0)
+    RedisBackend::connect(&redis_url(), &prefix.name)
         .await
         .expect("connect")
 }

@@ -2,19 +2,20 @@
 //! ones), and the measurements a fault test reports.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
 use uuid::Uuid;
 
-use super::{free_port, tail, Cluster};
+use super::Cluster;
+use crate::common::{free_port, tail, Proc};
 
 /// A private `redis-server` on its own port, without persistence, killed on drop.
 pub struct PrivateRedis {
     /// Its port.
     pub port: u16,
-    child: Option<Child>,
+    child: Option<Proc>,
     dir: tempfile::TempDir,
     aof: bool,
 }
@@ -43,8 +44,8 @@ impl PrivateRedis {
     }
 
     async fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", ""])
             .args(if self.aof {
                 ["--appendonly", "yes", "--appendfsync", "always"]
@@ -55,12 +56,9 @@ impl PrivateRedis {
             .arg(self.dir.path())
             .arg("--logfile")
             .arg(self.log())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server (is it installed?)");
-        self.child = Some(child);
+            .stdin(Stdio::null());
+        let out = self.dir.path().join("redis.out");
+        self.child = Some(Proc::spawn(cmd, "redis-server", out));
         let t0 = Instant::now();
         loop {
             if self.ping().await {
@@ -110,10 +108,7 @@ impl PrivateRedis {
 
     /// Kills it (SIGKILL): every connection breaks, its data is gone.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.child.take();
     }
 
     /// Starts it again on the same port (empty unless it keeps an append-only file).
@@ -396,11 +391,6 @@ impl StallProxy {
     /// Holds (true) or releases (false) the traffic.
     pub fn stall(&self, on: bool) {
         self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 }
 

@@ -3,8 +3,6 @@
 //! Each fixture is a list of (path, content) pairs whose import structure is known by
 //! construction, so the tests can state the expected graph instead of copying an output.
 
-use std::io::{Cursor, Write};
-
 /// A repository: relative paths and contents.
 pub type Repo = Vec<(String, String)>;
 
@@ -195,20 +193,15 @@ pub fn mixed(shape: &MixedShape, salt: &str) -> Repo {
 
 /// Zips `repo` in the given order with every entry stamped `(year, second)`; deflated.
 pub fn zip_with(repo: &Repo, reverse: bool, year: u16, second: u8) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let stamp = zip::DateTime::from_date_and_time(year, 3, 14, 15, 9, second).expect("valid date");
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(stamp);
-    let mut entries: Vec<&(String, String)> = repo.iter().collect();
+    let mut entries: Vec<(String, String)> = repo.to_vec();
     if reverse {
         entries.reverse();
     }
-    for (path, text) in entries {
-        w.start_file(path.as_str(), opts).expect("start entry");
-        w.write_all(text.as_bytes()).expect("write entry");
-    }
-    w.finish().expect("finish zip").into_inner()
+    crate::common::zip_with(&entries, opts)
 }
 
 /// Zips `repo` in path order with a fixed timestamp.

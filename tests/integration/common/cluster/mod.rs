@@ -4,17 +4,12 @@
 //! Services come from `TEST_DATABASE_URL`, `TEST_REDIS_URL` and `TEST_S3_ENDPOINT` (defaults:
 //! the local Postgres, Redis and moto of the development machine and CI).
 
-#![allow(dead_code)]
-
 pub mod checks;
 pub mod faults;
 pub mod fixtures;
 pub mod observe;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
@@ -25,73 +20,14 @@ use provis::db::Db;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::{
+    base_pg_url, free_port, http_with_timeout, provis, read_sse, redis_url, s3_endpoint, tail,
+    PgSchema, Proc, RedisPrefix,
+};
+
 /// Longest a job may take from upload to `done` in these tests (a generous bound for a
 /// loaded 2-core machine, not a speed assertion).
 pub const JOB_DEADLINE: Duration = Duration::from_secs(120);
-
-/// Base Postgres URL (no schema selected).
-pub fn base_pg_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// Redis URL.
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-/// S3 endpoint (moto or MinIO).
-pub fn s3_endpoint() -> String {
-    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9900".to_string())
-}
-
-/// A free TCP port on the loopback interface.
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
-
-/// A child process of the binary, killed (SIGKILL) and reaped on drop.
-pub struct Proc {
-    /// What it is (for messages).
-    pub label: String,
-    /// The child.
-    pub child: Child,
-    /// Its combined stdout/stderr.
-    pub log: PathBuf,
-}
-
-impl Proc {
-    /// Process id.
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Sends `sig` to the process.
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the pid of our own, not yet reaped child.
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
-    }
-
-    /// The log so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Whether the process has exited.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What a cluster is started with.
 #[derive(Debug, Clone)]
@@ -120,56 +56,14 @@ impl Default for Options {
     }
 }
 
-/// Variables the binary reads that must not leak in from the test's own environment.
-const CLEARED: &[&str] = &[
-    "DATABASE_URL",
-    "DB_TIMEOUT_S",
-    "DB_STATEMENT_TIMEOUT_S",
-    "REDIS_URL",
-    "REDIS_TIMEOUT_S",
-    "S3_BUCKET",
-    "S3_REGION",
-    "S3_ENDPOINT_URL",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "S3_REQUEST_TIMEOUT_S",
-    "PARSE_BATCH_SIZE",
-    "WORKER_LEASE_S",
-    "RQ_KEY_PREFIX",
-    "PROVIS_CONFIG",
-    "PROVIS_DATA_DIR",
-    "PROVIS_API_TOKEN",
-    "PROVIS_DIAG_TASKS",
-    "LLM_BASE_URL",
-    "LLM_API_KEY",
-    "OPENAI_API_KEY",
-    "MAX_UPLOAD_BYTES",
-    "LOG_FORMAT",
-    "KEEP_WORK_FILES",
-    "UPLOAD_RETENTION_S",
-    "METRICS_PORT",
-    "PROVIS_METRICS_PORT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_SDK_DISABLED",
-];
-
 /// One test's cluster.
 pub struct Cluster {
-    /// Unique id of this cluster (schema, prefix and bucket derive from it).
-    pub id: String,
-    /// The Postgres schema.
-    pub schema: String,
-    /// `DATABASE_URL` selecting the schema.
+    /// `DATABASE_URL` selecting the cluster's schema.
     pub db_url: String,
     /// `RQ_KEY_PREFIX`.
     pub prefix: String,
     /// `REDIS_URL` of the processes (the shared Redis, or a fault test's private one).
     pub redis_url: String,
-    /// Base Postgres URL the schema lives on (the shared one, or a fault test's private one).
-    pub pg_base: String,
     /// `S3_BUCKET`.
     pub bucket: String,
     /// `http://127.0.0.1:<port>` of `provis serve`.
@@ -186,6 +80,10 @@ pub struct Cluster {
     pub server: Option<Proc>,
     /// `provis work` processes; index i is worker `w{i+1}`.
     pub workers: Vec<Option<Proc>>,
+    /// The schema (dropped after the processes are gone).
+    _schema: PgSchema,
+    /// The keys under `prefix` (deleted after the processes are gone).
+    keys: RedisPrefix,
 }
 
 impl Cluster {
@@ -217,18 +115,13 @@ impl Cluster {
     /// [`Cluster::prepare`] on the Postgres at base URL `pg_base`.
     pub async fn prepare_on(opts: &Options, pg_base: String) -> Cluster {
         let id = Uuid::new_v4().simple().to_string()[..16].to_string();
-        let schema = format!("provis_e2e_{id}");
-        let mut conn = AsyncPgConnection::establish(&pg_base)
-            .await
-            .expect("connect to Postgres (TEST_DATABASE_URL)");
-        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        let base = pg_base.clone();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let db_url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-        let prefix = format!("provis-e2e-{id}");
+        let schema = PgSchema::create_on(&pg_base, &format!("provis_e2e_{id}"));
+        let db_url = schema.url.clone();
+        let keys = RedisPrefix {
+            name: format!("provis-e2e-{id}"),
+            url: redis_url(),
+        };
+        let prefix = keys.name.clone();
         let bucket = format!("provis-e2e-{id}");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env = BTreeMap::new();
@@ -261,26 +154,22 @@ impl Cluster {
         let db = Db::connect(&db_url).await.expect("database pool");
         let port = free_port();
         let mut c = Cluster {
-            id,
-            schema,
             db_url,
             prefix,
             redis_url: redis_url(),
-            pg_base,
             bucket,
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("http client"),
+            http: http_with_timeout(Duration::from_secs(60)),
             db,
             dir,
             env,
             server: None,
             workers: Vec::new(),
+            _schema: schema,
+            keys,
         };
         let mut migrate = c.spawn(&["migrate"], "migrate", &[]);
-        let status = wait_exit(&mut migrate, Duration::from_secs(60));
+        let status = migrate.wait_exit(Duration::from_secs(60));
         assert!(
             status.success(),
             "provis migrate failed: {status}\n{}",
@@ -302,30 +191,15 @@ impl Cluster {
 
     /// Starts the binary with `args`, the cluster's environment plus `extra`.
     pub fn spawn(&self, args: &[&str], label: &str, extra: &[(String, String)]) -> Proc {
-        let log = self.dir.path().join(format!("{label}.log"));
-        let out = File::create(&log).expect("create log file");
-        let err = out.try_clone().expect("clone log handle");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_provis"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        for k in CLEARED {
-            cmd.env_remove(k);
-        }
+        let mut cmd = provis(self.dir.path());
+        cmd.args(args);
         cmd.envs(
             self.env
                 .iter()
                 .filter(|(k, _)| !k.starts_with("PROVIS_TEST_")),
         );
         cmd.envs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let child = cmd.spawn().expect("spawn provis");
-        Proc {
-            label: label.to_string(),
-            child,
-            log,
-        }
+        Proc::spawn(cmd, label, self.dir.path().join(format!("{label}.log")))
     }
 
     /// The port `serve` listens on.
@@ -346,42 +220,16 @@ impl Cluster {
 
     /// Polls `/health` until it answers (any status); returns status and body.
     pub async fn wait_health_answer(&mut self) -> (u16, Value) {
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.server.as_mut().and_then(Proc::exited) {
-                panic!(
-                    "provis serve exited ({st}) before answering /health:\n{}",
-                    self.log("serve")
-                );
-            }
-            if let Ok(r) = self.http.get(self.url("/health")).send().await {
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.expect("health body is JSON");
-                return (status, body);
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "provis serve did not answer /health within 60 s:\n{}",
-                self.log("serve")
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let base = self.base.clone();
+        let server = self.server.as_mut().expect("provis serve was started");
+        server.wait_health(&base, false).await
     }
 
     /// Waits for a 200 from `/health`.
     pub async fn wait_healthy(&mut self) {
-        let t0 = Instant::now();
-        loop {
-            let (status, body) = self.wait_health_answer().await;
-            if status == 200 {
-                return;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "/health stayed {status}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let base = self.base.clone();
+        let server = self.server.as_mut().expect("provis serve was started");
+        server.wait_health(&base, true).await;
     }
 
     /// Starts worker `w{i+1}`.
@@ -509,8 +357,11 @@ impl Cluster {
             url.push_str(&format!("?last_event_id={a}"));
         }
         let fut = async {
-            let client = reqwest::Client::new();
-            let mut resp = client.get(&url).send().await.expect("GET events");
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .send()
+                .await
+                .expect("GET events");
             assert_eq!(resp.status().as_u16(), 200, "events endpoint");
             let ctype = resp
                 .headers()
@@ -522,18 +373,11 @@ impl Cluster {
                 ctype.starts_with("text/event-stream"),
                 "content type {ctype}"
             );
-            let mut buf = String::new();
-            let mut events = Vec::new();
-            while let Some(chunk) = resp.chunk().await.expect("read the event stream") {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let frame: String = buf.drain(..end + 2).collect();
-                    if let Some(ev) = SseEvent::parse(&frame) {
-                        events.push(ev);
-                    }
-                }
-            }
-            events
+            read_sse(resp, None)
+                .await
+                .into_iter()
+                .filter_map(SseEvent::of)
+                .collect::<Vec<_>>()
         };
         match tokio::time::timeout(JOB_DEADLINE, fut).await {
             Ok(ev) => ev,
@@ -559,18 +403,6 @@ impl Cluster {
         (status, body)
     }
 
-    /// `GET path` as bytes; panics unless 200.
-    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
-        let r = self
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("GET request");
-        assert_eq!(r.status().as_u16(), 200, "GET {path}");
-        r.bytes().await.expect("body").to_vec()
-    }
-
     /// Rows of `table` in the cluster's schema matching `filter` (an SQL condition).
     pub async fn count(&self, table: &str, filter: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
@@ -592,33 +424,9 @@ impl Cluster {
     /// Kills worker `w{i+1}` with SIGKILL and reaps it.
     pub fn kill_worker(&mut self, i: usize) {
         if let Some(mut p) = self.workers[i].take() {
-            p.signal(libc::SIGKILL);
-            let _ = p.child.wait();
+            p.kill();
         }
     }
-}
-
-/// Waits for a child to exit; panics with its log past `limit`.
-pub fn wait_exit(p: &mut Proc, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = p.exited() {
-            return st;
-        }
-        assert!(
-            t0.elapsed() < limit,
-            "{} did not exit within {limit:?}:\n{}",
-            p.label,
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The last ~60 lines of a log.
-pub fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 impl Drop for Cluster {
@@ -630,10 +438,8 @@ impl Drop for Cluster {
         }
         self.server.take();
         self.workers.clear();
-        let schema = self.schema.clone();
-        let prefix = self.prefix.clone();
-        let redis_at = self.redis_url.clone();
-        let pg_base = self.pg_base.clone();
+        // The keys live where the processes were last told to look.
+        self.keys.url = self.redis_url.clone();
         let s3 = self.s3_settings();
         // Own thread and runtime: Drop may run inside the test's runtime.
         let _ = std::thread::spawn(move || {
@@ -643,29 +449,10 @@ impl Drop for Cluster {
             else {
                 return;
             };
-            rt.block_on(async move {
-                if let Ok(mut conn) = AsyncPgConnection::establish(&pg_base).await {
-                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-                if let Ok(client) = redis::Client::open(redis_at) {
-                    if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}:*"))
-                            .query_async(&mut c)
-                            .await
-                            .unwrap_or_default();
-                        for chunk in keys.chunks(500) {
-                            let _: Result<(), _> =
-                                redis::cmd("DEL").arg(chunk).query_async(&mut c).await;
-                        }
-                    }
-                }
-                delete_bucket(&s3).await;
-            });
+            rt.block_on(delete_bucket(&s3));
         })
         .join();
+        // Then the schema and the keys go (the fields' own drops).
     }
 }
 
@@ -755,25 +542,17 @@ pub struct SseEvent {
 }
 
 impl SseEvent {
-    /// Parses one frame; `None` for a comment-only frame (heartbeat).
-    pub fn parse(frame: &str) -> Option<SseEvent> {
-        let mut id = None;
-        let mut event = None;
-        let mut data = String::new();
-        for line in frame.lines() {
-            if let Some(v) = line.strip_prefix("id:") {
-                id = Some(v.trim().parse::<i64>().expect("numeric event id"));
-            } else if let Some(v) = line.strip_prefix("event:") {
-                event = Some(v.trim().to_string());
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push_str(v.trim_start());
-            }
-        }
-        let event = event?;
+    /// A message of the job stream; `None` for one without an `event:` line.
+    fn of(m: super::Sse) -> Option<SseEvent> {
         Some(SseEvent {
-            id: id.expect("every event has an id: line"),
-            event,
-            data: serde_json::from_str(&data).expect("event data is JSON"),
+            id: m
+                .id
+                .as_deref()
+                .expect("every event has an id: line")
+                .parse()
+                .expect("numeric event id"),
+            event: m.event?,
+            data: m.data,
         })
     }
 }

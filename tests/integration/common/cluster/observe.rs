@@ -3,7 +3,8 @@
 //! `opentelemetry-proto` and `grpcio` packages in the tools virtualenv of
 //! `scripts/dev-services`, `PROVIS_TOOLS_VENV`).
 
-use super::{free_port, Cluster, Proc};
+use super::Cluster;
+use crate::common::free_port;
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -38,29 +39,6 @@ pub async fn get_text(url: &str) -> (u16, String, String) {
         .unwrap_or_default()
         .to_string();
     (status, ctype, r.text().await.expect("body"))
-}
-
-/// Waits until `port` answers `/health` (the worker's probe is up); panics with the log.
-pub async fn wait_probe(p: &mut Proc, port: u16) {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = p.exited() {
-            panic!("{} exited ({st}):\n{}", p.label, p.log_text());
-        }
-        let url = format!("http://127.0.0.1:{port}/health");
-        if let Ok(r) = reqwest::Client::new().get(&url).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "{} did not serve /health on {port}:\n{}",
-            p.label,
-            p.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A running OTLP receiver; killed on drop.
