@@ -737,3 +737,4 @@ async fn uploads_are_staged_in_the_data_dir_and_the_folder_goes_with_the_process
 }
 
 mod contract;
+mod inprocess;

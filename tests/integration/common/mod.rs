@@ -1,15 +1,18 @@
 //! The harness every area shares, one of each: the test services' URLs, free ports, an HTTP
 //! client with a timeout, a per-test Postgres schema and Redis key prefix (both removed on
 //! drop), one in-memory zip builder, one SSE reader, one `provis` command with a scrubbed
-//! environment, one child-process type (log file, kill on drop, wait for `/health`), and the
-//! platform tests' server on top of it.
+//! environment, one child-process type (log file, kill on drop, wait for `/health`), the
+//! platform tests' server on top of it, and the in-process [`TestApp`].
 //!
 //! Services: `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
 //! `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`), `TEST_S3_ENDPOINT` (default
 //! `http://127.0.0.1:9900`).
 
+pub mod app;
 pub mod cluster;
 pub mod prom;
+
+pub use app::TestApp;
 
 use std::fs::File;
 use std::io::Write as _;
