@@ -1,10 +1,11 @@
-//! The platform side of the HTTP API, against the real binary (DESIGN §1, §7, §10):
+//! The platform side of the HTTP API, against the real binary (docs/architecture.md,
+//! docs/http-api.md, docs/operations.md):
 //! `all-in-one` with nothing configured, `/health` naming a Redis that is down, `/metrics`
 //! after a job (checked by `promtool`), the error envelope, the bearer token, CORS, and JSON
 //! logs.
 //!
-//! Run: `cargo test --test integration api_platform::` (Postgres from `TEST_DATABASE_URL`, Redis from
-//! `TEST_REDIS_URL`; `promtool` on PATH, or `PROMTOOL`).
+//! Run: `cargo test --test integration api_platform::` (Postgres from `TEST_DATABASE_URL`,
+//! Redis from `TEST_REDIS_URL`; `promtool` on PATH, or `PROMTOOL`).
 
 use crate::common;
 use crate::common::prom::{self, sample_sum, RUNBOOK_MS};

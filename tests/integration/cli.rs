@@ -1,7 +1,7 @@
-//! The `provis` binary's command line and configuration (DESIGN §1, §2, §3), run as a user
-//! runs it: `--help` of every subcommand, the two `--queues` forms, bad settings refused with
-//! exit code 2, flag > env > file precedence seen from outside, and `provis migrate` on
-//! Postgres and SQLite.
+//! The `provis` binary's command line and configuration (docs/architecture.md,
+//! docs/operations.md), run as a user runs it: `--help` of every subcommand, the two
+//! `--queues` forms, bad settings refused with exit code 2, flag > env > file precedence seen
+//! from outside, and `provis migrate` on Postgres and SQLite.
 //!
 //! Run: `cargo test --test integration cli::` (Postgres from `TEST_DATABASE_URL`, Redis from
 //! `TEST_REDIS_URL`).

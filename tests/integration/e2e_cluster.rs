@@ -1,4 +1,5 @@
-//! Cluster mode end to end (issue 3, DESIGN §1–§7): `provis serve` and two `provis work`
+//! Cluster mode end to end (issue 3; docs/architecture.md, docs/operations.md,
+//! docs/events.md, docs/artifacts.md, docs/http-api.md): `provis serve` and two `provis work`
 //! processes on Postgres, Redis and the S3 server, driven over real HTTP.
 //!
 //! Each test gets a fresh Postgres schema (migrated by `provis migrate`), its own RQ key

@@ -467,17 +467,18 @@ fn overlapping_entries_are_refused() {
 #[test]
 fn heavy_dirs_are_checked_but_not_inflated() {
     let f = Fixture::new();
-    let z = f.dir.path().join("nm.zip");
-    {
-        let mut w = ZipWriter::new(fs::File::create(&z).unwrap());
-        w.start_file("app/index.js", opts()).unwrap();
-        w.write_all(b"require('x')").unwrap();
-        w.start_file("app/node_modules/x/bomb.bin", opts()).unwrap();
-        w.write_all(&vec![0u8; 20 << 20]).unwrap();
-        w.start_file("app/.git/HEAD", opts()).unwrap();
-        w.write_all(b"ref: refs/heads/main").unwrap();
-        w.finish().unwrap();
-    }
+    let bomb = vec![0u8; 20 << 20];
+    let z = f.write(
+        "nm.zip",
+        &zip_bytes(
+            &[
+                ("app/index.js", b"require('x')"),
+                ("app/node_modules/x/bomb.bin", &bomb),
+                ("app/.git/HEAD", b"ref: refs/heads/main"),
+            ],
+            opts(),
+        ),
+    );
     let m = inspect_zip(&z, &ZipLimits::default()).unwrap();
     assert_eq!(paths(&m), ["index.js"]);
     let skipped: Vec<_> = m

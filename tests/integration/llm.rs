@@ -6,8 +6,8 @@
 //! goes through `provis all-in-one` over HTTP; `cluster::two_worker_processes_share_llm_rpm`
 //! runs `provis serve` and two `provis work` processes on Postgres, Redis and S3 (~80 s).
 //!
-//! Run: `cargo test --test integration llm::` (Postgres, Redis and moto as in HELPERS.md for the cluster
-//! and Redis tests).
+//! Run: `cargo test --test integration llm::` (Postgres, Redis and moto as in HELPERS.md for
+//! the cluster and Redis tests).
 
 mod cluster;
 mod server;

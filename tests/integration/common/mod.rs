@@ -201,6 +201,16 @@ impl Drop for RedisPrefix {
     }
 }
 
+/// The six artifact kinds (docs/artifacts.md).
+pub const KINDS: [&str; 6] = [
+    "tree",
+    "files",
+    "graph",
+    "summaries",
+    "capabilities",
+    "metrics",
+];
+
 // ---- zips and SSE ---------------------------------------------------------------------------
 
 /// A zip in memory from (name, content) pairs with the writer's default options (deflated,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 
-/// Runbook metric names that keep the `_ms` suffix of DESIGN §10 although promtool's style
+/// Runbook metric names that keep the `_ms` suffix of docs/operations.md although promtool's style
 /// lint prefers base units; see `src/telemetry/metrics.rs`.
 pub const RUNBOOK_MS: [&str; 3] = [
     "provis_job_duration_ms",

@@ -1,7 +1,7 @@
 //! Bad input over real HTTP: not a zip (400), too large (413, answered while the client is
-//! still sending), and every zip safety rule of DESIGN §9 (400 with the rule's code, a failed
-//! job with that code in `/status` and a terminal `error` event, and nothing written outside
-//! the data dir).
+//! still sending), and every zip safety rule of docs/operations.md (400 with the rule's code,
+//! a failed job with that code in `/status` and a terminal `error` event, and nothing written
+//! outside the data dir).
 
 use super::fixtures::{self, noise, zip_entries};
 use super::support::{check_stream, files_under, Root, Server};

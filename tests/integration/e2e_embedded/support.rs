@@ -3,7 +3,7 @@
 //! event-stream checks, and readers of the server's SQLite database.
 
 use crate::common::{self, free_port, http_with_timeout, Proc};
-pub use crate::common::{read_sse, Sse};
+pub use crate::common::{read_sse, Sse, KINDS};
 use provis::db::{Artifact, Db, Task};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -16,17 +16,7 @@ use uuid::Uuid;
 /// Longest any single wait in these tests may take before it fails with the server's log.
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// The six artifact kinds of DESIGN §6.
-pub const KINDS: [&str; 6] = [
-    "tree",
-    "files",
-    "graph",
-    "summaries",
-    "capabilities",
-    "metrics",
-];
-
-/// Every event type of DESIGN §5.
+/// Every event type of docs/events.md.
 pub const EVENT_TYPES: [&str; 11] = [
     "upload_received",
     "cache_hit",

@@ -11,17 +11,9 @@ use uuid::Uuid;
 
 use super::{Accepted, Cluster, SseEvent};
 
-/// The six artifact kinds (DESIGN §6).
-pub const KINDS: [&str; 6] = [
-    "tree",
-    "files",
-    "graph",
-    "summaries",
-    "capabilities",
-    "metrics",
-];
+pub use crate::common::KINDS;
 
-/// Task name → queue (DESIGN §4).
+/// Task name → queue (docs/operations.md).
 pub const QUEUES: [(&str, &str); 7] = [
     ("ingest", "high"),
     ("discover", "normal"),
