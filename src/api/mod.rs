@@ -118,10 +118,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Methods the document lists for each path template, for `Allow` headers.
 #[derive(Debug, Clone, Default)]
-struct Allowed(Arc<std::collections::HashMap<String, String>>);
+pub struct Allowed(Arc<std::collections::HashMap<String, String>>);
 
 impl Allowed {
-    fn of(doc: &utoipa::openapi::OpenApi) -> Self {
+    /// The table of `doc` (what [`serve`] gives the app; public for in-process tests).
+    pub fn of(doc: &utoipa::openapi::OpenApi) -> Self {
         let map = doc
             .paths
             .paths
