@@ -20,6 +20,9 @@
 //! 2 MiB), as a job would choose them. Every phase is run `runs` times (default 3) and the best
 //! and median wall times are printed as `key=value` lines, which the script collects.
 
+// A benchmark, not the service: a failed set-up may panic.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use provis::pipeline::{self, discover, graph, js, model::FileRecord, model::Language};
 use provis::sandbox::{ParserPool, SandboxOptions};
 use std::collections::BTreeMap;

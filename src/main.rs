@@ -1,9 +1,5 @@
 //! The `provis` binary: parse the command line and hand off to the library.
 
-// No `unwrap()` in the service: every failure is an error with a message (tests may).
-#![warn(clippy::unwrap_used)]
-#![deny(unsafe_code)]
-
 fn main() -> std::process::ExitCode {
     // A parser child (docs/pipeline.md#the-parser-sandbox) is this binary re-executed; it must not
     // parse the command line.

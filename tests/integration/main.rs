@@ -2,7 +2,8 @@
 //! binaries of `tests/`), `common` the harness they share. A test's path starts with its
 //! module, so `cargo test queue_redis` runs one area.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests may unwrap; they send signals to their own children (SAFETY comments at each call).
+#![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
 
 mod common;
 

@@ -9,8 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App};
 use provis::api::{self, middleware, ops, Allowed, ApiState};
 use provis::config::RawConfig;
-use provis::context::{AppContext, Role};
 use provis::error::{ApiError, ErrorCode};
+use provis::tasks::context::{AppContext, Role};
 use serde_json::Value;
 use utoipa_actix_web::AppExt;
 
