@@ -65,7 +65,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A module's error that knows how the API answers it: its code (and so its status, through
 /// [`ErrorCode::status`]) and, for a 503, which dependency is down. `?` in a handler turns it
-/// into an [`ApiError`] through this one mapping; handlers never pick codes for module errors.
+/// into an [`ApiError`] through this one mapping; a handler only words a message itself where
+/// it knows more (which artifact key is missing).
 pub trait Coded: std::error::Error {
     /// The code this error is answered with.
     fn code(&self) -> ErrorCode;

@@ -102,7 +102,7 @@ fn error_meaning(code: ErrorCode) -> &'static str {
         UploadTooLarge => "The upload is larger than `MAX_UPLOAD_BYTES`.",
         Internal => "A bug or an unexpected failure; the server log has the cause.",
         Unavailable => {
-            "The database, Redis or storage does not answer; the message names it. Retry later."
+            "The database, Redis, storage or the server's own disk does not answer; the message names it. Retry later."
         }
         Refused(rule) => reject_meaning(rule),
     }

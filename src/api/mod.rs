@@ -23,6 +23,8 @@ pub mod upload;
 
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::tasks::context::AppContext;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::TcpListener;
@@ -178,43 +180,80 @@ fn bad_request(err: impl std::fmt::Display) -> actix_web::Error {
     ApiError::new(ErrorCode::BadRequest, err.to_string()).into()
 }
 
+/// What every worker thread's app shares, built once per server from the context: the
+/// handlers' state, the rendered OpenAPI document, the methods of each path, the request guard.
+#[derive(Clone)]
+pub struct Shared {
+    state: web::Data<ApiState>,
+    doc: web::Data<ops::OpenApiJson>,
+    allowed: web::Data<Allowed>,
+    guard: middleware::Guard,
+    max_upload: usize,
+}
+
+impl Shared {
+    /// The shared parts for `ctx`; `metrics` renders `/metrics` (`None`: another recorder owns
+    /// the process, as in tests).
+    pub fn new(ctx: AppContext, metrics: Option<PrometheusHandle>) -> std::io::Result<Shared> {
+        let doc = openapi();
+        let allowed = web::Data::new(Allowed::of(&doc));
+        let json = doc.to_json().map_err(|e| {
+            std::io::Error::other(format!("cannot render the OpenAPI document: {e}"))
+        })?;
+        let guard = middleware::Guard {
+            api_token: ctx.cfg().api_token.as_deref().map(Into::into),
+            cors_origins: Arc::new(ctx.cfg().cors_origins.clone()),
+        };
+        let max_upload = ctx.cfg().max_upload_bytes as usize;
+        Ok(Shared {
+            state: web::Data::new(ApiState { ctx, metrics }),
+            doc: web::Data::new(ops::OpenApiJson(Arc::new(json))),
+            allowed,
+            guard,
+            max_upload,
+        })
+    }
+}
+
+/// The app: shared data, extractor limits and error answers, the request middleware and the
+/// route table. `serve` runs one per worker thread; the in-process API tests run the same.
+pub fn app(
+    shared: Shared,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let guard = shared.guard.clone();
+    App::new()
+        .app_data(shared.state)
+        .app_data(shared.doc)
+        .app_data(shared.allowed)
+        .app_data(web::PayloadConfig::new(
+            shared.max_upload.saturating_add(1 << 20),
+        ))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
+        .app_data(web::PathConfig::default().error_handler(|e, _| bad_request(e)))
+        .wrap_fn(move |req, srv| middleware::handle(guard.clone(), req, srv))
+        .into_utoipa_app()
+        .configure(configure)
+        .into_app()
+}
+
 /// Runs the HTTP server on `listener` until the returned future is dropped or a signal
 /// stops actix (it handles SIGINT/SIGTERM gracefully).
 pub async fn serve(ctx: AppContext, listener: TcpListener) -> std::io::Result<()> {
-    let state = web::Data::new(ApiState {
-        ctx: ctx.clone(),
-        metrics: crate::telemetry::metrics::install(),
-    });
-    let doc = openapi();
-    let allowed = web::Data::new(Allowed::of(&doc));
-    let json = doc
-        .to_json()
-        .map_err(|e| std::io::Error::other(format!("cannot render the OpenAPI document: {e}")))?;
-    let doc = web::Data::new(ops::OpenApiJson(Arc::new(json)));
-    let guard = middleware::Guard {
-        api_token: ctx.cfg().api_token.as_deref().map(Into::into),
-        cors_origins: std::sync::Arc::new(ctx.cfg().cors_origins.clone()),
-    };
-    let max_upload = ctx.cfg().max_upload_bytes as usize;
+    let shared = Shared::new(ctx, crate::telemetry::metrics::install())?;
     tracing::info!(addr = %listener.local_addr()?, "provis API listening");
-    HttpServer::new(move || {
-        let guard = guard.clone();
-        App::new()
-            .app_data(state.clone())
-            .app_data(doc.clone())
-            .app_data(allowed.clone())
-            .app_data(web::PayloadConfig::new(max_upload.saturating_add(1 << 20)))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
-            .app_data(web::PathConfig::default().error_handler(|e, _| bad_request(e)))
-            .wrap_fn(move |req, srv| middleware::handle(guard.clone(), req, srv))
-            .into_utoipa_app()
-            .configure(configure)
-            .into_app()
-    })
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run()
-    .await
+    HttpServer::new(move || app(shared.clone()))
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run()
+        .await
 }
 
 #[cfg(test)]

@@ -30,11 +30,11 @@ impl From<IntakeError> for ApiError {
                 repo_id,
                 rejection,
             } => ApiError::refused(rejection.code, rejection.message, job_id, repo_id),
-            e @ IntakeError::BadSettings(_) => {
-                ApiError::new(ErrorCode::InvalidSettings, e.to_string())
-            }
             IntakeError::Unavailable { what, cause } => ApiError::unavailable(what, cause),
-            e @ IntakeError::Inspection(_) => ApiError::internal(e),
+            e => match e.code() {
+                ErrorCode::Internal => ApiError::internal(e),
+                code => ApiError::new(code, e.to_string()),
+            },
         }
     }
 }
@@ -57,7 +57,7 @@ pub(super) fn parse_id(text: &str, what: ErrorCode) -> ApiResult<Uuid> {
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 413, description = "Larger than MAX_UPLOAD_BYTES", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
-        (status = 503, description = "Storage, the database or the queue is unavailable", body = ErrorBody),
+        (status = 503, description = "Storage, the database, the queue or the server's disk (reading the spooled upload) is unavailable", body = ErrorBody),
     ),
 )]
 #[post("/ingest")]
@@ -397,12 +397,13 @@ pub async fn artifact(
     let snapshot = wanted_snapshot(ctx, repo_id, query.snapshot_id.as_deref()).await?;
     let row = ready_artifact(ctx, &snapshot, kind, query.version).await?;
     let key = crate::tasks::publish::key_of(&snapshot, kind, row.version)?;
+    // A row without its object: say which key is missing; other storage errors map as usual.
     let bytes = ctx.artifacts().get(&key).await.map_err(|e| match e {
         ArtifactError::NotFound { .. } => ApiError::new(
             ErrorCode::ArtifactNotFound,
             format!("{key} is missing from storage"),
         ),
-        e => ApiError::unavailable("storage", e),
+        e => e.into(),
     })?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

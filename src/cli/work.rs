@@ -170,7 +170,7 @@ pub async fn run_with<C: Clone + Send + Sync + 'static>(
     )?;
     if registry.is_empty() {
         anyhow::bail!(
-            "no task types are registered in this build; set {}=1 to run the diagnostic tasks",
+            "no task types are registered; {}=1 runs the diagnostic tasks (a build with --features test-support)",
             crate::queue::DIAG_ENV
         );
     }

@@ -3,7 +3,7 @@
 //! `diesel print-schema` cannot be used: it needs libpq and knows nothing of the custom
 //! [`PUuid`](super::types::PUuid), [`PTimestamptz`](super::types::PTimestamptz) and
 //! [`PJson`](super::types::PJson) types. Keep this file in step with both trees under
-//! `migrations/`; the tests in `tests/db.rs` run every query against both, so a column that
+//! `migrations/`; the tests in `tests/integration/db.rs` run every query against both, so a column that
 //! drifts fails there.
 //!
 //! Columns are documented on the row structs of [`models`](super::models), which mirror them.

@@ -123,7 +123,7 @@ impl Event {
     }
 
     /// Whether this event ends the job's stream: `done`, or `error` whose payload has
-    /// `"terminal": true` (see [`error_payload`]). An `error` without it (a task that will be
+    /// `"terminal": true` (see [`payload::Error`]). An `error` without it (a task that will be
     /// retried) is not terminal.
     pub fn is_terminal(&self) -> bool {
         match self.r#type.as_str() {
@@ -136,16 +136,6 @@ impl Event {
             _ => false,
         }
     }
-}
-
-/// The payload of an `error` event: `{"code","message","terminal"}`; `terminal` is `true`
-/// when the job failed (retries exhausted or a fatal error).
-pub fn error_payload(code: &str, message: &str, terminal: bool) -> serde_json::Value {
-    payload::to_value(&payload::Error {
-        code: code.to_string(),
-        message: message.to_string(),
-        terminal,
-    })
 }
 
 /// Live status of a job, the body of `GET /status/{job_id}` (camelCase).
@@ -383,12 +373,20 @@ mod tests {
         assert_eq!(back, e);
     }
 
+    fn err(terminal: bool) -> payload::Error {
+        payload::Error {
+            code: "x".into(),
+            message: "y".into(),
+            terminal,
+        }
+    }
+
     #[test]
     fn terminal_rules() {
         let job = Uuid::nil();
         assert!(Event::new(job, 1, types::DONE, serde_json::json!({})).is_terminal());
-        assert!(Event::new(job, 1, types::ERROR, error_payload("x", "y", true)).is_terminal());
-        assert!(!Event::new(job, 1, types::ERROR, error_payload("x", "y", false)).is_terminal());
+        assert!(Event::new(job, 1, types::ERROR, payload::to_value(&err(true))).is_terminal());
+        assert!(!Event::new(job, 1, types::ERROR, payload::to_value(&err(false))).is_terminal());
         assert!(!Event::new(job, 1, types::ERROR, serde_json::json!({})).is_terminal());
         assert!(!Event::new(job, 1, types::PROGRESS, serde_json::json!({})).is_terminal());
     }

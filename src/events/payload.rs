@@ -43,6 +43,7 @@ payload_type! {
     ArtifactReady => types::ARTIFACT_READY,
     ImportsMetrics => types::IMPORTS_METRICS,
     Warning => types::WARNING,
+    FileWarnings => types::WARNING,
     Error => types::ERROR,
     Done => types::DONE,
 }
@@ -159,23 +160,15 @@ pub struct ImportsMetrics {
     pub cycles: usize,
 }
 
-/// `warning`: a non-fatal problem (one file, one batch's files, or the job).
+/// `warning`: a non-fatal problem of one file, or of the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Warning {
-    /// Stable code (`parse_error`, `file_warnings`, `no_llm`, …).
+    /// Stable code (`parse_error`, `no_llm`, …).
     pub code: String,
     /// For people.
     pub message: String,
-    /// The file, for a per-file warning; `null` otherwise (always present).
-    #[serde(default)]
+    /// The file, for a per-file warning; `null` for a job-wide one (always present).
     pub path: Option<String>,
-    /// The batch, for a batch's summary of its file warnings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_index: Option<u32>,
-    /// How many file warnings a summary stands for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<usize>,
 }
 
 impl Warning {
@@ -185,8 +178,34 @@ impl Warning {
             code: code.into(),
             message: message.into(),
             path: path.map(str::to_string),
-            batch_index: None,
-            count: None,
+        }
+    }
+}
+
+/// `warning` with code `file_warnings`: the sum of the file warnings of one batch (or of the
+/// files merge parsed itself); it has no `path`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileWarnings {
+    /// Always `file_warnings`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// How many file warnings it stands for.
+    pub count: usize,
+    /// The batch, when it sums up one batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_index: Option<u32>,
+}
+
+impl FileWarnings {
+    /// The summary of `count` file warnings (of batch `batch_index`, when one batch's).
+    pub fn new(count: usize, batch_index: Option<u32>, message: String) -> Self {
+        Self {
+            code: "file_warnings".into(),
+            message,
+            count,
+            batch_index,
         }
     }
 }
@@ -202,13 +221,17 @@ pub struct Error {
     pub terminal: bool,
 }
 
-/// `done`: the job finished. Its payload is the `metrics` document; a cache hit whose
-/// earlier metrics cannot be read sends only what it knows.
+/// `done`: the job finished. Its payload is the `metrics` document: the one finalize wrote,
+/// or, on a cache hit, the reused snapshot's document as stored (whatever provis version wrote
+/// it) with `cacheHit` and `jobId` set; a cache hit whose metrics cannot be read sends only
+/// what it knows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Done {
     /// The metrics document (finalize writes it as the `metrics` artifact too).
     Metrics(JobMetrics),
+    /// A cache hit's: the stored metrics document with `cacheHit: true` and this `jobId`.
+    Stored(serde_json::Value),
     /// A cache hit without readable metrics.
     #[serde(rename_all = "camelCase")]
     Bare {

@@ -13,8 +13,6 @@ use serde::Deserialize;
 use super::task::{Envelope, Registry, TaskError, TaskResultExt, TaskSpec};
 use super::QueueError;
 
-pub use super::DIAG_ENV;
-
 /// Does nothing (queue throughput).
 pub const NOOP: TaskSpec = TaskSpec {
     name: "diag_noop",

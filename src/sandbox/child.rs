@@ -33,7 +33,7 @@ const EXIT_PROTOCOL: u8 = 71;
 
 /// Entry point of the hidden parser-child mode. `main` calls this, before parsing the command
 /// line, when [`CHILD_ENV`](super::CHILD_ENV) is set. Runs the test parser when
-/// [`TEST_PARSER_ENV`] is `1` in the child's environment (only tests set it; only a build with
+/// [`TEST_PARSER_ENV`](super::TEST_PARSER_ENV) is `1` in the child's environment (only tests set it; only a build with
 /// the `test-support` feature has it), else the production parser.
 pub fn child_main() -> ExitCode {
     #[cfg(feature = "test-support")]

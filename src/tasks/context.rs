@@ -3,7 +3,7 @@
 //! Storage, queue, artifacts and events do not know each other; this struct is where they
 //! meet, and the API handlers and the tasks receive it. It lives in `tasks` because it is the
 //! tasks' composition root (it holds their caches and scratch space); the API, one layer up,
-//! only passes it on. The backends are chosen by configuration alone
+//! reads through its handles and hands it to intake. The backends are chosen by configuration alone
 //! (docs/architecture.md#one-binary-two-modes): Postgres or SQLite, Redis or in-process, S3 or
 //! local disk.
 

@@ -374,18 +374,24 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
         snapshot_id: acc.snapshot_id,
     };
     if let Some(mut m) = earlier_metrics(ctx, acc.snapshot_id, latest).await {
+        let n = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
+        update.files_total = Some(n("filesCount"));
         // Metrics written before `filesParsed` existed only have the file count.
-        let parsed = *m.files_parsed.get_or_insert(m.files_count);
-        update.files_total = Some(m.files_count);
-        update.files_parsed = Some(parsed);
-        update.files_reused = Some(m.files_reused);
-        update.imports_total = Some(m.imports_total);
-        update.imports_internal = Some(m.imports_internal);
-        update.imports_external = Some(m.imports_external);
-        update.imports_unresolved = Some(m.unresolved_local);
-        m.cache_hit = true;
-        m.job_id = job_id;
-        done = payload::Done::Metrics(m);
+        update.files_parsed = Some(if m.get("filesParsed").is_some() {
+            n("filesParsed")
+        } else {
+            n("filesCount")
+        });
+        update.files_reused = Some(n("filesReused"));
+        update.imports_total = Some(n("importsTotal"));
+        update.imports_internal = Some(n("importsInternal"));
+        update.imports_external = Some(n("importsExternal"));
+        update.imports_unresolved = Some(n("unresolvedLocal"));
+        if let Value::Object(o) = &mut m {
+            o.insert("cacheHit".into(), Value::Bool(true));
+            o.insert("jobId".into(), Value::String(job_id.to_string()));
+        }
+        done = payload::Done::Stored(m);
     }
     progress::update(ctx, job_id, update)
         .await
@@ -395,17 +401,17 @@ async fn cache_hit(ctx: &AppContext, acc: &Accepted, sub: &Submission) -> Result
     Ok(())
 }
 
-/// The metrics document of the snapshot a cache hit reuses, when it can be read.
+/// The metrics document of the snapshot a cache hit reuses, as stored (it may come from an
+/// older provis, with fewer fields or more), when it can be read.
 async fn earlier_metrics(
     ctx: &AppContext,
     snapshot_id: Uuid,
     row: Option<crate::db::Artifact>,
-) -> Option<payload::JobMetrics> {
+) -> Option<Value> {
     let snapshot = ctx.db().get_snapshot(snapshot_id).await.ok()??;
-    let doc = super::publish::read_artifact(ctx, &snapshot, &row?)
+    super::publish::read_artifact(ctx, &snapshot, &row?)
         .await
-        .ok()?;
-    serde_json::from_value(doc).ok()
+        .ok()
 }
 
 fn absolute(p: &Path) -> PathBuf {

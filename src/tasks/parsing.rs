@@ -191,14 +191,8 @@ pub async fn record_warnings(
             },
         )
         .await?;
-        let summary = payload::Warning {
-            count: Some(new),
-            ..payload::Warning::of_file(
-                "file_warnings",
-                &format!("{new} file warning(s) in files no parse batch took"),
-                None,
-            )
-        };
+        let message = format!("{new} file warning(s) in files no parse batch took");
+        let summary = payload::FileWarnings::new(new, None, message);
         progress::emit(ctx, job.id, &summary).await?;
     }
     Ok(())

@@ -248,15 +248,8 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     };
     progress::emit(&ctx, job.id, &batch).await?;
     if warnings > 0 {
-        let summary = payload::Warning {
-            batch_index: Some(index),
-            count: Some(warnings),
-            ..payload::Warning::of_file(
-                "file_warnings",
-                &format!("{warnings} file warning(s) in batch {index}"),
-                None,
-            )
-        };
+        let message = format!("{warnings} file warning(s) in batch {index}");
+        let summary = payload::FileWarnings::new(warnings, Some(index), message);
         progress::emit(&ctx, job.id, &summary).await?;
     }
     if done >= total || recount {

@@ -171,7 +171,7 @@ impl Component {
             ("provis::pipeline", Component::Pipeline),
             ("provis::llm", Component::Llm),
             ("provis::cli", Component::Startup),
-            ("provis::context", Component::Startup),
+            ("provis::tasks::context", Component::Startup),
             ("provis::config", Component::Startup),
             ("provis::telemetry", Component::Telemetry),
         ];
@@ -317,6 +317,10 @@ mod tests {
         assert_eq!(
             Component::of_target("provis::tasks::stages"),
             Component::Task
+        );
+        assert_eq!(
+            Component::of_target("provis::tasks::context"),
+            Component::Startup
         );
         assert_eq!(Component::of_target("provis::dbx"), Component::Other);
         assert_eq!(Component::of_target("h2::proto"), Component::Other);

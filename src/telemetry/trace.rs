@@ -21,6 +21,7 @@
 //! both transports need one (tonic's HTTP/2 client, and reqwest for HTTP). [`OnRuntime`] gives
 //! the exporter a small runtime of its own and runs each export there.
 
+use crate::config::OtlpProtocol;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -41,16 +42,13 @@ pub const ROLE_ATTRIBUTE: &str = "provis.role";
 /// The W3C header and envelope field.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The OTLP transport (a setting, so defined with the settings).
-pub use crate::config::OtlpProtocol as Protocol;
-
 /// Where traces go, resolved from the configuration and the `OTEL_*` environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
     /// Full URL the exporter sends to.
     pub endpoint: String,
     /// Transport.
-    pub protocol: Protocol,
+    pub protocol: OtlpProtocol,
 }
 
 /// Resolves the export target: `None` = export nothing.
@@ -60,7 +58,7 @@ pub struct Export {
 /// gets `/v1/traces` appended for HTTP, as the specification says.
 pub fn resolve_export(
     base: Option<&str>,
-    protocol: Protocol,
+    protocol: OtlpProtocol,
     env: impl Fn(&str) -> Option<String>,
 ) -> Option<Export> {
     let truthy = |k: &str| env(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -75,8 +73,8 @@ pub fn resolve_export(
         None => {
             let base = nonempty(base.map(str::to_string))?;
             match protocol {
-                Protocol::Grpc => base,
-                Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+                OtlpProtocol::Grpc => base,
+                OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
             }
         }
     };
@@ -226,11 +224,11 @@ impl OnRuntime {
             let _in_runtime = runtime.enter();
             let b = opentelemetry_otlp::SpanExporter::builder();
             match export.protocol {
-                Protocol::Grpc => b
+                OtlpProtocol::Grpc => b
                     .with_tonic()
                     .with_endpoint(export.endpoint.clone())
                     .build(),
-                Protocol::HttpProtobuf => b
+                OtlpProtocol::HttpProtobuf => b
                     .with_http()
                     .with_http_client(Reqwest::new()?)
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -320,27 +318,30 @@ mod tests {
 
     #[test]
     fn endpoints_follow_the_specification() {
-        let http = resolve_export(Some("http://c:4318/"), Protocol::HttpProtobuf, env(&[]));
+        let http = resolve_export(Some("http://c:4318/"), OtlpProtocol::HttpProtobuf, env(&[]));
         assert_eq!(
             http.map(|e| e.endpoint).as_deref(),
             Some("http://c:4318/v1/traces")
         );
-        let grpc = resolve_export(Some("http://c:4317"), Protocol::Grpc, env(&[]));
+        let grpc = resolve_export(Some("http://c:4317"), OtlpProtocol::Grpc, env(&[]));
         assert_eq!(grpc.map(|e| e.endpoint).as_deref(), Some("http://c:4317"));
         let signal = resolve_export(
             Some("http://c:4318"),
-            Protocol::HttpProtobuf,
+            OtlpProtocol::HttpProtobuf,
             env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/x")]),
         );
         assert_eq!(signal.map(|e| e.endpoint).as_deref(), Some("http://t:1/x"));
-        assert_eq!(resolve_export(None, Protocol::Grpc, env(&[])), None);
-        assert_eq!(resolve_export(Some("  "), Protocol::Grpc, env(&[])), None);
+        assert_eq!(resolve_export(None, OtlpProtocol::Grpc, env(&[])), None);
+        assert_eq!(
+            resolve_export(Some("  "), OtlpProtocol::Grpc, env(&[])),
+            None
+        );
         for off in [
             ("OTEL_SDK_DISABLED", "true"),
             ("OTEL_TRACES_EXPORTER", "none"),
         ] {
             assert_eq!(
-                resolve_export(Some("http://c:4318"), Protocol::Grpc, env(&[off])),
+                resolve_export(Some("http://c:4318"), OtlpProtocol::Grpc, env(&[off])),
                 None,
                 "{off:?}"
             );
@@ -349,9 +350,12 @@ mod tests {
 
     #[test]
     fn protocols() {
-        assert_eq!(Protocol::parse("grpc"), Ok(Protocol::Grpc));
-        assert_eq!(Protocol::parse("http/protobuf"), Ok(Protocol::HttpProtobuf));
-        assert!(Protocol::parse("http/json").is_err());
+        assert_eq!(OtlpProtocol::parse("grpc"), Ok(OtlpProtocol::Grpc));
+        assert_eq!(
+            OtlpProtocol::parse("http/protobuf"),
+            Ok(OtlpProtocol::HttpProtobuf)
+        );
+        assert!(OtlpProtocol::parse("http/json").is_err());
     }
 
     #[test]

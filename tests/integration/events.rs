@@ -8,11 +8,20 @@ use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_redis::redis;
 use futures_util::StreamExt;
 use provis::events::{
-    error_payload, events_key, status_key, types, BusConfig, Event, EventBus, EventError,
-    EventStream, Status,
+    events_key, payload, status_key, types, BusConfig, Event, EventBus, EventError, EventStream,
+    Status,
 };
 use serde_json::json;
 use uuid::Uuid;
+
+/// The payload of an `error` event, as provis sends it.
+fn error_event(code: &str, message: &str, terminal: bool) -> serde_json::Value {
+    payload::to_value(&payload::Error {
+        code: code.into(),
+        message: message.into(),
+        terminal,
+    })
+}
 
 /// Generous bound on waiting for events that must arrive; a failure, not a speed check.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -231,12 +240,7 @@ async fn concurrent_publishers_and_late_subscriber(bus: EventBus, _config: BusCo
 async fn non_terminal_error_keeps_stream_open(bus: EventBus, _config: BusConfig) {
     let job = Uuid::new_v4();
     let stream = bus.subscribe(job, 0).await.unwrap();
-    let retryable = Event::new(
-        job,
-        1,
-        types::ERROR,
-        error_payload("parse_crash", "x", false),
-    );
+    let retryable = Event::new(job, 1, types::ERROR, error_event("parse_crash", "x", false));
     assert!(!retryable.is_terminal());
     bus.publish(&retryable).await.unwrap();
     bus.publish(&ev(job, 2, types::WARNING)).await.unwrap();
@@ -244,7 +248,7 @@ async fn non_terminal_error_keeps_stream_open(bus: EventBus, _config: BusConfig)
         job,
         3,
         types::ERROR,
-        error_payload("ingest_failed", "y", true),
+        error_event("ingest_failed", "y", true),
     );
     bus.publish(&fatal).await.unwrap();
     bus.publish(&ev(job, 4, types::DONE)).await.unwrap();

@@ -1,18 +1,14 @@
-//! The API in process, for tests that only need an HTTP answer: the actix app of `provis
-//! serve` (its route table [`provis::api::configure`], the request middleware and the shared
-//! data) on an embedded context — SQLite, local artifacts and the in-process queue in a temp
+//! The API in process, for tests that only need an HTTP answer: the actix app `provis serve`
+//! runs ([`provis::api::app`]: its route table, the request middleware and the shared data) on
+//! an embedded context — SQLite, local artifacts and the in-process queue in a temp
 //! dir — driven through `actix_web::test`, with no process, port or network.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
-use actix_web::{test, web, App};
-use provis::api::{self, middleware, ops, Allowed, ApiState};
+use actix_web::test;
+use provis::api;
 use provis::config::RawConfig;
-use provis::error::{ApiError, ErrorCode};
 use provis::tasks::context::{AppContext, Role};
 use serde_json::Value;
-use utoipa_actix_web::AppExt;
 
 /// An embedded API context in a temp dir, answering requests in process.
 pub struct TestApp {
@@ -60,32 +56,8 @@ impl TestApp {
 
     /// Answers `req` with the app `serve` runs (the same data, middleware and routes).
     pub async fn call(&self, req: test::TestRequest) -> Answer {
-        let doc = api::openapi();
-        let json = doc.to_json().expect("the OpenAPI document renders");
-        let guard = middleware::Guard {
-            api_token: self.ctx.cfg().api_token.as_deref().map(Into::into),
-            cors_origins: Arc::new(self.ctx.cfg().cors_origins.clone()),
-        };
-        let max_upload = self.ctx.cfg().max_upload_bytes as usize;
-        let bad_request =
-            |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::BadRequest, e.to_string()).into();
-        let app = test::init_service(
-            App::new()
-                .app_data(web::Data::new(ApiState {
-                    ctx: self.ctx.clone(),
-                    metrics: None,
-                }))
-                .app_data(web::Data::new(ops::OpenApiJson(Arc::new(json))))
-                .app_data(web::Data::new(Allowed::of(&doc)))
-                .app_data(web::PayloadConfig::new(max_upload.saturating_add(1 << 20)))
-                .app_data(web::QueryConfig::default().error_handler(move |e, _| bad_request(&e)))
-                .app_data(web::PathConfig::default().error_handler(move |e, _| bad_request(&e)))
-                .wrap_fn(move |req, srv| middleware::handle(guard.clone(), req, srv))
-                .into_utoipa_app()
-                .configure(api::configure)
-                .into_app(),
-        )
-        .await;
+        let shared = api::Shared::new(self.ctx.clone(), None).expect("the app's shared parts");
+        let app = test::init_service(api::app(shared)).await;
         let resp = test::call_service(&app, req.to_request()).await;
         let status = resp.status();
         let headers = resp.headers().clone();
