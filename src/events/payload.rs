@@ -49,7 +49,7 @@ payload_type! {
 }
 
 /// `upload_received`: the upload was stored (and, when accepted, inspected).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadReceived {
     /// Bytes received.

@@ -51,10 +51,7 @@ impl Submission {
         payload::UploadReceived {
             bytes: self.upload_bytes,
             repo: self.repo.clone(),
-            files: None,
-            commit_hash: None,
-            settings_hash: None,
-            skipped: None,
+            ..Default::default()
         }
     }
 }

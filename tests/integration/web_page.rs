@@ -22,13 +22,7 @@ async fn get(s: &Server, path: &str, token: Option<&str>) -> (StatusCode, Value)
 }
 
 async fn upload(s: &Server, repo: &str) -> Value {
-    let part = reqwest::multipart::Part::bytes(demo_zip())
-        .file_name("demo.zip")
-        .mime_str("application/zip")
-        .expect("mime");
-    let form = reqwest::multipart::Form::new()
-        .part("file", part)
-        .text("repo", repo.to_string());
+    let form = crate::common::zip_form(demo_zip(), "demo.zip", Some(repo));
     let resp = http()
         .post(s.url("/ingest"))
         .bearer_auth(TOKEN)

@@ -642,13 +642,23 @@ pub fn demo_zip() -> Vec<u8> {
     ])
 }
 
-/// Uploads `zip` as `demo.zip`; returns the 202 body.
-pub async fn ingest(server: &Server, zip: Vec<u8>, token: Option<&str>) -> Value {
+/// The multipart form of `POST /ingest`: the zip as `file` named `file_name`, and `repo`
+/// when given.
+pub fn zip_form(zip: Vec<u8>, file_name: &str, repo: Option<&str>) -> reqwest::multipart::Form {
     let part = reqwest::multipart::Part::bytes(zip)
-        .file_name("demo.zip")
+        .file_name(file_name.to_string())
         .mime_str("application/zip")
         .expect("mime");
     let form = reqwest::multipart::Form::new().part("file", part);
+    match repo {
+        Some(r) => form.text("repo", r.to_string()),
+        None => form,
+    }
+}
+
+/// Uploads `zip` as `demo.zip`; returns the 202 body.
+pub async fn ingest(server: &Server, zip: Vec<u8>, token: Option<&str>) -> Value {
+    let form = zip_form(zip, "demo.zip", None);
     let mut req = http().post(server.url("/ingest")).multipart(form);
     if let Some(t) = token {
         req = req.bearer_auth(t);

@@ -137,14 +137,7 @@ impl Server {
 
     /// `POST /ingest` with a zip file (its bytes), an optional `repo` field.
     pub async fn upload(&self, file_name: &str, zip: Vec<u8>, repo: Option<&str>) -> Upload {
-        let part = reqwest::multipart::Part::bytes(zip)
-            .file_name(file_name.to_string())
-            .mime_str("application/zip")
-            .expect("mime");
-        let mut form = reqwest::multipart::Form::new().part("file", part);
-        if let Some(r) = repo {
-            form = form.text("repo", r.to_string());
-        }
+        let form = crate::common::zip_form(zip, file_name, repo);
         let r = self
             .http
             .post(self.url("/ingest"))

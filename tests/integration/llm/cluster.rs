@@ -119,13 +119,7 @@ impl Spawned {
 
     /// `POST /ingest` of a zip; the 202 body.
     pub async fn ingest(&self, zip: &[u8], repo: &str) -> Value {
-        let part = reqwest::multipart::Part::bytes(zip.to_vec())
-            .file_name(format!("{repo}.zip"))
-            .mime_str("application/zip")
-            .expect("mime");
-        let form = reqwest::multipart::Form::new()
-            .part("file", part)
-            .text("repo", repo.to_string());
+        let form = crate::common::zip_form(zip.to_vec(), &format!("{repo}.zip"), Some(repo));
         let r = self
             .http
             .post(format!("{}/ingest", self.base))

@@ -322,14 +322,7 @@ impl Cluster {
 
     /// `POST /ingest` with the zip as multipart `file` (and `repo` when given).
     pub async fn upload(&self, zip: Vec<u8>, filename: &str, repo: Option<&str>) -> (u16, Value) {
-        let part = reqwest::multipart::Part::bytes(zip)
-            .file_name(filename.to_string())
-            .mime_str("application/zip")
-            .expect("mime");
-        let mut form = reqwest::multipart::Form::new().part("file", part);
-        if let Some(r) = repo {
-            form = form.text("repo", r.to_string());
-        }
+        let form = super::zip_form(zip, filename, repo);
         let resp = self
             .http
             .post(self.url("/ingest"))
