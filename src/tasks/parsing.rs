@@ -21,6 +21,7 @@ use crate::tasks::context::AppContext;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Packs merge reads at once (each is a GET against S3).
 const PACKS_AT_ONCE: usize = 8;
@@ -198,32 +199,25 @@ pub async fn record_warnings(
     Ok(())
 }
 
+/// How long merge gives a counted batch to announce itself before speaking for it. A live
+/// attempt sends its event a few queries after counting (merge may start in between, when the
+/// other batches finished first); one that died never does.
+const ANNOUNCE_GRACE: Duration = Duration::from_secs(3);
+
 /// Announces, once, every counted batch that has no `batch_parsed` event. A batch counted by
 /// an attempt that died before announcing it is announced by its retry, but when the other
 /// batches finish first, merge starts before that retry comes (the lease has not lapsed): merge
-/// then announces it here, so every batch of the job has its event. Read only by merge, so a
-/// re-run finds the events it wrote.
+/// then announces it here, so every batch of the job has its event. A batch still missing is
+/// first given [`ANNOUNCE_GRACE`] to announce itself, so a live attempt between its count and
+/// its event is not announced twice. Read only by merge, so a re-run finds the events it wrote.
 pub async fn announce_unannounced_batches(ctx: &AppContext, job: &Job) -> Result<(), TaskError> {
-    let mut announced = std::collections::HashSet::new();
-    let mut after = 0;
-    loop {
-        let rows = ctx
-            .db()
-            .events_after(job.id, after, 500)
-            .await
-            .retryable()?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        announced.extend(
-            rows.iter()
-                .filter(|r| r.event_type == types::BATCH_PARSED)
-                .filter_map(|r| r.payload.get("batchIndex").and_then(|v| v.as_u64())),
-        );
+    let deadline = Instant::now() + ANNOUNCE_GRACE;
+    let mut missing = unannounced_batches(ctx, job).await?;
+    while !missing.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        missing = unannounced_batches(ctx, job).await?;
     }
-    for index in 0..job.batches_total.max(0) as u64 {
-        if announced.contains(&index) {
-            continue;
-        }
+    for index in missing {
         let records: Arc<Vec<FileRecord>> =
             get_work_value(ctx, job, WorkBlob::Batch(index as u32)).await?;
         let parsed = records.iter().filter(|r| !r.skipped).count();
@@ -241,6 +235,29 @@ pub async fn announce_unannounced_batches(ctx: &AppContext, job: &Job) -> Result
         progress::emit(ctx, job.id, &batch).await?;
     }
     Ok(())
+}
+
+/// The counted batches of `job` without a `batch_parsed` event.
+async fn unannounced_batches(ctx: &AppContext, job: &Job) -> Result<Vec<u64>, TaskError> {
+    let mut announced = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let rows = ctx
+            .db()
+            .events_after(job.id, after, 500)
+            .await
+            .retryable()?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        announced.extend(
+            rows.iter()
+                .filter(|r| r.event_type == types::BATCH_PARSED)
+                .filter_map(|r| r.payload.get("batchIndex").and_then(|v| v.as_u64())),
+        );
+    }
+    Ok((0..job.batches_total.max(0) as u64)
+        .filter(|i| !announced.contains(i))
+        .collect())
 }
 
 /// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
