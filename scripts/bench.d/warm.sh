@@ -35,7 +35,7 @@ echo "bench warm: $copies copies, $n_changed files changed, load average before:
 port=$(free_port)
 data="$work/aio"
 mkdir -p "$data"
-RUST_LOG=warn,provis::queue::worker=info LOG_FORMAT=json "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
+RUST_LOG=warn,provis::queue::worker=info,provis::pipeline::caps=info LOG_FORMAT=json "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
 pid=$!
 pids+=("$pid")
 wait_health "$port"
@@ -56,4 +56,8 @@ for which in cold warm; do
         | map("\(.[0].task_name) \(map(.duration_ms) | add) ms" + (if length > 1 then " (\(length) tasks)" else "" end))
         | "  \($which) tasks: " + join(", ")' <(grep '^{' "$data.log")
 done
+# Inside summarize: the detectors, capabilities and summaries (cold first, then warm).
+jq -r 'select(.message == "capabilities and summaries built")
+    | "  summarize inside: detect \(.detect_ms) ms (files scanned \(.scanned // "?"), reused \(.reused // "?")), capabilities \(.capabilities_ms) ms, summaries \(.summaries_ms) ms"' \
+    <(grep '^{' "$data.log")
 echo "bench warm: load average after: $(load)"

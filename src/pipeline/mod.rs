@@ -19,6 +19,7 @@ pub mod wiring;
 mod plan;
 
 pub use plan::{
-    capabilities_and_summaries, caps_reads, is_resolver_config, language_counts, language_label,
-    parse_file, plan, resolve_imports, unparsed_record, Plan, PlannedFile,
+    capabilities_and_summaries, capabilities_and_summaries_reusing, caps_reads, is_resolver_config,
+    language_counts, language_label, parse_file, plan, resolve_imports, unparsed_record, Plan,
+    PlannedFile,
 };

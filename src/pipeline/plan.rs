@@ -203,6 +203,20 @@ pub fn capabilities_and_summaries(
     graph: &super::graph::Graph,
     read: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> (Value, Value) {
+    let (caps, summaries, _) =
+        capabilities_and_summaries_reusing(records, graph, read, &|_, _| None);
+    (caps, summaries)
+}
+
+/// [`capabilities_and_summaries`] with the detectors' per-file results an earlier run kept
+/// (a file `reuse` answers for is not read for the local phase); also returns the results
+/// computed afresh. See [`super::caps::detect_reusing`] for when a result may be reused.
+pub fn capabilities_and_summaries_reusing(
+    records: &[FileRecord],
+    graph: &super::graph::Graph,
+    read: &(dyn Fn(&str) -> Option<String> + Sync),
+    reuse: &super::caps::ReuseFn<'_>,
+) -> (Value, Value, super::caps::FreshLocals) {
     let edges: Vec<(String, String)> = graph
         .edges
         .iter()
@@ -214,9 +228,10 @@ pub fn capabilities_and_summaries(
         edges: &edges,
         source: read,
     };
-    let (_, caps, summaries) = super::caps::analyze(&input);
+    let (_, caps, summaries, fresh) = super::caps::analyze_reusing(&input, reuse);
     (
         serde_json::to_value(caps).unwrap_or_else(|_| json!({"capabilities": []})),
         serde_json::to_value(summaries).unwrap_or_else(|_| json!({"files": []})),
+        fresh,
     )
 }

@@ -8,6 +8,7 @@
 //! through [`TaskRows`], and a task whose retries run out fails its job.
 
 pub mod context;
+pub mod detect_cache;
 pub mod docs;
 pub mod intake;
 pub mod memo;

@@ -9,8 +9,8 @@ use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
     write_artifact, WorkBlob,
 };
+use super::{detect_cache, parse_cache, source};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
-use super::{parse_cache, source};
 use crate::artifacts::ArtifactKind;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
 use crate::events::{payload, types};
@@ -19,6 +19,7 @@ use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, Plan};
 use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
 use crate::tasks::context::AppContext;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -518,7 +519,10 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
     let src = source::open(&ctx, &job).await?;
     let llm = crate::llm::LlmSettings::from_config(ctx.cfg()).is_some();
     let shared = Arc::clone(&records);
-    let (caps, summaries, texts) = tokio::task::spawn_blocking(move || {
+    // The detectors' per-file results of the repository's last run: an unchanged file is
+    // neither read nor scanned again.
+    let kept = detect_cache::load(&ctx, &job).await;
+    let (caps, summaries, texts, keep) = tokio::task::spawn_blocking(move || {
         let wanted: std::collections::HashMap<&str, &ManifestEntry> = planned
             .iter()
             .filter(|f| f.parse || pipeline::caps_reads(&f.entry.path, f.language))
@@ -533,7 +537,15 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
                     .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             )
         };
-        let (caps, summaries) = pipeline::capabilities_and_summaries(&shared, &graph, &read);
+        let keys: Vec<Option<String>> = shared
+            .par_iter()
+            .map(|r| pipeline::caps::is_scanned(r).then(|| detect_cache::key_of(r)))
+            .collect();
+        let reuse =
+            |i: usize, _: &FileRecord| keys.get(i)?.as_ref().and_then(|k| kept.get(k).cloned());
+        let (caps, summaries, fresh) =
+            pipeline::capabilities_and_summaries_reusing(&shared, &graph, &read, &reuse);
+        let keep = detect_cache::entries(&keys, &kept, fresh);
         // The LLM wants the texts of the files it summarizes, all at once.
         let texts: std::collections::HashMap<String, String> = if llm {
             wanted
@@ -543,10 +555,11 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         } else {
             Default::default()
         };
-        (caps, summaries, texts)
+        (caps, summaries, texts, keep)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
+    detect_cache::store(&ctx, &job, keep).await;
     // The LLM (when configured) improves the file summaries; it never fails the task.
     let (summaries, llm_warnings) = crate::llm::summaries_for_job(
         ctx.cfg(),

@@ -23,7 +23,10 @@ pub use capabilities::{
     build_capabilities, duplicate_pairs, CapabilitiesDoc, Capability, DataFlow, EntryPoint,
     FlowEdge, FlowItem, Lanes, Step,
 };
-pub use detect::{detect, Detections, FileFacts, Finding, FindingKind, Link, Risk};
+pub use detect::{
+    detect, detect_reusing, is_scanned, Detections, FileFacts, Finding, FindingKind, FreshLocals,
+    Link, Local, ReuseFn, Risk, DETECT_VERSION,
+};
 pub use summaries::{summarize_files, CapabilitySummary, FileSummary, SummariesDoc};
 
 use crate::pipeline::model::FileRecord;
@@ -46,18 +49,31 @@ pub struct CapsInput<'a> {
 
 /// Detections, capabilities and summaries in one call.
 pub fn analyze(input: &CapsInput<'_>) -> (Detections, CapabilitiesDoc, SummariesDoc) {
+    let (det, caps, sums, _) = analyze_reusing(input, &|_, _| None);
+    (det, caps, sums)
+}
+
+/// [`analyze`] with the detectors' per-file results an earlier run kept (see
+/// [`detect_reusing`]); also returns the per-file results it computed afresh, for the caller
+/// to keep.
+pub fn analyze_reusing(
+    input: &CapsInput<'_>,
+    reuse: &ReuseFn<'_>,
+) -> (Detections, CapabilitiesDoc, SummariesDoc, FreshLocals) {
     let t0 = std::time::Instant::now();
-    let det = detect(input);
+    let (det, fresh) = detect_reusing(input, reuse);
     let t1 = std::time::Instant::now();
     let caps = build_capabilities(input, &det);
     let t2 = std::time::Instant::now();
     let sums = summarize_files(input, &det, &caps);
     tracing::info!(
         files = input.files.len(),
+        scanned = fresh.len(),
+        reused = det.facts.len().saturating_sub(fresh.len()),
         detect_ms = (t1 - t0).as_millis() as u64,
         capabilities_ms = (t2 - t1).as_millis() as u64,
         summaries_ms = t2.elapsed().as_millis() as u64,
         "capabilities and summaries built"
     );
-    (det, caps, sums)
+    (det, caps, sums, fresh)
 }

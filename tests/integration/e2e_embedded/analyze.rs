@@ -178,6 +178,19 @@ fn metric(out: &Path, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} in {doc}"))
 }
 
+/// `(scanned, reused)`: files the capability detectors scanned afresh and files whose kept
+/// result they reused, from the run's log.
+fn detector_counts(out: &Output) -> (u64, u64) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "capabilities and summaries built")
+        .unwrap_or_else(|| panic!("no detector line in the log:\n{stderr}"));
+    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
+    (n("scanned"), n("reused"))
+}
+
 /// Issue 10 goal 3: a re-analysis reuses the content-addressed parse records of the
 /// repository's previous run for unchanged files, and its artifacts are those of a cold run of
 /// the same tree. A changed file is parsed again; a changed tsconfig.json/package.json changes
@@ -191,11 +204,17 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     let warm = root.path().join("warm");
     let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
 
-    summary(&analyze(&root, &src, &warm));
+    let first = analyze(&root, &src, &warm);
+    summary(&first);
     assert_eq!(
         metric(&warm, "filesReused"),
         0,
         "nothing to reuse the first time"
+    );
+    assert_eq!(
+        detector_counts(&first),
+        (parsed, 0),
+        "every code file scanned"
     );
     assert_eq!(metric(&warm, "filesParsed"), parsed);
 
@@ -207,8 +226,14 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
          export const admin = new User(\"admin\");\n",
     )
     .expect("edit");
-    summary(&analyze(&root, &src, &warm));
+    let second = analyze(&root, &src, &warm);
+    summary(&second);
     assert_eq!(metric(&warm, "filesReused"), parsed - 1);
+    assert_eq!(
+        detector_counts(&second),
+        (1, parsed - 1),
+        "only the changed file is scanned again"
+    );
     let cold = root.path().join("cold-1");
     summary(&analyze(&root, &src, &cold));
     assert_eq!(metric(&cold, "filesReused"), 0);
@@ -236,8 +261,23 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
         r#"{"name": "ts-app", "version": "2.0.0", "dependencies": {"express": "^5.0.0"}}"#,
     )
     .expect("edit package.json");
-    summary(&analyze(&root, &src, &warm));
+    let third = analyze(&root, &src, &warm);
+    summary(&third);
     assert_eq!(metric(&warm, "filesReused"), parsed);
+    let (scanned, reused) = detector_counts(&third);
+    assert!(
+        scanned >= 1 && reused >= 1 && scanned + reused == parsed,
+        "the files whose resolution changed are scanned again, the others reused: {scanned} + {reused}"
+    );
+    let kept: Vec<PathBuf> = walk(&warm)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("cache/detect/v1/"))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        2,
+        "the two newest detector results are kept: {kept:?}"
+    );
     let cold = root.path().join("cold-2");
     summary(&analyze(&root, &src, &cold));
     assert_eq!(

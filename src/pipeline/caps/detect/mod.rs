@@ -29,6 +29,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Bumped whenever a local detector changes what it finds in a file (a new rule, a changed
+/// pattern), so per-file results a caller kept from an older version are never reused
+/// (see [`detect_reusing`]).
+pub const DETECT_VERSION: u32 = 1;
+
 /// Files larger than this are not text-scanned (generated or minified code says little).
 pub const MAX_SCAN_BYTES: usize = 2 * 1024 * 1024;
 
@@ -168,7 +173,8 @@ impl Detections {
 }
 
 /// Something the local phase saw that only the whole snapshot can resolve.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "camelCase")]
 pub(crate) enum Pending {
     /// `const var = new Queue('queue')`.
     QueueVar { var: String, queue: String },
@@ -193,13 +199,60 @@ pub(crate) enum Pending {
     ApiCall { path: String },
 }
 
-/// What the local phase produced for one file.
-#[derive(Debug, Default)]
-pub(crate) struct Local {
-    pub findings: Vec<Finding>,
-    pub pending: Vec<Pending>,
-    pub facts: FileFacts,
+/// What the local phase produced for one file: a function of the file's text and its resolved
+/// record only, so a caller may keep it (by content, see [`detect_reusing`]) and hand it back
+/// for an unchanged file instead of reading and scanning the file again.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredLocal", into = "StoredLocal")]
+pub struct Local {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) facts: FileFacts,
 }
+
+/// The stored shape of a [`Local`]: `FileFacts` leaves out `prefix_owner` on the wire of the
+/// artifacts, but the global phase needs it, so a kept result carries it beside.
+#[derive(Serialize, Deserialize)]
+struct StoredLocal {
+    #[serde(default)]
+    findings: Vec<Finding>,
+    #[serde(default)]
+    pending: Vec<Pending>,
+    facts: FileFacts,
+    #[serde(default)]
+    prefix_owner: Option<String>,
+}
+
+impl From<StoredLocal> for Local {
+    fn from(s: StoredLocal) -> Self {
+        let mut facts = s.facts;
+        facts.prefix_owner = s.prefix_owner;
+        Local {
+            findings: s.findings,
+            pending: s.pending,
+            facts,
+        }
+    }
+}
+
+impl From<Local> for StoredLocal {
+    fn from(l: Local) -> Self {
+        let prefix_owner = l.facts.prefix_owner.clone();
+        StoredLocal {
+            findings: l.findings,
+            pending: l.pending,
+            facts: l.facts,
+            prefix_owner,
+        }
+    }
+}
+
+/// Local-phase results an earlier run kept, by the file's position in `CapsInput::files`
+/// (`None`: scan the file now).
+pub type ReuseFn<'a> = dyn Fn(usize, &FileRecord) -> Option<Local> + Sync + 'a;
+
+/// What [`detect_reusing`] computed afresh: `(position in CapsInput::files, result)`.
+pub type FreshLocals = Vec<(usize, Local)>;
 
 /// One file as the detectors see it.
 pub(crate) struct Ctx<'a> {
@@ -262,26 +315,59 @@ pub(crate) fn import_matches(i: &crate::pipeline::model::Import, pkg: &str) -> b
 
 /// Runs every detector over the snapshot.
 pub fn detect(input: &CapsInput<'_>) -> Detections {
+    detect_reusing(input, &|_, _| None).0
+}
+
+/// [`detect`], taking the local phase's result of a file from `reuse` where it has one (the
+/// file is then neither read nor scanned), and returning the results it computed afresh.
+/// The caller must only reuse a result for a file whose text and resolved record are the
+/// ones it was computed from; the outcome is then the same as [`detect`]'s.
+pub fn detect_reusing(input: &CapsInput<'_>, reuse: &ReuseFn<'_>) -> (Detections, FreshLocals) {
     // Each file is scanned, run through the local detectors, and its scan dropped: at scale
     // the scans of every file would be about as large as the repository. The global phase
     // scans again the few files it needs ([`Global::scan`]).
-    let locals: Vec<Option<Local>> = input
+    let locals: Vec<(Option<Local>, bool)> = input
         .files
         .par_iter()
-        .map(|rec| {
-            let sc = scan_of(input, rec)?;
-            let ctx = Ctx { rec, sc: &sc };
-            let mut local = Local::default();
-            risks::scan(&ctx, &mut local);
-            services::scan(&ctx, &mut local);
-            infra::scan(&ctx, &mut local);
-            jobs::scan(&ctx, &mut local);
-            stores::scan(&ctx, &mut local);
-            entry::scan(&ctx, &mut local);
-            Some(local)
+        .enumerate()
+        .map(|(i, rec)| {
+            if !is_scanned(rec) {
+                return (None, false);
+            }
+            if let Some(kept) = reuse(i, rec) {
+                return (Some(kept), false);
+            }
+            (local_phase(input, rec), true)
         })
         .collect();
+    let mut fresh = Vec::new();
+    for (i, (local, is_fresh)) in locals.iter().enumerate() {
+        if let (Some(local), true) = (local, is_fresh) {
+            fresh.push((i, local.clone()));
+        }
+    }
+    (
+        global_phase(input, locals.into_iter().map(|(l, _)| l)),
+        fresh,
+    )
+}
 
+/// The local detectors over one file's scan; `None` when the file is not scanned.
+fn local_phase(input: &CapsInput<'_>, rec: &FileRecord) -> Option<Local> {
+    let sc = scan_of(input, rec)?;
+    let ctx = Ctx { rec, sc: &sc };
+    let mut local = Local::default();
+    risks::scan(&ctx, &mut local);
+    services::scan(&ctx, &mut local);
+    infra::scan(&ctx, &mut local);
+    jobs::scan(&ctx, &mut local);
+    stores::scan(&ctx, &mut local);
+    entry::scan(&ctx, &mut local);
+    Some(local)
+}
+
+/// What needs the whole snapshot, over every file's local result (in `input.files` order).
+fn global_phase(input: &CapsInput<'_>, locals: impl Iterator<Item = Option<Local>>) -> Detections {
     let mut g = Global::new(input);
     for (rec, local) in input.files.iter().zip(locals) {
         if let Some(local) = local {
@@ -312,10 +398,15 @@ pub fn detect(input: &CapsInput<'_>) -> Detections {
     }
 }
 
+/// True for the files the local phase looks at: code that was parsed.
+pub fn is_scanned(rec: &FileRecord) -> bool {
+    !rec.skipped && matches!(rec.language, Language::Js | Language::Ts | Language::Py)
+}
+
 /// The scan of a code file the detectors read; `None` for other files, skipped, unreadable
 /// or too large ones.
 fn scan_of(input: &CapsInput<'_>, rec: &FileRecord) -> Option<Scanned> {
-    if rec.skipped || !matches!(rec.language, Language::Js | Language::Ts | Language::Py) {
+    if !is_scanned(rec) {
         return None;
     }
     let text = (input.source)(&rec.path)?;

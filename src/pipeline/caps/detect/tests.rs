@@ -750,3 +750,49 @@ fn brokers_and_caches_are_infrastructure_not_stores() {
         "Redis is never a data store"
     );
 }
+
+/// Every file's local result, kept as a caller keeps it (JSON) and handed back, gives the
+/// detections a full scan gives, and no local phase runs again.
+#[test]
+fn kept_local_results_give_the_same_detections_without_a_scan() {
+    let mut s = Snap::new();
+    s.file(
+        "src/queues.ts",
+        "import { Queue } from 'bullmq';\nexport const q = new Queue('email');\n",
+        &[("bullmq", None)],
+    );
+    s.file(
+        "src/users.ts",
+        "import { q } from './queues';\nexport const f = () => q.add('welcome', {});\n",
+        &[("./queues", Some("src/queues.ts"))],
+    );
+    let f = s.file("src/shop/api.py", "app = FastAPI()\nrouter = APIRouter(prefix=\"/orders\")\n\n@app.get(\"/items\")\ndef list_items():\n    pass\n", &[("fastapi", None)]);
+    f.functions = vec![func("list_items", &["app.get(\"/items\")"], 5)];
+    f.routes = vec![route("GET", "/items", "list_items", 4, "fastapi")];
+    let scanned = s.detect();
+    let src = |p: &str| s.texts.get(p).cloned();
+    let input = CapsInput {
+        files: &s.files,
+        edges: &[],
+        source: &src,
+    };
+    let (first, fresh) = detect_reusing(&input, &|_, _| None);
+    assert_eq!(first, scanned);
+    assert_eq!(fresh.len(), 3, "every code file scanned once");
+    let kept: BTreeMap<usize, String> = fresh
+        .iter()
+        .map(|(i, l)| (*i, serde_json::to_string(l).expect("json")))
+        .collect();
+    assert!(
+        kept[&2].contains("\"prefix_owner\":\"router\""),
+        "kept beside the facts: {}",
+        kept[&2]
+    );
+    let reuse = |i: usize, _: &FileRecord| {
+        kept.get(&i)
+            .map(|j| serde_json::from_str(j).expect("kept result"))
+    };
+    let (again, fresh) = detect_reusing(&input, &reuse);
+    assert!(fresh.is_empty(), "nothing scanned again");
+    assert_eq!(again, scanned);
+}
