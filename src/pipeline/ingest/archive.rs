@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
@@ -155,10 +156,8 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
         }
     }
 
-    let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
-    let mut entries = Vec::new();
     let mut skipped = BTreeSet::new();
-    let mut total: u64 = 0;
+    let mut files: Vec<(&Planned, String)> = Vec::new();
     for p in &planned {
         let parts = without_wrapper(&p.parts, prefix.as_deref());
         if let Some(k) = heavy_dir_at(parts, p.is_dir) {
@@ -168,16 +167,17 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
             });
             continue;
         }
-        if p.is_dir {
-            continue;
+        if !p.is_dir {
+            files.push((p, parts.join("/")));
         }
-        let entry = inflate_planned(&mut archive, p, limits, &mut buf, &mut total)
-            .map_err(|r| r.with_inflated(total))?;
-        entries.push(ManifestEntry {
-            path: parts.join("/"),
-            ..entry
-        });
     }
+    let compressed: u64 = files.iter().map(|(p, _)| p.compressed).sum();
+    let threads = if compressed >= PARALLEL_MIN_COMPRESSED_BYTES {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_INFLATE_THREADS))
+    } else {
+        1
+    };
+    let mut entries = inflate_all(path, &mut archive, &files, limits, threads)?;
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     Ok(ZipManifest {
         total_bytes: entries.iter().map(|e| e.size).sum(),
@@ -185,6 +185,130 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
         stripped_prefix: prefix,
         skipped: skipped.into_iter().collect(),
     })
+}
+
+/// Archives with less compressed data than this are inflated on one thread (starting more
+/// costs more than it saves, and small archives keep one deterministic order of checks).
+const PARALLEL_MIN_COMPRESSED_BYTES: u64 = 8 << 20;
+
+/// At most this many threads inflate one archive.
+const MAX_INFLATE_THREADS: usize = 4;
+
+/// Inflates and hashes `files` (`(entry, path below the wrapper)`), on `threads` threads when
+/// more than one: each takes a contiguous share of about equal compressed size through its own
+/// handle of the archive. The total-size limit is shared; the first rejection stops every
+/// thread, and of the rejections found the one of the earliest entry is returned.
+fn inflate_all(
+    path: &Path,
+    archive: &mut ZipArchive<BufReader<File>>,
+    files: &[(&Planned, String)],
+    limits: &ZipLimits,
+    threads: usize,
+) -> Result<Vec<ManifestEntry>, ZipRejection> {
+    let total = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    if threads <= 1 || files.len() < 2 * threads {
+        return inflate_share(archive, files, limits, &total, &stop).map_err(|e| match e {
+            ShareError::Rejected(_, r) => r,
+            // Only another share stops one, and there is none.
+            ShareError::Stopped => ZipRejection::new(RejectCode::CorruptEntry, "inflation stopped"),
+        });
+    }
+    let compressed: u64 = files.iter().map(|(p, _)| p.compressed.max(1)).sum();
+    let per_share = compressed.div_ceil(threads as u64);
+    let mut shares: Vec<&[(&Planned, String)]> = Vec::with_capacity(threads);
+    let (mut start, mut acc) = (0, 0u64);
+    for (i, (p, _)) in files.iter().enumerate() {
+        acc += p.compressed.max(1);
+        if acc >= per_share && shares.len() + 1 < threads {
+            shares.push(&files[start..=i]);
+            (start, acc) = (i + 1, 0);
+        }
+    }
+    shares.push(&files[start..]);
+    let results: Vec<Result<Vec<ManifestEntry>, ShareError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|share| {
+                let (total, stop) = (&total, &stop);
+                scope.spawn(move || {
+                    let first = share.first().map_or(0, |(p, _)| p.index);
+                    let mut own = open_archive(path).map_err(|r| ShareError::Rejected(first, r))?;
+                    inflate_share(&mut own, share, limits, total, stop)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ShareError::Rejected(
+                        0,
+                        ZipRejection::new(
+                            RejectCode::CorruptEntry,
+                            "the archive could not be inflated (an inflating thread failed)",
+                        ),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut entries = Vec::with_capacity(files.len());
+    let mut first_error: Option<(usize, ZipRejection)> = None;
+    for result in results {
+        match result {
+            Ok(share) => entries.extend(share),
+            Err(ShareError::Rejected(at, r)) => {
+                if first_error.as_ref().is_none_or(|(i, _)| at < *i) {
+                    first_error = Some((at, r));
+                }
+            }
+            Err(ShareError::Stopped) => {}
+        }
+    }
+    match first_error {
+        Some((_, r)) => Err(r),
+        None => Ok(entries),
+    }
+}
+
+/// Why a share of the files stopped.
+enum ShareError {
+    /// An entry (by its index in the archive) broke a rule.
+    Rejected(usize, ZipRejection),
+    /// Another share was rejected first.
+    Stopped,
+}
+
+/// Inflates one contiguous share of the files, checking `stop` between chunks.
+fn inflate_share(
+    archive: &mut ZipArchive<BufReader<File>>,
+    files: &[(&Planned, String)],
+    limits: &ZipLimits,
+    total: &AtomicU64,
+    stop: &AtomicBool,
+) -> Result<Vec<ManifestEntry>, ShareError> {
+    let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
+    let mut entries = Vec::with_capacity(files.len());
+    for (p, path) in files {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ShareError::Stopped);
+        }
+        match inflate_planned(archive, p, limits, &mut buf, total, stop) {
+            Ok(entry) => entries.push(ManifestEntry {
+                path: path.clone(),
+                ..entry
+            }),
+            // The empty message of the stop check (every rule's message names the rule).
+            Err(r) if r.message.is_empty() => return Err(ShareError::Stopped),
+            Err(r) => {
+                stop.store(true, Ordering::Relaxed);
+                let inflated = total.load(Ordering::Relaxed);
+                return Err(ShareError::Rejected(p.index, r.with_inflated(inflated)));
+            }
+        }
+    }
+    Ok(entries)
 }
 
 /// The components of an entry below the wrapper folder `prefix`, if it has that wrapper
@@ -326,7 +450,8 @@ fn inflate_planned(
     p: &Planned,
     limits: &ZipLimits,
     buf: &mut [u8],
-    total: &mut u64,
+    total: &AtomicU64,
+    stop: &AtomicBool,
 ) -> Result<ManifestEntry, ZipRejection> {
     let name = p.name.as_str();
     let method = match p.method {
@@ -356,7 +481,11 @@ fn inflate_planned(
     })?;
     let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
     let done = inflate(&mut raw, method, buf, |chunk, out| {
-        *total += chunk.len() as u64;
+        let now = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+        if stop.load(Ordering::Relaxed) {
+            // Another share was rejected: stop here (see `inflate_share`).
+            return Err(ZipRejection::new(RejectCode::CorruptEntry, String::new()));
+        }
         if out > p.size {
             return Err(ZipRejection::entry(
                 RejectCode::SizeMismatch,
@@ -370,7 +499,7 @@ fn inflate_planned(
         if out > RATIO_EXEMPT_BYTES && out > ratio_cap(p.compressed) {
             return Err(ratio_error(name, out, p.compressed, limits.max_ratio));
         }
-        if *total > limits.max_uncompressed_bytes {
+        if now > limits.max_uncompressed_bytes {
             return Err(ZipRejection::entry(
                 RejectCode::TotalTooLarge,
                 name,
@@ -503,5 +632,77 @@ impl Iterator for ZipEntryReader<'_> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.wanted.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    /// A zip of `n` files (stored, so a test can find and break their bytes), each with its own
+    /// content; returns its path.
+    fn stored_zip(dir: &Path, n: usize) -> PathBuf {
+        let path = dir.join("many.zip");
+        let mut w = zip::ZipWriter::new(File::create(&path).expect("create"));
+        let opts =
+            zip::write::SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        for i in 0..n {
+            w.start_file(format!("repo/src/f{i:04}.ts"), opts)
+                .expect("start");
+            let body = format!("export const v{i} = {i};\n").repeat(20 + i % 7);
+            w.write_all(body.as_bytes()).expect("write");
+        }
+        w.finish().expect("finish");
+        path
+    }
+
+    fn run(path: &Path, threads: usize) -> Result<Vec<ManifestEntry>, ZipRejection> {
+        let mut archive = open_archive(path).expect("open");
+        let planned = plan(&archive).expect("plan");
+        let files: Vec<(&Planned, String)> = planned
+            .iter()
+            .filter(|p| !p.is_dir)
+            .map(|p| (p, p.name.clone()))
+            .collect();
+        let mut out = inflate_all(path, &mut archive, &files, &ZipLimits::default(), threads)?;
+        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    #[test]
+    fn threads_inflate_to_the_same_manifest_as_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let z = stored_zip(dir.path(), 300);
+        let one = run(&z, 1).expect("one thread");
+        assert_eq!(one.len(), 300);
+        for threads in [2, 3, 4] {
+            assert_eq!(run(&z, threads).expect("threads"), one, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn threads_report_the_earliest_broken_entry() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let z = stored_zip(dir.path(), 300);
+        let mut bytes = std::fs::read(&z).expect("read");
+        // Break the bytes of two entries, one in each half: the CRC check names the first.
+        for name in ["repo/src/f0040.ts", "repo/src/f0250.ts"] {
+            let header = bytes
+                .windows(name.len())
+                .position(|w| w == name.as_bytes())
+                .expect("local header");
+            bytes[header + name.len() + 3] ^= 0x55;
+        }
+        std::fs::write(&z, &bytes).expect("write");
+        for threads in [1, 2, 4] {
+            let r = run(&z, threads).expect_err("broken entries");
+            assert_eq!(r.code, RejectCode::CorruptEntry, "{threads}: {}", r.message);
+            assert_eq!(
+                r.entry.as_deref(),
+                Some("repo/src/f0040.ts"),
+                "{threads} threads"
+            );
+        }
     }
 }
