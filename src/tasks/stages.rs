@@ -559,7 +559,11 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
     })
     .await
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
-    detect_cache::store(&ctx, &job, keep).await;
+    // Kept while the documents are written (the cache is not needed before the next job).
+    let keeping = {
+        let (ctx, job) = (ctx.clone(), job.clone());
+        tokio::spawn(async move { detect_cache::store(&ctx, &job, keep).await })
+    };
     // The LLM (when configured) improves the file summaries; it never fails the task.
     let (summaries, llm_warnings) = crate::llm::summaries_for_job(
         ctx.cfg(),
@@ -588,6 +592,9 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
         merge_obj(meta, summaries),
     )
     .await?;
+    if let Err(e) = keeping.await {
+        tracing::warn!(error = %e, "keeping the detector results failed");
+    }
     let job_row = ctx
         .db()
         .get_job(job.id)

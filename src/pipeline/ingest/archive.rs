@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
@@ -196,8 +196,9 @@ const MAX_INFLATE_THREADS: usize = 4;
 
 /// Inflates and hashes `files` (`(entry, path below the wrapper)`), on `threads` threads when
 /// more than one: each takes a contiguous share of about equal compressed size through its own
-/// handle of the archive. The total-size limit is shared; the first rejection stops every
-/// thread, and of the rejections found the one of the earliest entry is returned.
+/// handle of the archive. The total-size limit is shared. A rejection stops every thread at
+/// entries after the rejected one, while the entries before it are still checked, so the
+/// rejection returned is that of the earliest bad entry, as on one thread.
 fn inflate_all(
     path: &Path,
     archive: &mut ZipArchive<BufReader<File>>,
@@ -206,7 +207,7 @@ fn inflate_all(
     threads: usize,
 ) -> Result<Vec<ManifestEntry>, ZipRejection> {
     let total = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
+    let stop = AtomicUsize::new(usize::MAX);
     if threads <= 1 || files.len() < 2 * threads {
         return inflate_share(archive, files, limits, &total, &stop).map_err(|e| match e {
             ShareError::Rejected(_, r) => r,
@@ -280,18 +281,19 @@ enum ShareError {
     Stopped,
 }
 
-/// Inflates one contiguous share of the files, checking `stop` between chunks.
+/// Inflates one contiguous share of the files. `stop` is the index of the earliest rejected
+/// entry so far (`usize::MAX`: none); checked between chunks, it stops work on later entries.
 fn inflate_share(
     archive: &mut ZipArchive<BufReader<File>>,
     files: &[(&Planned, String)],
     limits: &ZipLimits,
     total: &AtomicU64,
-    stop: &AtomicBool,
+    stop: &AtomicUsize,
 ) -> Result<Vec<ManifestEntry>, ShareError> {
     let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
     let mut entries = Vec::with_capacity(files.len());
     for (p, path) in files {
-        if stop.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) < p.index {
             return Err(ShareError::Stopped);
         }
         match inflate_planned(archive, p, limits, &mut buf, total, stop) {
@@ -302,7 +304,7 @@ fn inflate_share(
             // The empty message of the stop check (every rule's message names the rule).
             Err(r) if r.message.is_empty() => return Err(ShareError::Stopped),
             Err(r) => {
-                stop.store(true, Ordering::Relaxed);
+                stop.fetch_min(p.index, Ordering::Relaxed);
                 let inflated = total.load(Ordering::Relaxed);
                 return Err(ShareError::Rejected(p.index, r.with_inflated(inflated)));
             }
@@ -451,7 +453,7 @@ fn inflate_planned(
     limits: &ZipLimits,
     buf: &mut [u8],
     total: &AtomicU64,
-    stop: &AtomicBool,
+    stop: &AtomicUsize,
 ) -> Result<ManifestEntry, ZipRejection> {
     let name = p.name.as_str();
     let method = match p.method {
@@ -482,8 +484,8 @@ fn inflate_planned(
     let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
     let done = inflate(&mut raw, method, buf, |chunk, out| {
         let now = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-        if stop.load(Ordering::Relaxed) {
-            // Another share was rejected: stop here (see `inflate_share`).
+        if stop.load(Ordering::Relaxed) < p.index {
+            // An earlier entry was rejected: stop here (see `inflate_share`).
             return Err(ZipRejection::new(RejectCode::CorruptEntry, String::new()));
         }
         if out > p.size {
