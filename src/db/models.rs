@@ -311,7 +311,7 @@ pub struct NewTask {
     pub available_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Insertable)]
+#[derive(Insertable, Clone)]
 #[diesel(table_name = tasks)]
 pub(crate) struct TaskInsert {
     #[diesel(serialize_as = DbUuid)]

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{NewTask, Task, TaskInsert};
@@ -72,22 +72,8 @@ impl Db {
     /// Inserts a `queued` task and returns the stored row. Re-inserting an existing id is not
     /// an error: nothing changes and the existing row is returned.
     pub async fn insert_task(&self, new: NewTask) -> Result<Task> {
-        let t = now();
         let id = new.id;
-        let row = TaskInsert {
-            id,
-            job_id: new.job_id,
-            name: new.name,
-            batch_index: new.batch_index,
-            queue: new.queue,
-            state: TaskState::Queued,
-            attempt: 0,
-            max_attempts: new.max_attempts.max(1),
-            payload: new.payload,
-            available_at: new.available_at.unwrap_or(t),
-            created_at: t,
-            updated_at: t,
-        };
+        let row = task_insert(new, now());
         with_conn!(self, conn => {
             diesel::insert_into(tasks::table)
                 .values(row)
@@ -100,6 +86,29 @@ impl Db {
                 .select(Task::as_select())
                 .first(conn)
                 .await?)
+        })
+    }
+
+    /// Inserts many queued task rows in one transaction, as [`Db::insert_task`] does one (a
+    /// row that exists is left alone); returns how many were new. A job's parse batches are
+    /// enqueued this way: one commit instead of one per batch (1,073 at 53k files).
+    pub async fn insert_tasks(&self, news: Vec<NewTask>) -> Result<usize> {
+        let t = now();
+        let rows: Vec<TaskInsert> = news.into_iter().map(|n| task_insert(n, t)).collect();
+        with_conn!(self, conn => {
+            conn.transaction::<_, DbError, _>(async |conn| {
+                let mut inserted = 0;
+                for row in rows.iter().cloned() {
+                    inserted += diesel::insert_into(tasks::table)
+                        .values(row)
+                        .on_conflict(tasks::id)
+                        .do_nothing()
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(inserted)
+            })
+            .await
         })
     }
 
@@ -354,5 +363,23 @@ impl Db {
                 .get_result(conn)
                 .await?)
         })
+    }
+}
+
+/// The row of a new queued task, stamped `t`.
+fn task_insert(new: NewTask, t: chrono::DateTime<chrono::Utc>) -> TaskInsert {
+    TaskInsert {
+        id: new.id,
+        job_id: new.job_id,
+        name: new.name,
+        batch_index: new.batch_index,
+        queue: new.queue,
+        state: TaskState::Queued,
+        attempt: 0,
+        max_attempts: new.max_attempts.max(1),
+        payload: new.payload,
+        available_at: new.available_at.unwrap_or(t),
+        created_at: t,
+        updated_at: t,
     }
 }

@@ -57,6 +57,21 @@ pub trait TaskStore: Send + Sync + 'static {
         max_attempts: u32,
         available_at: DateTime<Utc>,
     ) -> Result<bool, QueueError>;
+    /// Stores many new queued tasks of one queue, as [`TaskStore::insert`] does each; returns
+    /// how many were new. Stores that can should do it in one transaction.
+    async fn insert_many(
+        &self,
+        envs: &[Envelope],
+        queue: &str,
+        max_attempts: u32,
+        available_at: DateTime<Utc>,
+    ) -> Result<usize, QueueError> {
+        let mut inserted = 0;
+        for env in envs {
+            inserted += usize::from(self.insert(env, queue, max_attempts, available_at).await?);
+        }
+        Ok(inserted)
+    }
     /// Claims the next task (see the trait docs): (envelope, queue).
     async fn claim_next(
         &self,
@@ -138,6 +153,22 @@ impl LocalBackend {
             .insert(env, spec.queue, spec.max_attempts, Utc::now())
             .await?;
         if inserted {
+            self.notify.notify_waiters();
+        }
+        Ok(inserted)
+    }
+
+    /// Stores many tasks of `spec` at once and wakes idle workers; returns how many were new.
+    pub async fn enqueue_many(
+        &self,
+        spec: &TaskSpec,
+        envs: &[Envelope],
+    ) -> Result<usize, QueueError> {
+        let inserted = self
+            .store
+            .insert_many(envs, spec.queue, spec.max_attempts, Utc::now())
+            .await?;
+        if inserted > 0 {
             self.notify.notify_waiters();
         }
         Ok(inserted)

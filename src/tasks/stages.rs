@@ -156,10 +156,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         return maybe_merge(&ctx, &job).await;
     }
     progress::set_phase(&ctx, job.id, phase::PARSING, JobUpdate::default()).await?;
-    for i in 0..batches {
-        enqueue(&ctx, &PARSE_BATCH, job.id, Some(i as u32)).await?;
-    }
-    Ok(())
+    super::enqueue_batches(&ctx, &PARSE_BATCH, job.id, batches as u32).await
 }
 
 /// `parse_batch`: parses its slice of the discovered files; the last batch to finish enqueues

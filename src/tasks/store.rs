@@ -30,6 +30,26 @@ fn err(e: crate::db::DbError) -> QueueError {
     QueueError::Store(Box::new(e))
 }
 
+/// The row that stores `env` on `queue`.
+fn new_task(
+    env: &Envelope,
+    queue: &str,
+    max_attempts: u32,
+    available_at: DateTime<Utc>,
+) -> Result<NewTask, QueueError> {
+    let payload = serde_json::to_value(env).map_err(|e| QueueError::Store(Box::new(e)))?;
+    Ok(NewTask {
+        id: env.task_id,
+        job_id: env.job_id,
+        name: env.task.clone(),
+        batch_index: env.batch_index.map(|i| i as i32),
+        queue: queue.to_string(),
+        max_attempts: max_attempts as i32,
+        payload,
+        available_at: Some(available_at),
+    })
+}
+
 /// The row of a task as stored in `payload`.
 fn envelope_of(task: &crate::db::Task) -> Result<Envelope, QueueError> {
     let mut env: Envelope = serde_json::from_value(task.payload.clone())
@@ -47,22 +67,26 @@ impl TaskStore for DbTaskStore {
         max_attempts: u32,
         available_at: DateTime<Utc>,
     ) -> Result<bool, QueueError> {
-        let payload = serde_json::to_value(env).map_err(|e| QueueError::Store(Box::new(e)))?;
         let row = self
             .db
-            .insert_task(NewTask {
-                id: env.task_id,
-                job_id: env.job_id,
-                name: env.task.clone(),
-                batch_index: env.batch_index.map(|i| i as i32),
-                queue: queue.to_string(),
-                max_attempts: max_attempts as i32,
-                payload,
-                available_at: Some(available_at),
-            })
+            .insert_task(new_task(env, queue, max_attempts, available_at)?)
             .await
             .map_err(err)?;
         Ok(row.state == TaskState::Queued && row.attempt == 0)
+    }
+
+    async fn insert_many(
+        &self,
+        envs: &[Envelope],
+        queue: &str,
+        max_attempts: u32,
+        available_at: DateTime<Utc>,
+    ) -> Result<usize, QueueError> {
+        let mut rows = Vec::with_capacity(envs.len());
+        for env in envs {
+            rows.push(new_task(env, queue, max_attempts, available_at)?);
+        }
+        self.db.insert_tasks(rows).await.map_err(err)
     }
 
     async fn claim_next(

@@ -109,6 +109,37 @@ async fn check_task_records(db: &Db) {
 }
 both_backends!(task_records, check_task_records);
 
+/// Many rows in one transaction (a job's parse batches): the new ones inserted, a row that
+/// exists left as it is, as `insert_task` does one by one.
+async fn check_insert_tasks(db: &Db) {
+    let job = new_job(db, "bulk").await;
+    let batch = |i: i32| {
+        let mut t = new_task(Some(job.id), "parse_batch", "normal");
+        t.id = db::task_id(job.id, "parse_batch", Some(i));
+        t.batch_index = Some(i);
+        t
+    };
+    let first = db.insert_task(batch(1)).await.unwrap();
+    let running = db.task_started(first.id, 1, "w1", None).await.unwrap();
+    let n = db.insert_tasks((0..5).map(batch).collect()).await.unwrap();
+    assert_eq!(n, 4, "batch 1 existed");
+    let listed = db.list_tasks(job.id).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .filter_map(|t| t.batch_index)
+            .collect::<BTreeSet<_>>(),
+        (0..5).collect::<BTreeSet<_>>()
+    );
+    assert_eq!(db.get_task(first.id).await.unwrap(), Some(running));
+    assert!(listed
+        .iter()
+        .filter(|t| t.id != first.id)
+        .all(|t| (t.state, t.attempt) == (TaskState::Queued, 0)));
+    assert_eq!(db.insert_tasks(Vec::new()).await.unwrap(), 0);
+}
+both_backends!(insert_tasks, check_insert_tasks);
+
 async fn check_claim_order(db: &Db) {
     let job = new_job(db, "claim-order").await;
     let queues = ["high", "normal", "low"];
