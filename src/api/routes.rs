@@ -78,7 +78,7 @@ pub async fn ingest(
     let sub = Submission {
         repo: up.repo_name(query.repo.as_deref()),
         settings: intake::parse_settings(settings)?,
-        input: Input::Zip(spool.clone()),
+        input: Input::Spooled(spool.clone()),
         upload_bytes: up.bytes,
     };
     let accepted = intake::submit(ctx, sub).await?;

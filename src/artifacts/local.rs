@@ -113,6 +113,45 @@ impl LocalStore {
         })
     }
 
+    /// Stores the file `src` as a new object by hard-linking it, with no copy, then syncs it
+    /// (see [`super::ArtifactStore::put_new_file`]). `Ok(None)` when it cannot be linked here
+    /// (another file system, no hard links): the caller copies it instead.
+    pub(super) fn put_new_linked(
+        &self,
+        key: &str,
+        src: &Path,
+    ) -> Result<Option<u64>, ArtifactError> {
+        let final_path = self.path_of(key);
+        let dir = parent_of(&final_path)?;
+        std::fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
+        match std::fs::hard_link(src, &final_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(ArtifactError::AlreadyExists {
+                    key: key.to_string(),
+                })
+            }
+            Err(_) => return Ok(None),
+        }
+        let synced = std::fs::File::open(&final_path).and_then(|f| {
+            f.sync_all()?;
+            Ok(f.metadata()?.len())
+        });
+        match synced {
+            Ok(bytes) => {
+                if let Ok(d) = std::fs::File::open(&dir) {
+                    let _ = d.sync_all();
+                }
+                Ok(Some(bytes))
+            }
+            Err(e) => {
+                // Not durable: take the object back, so a retry stores it again.
+                let _ = std::fs::remove_file(&final_path);
+                Err(io_err("sync", &final_path, e))
+            }
+        }
+    }
+
     /// Blocking create-only write of the bytes `write` produces (see
     /// [`super::ArtifactStore::put_new_writer_blocking`]).
     pub(super) fn put_new_writer(

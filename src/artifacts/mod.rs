@@ -50,6 +50,10 @@ pub const CONTENT_TYPE_JSON: &str = "application/json";
 /// Content type of stored uploads.
 pub const CONTENT_TYPE_ZIP: &str = "application/zip";
 
+/// The `op` of the [`ArtifactError::Io`] of [`ArtifactStore::put_new_file`] when the file to
+/// store cannot be opened.
+pub const OPEN_SOURCE: &str = "open the file to store";
+
 /// Errors of artifact storage; [`ArtifactError::retryable`] tells a task whether to try again.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -294,6 +298,49 @@ impl ArtifactStore {
         };
         debug!(artifact.key = %key, bytes = stored.bytes, backend = self.backend_name(), "Streamed {key}");
         Ok(stored)
+    }
+
+    /// Stores the file at `path` as a new object and returns its size. Failing to open `path`
+    /// itself is an [`ArtifactError::Io`] with `op` [`OPEN_SOURCE`] (the caller's disk, not
+    /// the store). With `link` (a file
+    /// nobody writes to any more, such as an upload this process spooled), the local backend
+    /// hard-links it into place instead of copying it (falling back to a copy across file
+    /// systems); otherwise, and on S3, it is streamed like [`ArtifactStore::put_new_stream`].
+    /// Create-only, like [`ArtifactStore::put_new`].
+    pub async fn put_new_file(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+        link: bool,
+    ) -> Result<u64, ArtifactError> {
+        validate_key(key)?;
+        if let (ArtifactStore::Local(s), true) = (self, link) {
+            let (store, key_owned, src) = (s.clone(), key.to_string(), path.to_path_buf());
+            let linked =
+                tokio::task::spawn_blocking(move || store.put_new_linked(&key_owned, &src))
+                    .await
+                    .map_err(|e| ArtifactError::Io {
+                        op: "link",
+                        path: path.to_path_buf(),
+                        source: std::io::Error::other(e.to_string()),
+                    })??;
+            if let Some(bytes) = linked {
+                debug!(artifact.key = %key, bytes, "Linked {key}");
+                return Ok(bytes);
+            }
+        }
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| ArtifactError::Io {
+                op: OPEN_SOURCE,
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(self
+            .put_new_stream(key, file, content_type, None)
+            .await?
+            .bytes)
     }
 
     /// Writes a new object whose bytes `write` produces into a buffered writer, never holding

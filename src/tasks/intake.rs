@@ -10,7 +10,7 @@
 use super::progress::{self, phase};
 use super::source::DIR_PREFIX;
 use super::{enqueue, INGEST};
-use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP};
+use crate::artifacts::{upload_key, ArtifactError, ArtifactKind, CONTENT_TYPE_ZIP, OPEN_SOURCE};
 use crate::db::{JobUpdate, NewJob, SnapshotStatus};
 use crate::error::{BoxError, ErrorCode};
 use crate::events::payload;
@@ -26,8 +26,12 @@ use uuid::Uuid;
 /// What to analyse.
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// A zip on local disk that is copied into the store (`POST /ingest` spools here).
+    /// A zip on local disk that is copied into the store (`provis analyze <zip>`: the user's
+    /// file, which they may still change).
     Zip(PathBuf),
+    /// A zip this process spooled from an upload (`POST /ingest`): nobody writes to it any
+    /// more, so the local store takes it by a hard link instead of a copy.
+    Spooled(PathBuf),
     /// A directory analysed in place (`provis analyze <dir>`), never copied.
     Dir(PathBuf),
 }
@@ -174,7 +178,7 @@ async fn inspect(
     let limits = limits(ctx);
     let input = input.clone();
     tokio::task::spawn_blocking(move || match input {
-        Input::Zip(p) => ingest::inspect_zip(&p, &limits),
+        Input::Zip(p) | Input::Spooled(p) => ingest::inspect_zip(&p, &limits),
         Input::Dir(p) => ingest::inspect_dir(&p, &limits),
     })
     .await
@@ -215,7 +219,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     };
     let commit_hash = manifest.commit_hash();
     let source_key = match &sub.input {
-        Input::Zip(_) => upload_key(job_id),
+        Input::Zip(_) | Input::Spooled(_) => upload_key(job_id),
         Input::Dir(p) => format!("{DIR_PREFIX}{}", absolute(p).display()),
     };
     let (snapshot, _created) = db
@@ -246,18 +250,23 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
             .await
             .map_err(db_down)?;
     }
-    if let Input::Zip(path) = &sub.input {
+    if let Input::Zip(path) | Input::Spooled(path) = &sub.input {
+        let link = matches!(sub.input, Input::Spooled(_));
         // Twice at most: a bucket that vanished is created again by the second try.
         let mut vanished = false;
         loop {
-            let file = tokio::fs::File::open(path).await.map_err(down("disk"))?;
             match ctx
                 .artifacts()
-                .put_new_stream(&source_key, file, CONTENT_TYPE_ZIP, None)
+                .put_new_file(&source_key, path, CONTENT_TYPE_ZIP, link)
                 .await
             {
                 Ok(_) => break,
                 Err(ArtifactError::BucketVanished { .. }) if !vanished => vanished = true,
+                Err(
+                    e @ ArtifactError::Io {
+                        op: OPEN_SOURCE, ..
+                    },
+                ) => return Err(down("disk")(e)),
                 Err(e) => return Err(storage(e)),
             }
         }
@@ -268,7 +277,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
         Err(e) => {
             // No job refers to the stored upload: remove it, so a refused upload leaves
             // nothing behind (the client retries with the same zip).
-            if matches!(sub.input, Input::Zip(_)) {
+            if matches!(sub.input, Input::Zip(_) | Input::Spooled(_)) {
                 if let Err(de) = ctx.artifacts().delete(&source_key).await {
                     tracing::warn!(key = %source_key, error = %de, "could not remove the upload of a job that was never created");
                 }

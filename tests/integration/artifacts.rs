@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use provis::artifacts::{
     artifact_key, snapshot_prefix, upload_key, ArtifactError, ArtifactKind, ArtifactStore,
-    CONTENT_TYPE_JSON, CONTENT_TYPE_ZIP,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_ZIP, OPEN_SOURCE,
 };
 use provis::config::S3Settings;
 use provis::error::{Coded as _, ErrorCode};
@@ -85,6 +85,7 @@ on_both_backends!(
     in_flight_writers_one_wins,
     streamed_upload,
     streamed_upload_limits_and_input_errors,
+    stored_file_linked_or_streamed,
     presigned_urls,
     invalid_keys_rejected,
     fetch_and_open_local,
@@ -369,6 +370,66 @@ async fn expected_digest(seed: u64, len: usize) -> (u64, String) {
         total += n as u64;
     }
     (total, hasher.finalize().to_hex().to_string())
+}
+
+/// `put_new_file`: a spooled upload (`link`) is taken by a hard link on the local disk (the
+/// same inode, no copy) and streamed to S3; without `link` it is always copied. Create-only;
+/// a missing source names the caller's file, not the store.
+async fn stored_file_linked_or_streamed(f: Fixture) {
+    use std::os::unix::fs::MetadataExt as _;
+    let src = f.scratch.path().join("spool.zip");
+    let body: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    std::fs::write(&src, &body).unwrap();
+    let (linked, copied) = (upload_key(Uuid::new_v4()), upload_key(Uuid::new_v4()));
+    let n = f
+        .store
+        .put_new_file(&linked, &src, CONTENT_TYPE_ZIP, true)
+        .await
+        .unwrap();
+    assert_eq!(n, body.len() as u64);
+    let n = f
+        .store
+        .put_new_file(&copied, &src, CONTENT_TYPE_ZIP, false)
+        .await
+        .unwrap();
+    assert_eq!(n, body.len() as u64);
+    for key in [&linked, &copied] {
+        assert_eq!(f.store.get(key).await.unwrap().to_vec(), body, "{key}");
+    }
+    if let ArtifactStore::Local(s) = &f.store {
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&s.path_of(&linked)), ino(&src), "linked, not copied");
+        assert_ne!(ino(&s.path_of(&copied)), ino(&src), "copied");
+    }
+    let again = f
+        .store
+        .put_new_file(&linked, &src, CONTENT_TYPE_ZIP, true)
+        .await;
+    assert!(
+        matches!(again, Err(ArtifactError::AlreadyExists { .. })),
+        "{again:?}"
+    );
+    let missing = f.scratch.path().join("gone.zip");
+    let err = f
+        .store
+        .put_new_file(
+            &upload_key(Uuid::new_v4()),
+            &missing,
+            CONTENT_TYPE_ZIP,
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ArtifactError::Io {
+                op: OPEN_SOURCE,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 async fn streamed_upload(f: Fixture) {
