@@ -73,10 +73,10 @@ pub async fn load(ctx: &AppContext, job: &Job) -> HashMap<String, Local> {
 }
 
 /// The `[key, result]` of every scanned file of this run, in file order: the fresh results
-/// (by position) and the kept ones that were reused.
+/// (by position) and the kept ones that were reused (taken out of `kept`, not copied).
 pub fn entries(
     keys: &[Option<String>],
-    kept: &HashMap<String, Local>,
+    mut kept: HashMap<String, Local>,
     fresh: FreshLocals,
 ) -> Vec<(String, Local)> {
     let mut fresh = fresh.into_iter().peekable();
@@ -87,8 +87,8 @@ pub fn entries(
             if let Some((_, local)) = fresh.next() {
                 out.push((key.clone(), local));
             }
-        } else if let Some(local) = kept.get(key) {
-            out.push((key.clone(), local.clone()));
+        } else if let Some(local) = kept.remove(key) {
+            out.push((key.clone(), local));
         }
     }
     out

@@ -542,7 +542,7 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
             |i: usize, _: &FileRecord| keys.get(i)?.as_ref().and_then(|k| kept.get(k).cloned());
         let (caps, summaries, fresh) =
             pipeline::capabilities_and_summaries_reusing(&shared, &graph, &read, &reuse);
-        let keep = detect_cache::entries(&keys, &kept, fresh);
+        let keep = detect_cache::entries(&keys, kept, fresh);
         // The LLM wants the texts of the files it summarizes, all at once.
         let texts: std::collections::HashMap<String, String> = if llm {
             wanted

@@ -196,9 +196,9 @@ const MAX_INFLATE_THREADS: usize = 4;
 
 /// Inflates and hashes `files` (`(entry, path below the wrapper)`), on `threads` threads when
 /// more than one: each takes a contiguous share of about equal compressed size through its own
-/// handle of the archive. The total-size limit is shared. A rejection stops every thread at
-/// entries after the rejected one, while the entries before it are still checked, so the
-/// rejection returned is that of the earliest bad entry, as on one thread.
+/// handle of the archive. The total-size limit is shared. A rejection stops every thread before
+/// its next entry after the rejected one, while the entries before it are still checked, so
+/// the rejection returned is that of the earliest bad entry, as on one thread.
 fn inflate_all(
     path: &Path,
     archive: &mut ZipArchive<BufReader<File>>,
@@ -282,7 +282,8 @@ enum ShareError {
 }
 
 /// Inflates one contiguous share of the files. `stop` is the index of the earliest rejected
-/// entry so far (`usize::MAX`: none); checked between chunks, it stops work on later entries.
+/// entry so far (`usize::MAX`: none); checked before each entry, it stops work on later ones
+/// (the entry in progress is bounded by the size and ratio limits).
 fn inflate_share(
     archive: &mut ZipArchive<BufReader<File>>,
     files: &[(&Planned, String)],
@@ -296,13 +297,11 @@ fn inflate_share(
         if stop.load(Ordering::Relaxed) < p.index {
             return Err(ShareError::Stopped);
         }
-        match inflate_planned(archive, p, limits, &mut buf, total, stop) {
+        match inflate_planned(archive, p, limits, &mut buf, total) {
             Ok(entry) => entries.push(ManifestEntry {
                 path: path.clone(),
                 ..entry
             }),
-            // The empty message of the stop check (every rule's message names the rule).
-            Err(r) if r.message.is_empty() => return Err(ShareError::Stopped),
             Err(r) => {
                 stop.fetch_min(p.index, Ordering::Relaxed);
                 let inflated = total.load(Ordering::Relaxed);
@@ -453,7 +452,6 @@ fn inflate_planned(
     limits: &ZipLimits,
     buf: &mut [u8],
     total: &AtomicU64,
-    stop: &AtomicUsize,
 ) -> Result<ManifestEntry, ZipRejection> {
     let name = p.name.as_str();
     let method = match p.method {
@@ -484,10 +482,6 @@ fn inflate_planned(
     let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
     let done = inflate(&mut raw, method, buf, |chunk, out| {
         let now = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-        if stop.load(Ordering::Relaxed) < p.index {
-            // An earlier entry was rejected: stop here (see `inflate_share`).
-            return Err(ZipRejection::new(RejectCode::CorruptEntry, String::new()));
-        }
         if out > p.size {
             return Err(ZipRejection::entry(
                 RejectCode::SizeMismatch,
