@@ -136,9 +136,10 @@ impl Db {
 
     /// Counts parse batch `batch_index` of a job as done, once: the first call for a batch
     /// records it in `batch_results`, adds 1 to `jobs.batches_done` and `files_parsed` to
-    /// `jobs.files_parsed`, in one transaction, and returns `Some((batches_done,
-    /// batches_total))` after the increment. Any later call for the same batch (a retried or
-    /// re-delivered task) changes nothing and returns `None`.
+    /// `jobs.files_parsed`, in one transaction, and returns the job's row after the increment
+    /// (the caller needs its counts and phase, and would otherwise read it again at once). Any
+    /// later call for the same batch (a retried or re-delivered task) changes nothing and
+    /// returns `None`.
     ///
     /// The caller that sees `batches_done == batches_total` is the one that may enqueue
     /// `merge` (and should still go through [`Db::claim_merge`]).
@@ -147,7 +148,7 @@ impl Db {
         job_id: Uuid,
         batch_index: i32,
         files_parsed: i32,
-    ) -> Result<Option<(i32, i32)>> {
+    ) -> Result<Option<Job>> {
         let record = BatchResult {
             job_id,
             batch_index,
@@ -174,12 +175,12 @@ impl Db {
                         jobs::files_parsed.eq(jobs::files_parsed + files_parsed),
                         jobs::updated_at.eq(DbTime(t)),
                     ))
-                    .returning((jobs::batches_done, jobs::batches_total))
-                    .get_result::<(i32, i32)>(conn)
+                    .returning(Job::as_returning())
+                    .get_result::<Job>(conn)
                     .await
                     .optional()?;
                 match counts {
-                    Some(counts) => Ok(Some(counts)),
+                    Some(job) => Ok(Some(job)),
                     // Roll back the guard row: there is no such job.
                     None => Err(DbError::NotFound { what: "job", id: job_id.to_string() }),
                 }

@@ -93,7 +93,12 @@ impl Memo {
     /// Removes and returns the job's `name` (its last reader consumes it).
     pub fn take<T: Any + Send + Sync>(&self, job: Uuid, name: &str) -> Option<Arc<T>> {
         let mut inner = self.lock();
-        let entry = inner.jobs.get_mut(&job)?.remove(name)?;
+        let entries = inner.jobs.get_mut(&job)?;
+        // A value of another type stays (a reader may ask for a value or its encoded form).
+        if !entries.get(name)?.value.is::<T>() {
+            return None;
+        }
+        let entry = entries.remove(name)?;
         inner.bytes -= entry.bytes;
         drop(inner);
         entry.value.downcast::<T>().ok()
@@ -107,20 +112,6 @@ impl Memo {
     /// Estimated bytes held, for logs and tests.
     pub fn bytes(&self) -> u64 {
         self.lock().bytes
-    }
-}
-
-/// Gives the heap memory freed by a finished job back to the operating system.
-///
-/// glibc's allocator keeps freed memory in its arenas for reuse, so after a 50k-file job an idle
-/// worker stayed at its peak (over 1 GB) until the next job; trimming returns it at once.
-/// Elsewhere (other C libraries, other allocators) this does nothing.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[allow(unsafe_code)]
-    // SAFETY: malloc_trim takes an integer and only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -144,6 +135,12 @@ mod tests {
             Some(&vec![1, 2])
         );
         assert!(memo.get::<Vec<u32>>(job, "a").is_none());
+        memo.put(job, "b", Arc::new(1u8), 1);
+        assert!(memo.take::<String>(job, "b").is_none());
+        assert!(
+            memo.get::<u8>(job, "b").is_some(),
+            "taking another type leaves it"
+        );
         memo.put(job, "b", Arc::new(1u8), 1);
         memo.forget(job);
         assert!(memo.get::<u8>(job, "b").is_none());

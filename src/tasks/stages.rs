@@ -6,8 +6,8 @@ use super::docs::{DocHead, FilesDoc, FilesIn, GraphDoc, Shared, TreeDoc, TreeEnt
 use super::parsing::{self, CacheRefs};
 use super::progress::{self, phase, Phase};
 use super::publish::{
-    self, get_work_blob, get_work_value, put_work_blob, put_work_value, take_work_value,
-    write_artifact, WorkBlob,
+    self, get_work_blob, get_work_value, put_work_blob, put_work_encoded, put_work_value,
+    take_work_part, take_work_value, write_artifact, WorkBlob, WorkPart,
 };
 use super::{detect_cache, parse_cache, source};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
@@ -33,6 +33,24 @@ const GRAPH: &str = "graph";
 /// The job and snapshot a task works on; `None` when the job already ended (a late duplicate
 /// delivery), in which case the task does nothing.
 async fn load(ctx: &AppContext, env: &Envelope) -> Result<Option<(Job, Snapshot)>, TaskError> {
+    let Some(job) = load_job(ctx, env).await? else {
+        return Ok(None);
+    };
+    let snapshot_id = job
+        .snapshot_id
+        .ok_or_else(|| TaskError::Fail(format!("job {} has no snapshot", job.id)))?;
+    let snapshot = ctx
+        .db()
+        .get_snapshot(snapshot_id)
+        .await
+        .retryable()?
+        .ok_or_else(|| TaskError::Fail(format!("snapshot {snapshot_id} does not exist")))?;
+    Ok(Some((job, snapshot)))
+}
+
+/// The job of [`load`] without its snapshot, for the parse batches, which do not need it
+/// (a query less per batch, a thousand per 50k-file job).
+async fn load_job(ctx: &AppContext, env: &Envelope) -> Result<Option<Job>, TaskError> {
     let job_id = env
         .job_id
         .ok_or_else(|| TaskError::Fail(format!("task {} has no job", env.id)))?;
@@ -46,16 +64,7 @@ async fn load(ctx: &AppContext, env: &Envelope) -> Result<Option<(Job, Snapshot)
         tracing::info!(job_id = %job_id, task = %env.task, phase = %job.phase, "job already ended; nothing to do");
         return Ok(None);
     }
-    let snapshot_id = job
-        .snapshot_id
-        .ok_or_else(|| TaskError::Fail(format!("job {job_id} has no snapshot")))?;
-    let snapshot = ctx
-        .db()
-        .get_snapshot(snapshot_id)
-        .await
-        .retryable()?
-        .ok_or_else(|| TaskError::Fail(format!("snapshot {snapshot_id} does not exist")))?;
-    Ok(Some((job, snapshot)))
+    Ok(Some(job))
 }
 
 /// `ingest`: the upload was checked and hashed when it arrived; here a worker makes sure it
@@ -162,7 +171,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
 /// `parse_batch`: parses its slice of the discovered files; the last batch to finish enqueues
 /// `merge`, exactly once (guarded in the database).
 pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
-    let Some((job, _snapshot)) = load(&ctx, &env).await? else {
+    let Some(job) = load_job(&ctx, &env).await? else {
         return Ok(());
     };
     let index = env
@@ -180,7 +189,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             let (records, refs) = parsing::parse_files(&ctx, &job, src, slice).await?;
             let records = Arc::new(records);
             put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
-            put_work_value(&ctx, &job, WorkBlob::Batch(index), Arc::clone(&records)).await?;
+            put_work_encoded(&ctx, &job, WorkBlob::Batch(index), Arc::clone(&records)).await?;
             records
         }
     };
@@ -195,8 +204,8 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         .await
         .retryable()?;
     let recount = counted.is_none();
-    let (done, total) = match counted {
-        Some(counts) => counts,
+    let job_now = match counted {
+        Some(row) => Some(row),
         None => {
             // Counted by an earlier attempt. If that attempt died before announcing the
             // batch, announce it now (once), so followers still see every batch.
@@ -204,18 +213,15 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
                 tracing::info!(job_id = %job.id, batch = index, "batch already counted");
                 return maybe_merge(&ctx, &job).await;
             }
-            let j = ctx
-                .db()
-                .get_job(job.id)
-                .await
-                .retryable()?
-                .unwrap_or_else(|| job.clone());
-            (j.batches_done, j.batches_total)
+            ctx.db().get_job(job.id).await.retryable()?
         }
     };
+    let (done, total, files_parsed) = job_now
+        .as_ref()
+        .map_or((job.batches_done, job.batches_total, parsed), |j| {
+            (j.batches_done, j.batches_total, j.files_parsed)
+        });
     let pct = (phase::PARSING.pct + (15 * done / total.max(1))).min(50);
-    let job_now = ctx.db().get_job(job.id).await.retryable()?;
-    let files_parsed = job_now.as_ref().map_or(parsed, |j| j.files_parsed);
     // Only while parsing: a late batch must not move a merging job's pct backwards. The row is
     // written only when something it shows changes (pct moves about 15 times per job, however
     // many batches; warnings are rare); otherwise the live status just shows the new counts.
@@ -338,22 +344,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     };
     parsing::announce_unannounced_batches(&ctx, &job).await?;
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
-    let mut records: Vec<FileRecord> = Vec::with_capacity(job.files_total.max(0) as usize);
-    let mut cache = CacheRefs::default();
-    for i in 0..job.batches_total.max(0) {
-        let batch: Arc<Vec<FileRecord>> =
-            take_work_value(&ctx, &job, WorkBlob::Batch(i as u32)).await?;
-        match Arc::try_unwrap(batch) {
-            Ok(batch) => records.extend(batch),
-            Err(shared) => records.extend(shared.iter().cloned()),
-        }
-        // Absent for a batch parsed by an older version: its files are simply not indexed.
-        if let Ok(refs) = take_work_value::<CacheRefs>(&ctx, &job, WorkBlob::Cache(i as u32)).await
-        {
-            cache.refs.extend(refs.refs.iter().cloned());
-            cache.reused += refs.reused;
-        }
-    }
+    let (mut records, mut cache) = gather_batches(&ctx, &job).await?;
     // The files no batch took: their records come from the parse cache.
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
         get_work_value(&ctx, &job, WorkBlob::Discovered).await?;
@@ -418,6 +409,57 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     ctx.memo()
         .put(job.id, RESOLVED, records, written.bytes.max(0) as u64);
     enqueue(&ctx, &MAP, job.id, None).await
+}
+
+/// Batch blobs merge fetches at once (each is a GET against S3).
+const BATCHES_AT_ONCE: usize = 8;
+
+/// What merge takes of one parse batch: its records (maybe still encoded) and its cache refs.
+type BatchParts = (WorkPart<Vec<FileRecord>>, Option<Arc<CacheRefs>>);
+
+/// Every parse batch's records, in batch order, and their parse-cache refs: taken from the memo
+/// or fetched from the store several at a time, then decoded on all cores.
+async fn gather_batches(
+    ctx: &AppContext,
+    job: &Job,
+) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let parts: Vec<BatchParts> = futures_util::stream::iter(0..job.batches_total.max(0) as u32)
+        .map(|i| async move {
+            let records = take_work_part(ctx, job, WorkBlob::Batch(i)).await?;
+            // Absent for a batch parsed by an older version: its files are simply not
+            // indexed.
+            let refs = take_work_value::<CacheRefs>(ctx, job, WorkBlob::Cache(i))
+                .await
+                .ok();
+            Ok::<_, TaskError>((records, refs))
+        })
+        .buffered(BATCHES_AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut cache = CacheRefs::default();
+    let mut decode = Vec::with_capacity(parts.len());
+    for (records, refs) in parts {
+        if let Some(refs) = refs {
+            cache.refs.extend(refs.refs.iter().cloned());
+            cache.reused += refs.reused;
+        }
+        decode.push(records);
+    }
+    let capacity = job.files_total.max(0) as usize;
+    let batches: Vec<Vec<FileRecord>> = tokio::task::spawn_blocking(move || {
+        decode
+            .into_par_iter()
+            .map(WorkPart::into_value)
+            .collect::<Result<_, _>>()
+    })
+    .await
+    .map_err(|e| TaskError::Retry(format!("decoding the batches panicked: {e}")))??;
+    let mut records = Vec::with_capacity(capacity);
+    for batch in batches {
+        records.extend(batch);
+    }
+    Ok((records, cache))
 }
 
 /// The resolved records of the job: from the memo (merge ran here), else the `files` artifact.
@@ -693,6 +735,6 @@ pub async fn finalize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     progress::emit(&ctx, job.id, &payload::Done::Metrics(metrics)).await?;
     ctx.sources().forget(job.id);
     ctx.memo().forget(job.id);
-    tokio::task::spawn_blocking(super::memo::release_free_memory);
+    tokio::task::spawn_blocking(crate::host::release_free_memory);
     Ok(())
 }

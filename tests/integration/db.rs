@@ -374,17 +374,29 @@ async fn check_batch_fan_in(db: &Db) {
     .await
     .unwrap();
     assert_eq!(
-        db.incr_batches_done(job.id, 0, 10).await.unwrap(),
+        db.incr_batches_done(job.id, 0, 10)
+            .await
+            .unwrap()
+            .map(counts),
         Some((1, 3))
     );
     assert_eq!(
-        db.incr_batches_done(job.id, 0, 10).await.unwrap(),
+        db.incr_batches_done(job.id, 0, 10)
+            .await
+            .unwrap()
+            .map(counts),
         None,
         "retry not counted"
     );
+    let second = db.incr_batches_done(job.id, 1, 5).await.unwrap().unwrap();
     assert_eq!(
-        db.incr_batches_done(job.id, 1, 5).await.unwrap(),
-        Some((2, 3))
+        (
+            second.batches_done,
+            second.batches_total,
+            second.files_parsed
+        ),
+        (2, 3, 15),
+        "the row after the increment"
     );
     let job_now = db.get_job(job.id).await.unwrap().unwrap();
     assert_eq!((job_now.batches_done, job_now.files_parsed), (2, 15));
@@ -394,7 +406,10 @@ async fn check_batch_fan_in(db: &Db) {
     for _ in 0..10 {
         let db = db.clone();
         handles.push(tokio::spawn(async move {
-            db.incr_batches_done(job.id, 2, 7).await.unwrap()
+            db.incr_batches_done(job.id, 2, 7)
+                .await
+                .unwrap()
+                .map(counts)
         }));
     }
     let mut results = Vec::new();
@@ -428,7 +443,10 @@ async fn check_batch_fan_in(db: &Db) {
     for i in 0..24 {
         let db = db.clone();
         handles.push(tokio::spawn(async move {
-            db.incr_batches_done(job2.id, i % 12, 1).await.unwrap()
+            db.incr_batches_done(job2.id, i % 12, 1)
+                .await
+                .unwrap()
+                .map(counts)
         }));
     }
     let mut seen = Vec::new();
@@ -447,6 +465,11 @@ async fn check_batch_fan_in(db: &Db) {
     );
 }
 both_backends!(batch_fan_in, check_batch_fan_in);
+
+/// `(batches_done, batches_total)` of the row a count returns.
+fn counts(job: provis::db::Job) -> (i32, i32) {
+    (job.batches_done, job.batches_total)
+}
 
 async fn check_claim_merge(db: &Db) {
     let job = new_job(db, "merge").await;

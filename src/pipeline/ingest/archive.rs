@@ -1,11 +1,11 @@
 //! The zip source: [`inspect_zip`] checks and hashes a stored zip in place, [`read_entries`]
 //! reads chosen files back out of it for the parse stage.
 
-use super::inflate::{inflate, InflateError};
+use super::inflate::{inflate, InflateError, Inflater};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
-    ZipManifest, ZipRejection, INFLATE_BUFFER_BYTES, RATIO_EXEMPT_BYTES,
+    ZipManifest, ZipRejection, RATIO_EXEMPT_BYTES,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -36,7 +36,7 @@ struct Planned {
 /// its manifest.
 ///
 /// Nothing is written anywhere: each file is inflated once through one
-/// [`INFLATE_BUFFER_BYTES`] buffer and hashed as it streams by. Rules on names and metadata
+/// [`INFLATE_BUFFER_BYTES`](super::INFLATE_BUFFER_BYTES) buffer and hashed as it streams by. Rules on names and metadata
 /// run over the whole central directory before anything is inflated, so a bad name costs
 /// no inflation at all. See the [module docs](super) for every rule and its code.
 pub fn inspect_zip(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
@@ -291,13 +291,13 @@ fn inflate_share(
     total: &AtomicU64,
     stop: &AtomicUsize,
 ) -> Result<Vec<ManifestEntry>, ShareError> {
-    let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
+    let mut inflater = Inflater::new();
     let mut entries = Vec::with_capacity(files.len());
     for (p, path) in files {
         if stop.load(Ordering::Relaxed) < p.index {
             return Err(ShareError::Stopped);
         }
-        match inflate_planned(archive, p, limits, &mut buf, total) {
+        match inflate_planned(archive, p, limits, &mut inflater, total) {
             Ok(entry) => entries.push(ManifestEntry {
                 path: path.clone(),
                 ..entry
@@ -450,7 +450,7 @@ fn inflate_planned(
     archive: &mut ZipArchive<BufReader<File>>,
     p: &Planned,
     limits: &ZipLimits,
-    buf: &mut [u8],
+    inflater: &mut Inflater,
     total: &AtomicU64,
 ) -> Result<ManifestEntry, ZipRejection> {
     let name = p.name.as_str();
@@ -480,7 +480,7 @@ fn inflate_planned(
         )
     })?;
     let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
-    let done = inflate(&mut raw, method, buf, |chunk, out| {
+    let done = inflate(&mut raw, method, inflater, |chunk, out| {
         let now = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
         if out > p.size {
             return Err(ZipRejection::entry(
@@ -568,7 +568,7 @@ pub fn read_entries<'a>(
         file,
         path: zip_path.to_owned(),
         wanted: wanted.iter(),
-        buf: vec![0u8; INFLATE_BUFFER_BYTES],
+        inflater: Inflater::new(),
     })
 }
 
@@ -578,7 +578,7 @@ pub struct ZipEntryReader<'a> {
     file: File,
     path: PathBuf,
     wanted: std::slice::Iter<'a, ManifestEntry>,
-    buf: Vec<u8>,
+    inflater: Inflater,
 }
 
 impl ZipEntryReader<'_> {
@@ -595,7 +595,7 @@ impl ZipEntryReader<'_> {
         let raw = (&mut self.file).take(loc.compressed_size);
         // The manifest size bounds the allocation; a first reservation stays modest anyway.
         let mut bytes = Vec::with_capacity(entry.size.min(16 << 20) as usize);
-        let done = inflate(raw, loc.method, &mut self.buf, |chunk, out| {
+        let done = inflate(raw, loc.method, &mut self.inflater, |chunk, out| {
             if out > entry.size {
                 return Err(changed(format!(
                     "entry {name:?} now inflates past its {} bytes",

@@ -11,11 +11,11 @@
 //! towards `max_uncompressed_bytes`; the ratio rule has no meaning here. No wrapper directory
 //! is stripped: the directory given is the root.
 
-use super::inflate::inflate;
+use super::inflate::{inflate, Inflater};
 use super::names::normalize;
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipManifest,
-    ZipRejection, HEAVY_DIRS, INFLATE_BUFFER_BYTES,
+    ZipRejection, HEAVY_DIRS,
 };
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
@@ -58,7 +58,7 @@ fn walk(root: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
             format!("{} is not a directory", root.display()),
         ));
     }
-    let mut buf = vec![0u8; INFLATE_BUFFER_BYTES];
+    let mut inflater = Inflater::new();
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     let mut seen: u64 = 0;
@@ -106,7 +106,7 @@ fn walk(root: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
                     stack.push((child.path(), rel));
                 }
             } else if file_type.is_file() {
-                let entry = hash_file(&child.path(), &rel, limits, &mut buf, &mut total)
+                let entry = hash_file(&child.path(), &rel, limits, &mut inflater, &mut total)
                     .map_err(|r| r.with_inflated(total))?;
                 entries.push(entry);
             } else {
@@ -157,11 +157,11 @@ fn hash_file(
     path: &Path,
     rel: &str,
     limits: &ZipLimits,
-    buf: &mut [u8],
+    inflater: &mut Inflater,
     total: &mut u64,
 ) -> Result<ManifestEntry, ZipRejection> {
     let file = open_no_follow(path).map_err(|e| ZipRejection::io(path, &e))?;
-    let done = inflate(file, StoredAs::Stored, buf, |chunk, _| {
+    let done = inflate(file, StoredAs::Stored, inflater, |chunk, _| {
         *total += chunk.len() as u64;
         if *total > limits.max_uncompressed_bytes {
             return Err(ZipRejection::entry(
@@ -194,7 +194,7 @@ pub fn read_dir_entries<'a>(root: &Path, wanted: &'a [ManifestEntry]) -> DirEntr
     DirEntryReader {
         root: root.to_owned(),
         wanted: wanted.iter(),
-        buf: vec![0u8; INFLATE_BUFFER_BYTES],
+        inflater: Inflater::new(),
     }
 }
 
@@ -202,7 +202,7 @@ pub fn read_dir_entries<'a>(root: &Path, wanted: &'a [ManifestEntry]) -> DirEntr
 pub struct DirEntryReader<'a> {
     root: PathBuf,
     wanted: std::slice::Iter<'a, ManifestEntry>,
-    buf: Vec<u8>,
+    inflater: Inflater,
 }
 
 impl DirEntryReader<'_> {
@@ -228,7 +228,7 @@ impl DirEntryReader<'_> {
         let done = inflate(
             file.take(entry.size.saturating_add(1)),
             StoredAs::Stored,
-            &mut self.buf,
+            &mut self.inflater,
             |chunk, out| {
                 if out > entry.size {
                     return Err(changed(format!(
