@@ -272,24 +272,36 @@ where
     T: Serialize + Send + Sync + 'static,
 {
     let name = blob.name();
-    let key = work_key(job.id, &name);
+    let shared = Arc::clone(&value);
+    let bytes = store_work(ctx, job, &name, move |w| encode_work(w, &*shared)).await?;
+    ctx.memo().put(job.id, &name, value, bytes);
+    Ok(())
+}
+
+/// Writes the work blob `name` of a job, its bytes produced by `write` on a blocking thread;
+/// a blob an earlier attempt wrote counts as written. Returns the bytes written (0 then).
+async fn store_work<F>(
+    ctx: &AppContext,
+    job: &Job,
+    name: &str,
+    mut write: F,
+) -> Result<u64, TaskError>
+where
+    F: FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static,
+{
+    let key = work_key(job.id, name);
     let store = ctx.artifacts().clone();
     let scratch = ctx.scratch().to_path_buf();
-    let shared = Arc::clone(&value);
     let written = tokio::task::spawn_blocking(move || {
-        store.put_new_writer_blocking(&key, CONTENT_TYPE_WORK, &scratch, false, &mut |w| {
-            encode_work(w, &*shared)
-        })
+        store.put_new_writer_blocking(&key, CONTENT_TYPE_WORK, &scratch, false, &mut write)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("writing work blob {name} panicked: {e}")))?;
-    let bytes = match written {
-        Ok((_, bytes)) => bytes,
-        Err(ArtifactError::AlreadyExists { .. }) => 0,
-        Err(e) => return Err(store_err(e)),
-    };
-    ctx.memo().put(job.id, &name, value, bytes);
-    Ok(())
+    match written {
+        Ok((_, bytes)) => Ok(bytes),
+        Err(ArtifactError::AlreadyExists { .. }) => Ok(0),
+        Err(e) => Err(store_err(e)),
+    }
 }
 
 /// A work value that this process keeps encoded in its memo (see [`put_work_encoded`]).
@@ -313,29 +325,15 @@ where
     T: Serialize + Send + Sync + 'static,
 {
     let name = blob.name();
-    let key = work_key(job.id, &name);
-    let store = ctx.artifacts().clone();
-    let scratch = ctx.scratch().to_path_buf();
-    let (encoded, written) = tokio::task::spawn_blocking(move || {
-        let mut encoded = Vec::new();
-        if let Err(e) = encode_work(&mut encoded, &*value) {
-            return (Vec::new(), Err(e));
-        }
-        let written =
-            store.put_new_writer_blocking(&key, CONTENT_TYPE_WORK, &scratch, false, &mut |w| {
-                w.write_all(&encoded)
-            });
-        (encoded, Ok(written))
-    })
-    .await
-    .map_err(|e| TaskError::Retry(format!("writing work blob {name} panicked: {e}")))?;
-    match written.fatal()? {
-        Ok(_) | Err(ArtifactError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(store_err(e)),
-    }
+    // A batch's records are a few hundred KB: encoded here, once, for the store and the memo.
+    let mut encoded = Vec::new();
+    encode_work(&mut encoded, &*value).fatal()?;
+    let encoded = bytes::Bytes::from(encoded);
+    let written = encoded.clone();
+    store_work(ctx, job, &name, move |w| w.write_all(&written)).await?;
     let size = encoded.len() as u64;
-    let bytes = Encoded(encoded.into());
-    ctx.memo().put(job.id, &name, Arc::new(bytes), size);
+    ctx.memo()
+        .put(job.id, &name, Arc::new(Encoded(encoded)), size);
     Ok(())
 }
 
