@@ -44,8 +44,8 @@ pub use summarize::{LlmStats, LlmWarning, Outcome};
 
 use crate::artifacts::ArtifactStore;
 use crate::config::Config;
+use crate::pipeline::caps::SummariesDoc;
 use crate::pipeline::model::FileRecord;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -228,10 +228,10 @@ pub async fn summaries_for_job(
     job: &str,
     records: &[FileRecord],
     texts: &HashMap<String, String>,
-    summaries: Value,
-) -> (Value, Vec<LlmWarning>) {
+    summaries: SummariesDoc,
+) -> (SummariesDoc, Vec<LlmWarning>) {
     let Some(settings) = LlmSettings::from_config(cfg) else {
-        return (summarize::annotate_deterministic(summaries), Vec::new());
+        return (summaries, Vec::new());
     };
     let service = match LlmService::shared(settings) {
         Ok(s) => s,
@@ -242,7 +242,7 @@ pub async fn summaries_for_job(
                 path: None,
                 message: format!("{e}; deterministic summaries used"),
             };
-            return (summarize::annotate_deterministic(summaries), vec![warning]);
+            return (summaries, vec![warning]);
         }
     };
     let out = service

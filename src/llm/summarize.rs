@@ -9,7 +9,7 @@ use crate::pipeline::caps::{FileSummary, SummariesDoc};
 use crate::pipeline::model::{FileRecord, Language};
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -63,7 +63,7 @@ pub struct LlmStats {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The summaries document, `source` on every entry and `llm` at the top.
-    pub doc: Value,
+    pub doc: SummariesDoc,
     /// Warnings to record.
     pub warnings: Vec<LlmWarning>,
     /// Counters.
@@ -161,19 +161,8 @@ impl LlmService {
         job: &str,
         records: &[FileRecord],
         texts: &HashMap<String, String>,
-        summaries: Value,
+        doc: SummariesDoc,
     ) -> Outcome {
-        let doc: SummariesDoc = match serde_json::from_value(summaries.clone()) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(job, error = %e, "summaries document has an unexpected shape; LLM skipped");
-                return Outcome {
-                    doc: annotate_deterministic(summaries),
-                    warnings: Vec::new(),
-                    stats: LlmStats::default(),
-                };
-            }
-        };
         let dets: HashMap<&str, &FileSummary> =
             doc.files.iter().map(|f| (f.path.as_str(), f)).collect();
         let state = JobState {
@@ -233,7 +222,7 @@ impl LlmService {
             tokens = stats.tokens_charged,
             "LLM summaries done"
         );
-        let doc = merge(summaries, &llm, self, &stats);
+        let doc = merge(doc, &llm, self, &stats);
         Outcome {
             doc,
             warnings,
@@ -465,89 +454,42 @@ fn warnings(
     out
 }
 
-fn set_source(entries: Option<&mut Value>, source: &str) {
-    if let Some(Value::Array(items)) = entries {
-        for it in items {
-            if let Value::Object(m) = it {
-                m.entry("source").or_insert_with(|| json!(source));
-            }
-        }
-    }
-}
-
-/// Marks every file and capability summary of a deterministic document with
-/// `"source": "deterministic"`.
-pub fn annotate_deterministic(mut doc: Value) -> Value {
-    set_source(doc.get_mut("files"), SOURCE_DETERMINISTIC);
-    set_source(doc.get_mut("capabilities"), SOURCE_DETERMINISTIC);
-    if let Value::Object(m) = &mut doc {
-        m.insert("source".into(), json!(SOURCE_DETERMINISTIC));
-    }
-    doc
-}
-
 fn merge(
-    mut doc: Value,
+    mut doc: SummariesDoc,
     llm: &HashMap<String, LlmSummary>,
     svc: &LlmService,
     stats: &LlmStats,
-) -> Value {
-    if let Some(Value::Array(files)) = doc.get_mut("files") {
-        for f in files {
-            let Value::Object(m) = f else { continue };
-            let path = m
-                .get("path")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            match llm.get(&path) {
-                Some(s) => {
-                    m.insert("title".into(), json!(s.title));
-                    m.insert("purpose".into(), json!(s.purpose));
-                    m.insert("keyFunctions".into(), json!(s.key_functions));
-                    // The parser's risks are facts with line numbers: kept, the model's added.
-                    let mut risks: Vec<Value> = m
-                        .get("risks")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    for r in &s.risks {
-                        if !risks.iter().any(|x| x.as_str() == Some(r.as_str())) {
-                            risks.push(json!(r));
-                        }
+) -> SummariesDoc {
+    for f in &mut doc.files {
+        match llm.get(&f.path) {
+            Some(s) => {
+                f.title.clone_from(&s.title);
+                f.purpose.clone_from(&s.purpose);
+                f.key_functions.clone_from(&s.key_functions);
+                // The parser's risks are facts with line numbers: kept, the model's added.
+                for r in &s.risks {
+                    if !f.risks.contains(r) {
+                        f.risks.push(r.clone());
                     }
-                    m.insert("risks".into(), Value::Array(risks));
-                    m.insert("blurb".into(), json!(s.blurb));
-                    m.insert("source".into(), json!(SOURCE_LLM));
                 }
-                None => {
-                    m.insert("source".into(), json!(SOURCE_DETERMINISTIC));
-                }
+                f.blurb.clone_from(&s.blurb);
+                f.source = SOURCE_LLM.to_string();
             }
+            None => f.source = SOURCE_DETERMINISTIC.to_string(),
         }
     }
-    let total = doc
-        .get("files")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let mut doc = annotate_deterministic(doc);
     let top = match llm.len() {
         0 => SOURCE_DETERMINISTIC,
-        n if n == total => SOURCE_LLM,
+        n if n == doc.files.len() => SOURCE_LLM,
         _ => SOURCE_MIXED,
     };
-    if let Value::Object(m) = &mut doc {
-        m.insert("source".into(), json!(top));
-        m.insert(
-            "llm".into(),
-            json!({
-                "model": svc.settings.model,
-                "promptVersion": PROMPT_VERSION,
-                "tokenBudget": svc.settings.job_token_budget,
-                "stats": stats,
-            }),
-        );
-    }
+    doc.source = top.to_string();
+    doc.llm = Some(json!({
+        "model": svc.settings.model,
+        "promptVersion": PROMPT_VERSION,
+        "tokenBudget": svc.settings.job_token_budget,
+        "stats": stats,
+    }));
     doc
 }
 
@@ -556,12 +498,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deterministic_annotation() {
-        let doc = json!({"source": "deterministic", "files": [{"path": "a.js", "title": "t"}],
-                         "capabilities": [{"id": "c"}]});
-        let out = annotate_deterministic(doc);
+    fn entries_without_a_source_read_as_deterministic_and_are_written_with_it_last() {
+        let doc: SummariesDoc = serde_json::from_value(json!({"source": "deterministic",
+            "files": [{"path": "a.js", "title": "t", "purpose": "p", "keyFunctions": [],
+                       "risks": [], "blurb": "b"}],
+            "capabilities": [{"id": "c", "title": "C", "purpose": "p", "keyFiles": [],
+                              "risks": [], "blurb": "b"}]}))
+        .expect("a document of an earlier version");
+        let out = serde_json::to_value(&doc).expect("serializes");
         assert_eq!(out["files"][0]["source"], SOURCE_DETERMINISTIC);
         assert_eq!(out["capabilities"][0]["source"], SOURCE_DETERMINISTIC);
+        assert!(out.get("llm").is_none(), "no llm block without an LLM run");
+        let keys: Vec<&String> = out["files"][0]
+            .as_object()
+            .expect("object")
+            .keys()
+            .collect();
+        assert_eq!(keys.last().map(|k| k.as_str()), Some("source"));
     }
 
     fn service() -> LlmService {
@@ -587,9 +540,10 @@ mod tests {
             !format!("{svc:?}").contains("sk-secret-key-value"),
             "Debug hides the key"
         );
-        let doc = json!({"source": "deterministic", "capabilities": [], "files": [
+        let doc: SummariesDoc = serde_json::from_value(json!({"source": "deterministic", "capabilities": [], "files": [
             {"path": "a.js", "title": "A", "purpose": "p", "keyFunctions": [], "risks": ["eval() on line 3"], "blurb": "b"},
-            {"path": "b.js", "title": "B", "purpose": "p", "keyFunctions": [], "risks": [], "blurb": "b"}]});
+            {"path": "b.js", "title": "B", "purpose": "p", "keyFunctions": [], "risks": [], "blurb": "b"}]}))
+        .expect("summaries");
         let mut llm = HashMap::new();
         llm.insert(
             "a.js".to_string(),
@@ -601,7 +555,8 @@ mod tests {
                 blurb: "A.".into(),
             },
         );
-        let out = merge(doc, &llm, &svc, &LlmStats::default());
+        let out =
+            serde_json::to_value(merge(doc, &llm, &svc, &LlmStats::default())).expect("serializes");
         assert_eq!(out["source"], SOURCE_MIXED);
         assert_eq!(out["files"][0]["source"], SOURCE_LLM);
         assert_eq!(out["files"][0]["title"], "LLM A");

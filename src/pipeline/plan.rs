@@ -1,6 +1,7 @@
 //! The glue between the stages: which files a job parses, how one file is parsed, and how a
 //! whole snapshot's imports are resolved. Pure functions over the manifest and records.
 
+use super::caps::{CapabilitiesDoc, SummariesDoc};
 use super::discover::{self, DiscoveredFile};
 use super::ingest::ManifestEntry;
 use super::model::{FileRecord, FileWarning, Language};
@@ -202,7 +203,7 @@ pub fn capabilities_and_summaries(
     records: &[FileRecord],
     graph: &super::graph::Graph,
     read: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> (Value, Value) {
+) -> (CapabilitiesDoc, SummariesDoc) {
     let (caps, summaries, _) =
         capabilities_and_summaries_reusing(records, graph, read, &|_, _| None);
     (caps, summaries)
@@ -216,12 +217,12 @@ pub fn capabilities_and_summaries_reusing(
     graph: &super::graph::Graph,
     read: &(dyn Fn(&str) -> Option<String> + Sync),
     reuse: &super::caps::ReuseFn<'_>,
-) -> (Value, Value, super::caps::FreshLocals) {
-    let edges: Vec<(String, String)> = graph
+) -> (CapabilitiesDoc, SummariesDoc, super::caps::FreshLocals) {
+    let edges: Vec<(&str, &str)> = graph
         .edges
         .iter()
         .filter(|e| !e.external)
-        .map(|e| (e.from.clone(), e.to.clone()))
+        .map(|e| (e.from.as_str(), e.to.as_str()))
         .collect();
     let input = super::caps::CapsInput {
         files: records,
@@ -229,9 +230,5 @@ pub fn capabilities_and_summaries_reusing(
         source: read,
     };
     let (_, caps, summaries, fresh) = super::caps::analyze_reusing(&input, reuse);
-    (
-        serde_json::to_value(caps).unwrap_or_else(|_| json!({"capabilities": []})),
-        serde_json::to_value(summaries).unwrap_or_else(|_| json!({"files": []})),
-        fresh,
-    )
+    (caps, summaries, fresh)
 }

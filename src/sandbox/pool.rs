@@ -358,6 +358,19 @@ impl ParserPool {
         done
     }
 
+    /// Stops every idle child and returns how many. A worker calls it when a job's parsing is
+    /// over: an idle child keeps its heap (15–20 MB each after 50k files) through the rest of
+    /// the job and while the worker waits for the next one, which starts children on demand.
+    /// Busy children (another job's batches) are left alone.
+    pub async fn release_idle(&self) -> usize {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        let n = idle.len();
+        for child in idle {
+            child.kill().await;
+        }
+        n
+    }
+
     /// A reusable idle child, dropping (and so killing) any that exited while idle.
     fn take_idle(&self) -> Option<ChildProc> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

@@ -121,6 +121,22 @@ async fn normal_files_keep_order_and_children_are_reused() {
     let stats = pool.stats();
     assert_eq!((stats.spawned, stats.live), (2, 2), "{stats:?}");
     assert_eq!((stats.crashes, stats.timeouts), (0, 0));
+
+    // Parsing over: the idle children are stopped, and the next batch starts new ones.
+    assert_eq!(pool.release_idle().await, 2);
+    assert_eq!(pool.stats().live, 0, "{:?}", pool.stats());
+    for pid in &first_pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} was reaped"
+        );
+    }
+    let third = pool
+        .parse_batch(vec![file("a.js", "export const a = 1;\n")])
+        .await;
+    third.iter().for_each(assert_parsed);
+    let stats = pool.stats();
+    assert_eq!((stats.spawned, stats.live), (3, 1), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,9 @@ pub struct SummariesDoc {
     pub files: Vec<FileSummary>,
     /// One per capability, in the capabilities' order.
     pub capabilities: Vec<CapabilitySummary>,
+    /// How an LLM run went (model, prompt version, budget, counts); only on its documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<serde_json::Value>,
 }
 
 /// Summary of one file.
@@ -47,6 +50,9 @@ pub struct FileSummary {
     pub risks: Vec<String>,
     /// Title and first fact, at most [`MAX_BLURB_CHARS`] characters.
     pub blurb: String,
+    /// Who wrote this entry: [`SOURCE_DETERMINISTIC`] here, `llm` where a model did.
+    #[serde(default = "deterministic")]
+    pub source: String,
 }
 
 /// Summary of one capability.
@@ -65,6 +71,14 @@ pub struct CapabilitySummary {
     pub risks: Vec<String>,
     /// Short form, at most [`MAX_BLURB_CHARS`] characters.
     pub blurb: String,
+    /// Who wrote this entry: always [`SOURCE_DETERMINISTIC`] (the LLM summarizes files only).
+    #[serde(default = "deterministic")]
+    pub source: String,
+}
+
+/// Entries of documents written before entries carried their source were deterministic.
+fn deterministic() -> String {
+    SOURCE_DETERMINISTIC.to_string()
 }
 
 /// Builds deterministic summaries for every file and capability.
@@ -75,9 +89,9 @@ pub fn summarize_files(
 ) -> SummariesDoc {
     let mut out_deg: BTreeMap<&str, usize> = BTreeMap::new();
     let mut in_deg: BTreeMap<&str, usize> = BTreeMap::new();
-    for (a, b) in input.edges.iter().filter(|(a, b)| a != b) {
-        *out_deg.entry(a.as_str()).or_default() += 1;
-        *in_deg.entry(b.as_str()).or_default() += 1;
+    for &(a, b) in input.edges.iter().filter(|(a, b)| a != b) {
+        *out_deg.entry(a).or_default() += 1;
+        *in_deg.entry(b).or_default() += 1;
     }
     let mut files: Vec<FileSummary> = input
         .files
@@ -100,6 +114,7 @@ pub fn summarize_files(
         source: SOURCE_DETERMINISTIC.to_string(),
         files,
         capabilities,
+        llm: None,
     }
 }
 
@@ -561,6 +576,7 @@ fn file_summary(
         },
         risks,
         blurb,
+        source: deterministic(),
     }
 }
 
@@ -641,5 +657,6 @@ fn capability_summary(det: &Detections, c: &Capability) -> CapabilitySummary {
             &format!("{}: {}.", c.name, facts.join("; ")),
             MAX_BLURB_CHARS,
         ),
+        source: deterministic(),
     }
 }

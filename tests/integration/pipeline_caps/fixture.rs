@@ -99,6 +99,10 @@ impl App {
 
     pub fn run_with(&self, files: &[FileRecord]) -> (Detections, CapabilitiesDoc, SummariesDoc) {
         let edges = self.edges();
+        let edges: Vec<(&str, &str)> = edges
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let src = |p: &str| self.texts.get(p).cloned();
         let input = CapsInput {
             files,

@@ -27,10 +27,10 @@ impl<'a> Graph<'a> {
         let known: BTreeSet<&str> = input.files.iter().map(|f| f.path.as_str()).collect();
         let mut imports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut importers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (a, b) in input.edges {
-            if a != b && known.contains(a.as_str()) && known.contains(b.as_str()) {
-                imports.entry(a.as_str()).or_default().insert(b.as_str());
-                importers.entry(b.as_str()).or_default().insert(a.as_str());
+        for &(a, b) in input.edges {
+            if a != b && known.contains(a) && known.contains(b) {
+                imports.entry(a).or_default().insert(b);
+                importers.entry(b).or_default().insert(a);
             }
         }
         let mut handoffs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
