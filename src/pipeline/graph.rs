@@ -55,7 +55,7 @@ impl Resolution {
             Resolution::Internal(p) => import.resolved = Some(p.clone()),
             Resolution::External(p) => {
                 import.external = true;
-                import.package = Some(p.clone());
+                import.package = Some(p.as_str().into());
             }
             Resolution::Unresolved(r) => import.unresolved_reason = Some(r.clone()),
         }
@@ -193,7 +193,7 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
             let target = match (&imp.resolved, imp.external) {
                 (Some(to), _) if index.contains_key(to.as_str()) => Ok((false, to.clone())),
                 (Some(_), _) => Err(REASON_TARGET_NOT_IN_SNAPSHOT),
-                (None, true) => Ok((true, imp.package.clone().unwrap_or_else(|| imp.raw.clone()))),
+                (None, true) => Ok((true, imp.package.as_ref().unwrap_or(&imp.raw).to_string())),
                 (None, false) => Err(imp
                     .unresolved_reason
                     .as_deref()
@@ -208,7 +208,7 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
                 }
                 Err(reason) => unresolved.push(UnresolvedImport {
                     from: rec.path.clone(),
-                    raw: imp.raw.clone(),
+                    raw: imp.raw.to_string(),
                     line: imp.line,
                     reason: reason.to_string(),
                 }),

@@ -6,6 +6,17 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A short name of the code (an identifier, an import specifier, a package): kept inline up to
+/// 24 bytes instead of in a heap block of its own. A 50k-file snapshot's records hold about
+/// 1.75 million such names; as `String`s each cost a 32-byte heap block besides its 24 bytes.
+/// It serializes as a plain string, so documents and caches are unchanged.
+pub type Name = compact_str::CompactString;
+
+/// `Name`s of parser output built as `String`s.
+pub fn names(v: Vec<String>) -> Vec<Name> {
+    v.into_iter().map(Name::from).collect()
+}
+
 /// Language of a file, as the artifacts name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,14 +57,14 @@ pub enum ImportKind {
 pub struct Import {
     /// The specifier as written (`./a`, `react`, `..x`, `a.b`). Python relative imports keep
     /// their leading dots here.
-    pub raw: String,
+    pub raw: Name,
     /// How the import was written.
     pub kind: ImportKind,
     /// 1-based line of the statement.
     pub line: u32,
     /// Imported names (`{a, b}`, Python `from x import a, b`); empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub names: Vec<String>,
+    pub names: Vec<Name>,
     /// Python relative level (number of leading dots); 0 for absolute and for JS.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub level: u32,
@@ -65,7 +76,7 @@ pub struct Import {
     pub external: bool,
     /// The package (npm name or top-level Python module) for external imports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
+    pub package: Option<Name>,
     /// Why a local-looking import resolved nowhere; set only for unresolved imports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unresolved_reason: Option<String>,
@@ -80,9 +91,9 @@ fn is_zero(v: &u32) -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct Function {
     /// Name; methods are `Class.method`.
-    pub name: String,
+    pub name: Name,
     /// Parameter names in order.
-    pub params: Vec<String>,
+    pub params: Vec<Name>,
     /// Decorators as written without `@` (`app.get("/x")`).
     pub decorators: Vec<String>,
     /// 1-based line.
@@ -204,7 +215,7 @@ pub struct FileRecord {
     /// Imports in source order.
     pub imports: Vec<Import>,
     /// Exported names (`default` for a default export).
-    pub exports: Vec<String>,
+    pub exports: Vec<Name>,
     /// Functions and methods.
     pub functions: Vec<Function>,
     /// Classes.
@@ -212,7 +223,7 @@ pub struct FileRecord {
     /// Routes declared in this file.
     pub routes: Vec<Route>,
     /// Other named facts (`variables`, `decorators`, `calls` …) keyed by category.
-    pub symbols: BTreeMap<String, Vec<String>>,
+    pub symbols: BTreeMap<String, Vec<Name>>,
     /// Framework hints.
     pub hints: Hints,
     /// Problems met while parsing this file.

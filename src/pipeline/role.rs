@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn test_imports() {
         let imp = |raw: &str, kind| Import {
-            raw: raw.to_string(),
+            raw: raw.into(),
             kind,
             line: 1,
             names: Vec::new(),

@@ -64,10 +64,12 @@ pub(crate) fn parse(path: &str, bytes: &[u8]) -> FileRecord {
     let mut record = PRODUCTION_PARSER(path, bytes);
     record.symbols.insert(
         CHILD_SYMBOL.to_string(),
-        vec![std::process::id().to_string()],
+        vec![std::process::id().to_string().into()],
     );
     if let Some(probe) = probe {
-        record.symbols.insert(PROBE_SYMBOL.to_string(), vec![probe]);
+        record
+            .symbols
+            .insert(PROBE_SYMBOL.to_string(), vec![probe.into()]);
     }
     record
 }

@@ -6,7 +6,7 @@ use provis::pipeline::model::{FileRecord, Import, ImportKind, Language};
 
 fn import(raw: &str, kind: ImportKind, line: u32, resolution: Option<Resolution>) -> Import {
     let mut i = Import {
-        raw: raw.to_string(),
+        raw: raw.into(),
         kind,
         line,
         names: Vec::new(),

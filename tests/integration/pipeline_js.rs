@@ -129,7 +129,7 @@ export const c = [React, useState, data, lazy, tpl, skipped, load, fs];
                 i.line,
                 kind(i.kind),
                 i.raw.as_str(),
-                i.names.iter().map(String::as_str).collect(),
+                i.names.iter().map(|n| n.as_str()).collect(),
             )
         })
         .collect();
@@ -154,7 +154,7 @@ export const c = [React, useState, data, lazy, tpl, skipped, load, fs];
     );
     assert_eq!(
         r.symbols.get("dynamicImports"),
-        Some(&vec!["`./x/${name}`".to_string()])
+        Some(&vec!["`./x/${name}`".into()])
     );
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(
@@ -220,7 +220,7 @@ export { hidden as visible };
         .map(|f| {
             (
                 f.name.as_str(),
-                f.params.iter().map(String::as_str).collect(),
+                f.params.iter().map(|n| n.as_str()).collect(),
                 f.is_async,
                 f.line,
                 f.decorators.iter().map(String::as_str).collect(),
@@ -246,10 +246,10 @@ export { hidden as visible };
     assert_eq!((c.name.as_str(), c.line), ("Store", 5));
     assert_eq!(c.bases, vec!["Base", "IStore"]);
     assert_eq!(c.methods, vec!["fetch", "create", "#secret", "handle"]);
-    assert_eq!(r.symbols.get("enums"), Some(&vec!["Color".to_string()]));
+    assert_eq!(r.symbols.get("enums"), Some(&vec!["Color".into()]));
     assert_eq!(
         r.symbols.get("types"),
-        Some(&vec!["Shape".to_string(), "Size".to_string()])
+        Some(&vec!["Shape".into(), "Size".into()])
     );
     assert!(r.hints.is_react_component);
     assert_eq!(r.hints.framework, None);

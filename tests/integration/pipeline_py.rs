@@ -146,14 +146,14 @@ fn relative_import_records_keep_dots_level_and_names() {
         .iter()
         .map(|i| {
             (
-                i.raw.clone(),
+                i.raw.to_string(),
                 serde_json::to_value(i.kind)
                     .unwrap()
                     .as_str()
                     .unwrap()
                     .to_string(),
                 i.level,
-                i.names.clone(),
+                i.names.iter().map(|n| n.to_string()).collect(),
             )
         })
         .collect();
@@ -324,7 +324,7 @@ async def top(x):
         .map(|f| {
             (
                 f.name.as_str(),
-                f.params.clone(),
+                f.params.iter().map(|n| n.to_string()).collect(),
                 f.decorators.clone(),
                 f.line,
                 f.is_async,

@@ -48,7 +48,7 @@ fn child_of(r: &FileRecord) -> Option<u32> {
 fn probe(r: &FileRecord) -> String {
     r.symbols
         .get("sandboxProbe")
-        .and_then(|v| v.first().cloned())
+        .and_then(|v| v.first().map(|n| n.to_string()))
         .unwrap_or_default()
 }
 

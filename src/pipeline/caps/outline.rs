@@ -165,7 +165,7 @@ impl Outline {
                 .names
                 .iter()
                 .filter(|n| n.as_str() != "*" && n.as_str() != "default")
-                .cloned()
+                .map(|n| n.to_string())
                 .collect();
             let line = line_of(&sc, imp.line);
             words.extend(

@@ -274,7 +274,7 @@ fn title(rec: &FileRecord, fs: &[&Finding]) -> String {
             .exports
             .iter()
             .find(|e| *e != "default")
-            .cloned()
+            .map(|e| e.to_string())
             .unwrap_or_else(|| stem(&rec.path).to_string());
         return format!("React component {name}");
     }
@@ -418,7 +418,7 @@ fn sentences(
         .exports
         .iter()
         .filter(|e| *e != "default")
-        .cloned()
+        .map(|e| e.to_string())
         .collect();
     if !exports.is_empty() {
         out.push(format!("Exports {}.", list(&exports, 5)));
@@ -427,7 +427,7 @@ fn sentences(
         rec.imports
             .iter()
             .filter(|i| i.external)
-            .filter_map(|i| i.package.clone()),
+            .filter_map(|i| i.package.as_ref().map(|p| p.to_string())),
     );
     let internal = degrees.1;
     match (internal, packages.is_empty()) {
@@ -493,26 +493,26 @@ fn key_functions(rec: &FileRecord, fs: &[&Finding]) -> Vec<String> {
                     FindingKind::RouteHandler | FindingKind::JobConsumer | FindingKind::Schedule
                 )
             })
-            .map(|f| f.name.clone())
+            .map(|f| f.name.to_string())
             .filter(|n| defined.contains(n.as_str())),
     );
     picks.extend(
         rec.functions
             .iter()
             .filter(|f| rec.exports.contains(&f.name))
-            .map(|f| f.name.clone()),
+            .map(|f| f.name.to_string()),
     );
     picks.extend(
         rec.functions
             .iter()
             .filter(|f| !f.decorators.is_empty())
-            .map(|f| f.name.clone()),
+            .map(|f| f.name.to_string()),
     );
     picks.extend(
         rec.functions
             .iter()
             .filter(|f| !f.name.starts_with('_') && !f.name.contains("._"))
-            .map(|f| f.name.clone()),
+            .map(|f| f.name.to_string()),
     );
     if picks.is_empty() {
         picks.extend(rec.classes.iter().map(|c| c.name.clone()));

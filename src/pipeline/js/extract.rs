@@ -9,7 +9,7 @@ use oxc_syntax::module_record::ExportExportName;
 
 use super::routes::{self, NextFile, RawRoute, NEXT_METHODS};
 use super::visit::Facts;
-use crate::pipeline::model::{FileRecord, Import, ImportKind, Route};
+use crate::pipeline::model::{names, FileRecord, Import, ImportKind, Route};
 use crate::pipeline::wiring::RouteObject;
 
 /// Fills `record` from a parsed program.
@@ -82,7 +82,7 @@ pub(super) fn fallback_from_module_record(
 
 fn import(raw: &str, kind: ImportKind, line: u32) -> Import {
     Import {
-        raw: raw.to_string(),
+        raw: raw.into(),
         kind,
         line,
         names: Vec::new(),
@@ -413,7 +413,7 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
         ("dynamicImports", std::mem::take(&mut facts.dynamic_exprs)),
     ] {
         if !values.is_empty() {
-            record.symbols.insert(key.to_string(), values);
+            record.symbols.insert(key.to_string(), names(values));
         }
     }
     for r in out_routes
@@ -425,7 +425,7 @@ fn finish(record: &mut FileRecord, mut facts: Facts<'_>) {
     record.routes = out_routes;
     crate::pipeline::role::assign_role(record);
     record.imports = facts.imports;
-    record.exports = facts.exports;
+    record.exports = names(facts.exports);
     record.functions = facts.functions;
     record.classes = facts.classes;
 }

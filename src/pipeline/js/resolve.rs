@@ -685,7 +685,7 @@ fn apply(import: &mut Import, resolution: Resolution) {
         Resolution::Internal(path) => import.resolved = Some(path),
         Resolution::External(pkg) => {
             import.external = true;
-            import.package = Some(pkg);
+            import.package = Some(pkg.into());
         }
         Resolution::Unresolved(reason) => import.unresolved_reason = Some(reason),
     }

@@ -14,7 +14,9 @@ mod import_types;
 mod loops;
 use super::routes::{self, RawRoute};
 use super::wiring::JsWiring;
-use crate::pipeline::model::{Class as ClassFact, Function as FunctionFact, Import, ImportKind};
+use crate::pipeline::model::{
+    names, Class as ClassFact, Function as FunctionFact, Import, ImportKind,
+};
 
 /// A module-level function or class that might be a React component.
 pub(super) struct Candidate {
@@ -126,13 +128,13 @@ impl<'s> Facts<'s> {
             .unwrap_or("")
     }
 
-    fn push_import(&mut self, raw: &str, kind: ImportKind, offset: u32, names: Vec<String>) {
+    fn push_import(&mut self, raw: &str, kind: ImportKind, offset: u32, names_in: Vec<String>) {
         let line = self.line(offset);
         self.imports.push(Import {
-            raw: raw.to_string(),
+            raw: raw.into(),
             kind,
             line,
-            names,
+            names: names(names_in),
             level: 0,
             resolved: None,
             external: false,
@@ -212,8 +214,8 @@ impl<'s> Facts<'s> {
             .collect();
         let line = self.line(span.start);
         self.functions.push(FunctionFact {
-            name,
-            params: params_of(params),
+            name: name.into(),
+            params: names(params_of(params)),
             decorators,
             line,
             is_async,

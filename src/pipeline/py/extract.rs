@@ -22,7 +22,7 @@
 
 use super::routes::{self, Collector};
 use super::LineIndex;
-use crate::pipeline::model::{Class, FileRecord, Function, Import, ImportKind};
+use crate::pipeline::model::{names, Class, FileRecord, Function, Import, ImportKind};
 use crate::pipeline::wiring::{Binding, Setting, Wiring, URLPATTERNS};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextSize};
@@ -197,12 +197,19 @@ impl<'a> Extractor<'a, '_> {
         }
     }
 
-    fn import(&mut self, raw: String, kind: ImportKind, line: u32, names: Vec<String>, level: u32) {
+    fn import(
+        &mut self,
+        raw: String,
+        kind: ImportKind,
+        line: u32,
+        names_in: Vec<String>,
+        level: u32,
+    ) {
         self.rec.imports.push(Import {
-            raw,
+            raw: raw.into(),
             kind,
             line,
-            names,
+            names: names(names_in),
             level,
             resolved: None,
             external: false,
@@ -340,8 +347,8 @@ impl<'a> Extractor<'a, '_> {
             ScopeKind::Function => {}
         }
         self.rec.functions.push(Function {
-            name: qual.clone(),
-            params,
+            name: qual.as_str().into(),
+            params: names(params),
             decorators,
             line,
             is_async: f.is_async,
@@ -530,7 +537,7 @@ impl<'a> Extractor<'a, '_> {
             .map(|f| (*f).to_string());
         rec.hints.is_route = !rec.routes.is_empty() || !rec.wiring.mounts.is_empty();
         rec.hints.is_api = !rec.routes.is_empty();
-        rec.exports = self.all.unwrap_or(self.public);
+        rec.exports = names(self.all.unwrap_or(self.public));
         for (key, values) in [
             ("variables", self.variables),
             ("jobs", self.jobs),
@@ -546,7 +553,7 @@ impl<'a> Extractor<'a, '_> {
             ),
         ] {
             if !values.is_empty() {
-                rec.symbols.insert(key.to_string(), values);
+                rec.symbols.insert(key.to_string(), names(values));
             }
         }
     }

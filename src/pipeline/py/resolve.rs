@@ -57,7 +57,7 @@ pub struct PyTarget {
     /// Internal file, external package, or unresolved with a reason.
     pub resolution: Resolution,
     /// The names of the statement that resolve here (empty for `import a.b`).
-    pub names: Vec<String>,
+    pub names: Vec<crate::pipeline::model::Name>,
 }
 
 /// Where a module was found.

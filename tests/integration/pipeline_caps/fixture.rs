@@ -143,18 +143,18 @@ impl Facts<'_> {
             }
         });
         self.rec.imports.push(Import {
-            raw: raw.to_string(),
+            raw: raw.into(),
             kind: match (py, level) {
                 (true, 0) => ImportKind::Py,
                 (true, _) => ImportKind::PyRelative,
                 _ => ImportKind::Esm,
             },
             line,
-            names: names.iter().map(|n| n.to_string()).collect(),
+            names: names.iter().map(|&n| n.into()).collect(),
             level,
             resolved: resolved.map(str::to_string),
             external: resolved.is_none(),
-            package,
+            package: package.map(Into::into),
             unresolved_reason: None,
         });
         self
@@ -165,7 +165,7 @@ impl Facts<'_> {
             l.contains(&format!("def {name}(")) || l.contains(&format!("function {name}("))
         });
         self.rec.functions.push(Function {
-            name: name.to_string(),
+            name: name.into(),
             params: Vec::new(),
             decorators: decorators.iter().map(|d| d.to_string()).collect(),
             line,
@@ -249,7 +249,7 @@ impl Facts<'_> {
     }
 
     pub fn exports(self, names: &[&str]) -> Self {
-        self.rec.exports.extend(names.iter().map(|n| n.to_string()));
+        self.rec.exports.extend(names.iter().map(|&n| n.into()));
         self
     }
 

@@ -99,7 +99,10 @@ fn typescript_import_types_are_type_imports() {
     let got: Vec<(&str, &str, u32, Vec<String>)> = r
         .imports
         .iter()
-        .map(|i| (i.raw.as_str(), kind(i.kind), i.line, i.names.clone()))
+        .map(|i| {
+            let names = i.names.iter().map(|n| n.to_string()).collect();
+            (i.raw.as_str(), kind(i.kind), i.line, names)
+        })
         .collect();
     assert_eq!(
         got,

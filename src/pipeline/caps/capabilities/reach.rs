@@ -503,14 +503,14 @@ fn bound_name(rec: &FileRecord, o: &Outline, idx: usize, ident: &str) -> Option<
     if imp.names.iter().any(|n| n == ident) {
         return Some(ident.to_string());
     }
-    let named: Vec<&String> = imp
+    let named: Vec<&crate::pipeline::model::Name> = imp
         .names
         .iter()
         .filter(|n| n.as_str() != "default" && n.as_str() != "*")
         .collect();
     if rec.language == Language::Py {
         // `from x import y as z` binds one name; `import a.b as c` binds the module.
-        return (named.len() == 1).then(|| named[0].clone());
+        return (named.len() == 1).then(|| named[0].to_string());
     }
     let line = o.line_text(imp.line);
     let brace = line.find('{');
@@ -519,7 +519,7 @@ fn bound_name(rec: &FileRecord, o: &Outline, idx: usize, ident: &str) -> Option<
     if in_braces {
         // `{ a as b }` or `const { a: b } = require()`.
         return match named.len() {
-            1 => Some(named[0].clone()),
+            1 => Some(named[0].to_string()),
             0 if imp.names.is_empty() => Some(ident.to_string()),
             _ => None,
         };

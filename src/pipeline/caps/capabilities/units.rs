@@ -243,7 +243,7 @@ fn unit_of_receiver(
                     let name = if imp.names.iter().any(|n| n == receiver) {
                         receiver.to_string()
                     } else if imp.names.len() == 1 && imp.names[0] != "*" {
-                        imp.names[0].clone()
+                        imp.names[0].to_string()
                     } else {
                         receiver.to_string()
                     };

@@ -51,7 +51,7 @@ fn cli_py(ctx: &Ctx<'_>, out: &mut Local) {
             };
             if let Some(fw) = fw {
                 if attr == "group" {
-                    groups.push(f.name.clone());
+                    groups.push(f.name.to_string());
                 }
                 let detail = format!("{fw} {attr}");
                 out.findings

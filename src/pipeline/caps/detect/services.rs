@@ -143,7 +143,7 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
 
 fn lookup(i: &Import) -> Option<(String, &'static str, String)> {
     let s = SERVICES.iter().find(|s| super::import_matches(i, s.pkg))?;
-    let pkg = i.package.clone().unwrap_or_else(|| i.raw.clone());
+    let pkg = i.package.as_ref().unwrap_or(&i.raw).to_string();
     if s.name == "AWS" {
         if let Some(client) = i.raw.strip_prefix("@aws-sdk/") {
             let key = client.strip_prefix("client-").unwrap_or(client);

@@ -53,7 +53,7 @@ impl Snap {
                 }
             });
             rec.imports.push(Import {
-                raw: raw.to_string(),
+                raw: (*raw).into(),
                 kind: if py && level > 0 {
                     ImportKind::PyRelative
                 } else if py {
@@ -66,7 +66,7 @@ impl Snap {
                 level,
                 resolved: resolved.map(str::to_string),
                 external: resolved.is_none(),
-                package,
+                package: package.map(Into::into),
                 unresolved_reason: None,
             });
         }
@@ -88,7 +88,7 @@ impl Snap {
 
 fn func(name: &str, decorators: &[&str], line: u32) -> Function {
     Function {
-        name: name.to_string(),
+        name: name.into(),
         params: Vec::new(),
         decorators: decorators.iter().map(|d| d.to_string()).collect(),
         line,
