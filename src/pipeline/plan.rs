@@ -222,7 +222,7 @@ pub fn capabilities_and_summaries_reusing(
         .edges
         .iter()
         .filter(|e| !e.external)
-        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .map(|e| (&*e.from, &*e.to))
         .collect();
     let input = super::caps::CapsInput {
         files: records,

@@ -14,6 +14,7 @@
 //! the enclosing top-level function (`default` for a default export). Django urlconfs use the
 //! owner [`URLPATTERNS`].
 
+use crate::pipeline::model::Name;
 use serde::{Deserialize, Serialize};
 
 /// Owner name of a Django urlconf module's own patterns.
@@ -177,13 +178,13 @@ pub enum Target {
 #[serde(rename_all = "camelCase")]
 pub struct Binding {
     /// The local name.
-    pub local: String,
+    pub local: Name,
     /// The import specifier as written (same as the import's `raw`).
-    pub source: String,
+    pub source: Name,
     /// The imported name (`default`, `router`); `None` for the module object itself
     /// (`import * as x`, `const x = require('./x')`, Python `import a.b as x`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Name>,
     /// Set for a re-export (`export { default as users } from './users'`): `local` is then
     /// the exported name.
     #[serde(default, skip_serializing_if = "is_false")]

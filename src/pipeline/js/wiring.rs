@@ -138,9 +138,9 @@ impl JsWiring {
     /// `export * from './x'` (`exported` `*`, `name` `None`).
     pub fn reexport(&mut self, source: &str, exported: &str, name: Option<&str>) {
         self.reexports.push(Binding {
-            local: exported.to_string(),
-            source: source.to_string(),
-            name: name.map(str::to_string),
+            local: exported.into(),
+            source: source.into(),
+            name: name.map(Into::into),
             reexport: true,
         });
     }
@@ -742,9 +742,9 @@ impl JsWiring {
             .into_iter()
             .filter(|(local, _, _)| !named.contains(local))
             .map(|(local, source, name)| Binding {
-                local,
-                source,
-                name,
+                local: local.into(),
+                source: source.into(),
+                name: name.map(Into::into),
                 reexport: false,
             })
             .chain(self.reexports)

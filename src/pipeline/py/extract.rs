@@ -228,8 +228,8 @@ impl<'a> Extractor<'a, '_> {
                     let line = self.line(alias.range.start());
                     if let Some(local) = &alias.asname {
                         self.bindings.push(Binding {
-                            local: local.to_string(),
-                            source: alias.name.to_string(),
+                            local: local.as_str().into(),
+                            source: alias.name.to_string().into(),
                             name: None,
                             reexport: false,
                         });
@@ -252,9 +252,9 @@ impl<'a> Extractor<'a, '_> {
                     if let Some(local) = a.asname.as_ref().filter(|l| l.as_str() != a.name.as_str())
                     {
                         self.bindings.push(Binding {
-                            local: local.to_string(),
-                            source: raw.clone(),
-                            name: Some(a.name.to_string()),
+                            local: local.as_str().into(),
+                            source: raw.as_str().into(),
+                            name: Some(a.name.to_string().into()),
                             reexport: false,
                         });
                     }
