@@ -229,7 +229,7 @@ impl<'a> Extractor<'a, '_> {
                     if let Some(local) = &alias.asname {
                         self.bindings.push(Binding {
                             local: local.as_str().into(),
-                            source: alias.name.to_string().into(),
+                            source: alias.name.as_str().into(),
                             name: None,
                             reexport: false,
                         });
@@ -254,7 +254,7 @@ impl<'a> Extractor<'a, '_> {
                         self.bindings.push(Binding {
                             local: local.as_str().into(),
                             source: raw.as_str().into(),
-                            name: Some(a.name.to_string().into()),
+                            name: Some(a.name.as_str().into()),
                             reexport: false,
                         });
                     }
