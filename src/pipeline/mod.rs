@@ -7,6 +7,7 @@
 
 pub mod caps;
 pub mod discover;
+pub mod encoded;
 pub mod graph;
 pub mod ingest;
 pub mod js;

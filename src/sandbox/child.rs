@@ -3,7 +3,7 @@
 //! The child has no tracing subscriber: what it has to say goes to stderr, which the worker reads
 //! and logs as structured events with the child's pid.
 
-use super::protocol::{read_request, write_frame, Reply};
+use super::protocol::{encode_reply, read_request, write_frame};
 use super::sys::{self, Resource};
 use super::{
     failure_record, panic_message, Isolation, NetIsolation, ParseFn, SandboxError, CPU_LIMIT_ENV,
@@ -204,11 +204,7 @@ fn serve_loop(parse: ParseFn, isolation: &Isolation) -> Result<(), SandboxError>
                 format!("the parser panicked: {}", panic_message(payload.as_ref())),
             ),
         };
-        let reply = Reply {
-            record,
-            cpu_ms: sys::cpu_time_ms(),
-        };
-        write_frame(&mut output, &serde_json::to_vec(&reply)?)?;
+        write_frame(&mut output, &encode_reply(&record, sys::cpu_time_ms())?)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::{
     STACK_ENV,
 };
 use crate::config::Config;
+use crate::pipeline::encoded::EncodedRecord;
 use crate::pipeline::model::FileRecord;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -199,7 +200,9 @@ impl ParserPool {
     /// Never fails: a file that times out is a `parse_timeout` record, one whose child died is a
     /// `parse_crash` record (both `skipped`, with the reason), and the other files are parsed.
     /// Files not reached before the batch timeout are `parse_timeout` records too.
-    pub async fn parse_batch(&self, files: Vec<(String, Vec<u8>)>) -> Vec<FileRecord> {
+    ///
+    /// The records come as the JSON the child wrote (see [`crate::pipeline::encoded`]).
+    pub async fn parse_batch(&self, files: Vec<(String, Vec<u8>)>) -> Vec<EncodedRecord> {
         if files.is_empty() {
             return Vec::new();
         }
@@ -215,18 +218,18 @@ impl ParserPool {
             (0..slots).map(|_| self.run_slot(&files, &next, deadline)),
         )
         .await;
-        let mut records: Vec<Option<FileRecord>> = vec![None; files.len()];
+        let mut records: Vec<Option<EncodedRecord>> = vec![None; files.len()];
         for (index, record) in done.into_iter().flatten() {
             records[index] = Some(record);
         }
         let mut unreached = 0u64;
-        let records: Vec<FileRecord> = records
+        let records: Vec<EncodedRecord> = records
             .into_iter()
             .zip(files.iter())
             .map(|(record, (path, bytes))| {
                 record.unwrap_or_else(|| {
                     unreached += 1;
-                    failure_record(
+                    encoded_failure(
                         path,
                         bytes,
                         PARSE_TIMEOUT,
@@ -262,7 +265,7 @@ impl ParserPool {
         files: &BatchFiles,
         next: &AtomicUsize,
         deadline: Instant,
-    ) -> Vec<(usize, FileRecord)> {
+    ) -> Vec<(usize, EncodedRecord)> {
         let mut done = Vec::new();
         let Ok(Ok(_permit)) = timeout_at(deadline, self.permits.acquire()).await else {
             return done;
@@ -383,10 +386,10 @@ impl ParserPool {
     }
 
     /// The `parse_crash` record of a file whose child died (`detail` says how).
-    fn crashed(&self, path: &str, bytes: &[u8], detail: String) -> FileRecord {
+    fn crashed(&self, path: &str, bytes: &[u8], detail: String) -> EncodedRecord {
         self.counters.crashes.fetch_add(1, Ordering::SeqCst);
         tracing::warn!(path, detail = %detail, "parser child failed; file recorded as parse_crash, child replaced");
-        failure_record(
+        encoded_failure(
             path,
             bytes,
             PARSE_CRASH,
@@ -395,7 +398,13 @@ impl ParserPool {
     }
 
     /// The `parse_timeout` record of a file whose child was killed for taking too long.
-    fn timed_out(&self, path: &str, bytes: &[u8], why: Deadline, pid: Option<u32>) -> FileRecord {
+    fn timed_out(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        why: Deadline,
+        pid: Option<u32>,
+    ) -> EncodedRecord {
         self.counters.timeouts.fetch_add(1, Ordering::SeqCst);
         let message = match why {
             Deadline::File => format!(
@@ -410,7 +419,7 @@ impl ParserPool {
             ),
         };
         tracing::warn!(path, child_pid = pid, "{message}");
-        failure_record(path, bytes, PARSE_TIMEOUT, message)
+        encoded_failure(path, bytes, PARSE_TIMEOUT, message)
     }
 
     /// Whether the slot's healthy child reached its file count or is near its CPU limit.
@@ -499,16 +508,20 @@ impl ParserPool {
         }
     }
 
-    async fn parse_batch_in_process(&self, files: Vec<(String, Vec<u8>)>) -> Vec<FileRecord> {
+    async fn parse_batch_in_process(&self, files: Vec<(String, Vec<u8>)>) -> Vec<EncodedRecord> {
         let parse = self.opts.in_process_parser;
         let files = Arc::new(files);
         let shared = Arc::clone(&files);
-        match tokio::task::spawn_blocking(move || parse_in_process(&shared, parse)).await {
+        let parsed = tokio::task::spawn_blocking(move || {
+            let records = parse_in_process(&shared, parse);
+            records.iter().map(EncodedRecord::encode).collect()
+        });
+        match parsed.await {
             Ok(records) => records,
             Err(e) => files
                 .iter()
                 .map(|(path, bytes)| {
-                    failure_record(
+                    encoded_failure(
                         path,
                         bytes,
                         PARSE_CRASH,
@@ -518,6 +531,11 @@ impl ParserPool {
                 .collect(),
         }
     }
+}
+
+/// A failure record (`parse_timeout`, `parse_crash`), encoded.
+fn encoded_failure(path: &str, bytes: &[u8], code: &str, message: String) -> EncodedRecord {
+    EncodedRecord::encode(&failure_record(path, bytes, code, message))
 }
 
 /// Parses `files` in this process, in order, on a thread with a large stack, turning panics into

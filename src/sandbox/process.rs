@@ -190,11 +190,11 @@ impl ChildProc {
     /// child unusable.
     pub(super) async fn recv(&mut self, path: &str) -> Result<Reply, SandboxError> {
         let frame = protocol::read_frame(&mut self.stdout, MAX_REPLY_BYTES).await?;
-        let reply: Reply = serde_json::from_slice(&frame)?;
-        if reply.record.path != path {
+        let reply = protocol::decode_reply(frame)?;
+        if reply.record.head.path != path {
             return Err(SandboxError::WrongFile {
                 expected: path.to_string(),
-                got: reply.record.path,
+                got: reply.record.head.path,
             });
         }
         self.files += 1;

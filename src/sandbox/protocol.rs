@@ -3,12 +3,15 @@
 //! - child → parent, once at start: `u32 LE length` + JSON [`Isolation`](super::Isolation).
 //! - parent → child, per file: `u32 LE length` + JSON [`RequestHeader`], then exactly
 //!   `header.size` raw bytes of file content (no base64: a 50 MB file costs one copy).
-//! - child → parent, per file: `u32 LE length` + JSON [`Reply`].
+//! - child → parent, per file: `u32 LE length` + a reply ([`encode_reply`]), which is
+//!   `u32 LE length` and JSON [`ReplyHead`], then the record's JSON. The worker passes the
+//!   record's bytes on as they are (see [`crate::pipeline::encoded`]) and reads only the head.
 //!
 //! One child answers many requests in order; the parent never pipelines (one request in flight
 //! per child), so a reply always belongs to the last request.
 
 use super::SandboxError;
+use crate::pipeline::encoded::{EncodedRecord, RecordHead};
 use crate::pipeline::model::FileRecord;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -35,15 +38,63 @@ pub(crate) struct RequestHeader {
     pub size: u64,
 }
 
-/// The child's answer for one file.
+/// What precedes the record in the child's answer for one file.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Reply {
-    /// The record the parse function returned (or a `parse_crash` record after a panic).
-    pub record: FileRecord,
+pub(crate) struct ReplyHead {
     /// CPU time the child has used since it started, so the parent can retire it before it
     /// reaches RLIMIT_CPU.
     pub cpu_ms: u64,
+    /// The record's head.
+    pub head: RecordHead,
+}
+
+/// The child's answer for one file, as the parent reads it.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// The record the parse function returned (or a `parse_crash` record after a panic).
+    pub record: EncodedRecord,
+    /// See [`ReplyHead::cpu_ms`].
+    pub cpu_ms: u64,
+}
+
+/// The payload of the child's answer for `record` (see the module docs).
+pub(crate) fn encode_reply(record: &FileRecord, cpu_ms: u64) -> Result<Vec<u8>, SandboxError> {
+    let head = serde_json::to_vec(&ReplyHead {
+        cpu_ms,
+        head: RecordHead::of(record),
+    })?;
+    let len = u32::try_from(head.len()).map_err(|_| SandboxError::FrameTooLarge {
+        size: head.len() as u64,
+    })?;
+    let mut payload = Vec::with_capacity(4 + head.len() + 1024);
+    payload.extend_from_slice(&len.to_le_bytes());
+    payload.extend_from_slice(&head);
+    serde_json::to_writer(&mut payload, record)?;
+    Ok(payload)
+}
+
+/// Reads a payload written by [`encode_reply`]: the head decoded, the record's bytes kept (and
+/// checked to be one JSON value).
+pub(crate) fn decode_reply(payload: Vec<u8>) -> Result<Reply, SandboxError> {
+    let bad = || {
+        SandboxError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "malformed reply",
+        ))
+    };
+    let len = payload.get(..4).ok_or_else(bad)?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let head_end = 4usize
+        .checked_add(len)
+        .filter(|&e| e <= payload.len())
+        .ok_or_else(bad)?;
+    let head: ReplyHead = serde_json::from_slice(&payload[4..head_end])?;
+    let json = bytes::Bytes::from(payload).slice(head_end..);
+    Ok(Reply {
+        record: EncodedRecord::from_json(head.head, json)?,
+        cpu_ms: head.cpu_ms,
+    })
 }
 
 /// Writes one length-prefixed frame and flushes.
@@ -147,6 +198,29 @@ mod tests {
     fn truncated_request_is_an_error_not_eof() {
         let mut reader = io::Cursor::new(vec![5u8, 0]);
         assert!(read_request(&mut reader).is_err());
+    }
+
+    #[test]
+    fn replies_round_trip_and_malformed_ones_are_refused() {
+        let record = crate::sandbox::identity_record("src/a.ts", b"export const a = 1;\n");
+        let payload = encode_reply(&record, 42).expect("encode");
+        let reply = decode_reply(payload.clone()).expect("decode");
+        assert_eq!(reply.cpu_ms, 42);
+        assert_eq!(reply.record.head, RecordHead::of(&record));
+        assert_eq!(reply.record.decode().expect("record"), record);
+        assert_eq!(
+            &reply.record.json[..],
+            serde_json::to_vec(&record).expect("json")
+        );
+        // A head longer than the payload, a truncated record, trailing bytes: all refused.
+        let mut long = payload.clone();
+        long[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_reply(long).is_err());
+        assert!(decode_reply(payload[..payload.len() - 1].to_vec()).is_err());
+        let mut trailing = payload.clone();
+        trailing.extend_from_slice(b",{}");
+        assert!(decode_reply(trailing).is_err());
+        assert!(decode_reply(vec![1, 0]).is_err());
     }
 
     #[tokio::test]

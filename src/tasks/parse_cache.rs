@@ -19,6 +19,7 @@
 
 use crate::artifacts::ArtifactError;
 use crate::db::Job;
+use crate::pipeline::encoded::{self, EncodedRecord};
 use crate::pipeline::model::FileRecord;
 use crate::tasks::context::AppContext;
 use std::collections::HashMap;
@@ -128,8 +129,9 @@ fn pack_key(pack: &str) -> String {
 }
 
 /// Stores freshly parsed records as one pack and returns its name (None when there was
-/// nothing to store or the store refused: the next job then parses them again).
-pub async fn store_pack(ctx: &AppContext, fresh: Vec<(String, FileRecord)>) -> Option<String> {
+/// nothing to store or the store refused: the next job then parses them again). The records
+/// are written as encoded, without decoding them.
+pub async fn store_pack(ctx: &AppContext, fresh: Vec<(String, EncodedRecord)>) -> Option<String> {
     if fresh.is_empty() {
         return None;
     }
@@ -143,7 +145,7 @@ pub async fn store_pack(ctx: &AppContext, fresh: Vec<(String, FileRecord)>) -> O
     let scratch = ctx.scratch().to_path_buf();
     let written = tokio::task::spawn_blocking(move || {
         store.put_new_writer_blocking(&key, "application/json", &scratch, false, &mut |w| {
-            serde_json::to_writer(w, &fresh).map_err(std::io::Error::from)
+            encoded::write_pairs(w, fresh.iter().map(|(k, r)| (k.as_str(), r)))
         })
     })
     .await

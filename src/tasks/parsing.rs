@@ -12,6 +12,7 @@ use super::publish::{get_work_value, put_work_value, WorkBlob};
 use super::{parse_cache, progress, source};
 use crate::db::{Job, JobUpdate};
 use crate::events::{payload, types};
+use crate::pipeline::encoded::{EncodedRecord, RecordHead};
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, PlannedFile};
@@ -146,15 +147,15 @@ pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]
     out
 }
 
-/// Inserts the warning rows of `records` and says how many are new (rows are keyed by
-/// content, so a re-run task adds none).
+/// Inserts the warning rows of the records with `heads` and says how many are new (rows are
+/// keyed by content, so a re-run task adds none).
 pub async fn insert_warnings(
     ctx: &AppContext,
     job: &Job,
-    records: &[FileRecord],
+    heads: &[RecordHead],
 ) -> Result<usize, TaskError> {
     let mut new = 0usize;
-    for r in records.iter().filter(|r| !r.warnings.is_empty()) {
+    for r in heads.iter().filter(|r| !r.warnings.is_empty()) {
         for w in &r.warnings {
             let inserted = ctx
                 .db()
@@ -180,7 +181,12 @@ pub async fn record_warnings(
     job: &Job,
     records: &[FileRecord],
 ) -> Result<(), TaskError> {
-    let new = insert_warnings(ctx, job, records).await?;
+    let heads: Vec<RecordHead> = records
+        .iter()
+        .filter(|r| !r.warnings.is_empty())
+        .map(RecordHead::of)
+        .collect();
+    let new = insert_warnings(ctx, job, &heads).await?;
     if new > 0 {
         let count = ctx.db().count_warnings(job.id).await.retryable()? as i32;
         progress::update(
@@ -271,17 +277,18 @@ pub struct CacheRefs {
 }
 
 /// Reads and parses files in the parser sandbox (or in process when it is disabled); files
-/// whose records the parse cache holds are neither read nor parsed.
+/// whose records the parse cache holds are neither read nor parsed. The records come encoded,
+/// as the parser wrote them (a batch only passes them on).
 pub async fn parse_files(
     ctx: &AppContext,
     job: &Job,
     src: source::Source,
     files: Vec<PlannedFile>,
-) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+) -> Result<(Vec<EncodedRecord>, CacheRefs), TaskError> {
     let keys: Vec<Option<String>> = files.iter().map(|f| f.parse.then(|| key_of(f))).collect();
     let cached = parse_cache::lookup(ctx, job, &keys).await;
     let index = parse_cache::index(ctx, job).await;
-    let mut out: Vec<Option<FileRecord>> = vec![None; files.len()];
+    let mut out: Vec<Option<EncodedRecord>> = vec![None; files.len()];
     let mut refs = CacheRefs::default();
     let mut to_read = Vec::new();
     for (i, hit) in cached.into_iter().enumerate() {
@@ -291,7 +298,7 @@ pub async fn parse_files(
                     refs.refs.push((key.clone(), pack.clone()));
                 }
                 refs.reused += 1;
-                out[i] = Some(rec);
+                out[i] = Some(EncodedRecord::encode(&rec));
             }
             _ => to_read.push(i),
         }
@@ -314,15 +321,15 @@ pub async fn parse_files(
                     code: "read_error".into(),
                     message: e,
                 });
-                out[i] = Some(rec);
+                out[i] = Some(EncodedRecord::encode(&rec));
             }
             Ok(bytes) if !file.parse => {
-                out[i] = Some(pipeline::unparsed_record(
+                out[i] = Some(EncodedRecord::encode(&pipeline::unparsed_record(
                     &path,
                     file,
                     &bytes,
                     ctx.cfg().max_file_bytes,
-                ));
+                )));
             }
             Ok(bytes) => to_parse.push((i, path, bytes)),
         }
@@ -336,11 +343,12 @@ pub async fn parse_files(
     let mut fresh = Vec::new();
     for (i, rec) in indices.into_iter().zip(parsed) {
         ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
-            "language" => pipeline::language_label(rec.language),
-            "status" => if rec.warnings.is_empty() { "ok" } else { "warning" })
+            "language" => pipeline::language_label(rec.head.language),
+            "status" => if rec.head.warnings.is_empty() { "ok" } else { "warning" })
         .increment(1);
         // A timeout or a crash says as much about this machine as about the file: not cached.
         let sandbox_failure = rec
+            .head
             .warnings
             .iter()
             .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
@@ -369,7 +377,12 @@ pub async fn parse_missing(
     tracing::warn!(job_id = %job.id, files = missing.len(),
         "parse cache packs gone since discovery; parsing those files in merge");
     let src = source::open(ctx, job).await?;
-    let (records, refs) = parse_files(ctx, job, src, missing).await?;
+    let (encoded, refs) = parse_files(ctx, job, src, missing).await?;
+    let records = encoded
+        .iter()
+        .map(EncodedRecord::decode)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TaskError::Fail(format!("a parser returned a malformed record: {e}")))?;
     record_warnings(ctx, job, &records).await?;
     Ok((records, refs))
 }

@@ -6,7 +6,7 @@ use super::docs::{DocHead, FilesDoc, FilesIn, GraphDoc, Headed, Shared, TreeDoc,
 use super::parsing::{self, CacheRefs};
 use super::progress::{self, phase, Phase};
 use super::publish::{
-    self, get_work_blob, get_work_value, put_work_blob, put_work_encoded, put_work_value,
+    self, get_work_blob, get_work_value, put_work_blob, put_work_records, put_work_value,
     take_work_part, take_work_value, write_artifact, WorkBlob, WorkPart,
 };
 use super::{detect_cache, parse_cache, source};
@@ -14,6 +14,7 @@ use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use crate::artifacts::ArtifactKind;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
 use crate::events::{payload, types};
+use crate::pipeline::encoded::RecordHead;
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, Plan};
@@ -181,23 +182,22 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     let stored: Option<Arc<Vec<FileRecord>>> = get_work_value(&ctx, &job, WorkBlob::Batch(index))
         .await
         .ok();
-    let records: Arc<Vec<FileRecord>> = match stored {
-        Some(records) => records,
+    let heads: Vec<RecordHead> = match stored {
+        Some(records) => records.iter().map(RecordHead::of).collect(),
         None => {
             let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
             let (records, refs) = parsing::parse_files(&ctx, &job, src, slice).await?;
-            let records = Arc::new(records);
             put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
-            put_work_encoded(&ctx, &job, WorkBlob::Batch(index), Arc::clone(&records)).await?;
-            records
+            put_work_records(&ctx, &job, WorkBlob::Batch(index), &records).await?;
+            records.into_iter().map(|r| r.head).collect()
         }
     };
-    let parsed = records.iter().filter(|r| !r.skipped).count() as i32;
+    let parsed = heads.iter().filter(|r| !r.skipped).count() as i32;
     // Warnings first: their rows are keyed by content, so a re-run adds none, and an attempt
     // that dies right after counting the batch has still recorded them.
-    let warnings: usize = records.iter().map(|r| r.warnings.len()).sum();
-    parsing::insert_warnings(&ctx, &job, &records).await?;
+    let warnings: usize = heads.iter().map(|r| r.warnings.len()).sum();
+    parsing::insert_warnings(&ctx, &job, &heads).await?;
     let counted = ctx
         .db()
         .incr_batches_done(job.id, index as i32, parsed)
@@ -243,7 +243,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     }
     let batch = payload::BatchParsed {
         batch_index: index,
-        files: records.len(),
+        files: heads.len(),
         parsed,
         warnings,
         batches_done: done,

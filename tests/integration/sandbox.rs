@@ -5,6 +5,7 @@
 //! The children are `CARGO_BIN_EXE_provis`, or `PROVIS_SANDBOX_TEST_EXE` when set (useful when a
 //! shared target directory lets other checkouts overwrite `target/debug/provis` mid-run).
 
+use provis::pipeline::encoded::{EncodedRecord, RecordHead};
 use provis::pipeline::model::{FileRecord, Language};
 use provis::sandbox::{
     identity_record, Isolation, NetIsolation, ParserPool, PoolStats, SandboxOptions, NODE_PARSE_MS,
@@ -12,6 +13,23 @@ use provis::sandbox::{
 };
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+/// The records of a batch, decoded, each checked against the head the worker read beside it.
+trait Decoded {
+    fn decoded(self) -> Vec<FileRecord>;
+}
+
+impl Decoded for Vec<EncodedRecord> {
+    fn decoded(self) -> Vec<FileRecord> {
+        self.iter()
+            .map(|r| {
+                let record = r.decode().expect("the bytes are a record");
+                assert_eq!(r.head, RecordHead::of(&record), "head of {}", record.path);
+                record
+            })
+            .collect()
+    }
+}
 
 fn options() -> SandboxOptions {
     SandboxOptions {
@@ -95,7 +113,7 @@ async fn normal_files_keep_order_and_children_are_reused() {
             _ => file(&format!("types/m{i}.d.ts"), "declare const x: number;\n"),
         })
         .collect();
-    let records = pool.parse_batch(files.clone()).await;
+    let records = pool.parse_batch(files.clone()).await.decoded();
     let expected: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths(&records), expected);
     for (r, (_, bytes)) in records.iter().zip(&files) {
@@ -111,7 +129,7 @@ async fn normal_files_keep_order_and_children_are_reused() {
     assert_eq!(stats.spawned, 2, "{stats:?}");
     assert_eq!(first_pids.len(), 2, "both lanes had a child");
 
-    let again = pool.parse_batch(files).await;
+    let again = pool.parse_batch(files).await.decoded();
     again.iter().for_each(assert_parsed);
     let second_pids: BTreeSet<u32> = again.iter().filter_map(child_of).collect();
     assert!(
@@ -133,7 +151,8 @@ async fn normal_files_keep_order_and_children_are_reused() {
     }
     let third = pool
         .parse_batch(vec![file("a.js", "export const a = 1;\n")])
-        .await;
+        .await
+        .decoded();
     third.iter().for_each(assert_parsed);
     let stats = pool.stats();
     assert_eq!((stats.spawned, stats.live), (3, 1), "{stats:?}");
@@ -153,7 +172,8 @@ async fn hanging_file_times_out_and_the_rest_is_parsed() {
             file("c.py", "import os\n"),
             file("d.ts", "export {};\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_eq!(paths(&records), ["a.js", "loop.js", "c.py", "d.ts"]);
     assert_failed(&records[1], PARSE_TIMEOUT);
     assert!(
@@ -190,7 +210,8 @@ async fn aborting_child_is_a_parse_crash_and_is_replaced() {
             directive("boom.js", "crash"),
             file("c.js", "export default 3;\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_parsed(&records[0]);
     assert_failed(&records[1], PARSE_CRASH);
     println!("{}", message(&records[1]));
@@ -220,7 +241,8 @@ async fn stack_overflow_is_a_parse_crash() {
             directive("deep.ts", "stackoverflow"),
             file("b.ts", "export {};\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_failed(&records[0], PARSE_CRASH);
     println!("{}", message(&records[0]));
     assert!(
@@ -244,7 +266,8 @@ async fn memory_hog_hits_the_address_space_limit() {
             directive("hog.py", "oom"),
             file("b.py", "import sys\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_failed(&records[0], PARSE_CRASH);
     println!("{}", message(&records[0]));
     assert!(
@@ -267,7 +290,8 @@ async fn panic_is_a_parse_crash_and_the_child_survives() {
             directive("p.py", "panic"),
             file("c.py", "y = 2\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_parsed(&records[0]);
     assert_eq!(codes(&records[1]), [PARSE_CRASH]);
     assert!(message(&records[1]).contains("the parser panicked"));
@@ -292,7 +316,8 @@ async fn batch_timeout_marks_the_rest_and_the_pool_recovers() {
             file("c.js", "export default 3;\n"),
             file("d.js", "export default 4;\n"),
         ])
-        .await;
+        .await
+        .decoded();
     assert_eq!(paths(&records), ["a.js", "slow.js", "c.js", "d.js"]);
     assert_parsed(&records[0]);
     assert_failed(&records[1], PARSE_TIMEOUT);
@@ -307,7 +332,7 @@ async fn batch_timeout_marks_the_rest_and_the_pool_recovers() {
         assert!(message(r).contains("before this file was parsed"));
     }
     assert_eq!(pool.stats().timeouts, 3);
-    let next = pool.parse_batch(vec![file("e.js", "1;\n")]).await;
+    let next = pool.parse_batch(vec![file("e.js", "1;\n")]).await.decoded();
     assert_parsed(&next[0]);
 }
 
@@ -323,6 +348,7 @@ async fn concurrency_cap_holds_across_concurrent_batches() {
             .collect()
     };
     let (a, b) = tokio::join!(pool.parse_batch(batch("a")), pool.parse_batch(batch("b")));
+    let (a, b) = (a.decoded(), b.decoded());
     a.iter().chain(&b).for_each(assert_parsed);
     let pids: BTreeSet<u32> = a.iter().chain(&b).filter_map(child_of).collect();
     let stats: PoolStats = pool.stats();
@@ -348,7 +374,8 @@ async fn net_probe(opts: SandboxOptions) -> (String, bool, Isolation) {
     let pool = pool(opts);
     let records = pool
         .parse_batch(vec![directive("net.js", &format!("net {port}"))])
-        .await;
+        .await
+        .decoded();
     let outcome = probe(&records[0]);
     let isolation = pool
         .stats()
@@ -460,7 +487,8 @@ async fn write_probe(opts: SandboxOptions) -> (String, Vec<(String, u64)>, Isola
             "w.py",
             &format!("write {}", dir.path().display()),
         )])
-        .await;
+        .await
+        .decoded();
     let outcome = probe(&records[0]);
     let isolation = pool.stats().isolation.expect("isolation");
     let entries: Vec<(String, u64)> = std::fs::read_dir(dir.path())
@@ -525,7 +553,7 @@ async fn hostile_inputs_cost_at_most_their_own_file() {
         directive("loops.ts", "hang"),
         file("fine.ts", "export const ok = true;\n"),
     ];
-    let records = pool.parse_batch(files.clone()).await;
+    let records = pool.parse_batch(files.clone()).await.decoded();
     assert_eq!(paths(&records), paths_of(&files));
     for (r, (_, bytes)) in records.iter().zip(&files) {
         assert_eq!(r.size, bytes.len() as u64, "{}", r.path);
@@ -554,7 +582,7 @@ async fn hostile_inputs_cost_at_most_their_own_file() {
         big.warnings
     );
     assert_parsed(&records[5]);
-    let after = pool.parse_batch(vec![file("z.js", "1;\n")]).await;
+    let after = pool.parse_batch(vec![file("z.js", "1;\n")]).await.decoded();
     assert_parsed(&after[0]);
 }
 
@@ -578,7 +606,8 @@ async fn dropping_the_pool_ends_its_children() {
     let pool = pool(options());
     let records = pool
         .parse_batch(vec![file("a.js", "1;\n"), file("b.js", "2;\n")])
-        .await;
+        .await
+        .decoded();
     let pids: BTreeSet<u32> = records.iter().filter_map(child_of).collect();
     assert_eq!(pids.len(), 2);
     assert!(pids.iter().all(|p| alive(*p)), "idle children are kept");
@@ -601,7 +630,7 @@ async fn disabled_sandbox_parses_in_process() {
         ..options()
     });
     let files = vec![file("a.ts", "export {};\n"), file("b.py", "x = 1\n")];
-    let records = pool.parse_batch(files).await;
+    let records = pool.parse_batch(files).await.decoded();
     assert_eq!(paths(&records), ["a.ts", "b.py"]);
     assert!(records.iter().all(|r| child_of(r).is_none() && !r.skipped));
     assert_eq!(pool.stats().spawned, 0);
@@ -633,10 +662,10 @@ async fn sandbox_overhead() {
                 ..options()
             });
             let t = Instant::now();
-            let cold = pool.parse_batch(vec![files[0].clone()]).await;
+            let cold = pool.parse_batch(vec![files[0].clone()]).await.decoded();
             let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
             let t = Instant::now();
-            let records = pool.parse_batch(files.clone()).await;
+            let records = pool.parse_batch(files.clone()).await.decoded();
             let warm_ms = t.elapsed().as_secs_f64() * 1000.0;
             assert_eq!(records, inproc, "same records in and out of the sandbox");
             assert_eq!(cold.len(), 1);
@@ -687,7 +716,8 @@ async fn pathological_file_dies_on_the_childs_own_memory_limit() {
                 "import { a } from './a';\nexport class C extends D {}\n",
             ),
         ])
-        .await;
+        .await
+        .decoded();
     let r = &records[0];
     assert_eq!(codes(r), [PARSE_CRASH], "{:?}", r.warnings);
     assert!(r.skipped);
