@@ -188,7 +188,8 @@ async fn follow(
 
 /// Copies the latest artifact of each kind to `<out>/<kind>.json` (byte for byte, as the store
 /// holds it) and returns the summary figures, read from the documents without loading the big
-/// ones whole (`files` of a 50k-file repo is 170 MB of JSON).
+/// ones whole (`files` of a 50k-file repo is 170 MB of JSON). The kinds are exported at once:
+/// reading `files` and `graph` back was half a second, one after the other, at 50k files.
 async fn export(
     ctx: &AppContext,
     snapshot_id: &uuid::Uuid,
@@ -199,36 +200,15 @@ async fn export(
         .get_snapshot(*snapshot_id)
         .await?
         .context("the snapshot vanished")?;
+    let snapshot = &snapshot;
+    let figures = futures_util::future::try_join_all(
+        ArtifactKind::ALL
+            .into_iter()
+            .map(|kind| export_one(ctx, snapshot, kind, out)),
+    )
+    .await?;
     let mut exported = Exported::default();
-    for kind in ArtifactKind::ALL {
-        let Some(row) = ctx.db().latest_artifact(snapshot.id, kind.as_str()).await? else {
-            continue;
-        };
-        let key = crate::tasks::publish::key_of(&snapshot, kind, row.version)?;
-        let path = out.join(format!("{}.json", kind.as_str()));
-        ctx.artifacts()
-            .fetch_to_path(&key, &path)
-            .await
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let read = path.clone();
-        let figures = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
-            let file = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(&read)?);
-            Ok(match kind {
-                ArtifactKind::Files => {
-                    let doc: FilesFigures = serde_json::from_reader(file)?;
-                    let routes: usize = doc.files.iter().map(|f| f.routes.len()).sum();
-                    json!({"summary": doc.summary, "routes": routes})
-                }
-                ArtifactKind::Graph => {
-                    let doc: GraphFigures = serde_json::from_reader(file)?;
-                    json!({"metrics": doc.metrics, "cycles": doc.metrics.cycles.len()})
-                }
-                ArtifactKind::Capabilities => serde_json::from_reader(file)?,
-                _ => Value::Null,
-            })
-        })
-        .await?
-        .with_context(|| format!("reading the {} artifact", kind.as_str()))?;
+    for (kind, figures) in ArtifactKind::ALL.into_iter().zip(figures) {
         match kind {
             ArtifactKind::Files => exported.files = figures,
             ArtifactKind::Graph => exported.graph = figures,
@@ -237,6 +217,43 @@ async fn export(
         }
     }
     Ok(exported)
+}
+
+/// Exports the latest artifact of `kind` (see [`export`]) and returns its figures (`Null` for
+/// a kind without any, or not written).
+async fn export_one(
+    ctx: &AppContext,
+    snapshot: &crate::db::Snapshot,
+    kind: ArtifactKind,
+    out: &Path,
+) -> anyhow::Result<Value> {
+    let Some(row) = ctx.db().latest_artifact(snapshot.id, kind.as_str()).await? else {
+        return Ok(Value::Null);
+    };
+    let key = crate::tasks::publish::key_of(snapshot, kind, row.version)?;
+    let path = out.join(format!("{}.json", kind.as_str()));
+    ctx.artifacts()
+        .fetch_to_path(&key, &path)
+        .await
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+        let file = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(&path)?);
+        Ok(match kind {
+            ArtifactKind::Files => {
+                let doc: FilesFigures = serde_json::from_reader(file)?;
+                let routes: usize = doc.files.iter().map(|f| f.routes.len()).sum();
+                json!({"summary": doc.summary, "routes": routes})
+            }
+            ArtifactKind::Graph => {
+                let doc: GraphFigures = serde_json::from_reader(file)?;
+                json!({"metrics": doc.metrics, "cycles": doc.metrics.cycles.len()})
+            }
+            ArtifactKind::Capabilities => serde_json::from_reader(file)?,
+            _ => Value::Null,
+        })
+    })
+    .await?
+    .with_context(|| format!("reading the {} artifact", kind.as_str()))
 }
 
 /// What the summary needs of the exported documents.

@@ -20,7 +20,6 @@ use crate::pipeline::caps::{FreshLocals, Local, DETECT_VERSION};
 use crate::pipeline::model::FileRecord;
 use crate::tasks::context::AppContext;
 use std::collections::HashMap;
-use std::io::Write as _;
 
 const PREFIX: &str = "cache/detect/v1";
 
@@ -37,13 +36,26 @@ pub fn key_of(rec: &FileRecord) -> String {
         super::parse_cache::cache_key(&rec.path, &rec.hash, super::parse_cache::PARSER_VERSION)
             .as_bytes(),
     );
-    // What merge changes in a parsed record. Serializing into the hasher cannot fail; should
-    // it, the partial input still only makes a key no other record has.
-    let _ = serde_json::to_writer(&mut h, &rec.imports);
-    h.write_all(b"\0").ok();
-    let _ = serde_json::to_writer(&mut h, &rec.routes);
-    h.write_all(b"\0").ok();
-    let _ = serde_json::to_writer(&mut h, &rec.warnings);
+    // What merge changes in a parsed record, serialized into a buffer and hashed at once: fed
+    // token by token, the hasher's per-call cost was most of the key's (0.2 s at 50k files).
+    // The digest is that of the same bytes either way. Serializing cannot fail; should it, the
+    // partial input still only makes a key no other record has.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        let _ = serde_json::to_writer(&mut *buf, &rec.imports);
+        buf.push(0);
+        let _ = serde_json::to_writer(&mut *buf, &rec.routes);
+        buf.push(0);
+        let _ = serde_json::to_writer(&mut *buf, &rec.warnings);
+        h.update(buf);
+        // A huge record's buffer is not kept for the thread's life.
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::new();
+        }
+    });
     h.finalize().to_hex().to_string()
 }
 
@@ -155,6 +167,31 @@ mod tests {
             unresolved_reason: None,
         });
         r
+    }
+
+    /// The key is the digest of one byte stream, however it is fed: hashing the parts one
+    /// token at a time (as older versions did) gives the same key, so kept results stay valid.
+    #[test]
+    fn keys_are_the_digest_of_the_streamed_parts() {
+        use std::io::Write as _;
+        let rec = record();
+        let mut h = blake3::Hasher::new();
+        h.update(b"provis-detect-cache\0");
+        h.update(&DETECT_VERSION.to_le_bytes());
+        h.update(
+            super::super::parse_cache::cache_key(
+                &rec.path,
+                &rec.hash,
+                super::super::parse_cache::PARSER_VERSION,
+            )
+            .as_bytes(),
+        );
+        serde_json::to_writer(&mut h, &rec.imports).expect("imports");
+        h.write_all(b"\0").expect("nul");
+        serde_json::to_writer(&mut h, &rec.routes).expect("routes");
+        h.write_all(b"\0").expect("nul");
+        serde_json::to_writer(&mut h, &rec.warnings).expect("warnings");
+        assert_eq!(key_of(&rec), h.finalize().to_hex().to_string());
     }
 
     #[test]

@@ -62,11 +62,27 @@ impl Scanned {
             .chain(memchr::memchr_iter(b'\n', bytes).map(|i| (i + 1) as u32))
             .collect();
         let blank = |code: &mut Vec<u8>, from: usize, to: usize| {
-            for b in &mut code[from..to] {
-                if *b != b'\n' {
-                    *b = b' ';
-                }
+            code[from..to].fill(b' ');
+            for nl in memchr::memchr_iter(b'\n', &bytes[from..to]) {
+                code[from + nl] = b'\n';
             }
+        };
+        // Where the next byte that can open a comment or a string is, at or after `from`: the
+        // bytes between are code, and skipped by a SIMD search instead of one test at a time.
+        // JS has four such bytes; the backtick's next position is kept, as it is rare.
+        let mut next_tick = 0usize;
+        let mut next_special = |from: usize| -> usize {
+            let Some(rest) = bytes.get(from..) else {
+                return bytes.len();
+            };
+            let at = |p: Option<usize>| p.map_or(bytes.len(), |p| from + p);
+            if python {
+                return at(memchr::memchr3(b'#', b'"', b'\'', rest));
+            }
+            if next_tick < from {
+                next_tick = at(memchr::memchr(b'`', rest));
+            }
+            at(memchr::memchr3(b'/', b'"', b'\'', rest)).min(next_tick)
         };
         let mut i = 0;
         while i < bytes.len() {
@@ -108,7 +124,7 @@ impl Scanned {
                 });
                 i = lit_end;
             } else {
-                i += 1;
+                i = next_special(i + 1);
             }
         }
         // Blanking replaced whole UTF-8 sequences byte by byte with ASCII spaces, and every

@@ -1,7 +1,7 @@
 //! The zip source: [`inspect_zip`] checks and hashes a stored zip in place, [`read_entries`]
 //! reads chosen files back out of it for the parse stage.
 
-use super::inflate::{inflate, InflateError, Inflater};
+use super::inflate::{inflate, InflateError, Inflater, Spare};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
@@ -568,7 +568,7 @@ pub fn read_entries<'a>(
         file,
         path: zip_path.to_owned(),
         wanted: wanted.iter(),
-        inflater: Inflater::new(),
+        inflater: Spare::take(),
     })
 }
 
@@ -578,7 +578,7 @@ pub struct ZipEntryReader<'a> {
     file: File,
     path: PathBuf,
     wanted: std::slice::Iter<'a, ManifestEntry>,
-    inflater: Inflater,
+    inflater: Spare,
 }
 
 impl ZipEntryReader<'_> {
@@ -595,7 +595,7 @@ impl ZipEntryReader<'_> {
         let raw = (&mut self.file).take(loc.compressed_size);
         // The manifest size bounds the allocation; a first reservation stays modest anyway.
         let mut bytes = Vec::with_capacity(entry.size.min(16 << 20) as usize);
-        let done = inflate(raw, loc.method, &mut self.inflater, |chunk, out| {
+        let done = inflate(raw, loc.method, self.inflater.get(), |chunk, out| {
             if out > entry.size {
                 return Err(changed(format!(
                     "entry {name:?} now inflates past its {} bytes",

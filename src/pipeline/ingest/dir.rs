@@ -11,7 +11,7 @@
 //! towards `max_uncompressed_bytes`; the ratio rule has no meaning here. No wrapper directory
 //! is stripped: the directory given is the root.
 
-use super::inflate::{inflate, Inflater};
+use super::inflate::{inflate, Inflater, Spare};
 use super::names::normalize;
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipManifest,
@@ -194,7 +194,7 @@ pub fn read_dir_entries<'a>(root: &Path, wanted: &'a [ManifestEntry]) -> DirEntr
     DirEntryReader {
         root: root.to_owned(),
         wanted: wanted.iter(),
-        inflater: Inflater::new(),
+        inflater: Spare::take(),
     }
 }
 
@@ -202,7 +202,7 @@ pub fn read_dir_entries<'a>(root: &Path, wanted: &'a [ManifestEntry]) -> DirEntr
 pub struct DirEntryReader<'a> {
     root: PathBuf,
     wanted: std::slice::Iter<'a, ManifestEntry>,
-    inflater: Inflater,
+    inflater: Spare,
 }
 
 impl DirEntryReader<'_> {
@@ -228,7 +228,7 @@ impl DirEntryReader<'_> {
         let done = inflate(
             file.take(entry.size.saturating_add(1)),
             StoredAs::Stored,
-            &mut self.inflater,
+            self.inflater.get(),
             |chunk, out| {
                 if out > entry.size {
                     return Err(changed(format!(

@@ -257,19 +257,8 @@ fn secret_literal(ctx: &Ctx<'_>, lit: &Lit) -> Option<String> {
     if v.len() < 8 || v.contains(char::is_whitespace) || lit.dynamic {
         return None;
     }
-    let lower = v.to_ascii_lowercase();
-    let placeholder = [
-        "your", "xxx", "changeme", "example", "<", "${", "{", "***", "dummy", "test",
-    ]
-    .iter()
-    .any(|p| lower.contains(p))
-        || v.bytes()
-            .all(|c| c.is_ascii_uppercase() || c == b'_' || c.is_ascii_digit())
-        || v.starts_with('/')
-        || v.starts_with("http");
-    if placeholder {
-        return None;
-    }
+    // The name it is assigned to first: most literals are assigned to nothing, or to a name
+    // that is no secret's, and are dropped before the placeholder checks allocate.
     let before = ctx.sc.code[..lit.start].trim_end();
     let before = before
         .strip_suffix('=')
@@ -288,8 +277,19 @@ fn secret_literal(ctx: &Ctx<'_>, lit: &Lit) -> Option<String> {
             .map_or(0, |(i, c)| i + c.len_utf8());
         before[start..].to_ascii_lowercase()
     };
-    SECRET_NAMES
-        .iter()
-        .find(|n| name.contains(*n))
-        .map(|n| format!("literal assigned to a {n} name"))
+    let secret = SECRET_NAMES.iter().find(|n| name.contains(*n))?;
+    let lower = v.to_ascii_lowercase();
+    let placeholder = [
+        "your", "xxx", "changeme", "example", "<", "${", "{", "***", "dummy", "test",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+        || v.bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'_' || c.is_ascii_digit())
+        || v.starts_with('/')
+        || v.starts_with("http");
+    if placeholder {
+        return None;
+    }
+    Some(format!("literal assigned to a {secret} name"))
 }
