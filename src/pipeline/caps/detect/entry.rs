@@ -297,7 +297,7 @@ fn react_router(ctx: &Ctx<'_>, out: &mut Local) {
     let sc = ctx.sc;
     let b = sc.code.as_bytes();
     let mut from = 0;
-    while let Some(p) = sc.code[from..].find("<Route").map(|x| x + from) {
+    while let Some(p) = crate::pipeline::caps::scan::find_from(&sc.code, from, "<Route") {
         from = p + 6;
         if b.get(p + 6)
             .is_some_and(|c| super::super::scan::is_ident(*c))

@@ -278,7 +278,7 @@ fn env_inputs(ctx: &Ctx<'_>, out: &mut Local) {
     } else {
         for base in ["process.env", "import.meta.env"] {
             let mut from = 0;
-            while let Some(p) = code[from..].find(base).map(|x| x + from) {
+            while let Some(p) = super::super::scan::find_from(code, from, base) {
                 from = p + base.len();
                 if p > 0 && (super::super::scan::is_ident(b[p - 1]) || b[p - 1] == b'.') {
                     continue;
