@@ -74,8 +74,8 @@ pub(crate) fn encode_reply(record: &FileRecord, cpu_ms: u64) -> Result<Vec<u8>, 
     Ok(payload)
 }
 
-/// Reads a payload written by [`encode_reply`]: the head decoded, the record's bytes kept (and
-/// checked to be one JSON value).
+/// Reads a payload written by [`encode_reply`]: the head decoded, the record's bytes kept
+/// (checked by [`EncodedRecord::from_json`]: one JSON object of the head's path).
 pub(crate) fn decode_reply(payload: Vec<u8>) -> Result<Reply, SandboxError> {
     let bad = || {
         SandboxError::Io(io::Error::new(
