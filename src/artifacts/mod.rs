@@ -40,7 +40,7 @@ use uuid::Uuid;
 pub use key::{
     artifact_key, snapshot_prefix, upload_key, validate_key, work_key, ArtifactKind, UnknownKind,
 };
-pub use local::{LocalStore, LOCAL_URI_SCHEME};
+pub use local::{LocalStore, LOCAL_URI_SCHEME, STREAM_BUFFER};
 pub use s3_store::S3Store;
 
 use crate::config::S3Settings;
@@ -305,7 +305,8 @@ impl ArtifactStore {
     /// the store). With `link` (a file
     /// nobody writes to any more, such as an upload this process spooled), the local backend
     /// hard-links it into place instead of copying it (falling back to a copy across file
-    /// systems); otherwise, and on S3, it is streamed like [`ArtifactStore::put_new_stream`].
+    /// systems); otherwise the local backend copies it in one blocking call, and S3 streams it
+    /// like [`ArtifactStore::put_new_stream`].
     /// Create-only, like [`ArtifactStore::put_new`].
     pub async fn put_new_file(
         &self,
@@ -329,6 +330,16 @@ impl ArtifactStore {
                 debug!(artifact.key = %key, bytes, "Linked {key}");
                 return Ok(bytes);
             }
+        }
+        if let ArtifactStore::Local(s) = self {
+            let (store, key_owned, src) = (s.clone(), key.to_string(), path.to_path_buf());
+            return tokio::task::spawn_blocking(move || store.put_new_copied(&key_owned, &src))
+                .await
+                .map_err(|e| ArtifactError::Io {
+                    op: "copy",
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
         }
         let file = tokio::fs::File::open(path)
             .await

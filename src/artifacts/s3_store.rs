@@ -392,7 +392,9 @@ impl S3Store {
                 source,
             }
         };
-        let mut file = tokio::fs::File::create(dest).await.map_err(io("create"))?;
+        let file = tokio::fs::File::create(dest).await.map_err(io("create"))?;
+        // The body comes in small chunks; each write of a tokio file is a blocking hand-off.
+        let mut file = tokio::io::BufWriter::with_capacity(super::STREAM_BUFFER, file);
         let mut total = 0u64;
         while let Some(chunk) = stream.bytes().next().await {
             let chunk = chunk.map_err(|e| backend_err("get", e))?;
@@ -400,7 +402,7 @@ impl S3Store {
             total += chunk.len() as u64;
         }
         file.flush().await.map_err(io("flush"))?;
-        file.sync_all().await.map_err(io("sync"))?;
+        file.get_ref().sync_all().await.map_err(io("sync"))?;
         Ok(total)
     }
 

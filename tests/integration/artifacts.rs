@@ -373,8 +373,9 @@ async fn expected_digest(seed: u64, len: usize) -> (u64, String) {
 }
 
 /// `put_new_file`: a spooled upload (`link`) is taken by a hard link on the local disk (the
-/// same inode, no copy) and streamed to S3; without `link` it is always copied. Create-only;
-/// a missing source names the caller's file, not the store.
+/// same inode, no copy) and streamed to S3; without `link` it is always copied. Create-only
+/// either way (the first object stays); a missing source names the caller's file, not the
+/// store.
 async fn stored_file_linked_or_streamed(f: Fixture) {
     use std::os::unix::fs::MetadataExt as _;
     let src = f.scratch.path().join("spool.zip");
@@ -401,14 +402,21 @@ async fn stored_file_linked_or_streamed(f: Fixture) {
         assert_eq!(ino(&s.path_of(&linked)), ino(&src), "linked, not copied");
         assert_ne!(ino(&s.path_of(&copied)), ino(&src), "copied");
     }
-    let again = f
-        .store
-        .put_new_file(&linked, &src, CONTENT_TYPE_ZIP, true)
-        .await;
-    assert!(
-        matches!(again, Err(ArtifactError::AlreadyExists { .. })),
-        "{again:?}"
-    );
+    for (key, link) in [(&linked, true), (&copied, false)] {
+        let again = f
+            .store
+            .put_new_file(key, &src, CONTENT_TYPE_ZIP, link)
+            .await;
+        assert!(
+            matches!(again, Err(ArtifactError::AlreadyExists { .. })),
+            "link {link}: {again:?}"
+        );
+        assert_eq!(
+            f.store.get(key).await.unwrap().to_vec(),
+            body,
+            "kept: {key}"
+        );
+    }
     let missing = f.scratch.path().join("gone.zip");
     let err = f
         .store
