@@ -4,7 +4,6 @@
 //! `scripts/dev-services`, `PROVIS_TOOLS_VENV`).
 
 use super::Cluster;
-use crate::common::free_port;
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -66,7 +65,6 @@ impl Receiver {
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("spans.jsonl");
-        let (http_port, grpc_port) = (free_port(), free_port());
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/integration/common/cluster/otlp_receiver.py"
@@ -74,8 +72,6 @@ impl Receiver {
         let mut child = Command::new(python)
             .arg(script)
             .arg(&out)
-            .arg(http_port.to_string())
-            .arg(grpc_port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -86,7 +82,13 @@ impl Receiver {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("receiver says ready");
-        assert_eq!(line.trim(), "ready", "OTLP receiver did not start");
+        let ports: Vec<u16> = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["ready", http, grpc] => [http, grpc].iter().filter_map(|p| p.parse().ok()).collect(),
+            _ => Vec::new(),
+        };
+        let [http_port, grpc_port] = ports[..] else {
+            panic!("OTLP receiver did not start: {line:?}");
+        };
         Receiver {
             child,
             out,

@@ -4,9 +4,10 @@ It decodes real OTLP requests with the published protobuf classes (the `opentele
 package from PyPI, and `grpcio` for the gRPC service) and appends one JSON line per span to
 OUT: the transport it came by, its ids, name, kind, attributes and its resource's attributes.
 
-    python otlp_receiver.py OUT HTTP_PORT GRPC_PORT
+    python otlp_receiver.py OUT
 
-Prints "ready" once both listeners are up; stops on SIGTERM/SIGINT.
+Listens on two ports the system picks (so no other test can take them between a choice and the
+bind) and prints "ready HTTP_PORT GRPC_PORT" once both are up; stops on SIGTERM/SIGINT.
 """
 
 import json
@@ -97,17 +98,18 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 def main():
-    out, http_port, grpc_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    httpd = ThreadingHTTPServer(("127.0.0.1", http_port), http_handler(out))
+    out = sys.argv[1]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), http_handler(out))
+    http_port = httpd.server_address[1]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(out), server)
-    server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+    grpc_port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print("ready", flush=True)
+    print(f"ready {http_port} {grpc_port}", flush=True)
     stop.wait()
     server.stop(0)
     httpd.shutdown()
