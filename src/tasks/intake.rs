@@ -171,15 +171,27 @@ fn effective_settings(ctx: &AppContext, user: &Value) -> Value {
     })
 }
 
-async fn inspect(
-    ctx: &AppContext,
-    input: &Input,
-) -> Result<Result<ZipManifest, ZipRejection>, IntakeError> {
+/// What inspection found, with the plain copy of the files when one was written.
+type Inspected = Result<(ZipManifest, Option<ingest::Mirror>), ZipRejection>;
+
+/// Inspects the input. A process that runs the job's tasks itself (it has parsers) keeps a
+/// [plain copy](ingest::Mirror) of a zip's files in its scratch folder, so the tasks read
+/// bytes rather than inflate every file twice more; an API-only process has no use for one.
+async fn inspect(ctx: &AppContext, input: &Input, job_id: Uuid) -> Result<Inspected, IntakeError> {
     let limits = limits(ctx);
     let input = input.clone();
-    tokio::task::spawn_blocking(move || match input {
-        Input::Zip(p) | Input::Spooled(p) => ingest::inspect_zip(&p, &limits),
-        Input::Dir(p) => ingest::inspect_dir(&p, &limits),
+    let mirror = ctx
+        .parsers()
+        .is_some()
+        .then(|| ctx.scratch().join(format!("mirror-{job_id}")));
+    tokio::task::spawn_blocking(move || match (input, mirror) {
+        (Input::Zip(p) | Input::Spooled(p), Some(m)) => {
+            ingest::inspect_zip_mirrored(&p, &limits, &m)
+        }
+        (Input::Zip(p) | Input::Spooled(p), None) => {
+            ingest::inspect_zip(&p, &limits).map(|m| (m, None))
+        }
+        (Input::Dir(p), _) => ingest::inspect_dir(&p, &limits).map(|m| (m, None)),
     })
     .await
     .map_err(IntakeError::Inspection)
@@ -193,8 +205,8 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     let settings = effective_settings(ctx, &sub.settings);
     let settings_hash = ingest::settings_hash(&settings);
     let job_id = Uuid::new_v4();
-    let manifest = match inspect(ctx, &sub.input).await? {
-        Ok(m) => m,
+    let (manifest, mirror) = match inspect(ctx, &sub.input, job_id).await? {
+        Ok(found) => found,
         Err(rejection) => {
             if rejection.code.is_transient() {
                 return Err(down("disk")(rejection));
@@ -285,6 +297,10 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
             return Err(db_down(e));
         }
     };
+    if let Some(mirror) = mirror {
+        ctx.sources()
+            .put_mirror(job.id, std::sync::Arc::new(mirror));
+    }
     // From here on a job exists: it is queued, or marked failed before the error answer, so
     // no job is left waiting for a task that was never enqueued.
     if let Err(e) = start(ctx, &job, &sub, manifest, &commit_hash, &settings_hash).await {

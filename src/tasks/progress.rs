@@ -344,6 +344,8 @@ pub async fn fail_job(
     };
     emit_once(ctx, job_id, &error).await?;
     super::retention::job_ended(ctx, job_id).await;
+    // Its local copies (the zip, the plain copy of its files) are of no more use.
+    ctx.sources().forget(job_id);
     Ok(())
 }
 

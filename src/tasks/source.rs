@@ -2,11 +2,13 @@
 //! (`provis analyze <dir>`).
 //!
 //! Any worker can run any batch: the zip is read from the shared store, and each worker keeps
-//! a small cache of local copies so a job's batches on one worker fetch it once.
+//! a small cache of local copies so a job's batches on one worker fetch it once. In the
+//! process that inspected the upload, the files come from its [plain copy](ingest::Mirror)
+//! when it has one: no inflation, the same blake3 check.
 
 use crate::artifacts::{ArtifactError, LocalCopy};
 use crate::db::Job;
-use crate::pipeline::ingest::{self, ManifestEntry};
+use crate::pipeline::ingest::{self, ManifestEntry, Mirror};
 use crate::queue::TaskError;
 use crate::tasks::context::AppContext;
 use std::collections::VecDeque;
@@ -23,8 +25,9 @@ const CACHE_SLOTS: usize = 4;
 /// A readable source of a job.
 #[derive(Clone)]
 pub enum Source {
-    /// A zip file on local disk (the stored upload or a cached copy of it).
-    Zip(Arc<LocalCopy>),
+    /// A zip file on local disk (the stored upload or a cached copy of it), and the plain
+    /// copy of its files when this process inspected it.
+    Zip(Arc<LocalCopy>, Option<Arc<Mirror>>),
     /// A directory analysed in place.
     Dir(PathBuf),
 }
@@ -33,6 +36,7 @@ pub enum Source {
 #[derive(Default)]
 pub struct SourceCache {
     slots: Mutex<VecDeque<(Uuid, Arc<LocalCopy>)>>,
+    mirrors: Mutex<VecDeque<(Uuid, Arc<Mirror>)>>,
 }
 
 impl SourceCache {
@@ -54,10 +58,33 @@ impl SourceCache {
         }
     }
 
-    /// Drops a finished job's copy (its temporary file is removed with it).
+    /// Keeps the plain copy of a job's files that intake wrote (the oldest of more than
+    /// [`CACHE_SLOTS`] is let go: its job's reads go back to the zip).
+    pub fn put_mirror(&self, job: Uuid, mirror: Arc<Mirror>) {
+        if let Ok(mut mirrors) = self.mirrors.lock() {
+            mirrors.retain(|(j, _)| *j != job);
+            mirrors.push_back((job, mirror));
+            while mirrors.len() > CACHE_SLOTS {
+                mirrors.pop_front();
+            }
+        }
+    }
+
+    fn mirror(&self, job: Uuid) -> Option<Arc<Mirror>> {
+        let mirrors = self.mirrors.lock().ok()?;
+        mirrors
+            .iter()
+            .find(|(j, _)| *j == job)
+            .map(|(_, m)| m.clone())
+    }
+
+    /// Drops an ended job's copies (their files are removed with the last handle).
     pub fn forget(&self, job: Uuid) {
         if let Ok(mut slots) = self.slots.lock() {
             slots.retain(|(j, _)| *j != job);
+        }
+        if let Ok(mut mirrors) = self.mirrors.lock() {
+            mirrors.retain(|(j, _)| *j != job);
         }
     }
 }
@@ -71,8 +98,9 @@ pub async fn open(ctx: &AppContext, job: &Job) -> Result<Source, TaskError> {
     if let Some(dir) = key.strip_prefix(DIR_PREFIX) {
         return Ok(Source::Dir(PathBuf::from(dir)));
     }
+    let mirror = ctx.sources().mirror(job.id);
     if let Some(copy) = ctx.sources().get(job.id) {
-        return Ok(Source::Zip(copy));
+        return Ok(Source::Zip(copy, mirror));
     }
     let copy = ctx
         .artifacts()
@@ -87,7 +115,7 @@ pub async fn open(ctx: &AppContext, job: &Job) -> Result<Source, TaskError> {
         })?;
     let copy = Arc::new(copy);
     ctx.sources().put(job.id, copy.clone());
-    Ok(Source::Zip(copy))
+    Ok(Source::Zip(copy, mirror))
 }
 
 /// Reads the given entries' bytes (blocking; call inside `spawn_blocking`). A file that cannot
@@ -95,7 +123,24 @@ pub async fn open(ctx: &AppContext, job: &Job) -> Result<Source, TaskError> {
 pub fn read(source: &Source, entries: &[ManifestEntry]) -> Vec<(String, Result<Vec<u8>, String>)> {
     let mut out = Vec::with_capacity(entries.len());
     match source {
-        Source::Zip(copy) => match ingest::read_entries(copy.path(), entries) {
+        Source::Zip(copy, Some(mirror)) => {
+            // From the plain copy; what it cannot give comes out of the zip, in order.
+            let got: Vec<Option<Vec<u8>>> = entries.iter().map(|e| mirror.read(e)).collect();
+            let missing: Vec<ManifestEntry> = entries
+                .iter()
+                .zip(&got)
+                .filter(|(_, g)| g.is_none())
+                .map(|(e, _)| e.clone())
+                .collect();
+            let mut from_zip = read(&Source::Zip(copy.clone(), None), &missing).into_iter();
+            for (entry, got) in entries.iter().zip(got) {
+                match got {
+                    Some(bytes) => out.push((entry.path.clone(), Ok(bytes))),
+                    None => out.extend(from_zip.next()),
+                }
+            }
+        }
+        Source::Zip(copy, None) => match ingest::read_entries(copy.path(), entries) {
             Ok(reader) => {
                 for (entry, item) in entries.iter().zip(reader) {
                     out.push((
@@ -126,8 +171,13 @@ pub fn read(source: &Source, entries: &[ManifestEntry]) -> Vec<(String, Result<V
 /// threads can read at once; used where files are read lazily, one by one, by their consumer.
 pub fn read_one(source: &Source, entry: &ManifestEntry) -> Result<Vec<u8>, String> {
     let one = std::slice::from_ref(entry);
+    if let Source::Zip(_, Some(mirror)) = source {
+        if let Some(bytes) = mirror.read(entry) {
+            return Ok(bytes);
+        }
+    }
     let item = match source {
-        Source::Zip(copy) => ingest::read_entries(copy.path(), one)
+        Source::Zip(copy, _) => ingest::read_entries(copy.path(), one)
             .map_err(|e| e.to_string())?
             .next(),
         Source::Dir(root) => ingest::read_dir_entries(root, one).next(),

@@ -283,6 +283,29 @@ async fn mixed_repo_fans_out_to_many_batches_and_merges_once() {
         .expect("job row");
     assert_eq!(job.batches_done, job.batches_total);
     assert_eq!(job.batches_total as usize, done.batches);
+    // The plain copy of the upload's files that intake wrote goes when the job ends.
+    let mirrors = || -> Vec<std::path::PathBuf> {
+        let Ok(dirs) = std::fs::read_dir(root.data().join("tmp")) else {
+            return Vec::new();
+        };
+        dirs.flatten()
+            .filter_map(|d| std::fs::read_dir(d.path()).ok())
+            .flat_map(|files| files.flatten().map(|f| f.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("mirror-"))
+            })
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !mirrors().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        mirrors(),
+        Vec::<std::path::PathBuf>::new(),
+        "left after the job"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

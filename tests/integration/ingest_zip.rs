@@ -607,3 +607,4 @@ fn read_entries_refuses_a_zip_changed_after_inspection() {
 }
 
 mod dir;
+mod mirror;

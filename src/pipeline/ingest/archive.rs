@@ -1,7 +1,9 @@
-//! The zip source: [`inspect_zip`] checks and hashes a stored zip in place, [`read_entries`]
-//! reads chosen files back out of it for the parse stage.
+//! The zip source: [`inspect_zip`] checks and hashes a stored zip in place (and
+//! [`inspect_zip_mirrored`] keeps a plain copy of the files on the way), [`read_entries`] reads
+//! chosen files back out of it for the parse stage.
 
 use super::inflate::{inflate, InflateError, Inflater, Spare};
+use super::mirror::{Mirror, Sink};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
@@ -40,11 +42,48 @@ struct Planned {
 /// run over the whole central directory before anything is inflated, so a bad name costs
 /// no inflation at all. See the [module docs](super) for every rule and its code.
 pub fn inspect_zip(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
+    inspect_logged(path, limits, None).map(|(m, _)| m)
+}
+
+/// [`inspect_zip`], writing a [`Mirror`] of the files' bytes to `mirror` (a new file) on the
+/// way, for a process that reads them again (see [`Mirror`]). The checks and
+/// the manifest are the same; the mirror is `None` when it could not be written. A refused zip
+/// leaves no file behind.
+pub fn inspect_zip_mirrored(
+    path: &Path,
+    limits: &ZipLimits,
+    mirror: &Path,
+) -> Result<(ZipManifest, Option<Mirror>), ZipRejection> {
+    let sink = match Sink::create(mirror) {
+        Ok(sink) => Some(sink),
+        Err(e) => {
+            tracing::warn!(path = %mirror.display(), error = %e,
+                "cannot create the plain copy of the upload; its files will be read from the zip");
+            None
+        }
+    };
+    match (inspect_logged(path, limits, sink.as_ref()), sink) {
+        (Ok((manifest, at)), Some(sink)) => Ok((manifest, sink.finish(at))),
+        (Ok((manifest, _)), None) => Ok((manifest, None)),
+        (Err(rejection), sink) => {
+            if let Some(sink) = sink {
+                sink.discard();
+            }
+            Err(rejection)
+        }
+    }
+}
+
+fn inspect_logged(
+    path: &Path,
+    limits: &ZipLimits,
+    sink: Option<&Sink>,
+) -> Result<Inspected, ZipRejection> {
     let started = Instant::now();
-    let result = inspect(path, limits);
+    let result = inspect(path, limits, sink);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(m) => tracing::info!(
+        Ok((m, _)) => tracing::info!(
             path = %path.display(),
             files = m.entries.len(),
             total_bytes = m.total_bytes,
@@ -111,7 +150,14 @@ fn zip_error_text(err: &ZipError) -> String {
     }
 }
 
-fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
+/// The manifest, and where each file's bytes went in the mirror (by path; empty without one).
+type Inspected = (ZipManifest, HashMap<String, u64>);
+
+fn inspect(
+    path: &Path,
+    limits: &ZipLimits,
+    sink: Option<&Sink>,
+) -> Result<Inspected, ZipRejection> {
     let mut archive = open_archive(path)?;
     let count = archive.len() as u64;
     if count > limits.max_entries {
@@ -157,7 +203,7 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
     }
 
     let mut skipped = BTreeSet::new();
-    let mut files: Vec<(&Planned, String)> = Vec::new();
+    let mut files: Vec<(&Planned, String, u64)> = Vec::new();
     for p in &planned {
         let parts = without_wrapper(&p.parts, prefix.as_deref());
         if let Some(k) = heavy_dir_at(parts, p.is_dir) {
@@ -168,23 +214,35 @@ fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection>
             continue;
         }
         if !p.is_dir {
-            files.push((p, parts.join("/")));
+            files.push((p, parts.join("/"), 0));
         }
     }
-    let compressed: u64 = files.iter().map(|(p, _)| p.compressed).sum();
+    // Each file's place in the mirror: after the sizes its predecessors declare. A file that
+    // inflates past its declared size is refused before a byte of it is written there.
+    let mut at = HashMap::new();
+    if sink.is_some() {
+        let mut next = 0u64;
+        for (p, path, offset) in &mut files {
+            *offset = next;
+            next = next.saturating_add(p.size);
+            at.insert(path.clone(), *offset);
+        }
+    }
+    let compressed: u64 = files.iter().map(|(p, _, _)| p.compressed).sum();
     let threads = if compressed >= PARALLEL_MIN_COMPRESSED_BYTES {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_INFLATE_THREADS))
     } else {
         1
     };
-    let mut entries = inflate_all(path, &mut archive, &files, limits, threads)?;
+    let mut entries = inflate_all(path, &mut archive, &files, limits, threads, sink)?;
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    Ok(ZipManifest {
+    let manifest = ZipManifest {
         total_bytes: entries.iter().map(|e| e.size).sum(),
         entries,
         stripped_prefix: prefix,
         skipped: skipped.into_iter().collect(),
-    })
+    };
+    Ok((manifest, at))
 }
 
 /// Archives with less compressed data than this are inflated on one thread (starting more
@@ -202,24 +260,25 @@ const MAX_INFLATE_THREADS: usize = 4;
 fn inflate_all(
     path: &Path,
     archive: &mut ZipArchive<BufReader<File>>,
-    files: &[(&Planned, String)],
+    files: &[(&Planned, String, u64)],
     limits: &ZipLimits,
     threads: usize,
+    sink: Option<&Sink>,
 ) -> Result<Vec<ManifestEntry>, ZipRejection> {
     let total = AtomicU64::new(0);
     let stop = AtomicUsize::new(usize::MAX);
     if threads <= 1 || files.len() < 2 * threads {
-        return inflate_share(archive, files, limits, &total, &stop).map_err(|e| match e {
+        return inflate_share(archive, files, limits, &total, &stop, sink).map_err(|e| match e {
             ShareError::Rejected(_, r) => r,
             // Only another share stops one, and there is none.
             ShareError::Stopped => ZipRejection::new(RejectCode::CorruptEntry, "inflation stopped"),
         });
     }
-    let compressed: u64 = files.iter().map(|(p, _)| p.compressed.max(1)).sum();
+    let compressed: u64 = files.iter().map(|(p, _, _)| p.compressed.max(1)).sum();
     let per_share = compressed.div_ceil(threads as u64);
-    let mut shares: Vec<&[(&Planned, String)]> = Vec::with_capacity(threads);
+    let mut shares: Vec<&[(&Planned, String, u64)]> = Vec::with_capacity(threads);
     let (mut start, mut acc) = (0, 0u64);
-    for (i, (p, _)) in files.iter().enumerate() {
+    for (i, (p, _, _)) in files.iter().enumerate() {
         acc += p.compressed.max(1);
         if acc >= per_share && shares.len() + 1 < threads {
             shares.push(&files[start..=i]);
@@ -233,9 +292,9 @@ fn inflate_all(
             .map(|share| {
                 let (total, stop) = (&total, &stop);
                 scope.spawn(move || {
-                    let first = share.first().map_or(0, |(p, _)| p.index);
+                    let first = share.first().map_or(0, |(p, _, _)| p.index);
                     let mut own = open_archive(path).map_err(|r| ShareError::Rejected(first, r))?;
-                    inflate_share(&mut own, share, limits, total, stop)
+                    inflate_share(&mut own, share, limits, total, stop, sink)
                 })
             })
             .collect();
@@ -286,18 +345,20 @@ enum ShareError {
 /// (the entry in progress is bounded by the size and ratio limits).
 fn inflate_share(
     archive: &mut ZipArchive<BufReader<File>>,
-    files: &[(&Planned, String)],
+    files: &[(&Planned, String, u64)],
     limits: &ZipLimits,
     total: &AtomicU64,
     stop: &AtomicUsize,
+    sink: Option<&Sink>,
 ) -> Result<Vec<ManifestEntry>, ShareError> {
     let mut inflater = Inflater::new();
     let mut entries = Vec::with_capacity(files.len());
-    for (p, path) in files {
+    for (p, path, at) in files {
         if stop.load(Ordering::Relaxed) < p.index {
             return Err(ShareError::Stopped);
         }
-        match inflate_planned(archive, p, limits, &mut inflater, total) {
+        let mirror = sink.map(|s| (s, *at));
+        match inflate_planned(archive, p, limits, &mut inflater, total, mirror) {
             Ok(entry) => entries.push(ManifestEntry {
                 path: path.clone(),
                 ..entry
@@ -452,6 +513,7 @@ fn inflate_planned(
     limits: &ZipLimits,
     inflater: &mut Inflater,
     total: &AtomicU64,
+    mirror: Option<(&Sink, u64)>,
 ) -> Result<ManifestEntry, ZipRejection> {
     let name = p.name.as_str();
     let method = match p.method {
@@ -504,6 +566,10 @@ fn inflate_planned(
                     limits.max_uncompressed_bytes
                 ),
             ));
+        }
+        if let Some((sink, at)) = mirror {
+            // `out` is at most the declared size: the chunk stays inside this file's place.
+            sink.write(chunk, at + out - chunk.len() as u64);
         }
         Ok(())
     })
@@ -656,12 +722,19 @@ mod tests {
     fn run(path: &Path, threads: usize) -> Result<Vec<ManifestEntry>, ZipRejection> {
         let mut archive = open_archive(path).expect("open");
         let planned = plan(&archive).expect("plan");
-        let files: Vec<(&Planned, String)> = planned
+        let files: Vec<(&Planned, String, u64)> = planned
             .iter()
             .filter(|p| !p.is_dir)
-            .map(|p| (p, p.name.clone()))
+            .map(|p| (p, p.name.clone(), 0))
             .collect();
-        let mut out = inflate_all(path, &mut archive, &files, &ZipLimits::default(), threads)?;
+        let mut out = inflate_all(
+            path,
+            &mut archive,
+            &files,
+            &ZipLimits::default(),
+            threads,
+            None,
+        )?;
         out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }

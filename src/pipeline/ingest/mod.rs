@@ -51,14 +51,16 @@ mod archive;
 mod dir;
 mod hash;
 mod inflate;
+mod mirror;
 mod names;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub use archive::{inspect_zip, read_entries, ZipEntryReader};
+pub use archive::{inspect_zip, inspect_zip_mirrored, read_entries, ZipEntryReader};
 pub use dir::{inspect_dir, read_dir_entries, DirEntryReader};
 pub use hash::{commit_hash, settings_hash};
+pub use mirror::Mirror;
 
 /// Entries that inflate to at most this many bytes are exempt from the ratio rule: tiny
 /// highly repetitive files (a blank template, a file of dashes) compress beyond any sensible
