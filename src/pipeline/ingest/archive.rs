@@ -3,7 +3,7 @@
 //! chosen files back out of it for the parse stage.
 
 use super::inflate::{inflate, InflateError, Inflater, Spare};
-use super::mirror::{Mirror, Sink};
+use super::mirror::{Mirror, Sink, NOT_HELD};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
@@ -150,8 +150,9 @@ fn zip_error_text(err: &ZipError) -> String {
     }
 }
 
-/// The manifest, and where each file's bytes went in the mirror (by path; empty without one).
-type Inspected = (ZipManifest, HashMap<String, u64>);
+/// The manifest, and where each file's bytes went in the mirror (by zip index; empty without
+/// one).
+type Inspected = (ZipManifest, Vec<u64>);
 
 fn inspect(
     path: &Path,
@@ -219,13 +220,16 @@ fn inspect(
     }
     // Each file's place in the mirror: after the sizes its predecessors declare. A file that
     // inflates past its declared size is refused before a byte of it is written there.
-    let mut at = HashMap::new();
+    let mut at = Vec::new();
     if sink.is_some() {
+        at = vec![NOT_HELD; archive.len()];
         let mut next = 0u64;
-        for (p, path, offset) in &mut files {
+        for (p, _, offset) in &mut files {
             *offset = next;
             next = next.saturating_add(p.size);
-            at.insert(path.clone(), *offset);
+            if let Some(slot) = at.get_mut(p.index) {
+                *slot = *offset;
+            }
         }
     }
     let compressed: u64 = files.iter().map(|(p, _, _)| p.compressed).sum();

@@ -9,7 +9,6 @@
 //! this process, a failed write, bytes whose hash differs) is read from the zip as before.
 
 use super::ManifestEntry;
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -21,15 +20,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Mirror {
     path: PathBuf,
     file: File,
-    /// Offset of each file's bytes, by manifest path.
-    at: HashMap<String, u64>,
+    /// Offset of each file's bytes, by the entry's index in the zip ([`NOT_HELD`]: none).
+    /// Indexed rather than keyed by path: 8 bytes an entry, not a copy of every path.
+    at: Vec<u64>,
 }
+
+/// The offset of an entry the mirror does not hold.
+pub(super) const NOT_HELD: u64 = u64::MAX;
 
 impl Mirror {
     /// The bytes of `entry` when the mirror holds them and they hash to the manifest's
     /// blake3; `None` sends the caller to the zip.
     pub fn read(&self, entry: &ManifestEntry) -> Option<Vec<u8>> {
-        let at = *self.at.get(&entry.path)?;
+        let index = entry.zip.as_ref()?.index;
+        let at = *self.at.get(index).filter(|&&at| at != NOT_HELD)?;
         let len = usize::try_from(entry.size).ok()?;
         let mut bytes = vec![0u8; len];
         self.file.read_exact_at(&mut bytes, at).ok()?;
@@ -38,12 +42,12 @@ impl Mirror {
 
     /// How many files it holds.
     pub fn len(&self) -> usize {
-        self.at.len()
+        self.at.iter().filter(|&&at| at != NOT_HELD).count()
     }
 
     /// Whether it holds no file.
     pub fn is_empty(&self) -> bool {
-        self.at.is_empty()
+        self.len() == 0
     }
 
     /// Where it is on disk.
@@ -93,9 +97,9 @@ impl Sink {
         }
     }
 
-    /// The finished mirror of the `entries` written at `at` (by path), or `None` (and the file
-    /// removed) when a write failed.
-    pub(super) fn finish(self, at: HashMap<String, u64>) -> Option<Mirror> {
+    /// The finished mirror of the entries written at `at` (by zip index), or `None` (and the
+    /// file removed) when a write failed.
+    pub(super) fn finish(self, at: Vec<u64>) -> Option<Mirror> {
         if self.broken.load(Ordering::Relaxed) {
             let _ = std::fs::remove_file(&self.path);
             return None;
@@ -188,7 +192,7 @@ mod tests {
         let (manifest, mirror) = inspect_zip_mirrored(&zip, &ZipLimits::default(), &at).unwrap();
         let mirror = mirror.unwrap();
         let victim = &manifest.entries[3];
-        let offset = mirror.at[&victim.path];
+        let offset = mirror.at[victim.zip.as_ref().unwrap().index];
         let file = std::fs::OpenOptions::new().write(true).open(&at).unwrap();
         let old = mirror.read(victim).unwrap();
         file.write_all_at(&[old[0] ^ 0xff], offset).unwrap();
@@ -198,8 +202,10 @@ mod tests {
             "the others stay"
         );
         let mut unknown = victim.clone();
-        unknown.path = "not/in/the/zip.ts".into();
-        assert_eq!(mirror.read(&unknown), None);
+        unknown.zip.as_mut().unwrap().index = 100_000;
+        assert_eq!(mirror.read(&unknown), None, "an index it does not hold");
+        unknown.zip = None;
+        assert_eq!(mirror.read(&unknown), None, "no place in a zip");
     }
 
     #[test]
