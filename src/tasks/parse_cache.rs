@@ -57,6 +57,15 @@ pub async fn index(ctx: &AppContext, job: &Job) -> Arc<HashMap<String, String>> 
     index
 }
 
+/// Whether the repository has a parse cache index (a run of it finished before): its next
+/// job will most likely reuse most of its records and read few files.
+pub async fn has_index(ctx: &AppContext, repo: Uuid) -> bool {
+    ctx.artifacts()
+        .list(&format!("{PREFIX}/index/{repo}/"))
+        .await
+        .is_ok_and(|listed| !listed.is_empty())
+}
+
 async fn load_index(ctx: &AppContext, repo: Uuid) -> Option<HashMap<String, String>> {
     let listed = ctx
         .artifacts()
