@@ -61,9 +61,13 @@ impl LocalStore {
     pub(super) async fn put_new(&self, key: &str, bytes: Bytes) -> Result<String, ArtifactError> {
         let final_path = self.path_of(key);
         let key_owned = key.to_string();
-        tokio::task::spawn_blocking(move || write_new_blocking(&final_path, &key_owned, &bytes))
-            .await
-            .map_err(join_err)??;
+        tokio::task::spawn_blocking(move || {
+            write_new_blocking(&final_path, &key_owned, |f| {
+                f.write_all(&bytes).map(|()| bytes.len() as u64)
+            })
+        })
+        .await
+        .map_err(join_err)??;
         Ok(self.uri(key))
     }
 
@@ -131,25 +135,7 @@ impl LocalStore {
             path: src.to_path_buf(),
             source,
         })?;
-        let final_path = self.path_of(key);
-        let dir = parent_of(&final_path)?;
-        std::fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
-        if final_path.exists() {
-            return Err(ArtifactError::AlreadyExists {
-                key: key.to_string(),
-            });
-        }
-        let tmp = TempPath(dir.join(format!("{TMP_PREFIX}{}", Uuid::new_v4())));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp.0)
-            .map_err(|e| io_err("create temporary file", &tmp.0, e))?;
-        let bytes = io::copy(&mut source, &mut file).map_err(|e| io_err("write", &tmp.0, e))?;
-        file.sync_all().map_err(|e| io_err("sync", &tmp.0, e))?;
-        drop(file);
-        link_into_place(&tmp, &final_path, key)?;
-        Ok(bytes)
+        write_new_blocking(&self.path_of(key), key, |file| io::copy(&mut source, file))
     }
 
     /// Stores the file `src` as a new object by hard-linking it, with no copy, then syncs it
@@ -309,7 +295,13 @@ impl Drop for TempPath {
     }
 }
 
-fn write_new_blocking(final_path: &Path, key: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
+/// Creates the object at `final_path` durably from what `fill` writes into a fresh temporary
+/// file (create-only: [`ArtifactError::AlreadyExists`] when it is there); returns the size.
+fn write_new_blocking(
+    final_path: &Path,
+    key: &str,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<u64>,
+) -> Result<u64, ArtifactError> {
     let dir = parent_of(final_path)?;
     std::fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
     if final_path.exists() {
@@ -323,11 +315,11 @@ fn write_new_blocking(final_path: &Path, key: &str, bytes: &[u8]) -> Result<(), 
         .create_new(true)
         .open(&tmp.0)
         .map_err(|e| io_err("create temporary file", &tmp.0, e))?;
-    file.write_all(bytes)
-        .map_err(|e| io_err("write", &tmp.0, e))?;
+    let bytes = fill(&mut file).map_err(|e| io_err("write", &tmp.0, e))?;
     file.sync_all().map_err(|e| io_err("sync", &tmp.0, e))?;
     drop(file);
-    link_into_place(&tmp, final_path, key)
+    link_into_place(&tmp, final_path, key)?;
+    Ok(bytes)
 }
 
 /// Creates `path` (it must not exist) and fills it through a 256 KiB buffer from `write`;

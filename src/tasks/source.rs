@@ -32,59 +32,58 @@ pub enum Source {
     Dir(PathBuf),
 }
 
-/// Per-process cache of fetched uploads, keyed by job.
+/// Per-process cache of fetched uploads and of the plain copies intake wrote, keyed by job.
 #[derive(Default)]
 pub struct SourceCache {
-    slots: Mutex<VecDeque<(Uuid, Arc<LocalCopy>)>>,
-    mirrors: Mutex<VecDeque<(Uuid, Arc<Mirror>)>>,
+    copies: Slots<Arc<LocalCopy>>,
+    mirrors: Slots<Arc<Mirror>>,
 }
 
 impl SourceCache {
-    fn get(&self, job: Uuid) -> Option<Arc<LocalCopy>> {
-        let slots = self.slots.lock().ok()?;
+    /// Keeps the plain copy of a job's files that intake wrote (the oldest of more than
+    /// [`CACHE_SLOTS`] is let go: its job's reads go back to the zip).
+    pub fn put_mirror(&self, job: Uuid, mirror: Arc<Mirror>) {
+        self.mirrors.put(job, mirror);
+    }
+
+    /// Drops an ended job's copies (their files are removed with the last handle).
+    pub fn forget(&self, job: Uuid) {
+        self.copies.forget(job);
+        self.mirrors.forget(job);
+    }
+}
+
+/// Up to [`CACHE_SLOTS`] values by job, the oldest let go first.
+struct Slots<T>(Mutex<VecDeque<(Uuid, T)>>);
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Self(Mutex::new(VecDeque::new()))
+    }
+}
+
+impl<T: Clone> Slots<T> {
+    fn get(&self, job: Uuid) -> Option<T> {
+        let slots = self.0.lock().ok()?;
         slots
             .iter()
             .find(|(j, _)| *j == job)
-            .map(|(_, c)| c.clone())
+            .map(|(_, v)| v.clone())
     }
 
-    fn put(&self, job: Uuid, copy: Arc<LocalCopy>) {
-        if let Ok(mut slots) = self.slots.lock() {
+    fn put(&self, job: Uuid, value: T) {
+        if let Ok(mut slots) = self.0.lock() {
             slots.retain(|(j, _)| *j != job);
-            slots.push_back((job, copy));
+            slots.push_back((job, value));
             while slots.len() > CACHE_SLOTS {
                 slots.pop_front();
             }
         }
     }
 
-    /// Keeps the plain copy of a job's files that intake wrote (the oldest of more than
-    /// [`CACHE_SLOTS`] is let go: its job's reads go back to the zip).
-    pub fn put_mirror(&self, job: Uuid, mirror: Arc<Mirror>) {
-        if let Ok(mut mirrors) = self.mirrors.lock() {
-            mirrors.retain(|(j, _)| *j != job);
-            mirrors.push_back((job, mirror));
-            while mirrors.len() > CACHE_SLOTS {
-                mirrors.pop_front();
-            }
-        }
-    }
-
-    fn mirror(&self, job: Uuid) -> Option<Arc<Mirror>> {
-        let mirrors = self.mirrors.lock().ok()?;
-        mirrors
-            .iter()
-            .find(|(j, _)| *j == job)
-            .map(|(_, m)| m.clone())
-    }
-
-    /// Drops an ended job's copies (their files are removed with the last handle).
-    pub fn forget(&self, job: Uuid) {
-        if let Ok(mut slots) = self.slots.lock() {
+    fn forget(&self, job: Uuid) {
+        if let Ok(mut slots) = self.0.lock() {
             slots.retain(|(j, _)| *j != job);
-        }
-        if let Ok(mut mirrors) = self.mirrors.lock() {
-            mirrors.retain(|(j, _)| *j != job);
         }
     }
 }
@@ -98,8 +97,8 @@ pub async fn open(ctx: &AppContext, job: &Job) -> Result<Source, TaskError> {
     if let Some(dir) = key.strip_prefix(DIR_PREFIX) {
         return Ok(Source::Dir(PathBuf::from(dir)));
     }
-    let mirror = ctx.sources().mirror(job.id);
-    if let Some(copy) = ctx.sources().get(job.id) {
+    let mirror = ctx.sources().mirrors.get(job.id);
+    if let Some(copy) = ctx.sources().copies.get(job.id) {
         return Ok(Source::Zip(copy, mirror));
     }
     let copy = ctx
@@ -114,7 +113,7 @@ pub async fn open(ctx: &AppContext, job: &Job) -> Result<Source, TaskError> {
             e => TaskError::Fail(e.to_string()),
         })?;
     let copy = Arc::new(copy);
-    ctx.sources().put(job.id, copy.clone());
+    ctx.sources().copies.put(job.id, copy.clone());
     Ok(Source::Zip(copy, mirror))
 }
 
