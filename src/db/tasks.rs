@@ -3,9 +3,10 @@
 //! # Embedded queue protocol
 //! 1. [`Db::insert_task`] puts a `queued` row (idempotent on its id, see [`super::task_id`]).
 //! 2. A worker calls [`Db::claim_next_task`] with its queues in priority order; the claim is
-//!    one atomic `UPDATE … WHERE id IN (SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED]) RETURNING`,
-//!    so two claimers never get the same row. The row becomes `running`, `attempt + 1`, with
-//!    the worker's name and a lease.
+//!    one atomic `UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING` on
+//!    Postgres; on SQLite a read of the candidate, then `UPDATE … WHERE id = ? AND state =
+//!    'queued' RETURNING`. Either way two claimers never get the same row. The row becomes
+//!    `running`, `attempt + 1`, with the worker's name and a lease.
 //! 3. While it runs, the worker calls [`Db::renew_lease`]; at the end [`Db::task_finished`]
 //!    (`done`/`failed`) or [`Db::task_requeue`] (retry with backoff).
 //! 4. [`Db::requeue_expired_leases`] (at start-up and periodically) puts `running` rows whose
@@ -24,8 +25,8 @@ use super::schema::tasks;
 use super::types::{DbOpt, DbTime, DbUuid, TaskState};
 use super::{now, Backend, Db, DbError, Result};
 
-/// One claim attempt on one queue; `$lock` adds `.for_update().skip_locked()` on Postgres
-/// (SQLite serialises writers, so its single UPDATE statement is already atomic).
+/// One claim attempt on one queue of Postgres, in one statement (`$lock` adds
+/// `.for_update().skip_locked()`, so concurrent claimers skip each other's rows).
 macro_rules! claim_in_queue {
     ($conn:expr, $queue:expr, $worker:expr, $lease:expr, $t:expr $(, $lock:ident)*) => {{
         // The subquery reads `tasks` under an alias: diesel rejects a table that appears
@@ -39,10 +40,17 @@ macro_rules! claim_in_queue {
             .order((pick.field(tasks::available_at).asc(), pick.field(tasks::created_at).asc()))
             .limit(1)
             $(.$lock())*;
+        // `= (scalar subquery)` is evaluated once per statement; with `IN (…)` Postgres
+        // may re-run the subquery for every scanned row and update several of them.
+        claim_row!($conn, tasks::id.nullable().eq(candidate.single_value()), $worker, $lease, $t)
+    }};
+}
+
+/// Makes the task row `$which` (if still `queued`) `running` under `$worker` and returns it.
+macro_rules! claim_row {
+    ($conn:expr, $which:expr, $worker:expr, $lease:expr, $t:expr) => {{
         diesel::update(tasks::table)
-            // `= (scalar subquery)` is evaluated once per statement; with `IN (…)` Postgres
-            // may re-run the subquery for every scanned row and update several of them.
-            .filter(tasks::id.nullable().eq(candidate.single_value()))
+            .filter($which)
             // Re-checked after a row lock wait, so a row claimed meanwhile is not taken twice.
             .filter(tasks::state.eq(TaskState::Queued))
             .set((
@@ -270,11 +278,31 @@ impl Db {
                 let mut pooled = pool.get().await?;
                 let conn = &mut *pooled;
                 let mut claimed = None;
-                for queue in queues {
-                    let got: Option<Task> = claim_in_queue!(conn, *queue, worker, lease_until, t);
-                    if got.is_some() {
-                        claimed = got;
-                        break;
+                // A read first, then the write by id. The read is prepared once per
+                // connection (diesel prepares every UPDATE afresh) and takes no write lock, and
+                // most claims find the higher queues empty: one cached read each instead of
+                // one UPDATE each. Another claimer may take the row in between: the write then
+                // changes nothing and the queue is read again.
+                'queues: for queue in queues {
+                    loop {
+                        let candidate: Option<DbUuid> = tasks::table
+                            .select(tasks::id)
+                            .filter(tasks::state.eq(TaskState::Queued))
+                            .filter(tasks::queue.eq(*queue))
+                            .filter(tasks::available_at.le(DbTime(t)))
+                            .order((tasks::available_at.asc(), tasks::created_at.asc()))
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        let Some(id) = candidate else {
+                            continue 'queues;
+                        };
+                        let got: Option<Task> =
+                            claim_row!(conn, tasks::id.eq(id), worker, lease_until, t);
+                        if got.is_some() {
+                            claimed = got;
+                            break 'queues;
+                        }
                     }
                 }
                 claimed

@@ -1,0 +1,2 @@
+DROP INDEX tasks_claim_idx;
+CREATE INDEX tasks_claim_idx ON tasks (state, queue, available_at);
