@@ -8,6 +8,7 @@
 //! separately, so code patterns are searched in `code` and arguments are read from `lits`.
 
 use crate::pipeline::model::Language;
+use std::sync::OnceLock;
 
 /// A string literal found in source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,92 @@ pub struct Scanned {
     pub todo_comments: u32,
     /// Byte offset of each line's start (u32: a scanned file is far below 4 GiB).
     line_starts: Vec<u32>,
+    /// Every call site of `code`, built on the first [`Scanned::calls`] or
+    /// [`Scanned::method_calls`].
+    call_sites: OnceLock<CallSites>,
+}
+
+/// The call sites of a scanned file: every `(` preceded (blanks aside) by a run of identifier
+/// characters and dots, such as `mongoose.model (`.
+///
+/// The detectors ask each file for dozens of callees; searching the text once per callee was
+/// most of their time (one `memmem` pass each). One pass over the `(`s finds every site, and
+/// sorting the sites by a hash of their name makes each question a binary search. The answers
+/// are exactly the search's: a callee matches a site when it is the whole run (so neither
+/// `xmodel(` nor `a.model(` is a call of `model`), and a method when it is the run's last
+/// segment after a dot.
+#[derive(Debug, Clone, Default)]
+struct CallSites {
+    /// `(hash of the run, [start, end, open])` of each run (`open` is just after the `(`), by
+    /// hash, then by position.
+    by_callee: Vec<(u64, [usize; 3])>,
+    /// `(hash of the segment, [dot, end, open])` of each run that has a dot (`dot` is its last
+    /// one; the segment is what follows it), by hash, then by position.
+    by_method: Vec<(u64, [usize; 3])>,
+}
+
+impl CallSites {
+    fn of(code: &str) -> Self {
+        let b = code.as_bytes();
+        let mut sites = CallSites::default();
+        for q in memchr::memchr_iter(b'(', b) {
+            let mut end = q;
+            while end > 0 && b[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            let mut start = end;
+            while start > 0 && is_callee_byte(b[start - 1]) {
+                start -= 1;
+            }
+            if start == end {
+                continue;
+            }
+            let run = &b[start..end];
+            sites.by_callee.push((name_hash(run), [start, end, q + 1]));
+            if let Some(dot) = memchr::memrchr(b'.', run).map(|d| start + d) {
+                if dot + 1 < end {
+                    let segment = &b[dot + 1..end];
+                    sites
+                        .by_method
+                        .push((name_hash(segment), [dot, end, q + 1]));
+                }
+            }
+        }
+        // Integers sort fast; sorting by the names themselves was most of the cost.
+        sites.by_callee.sort_unstable();
+        sites.by_method.sort_unstable();
+        sites
+    }
+
+    /// The sites of `list` whose name (the text from `skip` bytes after a site's first offset
+    /// to its end) is `name`, in position order.
+    fn named<'a>(
+        list: &'a [(u64, [usize; 3])],
+        b: &'a [u8],
+        skip: usize,
+        name: &'a [u8],
+    ) -> impl Iterator<Item = [usize; 3]> + 'a {
+        let hash = name_hash(name);
+        let from = list.partition_point(|x| x.0 < hash);
+        list[from..]
+            .iter()
+            .take_while(move |x| x.0 == hash)
+            .filter(move |x| &b[x.1[0] + skip..x.1[1]] == name)
+            .map(|x| x.1)
+    }
+}
+
+/// FNV-1a of a callee name: names are short, and any fixed function will do, as a match is
+/// always checked against the text.
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Bytes of a callee run: identifier characters and the dots between them.
+fn is_callee_byte(b: u8) -> bool {
+    is_ident(b) || b == b'.'
 }
 
 impl Scanned {
@@ -138,6 +225,7 @@ impl Scanned {
             comments,
             todo_comments,
             line_starts,
+            call_sites: OnceLock::new(),
         }
     }
 
@@ -177,6 +265,18 @@ impl Scanned {
     /// the callee, offset just after the `(`). The callee must not be preceded by an
     /// identifier character or a dot, so `foo.mongoose.model(` and `xmodel(` do not match.
     pub fn calls(&self, callee: &str) -> Vec<(usize, usize)> {
+        if callee.is_empty() || !callee.bytes().all(is_callee_byte) {
+            return self.calls_by_search(callee);
+        }
+        let sites = self.call_sites.get_or_init(|| CallSites::of(&self.code));
+        CallSites::named(&sites.by_callee, self.code.as_bytes(), 0, callee.as_bytes())
+            .map(|[start, _, open]| (start, open))
+            .collect()
+    }
+
+    /// [`Scanned::calls`] by searching the text for `callee` (for a callee that is not a run
+    /// of identifier characters and dots, which the call sites cannot hold).
+    fn calls_by_search(&self, callee: &str) -> Vec<(usize, usize)> {
         let b = self.code.as_bytes();
         let mut out = Vec::new();
         let mut from = 0;
@@ -200,6 +300,25 @@ impl Scanned {
     /// Calls of `.method(`: the receiver identifier (last segment before the dot; empty for
     /// chained calls such as `f().method(`) and the position after `(`.
     pub fn method_calls(&self, method: &str) -> Vec<(String, usize)> {
+        if method.is_empty() || !method.bytes().all(is_ident) {
+            return self.method_calls_by_search(method);
+        }
+        let b = self.code.as_bytes();
+        let sites = self.call_sites.get_or_init(|| CallSites::of(&self.code));
+        CallSites::named(&sites.by_method, b, 1, method.as_bytes())
+            .map(|[dot, _, open]| {
+                let mut s = dot;
+                while s > 0 && is_ident(b[s - 1]) {
+                    s -= 1;
+                }
+                (self.code[s..dot].to_string(), open)
+            })
+            .collect()
+    }
+
+    /// [`Scanned::method_calls`] by searching the text for `.method` (for a method name that is
+    /// not an identifier).
+    fn method_calls_by_search(&self, method: &str) -> Vec<(String, usize)> {
         let b = self.code.as_bytes();
         let pat = format!(".{method}");
         let mut out = Vec::new();
@@ -467,6 +586,88 @@ mod tests {
         assert_eq!(s.lit_after(open).map(|l| l.value.as_str()), Some("q"));
         assert_eq!(s.method_calls("add").len(), 1);
         assert!(s.assigned_ident(src.find("'secret").unwrap_or(0)).is_none());
+    }
+
+    /// The call sites answer exactly what searching the text does, on every fixture file and
+    /// on text made to sit on the edges (blanks and newlines before `(`, `?.`, `..`, `$`,
+    /// digits, non-ASCII bytes, a run at offset 0, a `(` at the end).
+    #[test]
+    fn call_sites_answer_as_the_search_does() {
+        let edge = "model(a); x.model (b); x .model(c); a?.model\n(d); ..model(e); $q.model(f);\n\
+                    mongoose.model(g); foo.mongoose.model(h); é.model(i); 3.model(j); model.x(k);\n\
+                    a.b.exec(l); exec  (m); f().exec(n); Queue(o); new Queue (p); (q); model(";
+        let mut texts = vec![(edge.to_string(), Language::Js)];
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let language = match path.extension().and_then(|e| e.to_str()) {
+                    Some("py") => Language::Py,
+                    Some("js" | "jsx" | "mjs" | "cjs") => Language::Js,
+                    Some("ts" | "tsx") => Language::Ts,
+                    _ if path.is_dir() => {
+                        dirs.push(path);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    texts.push((text, language));
+                }
+            }
+        }
+        assert!(texts.len() > 50, "the fixtures were found: {}", texts.len());
+        let callees = [
+            "model",
+            "mongoose.model",
+            "Queue",
+            "exec",
+            "fetch",
+            "open",
+            "app.get",
+            "router.get",
+            "Router",
+            "subprocess.run",
+            "yaml.load",
+            "express",
+            "path",
+            "os.environ.get",
+            "x",
+            "require",
+            "print",
+            "get",
+            "use",
+            "include_router",
+            "FastAPI",
+            "Flask",
+            "q.model",
+        ];
+        let (mut calls, mut methods) = (0, 0);
+        for (text, language) in &texts {
+            let s = Scanned::new(text, *language);
+            for c in callees {
+                let got = s.calls(c);
+                assert_eq!(got, s.calls_by_search(c), "calls({c:?})");
+                calls += got.len();
+                if !c.contains('.') {
+                    let got = s.method_calls(c);
+                    assert_eq!(got, s.method_calls_by_search(c), "method_calls({c:?})");
+                    methods += got.len();
+                }
+            }
+        }
+        // The comparison saw real answers, not only empty ones.
+        assert!(
+            calls > 100 && methods > 100,
+            "{calls} calls, {methods} method calls"
+        );
+        let s = Scanned::new(edge, Language::Js);
+        assert_eq!(s.calls("model").len(), 2, "at offset 0 and at the end");
+        assert_eq!(s.method_calls("model").len(), 9);
+        assert_eq!(s.method_calls("exec")[1].0, "");
     }
 
     #[test]
