@@ -8,7 +8,7 @@
 //! separately, so code patterns are searched in `code` and arguments are read from `lits`.
 
 use crate::pipeline::model::Language;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// A string literal found in source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +24,25 @@ pub struct Lit {
     pub dynamic: bool,
 }
 
+/// The end of a block comment, searched for once per comment: a searcher built per search
+/// cost more than the search on a repository's many short comments.
+static COMMENT_END: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("*/"));
+
 /// Comment markers counted as TODOs.
 const TODO_MARKERS: [&str; 4] = ["TODO", "FIXME", "HACK", "XXX"];
+
+/// Whether a comment carries one of [`TODO_MARKERS`]. The searchers are built once, as for
+/// [`COMMENT_END`].
+fn has_todo_marker(body: &str) -> bool {
+    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+        TODO_MARKERS
+            .iter()
+            .map(|m| memchr::memmem::Finder::new(m.as_bytes()))
+            .collect()
+    });
+    FINDERS.iter().any(|f| f.find(body.as_bytes()).is_some())
+}
 
 /// Source text with comments and string contents blanked, plus the literals and line index.
 #[derive(Debug, Clone)]
@@ -141,7 +158,7 @@ impl Scanned {
         let mut todo_comments = 0u32;
         let mut comment = |body: &str| {
             comments += 1;
-            if TODO_MARKERS.iter().any(|m| body.contains(m)) {
+            if has_todo_marker(body) {
                 todo_comments += 1;
             }
         };
@@ -180,7 +197,9 @@ impl Scanned {
                 blank(&mut code, i, end);
                 i = end;
             } else if !python && b == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                let end = find_from(text, i + 2, "*/").map_or(bytes.len(), |e| e + 2);
+                let end = COMMENT_END
+                    .find(&bytes[i + 2..])
+                    .map_or(bytes.len(), |e| i + 2 + e + 2);
                 comment(&text[i..end]);
                 blank(&mut code, i, end);
                 i = end;
@@ -555,6 +574,20 @@ mod tests {
         assert_eq!(calls[0].0, "x");
         assert_eq!(s.line(calls[0].1), 2);
         assert_eq!((s.comments, s.todo_comments), (2, 0));
+    }
+
+    #[test]
+    fn every_todo_marker_counts_once_per_comment() {
+        let src = "// TODO a\n/* FIXME\n XXX */\nx = 1; // HACK\n// todo is not a marker\n";
+        let s = Scanned::new(src, Language::Ts);
+        assert_eq!((s.comments, s.todo_comments), (4, 3));
+        for m in TODO_MARKERS {
+            assert!(has_todo_marker(&format!("# a {m}: b")), "{m}");
+            assert!(
+                !has_todo_marker(&format!("# a {}: b", m.to_lowercase())),
+                "{m}"
+            );
+        }
     }
 
     #[test]

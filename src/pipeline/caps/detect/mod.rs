@@ -537,4 +537,6 @@ pub fn is_test_path(path: &str) -> bool {
 }
 
 #[cfg(test)]
+mod risks_tests;
+#[cfg(test)]
 mod tests;

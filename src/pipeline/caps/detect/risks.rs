@@ -6,6 +6,7 @@
 use super::stores::sql_statement;
 use super::{Ctx, Local, Risk};
 use crate::pipeline::caps::scan::Lit;
+use std::sync::LazyLock;
 
 /// Known secret formats: (prefix, minimum total length, label).
 const SECRET_PREFIXES: &[(&str, usize, &str)] = &[
@@ -38,6 +39,50 @@ const SECRET_NAMES: &[&str] = &[
     "access_key",
     "auth_key",
 ];
+
+/// Risky settings found as text in Python code: (text, risk code, message).
+const PY_TEXT: &[(&str, &str, &str)] = &[
+    (
+        "verify=False",
+        "tls",
+        "TLS certificate verification disabled",
+    ),
+    ("debug=True", "debug", "debug mode enabled"),
+    ("csrf_exempt", "csrf", "CSRF protection disabled"),
+];
+
+/// Risky settings found as text in JS/TS code: (text, risk code, message).
+const JS_TEXT: &[(&str, &str, &str)] = &[
+    (
+        "rejectUnauthorized: false",
+        "tls",
+        "TLS certificate verification disabled",
+    ),
+    (
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "tls",
+        "TLS certificate verification disabled",
+    ),
+    (
+        "dangerouslySetInnerHTML",
+        "xss",
+        "raw HTML injection (dangerouslySetInnerHTML)",
+    ),
+    (".innerHTML =", "xss", "raw HTML injection (innerHTML)"),
+];
+
+/// A searcher for each text of a list, built once: a search set up per file and text cost
+/// about as much as the search itself.
+type TextFinders = Vec<(memchr::memmem::Finder<'static>, &'static str, &'static str)>;
+
+fn text_finders(list: &'static [(&'static str, &'static str, &'static str)]) -> TextFinders {
+    list.iter()
+        .map(|(text, code, msg)| (memchr::memmem::Finder::new(text), *code, *msg))
+        .collect()
+}
+
+static PY_TEXT_FINDERS: LazyLock<TextFinders> = LazyLock::new(|| text_finders(PY_TEXT));
+static JS_TEXT_FINDERS: LazyLock<TextFinders> = LazyLock::new(|| text_finders(JS_TEXT));
 
 /// Local phase.
 pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
@@ -172,40 +217,13 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
             }
         }
     }
-    let text_patterns: &[(&str, &str, &str)] = if py {
-        &[
-            (
-                "verify=False",
-                "tls",
-                "TLS certificate verification disabled",
-            ),
-            ("debug=True", "debug", "debug mode enabled"),
-            ("csrf_exempt", "csrf", "CSRF protection disabled"),
-        ]
+    let text_patterns: &[(memchr::memmem::Finder<'static>, &str, &str)] = if py {
+        &PY_TEXT_FINDERS
     } else {
-        &[
-            (
-                "rejectUnauthorized: false",
-                "tls",
-                "TLS certificate verification disabled",
-            ),
-            (
-                "NODE_TLS_REJECT_UNAUTHORIZED",
-                "tls",
-                "TLS certificate verification disabled",
-            ),
-            (
-                "dangerouslySetInnerHTML",
-                "xss",
-                "raw HTML injection (dangerouslySetInnerHTML)",
-            ),
-            (".innerHTML =", "xss", "raw HTML injection (innerHTML)"),
-        ]
+        &JS_TEXT_FINDERS
     };
-    for (pat, code, msg) in text_patterns {
-        let mut from = 0;
-        while let Some(p) = crate::pipeline::caps::scan::find_from(&sc.code, from, pat) {
-            from = p + pat.len();
+    for (finder, code, msg) in text_patterns {
+        for p in finder.find_iter(sc.code.as_bytes()) {
             add(code, sc.line(p), format!("{msg} at line {}", sc.line(p)));
         }
     }

@@ -3,7 +3,8 @@
 
 use super::{Ctx, FindingKind, Local};
 use crate::pipeline::model::Import;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 /// Name of a file-write Output whose path is computed at run time.
 pub const DYNAMIC_PATH: &str = "(dynamic path)";
@@ -141,8 +142,46 @@ pub(super) fn scan(ctx: &Ctx<'_>, out: &mut Local) {
     file_writes(ctx, out);
 }
 
+/// The first entry of [`SERVICES`] that `i` imports, as [`super::import_matches`] decides:
+/// exact names through one map, scope prefixes (a handful) one by one. Checking every entry
+/// per import was most of this detector's time on large repositories.
+fn service_of(i: &Import) -> Option<&'static Service> {
+    static EXACT: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+        let mut m = HashMap::new();
+        for (k, s) in SERVICES.iter().enumerate() {
+            if !s.pkg.ends_with('/') {
+                m.entry(s.pkg).or_insert(k);
+            }
+        }
+        m
+    });
+    static SCOPES: LazyLock<Vec<usize>> = LazyLock::new(|| {
+        (0..SERVICES.len())
+            .filter(|&k| SERVICES[k].pkg.ends_with('/'))
+            .collect()
+    });
+    let raw = i.raw.as_str();
+    let mut best = SCOPES
+        .iter()
+        .copied()
+        .find(|&k| super::import_matches(i, SERVICES[k].pkg));
+    if i.level == 0 && !raw.starts_with('.') {
+        // The package name, the whole import, and the import cut before each `/` or `.`.
+        let cuts = raw
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'/' || b == b'.')
+            .map(|(at, _)| &raw[..at]);
+        let names = i.package.as_deref().into_iter().chain([raw]).chain(cuts);
+        for k in names.filter_map(|n| EXACT.get(n).copied()) {
+            best = Some(best.map_or(k, |b| b.min(k)));
+        }
+    }
+    best.map(|k| &SERVICES[k])
+}
+
 fn lookup(i: &Import) -> Option<(String, &'static str, String)> {
-    let s = SERVICES.iter().find(|s| super::import_matches(i, s.pkg))?;
+    let s = service_of(i)?;
     let pkg = i.package.as_ref().unwrap_or(&i.raw).to_string();
     if s.name == "AWS" {
         if let Some(client) = i.raw.strip_prefix("@aws-sdk/") {
@@ -392,7 +431,57 @@ fn file_writes(ctx: &Ctx<'_>, out: &mut Local) {
 
 #[cfg(test)]
 mod tests {
-    use super::destructured;
+    use super::{destructured, service_of, SERVICES};
+    use crate::pipeline::model::{Import, ImportKind};
+
+    #[test]
+    fn service_lookup_is_the_first_match_of_the_list() {
+        let import = |raw: &str, package: Option<&str>, level: u32| Import {
+            raw: raw.into(),
+            kind: ImportKind::Esm,
+            line: 1,
+            names: Vec::new(),
+            level,
+            resolved: None,
+            external: package.is_some(),
+            package: package.map(Into::into),
+            unresolved_reason: None,
+        };
+        let mut cases = Vec::new();
+        for s in SERVICES {
+            let p = s.pkg;
+            let bare = p.trim_end_matches('/');
+            for raw in [
+                p.to_string(),
+                format!("{bare}/x"),
+                format!("{bare}.x.y"),
+                format!("{bare}x"),
+                format!(".{bare}"),
+                format!("x/{bare}"),
+            ] {
+                cases.push(import(&raw, None, 0));
+                cases.push(import(&raw, Some(bare), 0));
+                cases.push(import(&raw, Some("other"), 0));
+                cases.push(import(&raw, None, 1));
+            }
+        }
+        let mut found = 0;
+        for i in &cases {
+            let want = SERVICES
+                .iter()
+                .position(|s| super::super::import_matches(i, s.pkg));
+            let got = service_of(i).map(|s| s.pkg);
+            assert_eq!(
+                got,
+                want.map(|k| SERVICES[k].pkg),
+                "{} {:?}",
+                i.raw,
+                i.package
+            );
+            found += usize::from(got.is_some());
+        }
+        assert!(found > cases.len() / 4, "{found} of {}", cases.len());
+    }
 
     #[test]
     fn destructured_env_names() {

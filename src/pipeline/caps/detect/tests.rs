@@ -3,13 +3,14 @@
 use super::*;
 use crate::pipeline::model::{Class, Function, Import, ImportKind, Route};
 
-struct Snap {
+/// A snapshot built by hand, file by file.
+pub(super) struct Snap {
     files: Vec<FileRecord>,
     texts: BTreeMap<String, String>,
 }
 
 impl Snap {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             files: Vec::new(),
             texts: BTreeMap::new(),
@@ -17,7 +18,7 @@ impl Snap {
     }
 
     /// Adds a file; `imports` are `(raw, resolved)`, names taken from the statement line.
-    fn file(
+    pub(super) fn file(
         &mut self,
         path: &str,
         text: &str,
@@ -75,7 +76,7 @@ impl Snap {
         self.files.last_mut().expect("just pushed")
     }
 
-    fn detect(&self) -> Detections {
+    pub(super) fn detect(&self) -> Detections {
         let src = |p: &str| self.texts.get(p).cloned();
         let input = CapsInput {
             files: &self.files,
