@@ -22,40 +22,41 @@ impl Db {
         event_type: &str,
         payload: &serde_json::Value,
     ) -> Result<EventRow> {
-        for _ in 0..MAX_ALLOCATION_ATTEMPTS {
-            let current: Option<i64> = with_conn!(self, conn => {
-                Ok::<_, DbError>(events::table
+        let event_type = event_type.to_owned();
+        let payload = payload.clone();
+        // Both statements on one connection (one hop on SQLite), as often as the race asks.
+        with_conn_hop!(self, conn => {
+            for _ in 0..MAX_ALLOCATION_ATTEMPTS {
+                let current: Option<i64> = events::table
                     .filter(events::job_id.eq(DbUuid(job_id)))
                     .select(diesel::dsl::max(events::seq))
                     .get_result(conn)
-                    .await?)
-            })?;
-            let row = EventRow {
-                id: Uuid::now_v7(),
-                job_id,
-                seq: current.unwrap_or(0) + 1,
-                event_type: event_type.to_owned(),
-                payload: payload.clone(),
-                created_at: now(),
-            };
-            let inserted: Option<EventRow> = with_conn!(self, conn => {
-                Ok::<_, DbError>(diesel::insert_into(events::table)
+                    .await?;
+                let row = EventRow {
+                    id: Uuid::now_v7(),
+                    job_id,
+                    seq: current.unwrap_or(0) + 1,
+                    event_type: event_type.clone(),
+                    payload: payload.clone(),
+                    created_at: now(),
+                };
+                let inserted: Option<EventRow> = diesel::insert_into(events::table)
                     .values(row)
                     .on_conflict((events::job_id, events::seq))
                     .do_nothing()
                     .returning(EventRow::as_returning())
                     .get_result(conn)
                     .await
-                    .optional()?)
-            })?;
-            if let Some(event) = inserted {
-                return Ok(event);
+                    .optional()?;
+                if let Some(event) = inserted {
+                    return Ok(event);
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
-        }
-        Err(DbError::Contention {
-            what: "event sequence number",
-            attempts: MAX_ALLOCATION_ATTEMPTS,
+            Err(DbError::Contention {
+                what: "event sequence number",
+                attempts: MAX_ALLOCATION_ATTEMPTS,
+            })
         })
     }
 

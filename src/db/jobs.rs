@@ -80,14 +80,16 @@ impl Db {
         payload: F,
     ) -> Result<Option<(Job, EventRow)>>
     where
-        F: FnOnce(&Job) -> serde_json::Value + Send,
+        F: FnOnce(&Job) -> serde_json::Value + Send + 'static,
     {
         let t = now();
         let update = JobUpdate {
             pct: Some(pct),
             ..update
         };
-        with_conn!(self, conn => {
+        let event_type = event_type.to_owned();
+        // One hop on SQLite: the write lock is never held across a thread hand-off.
+        with_conn_hop!(self, conn => {
             conn.transaction::<_, DbError, _>(async |conn| {
                 let job = diesel::update(jobs::table.find(DbUuid(id)).filter(jobs::pct.lt(pct)))
                     .set((update, jobs::updated_at.eq(DbTime(t))))
@@ -109,7 +111,7 @@ impl Db {
                         id: Uuid::now_v7(),
                         job_id: id,
                         seq: current.unwrap_or(0) + 1,
-                        event_type: event_type.to_owned(),
+                        event_type: event_type.clone(),
                         payload: payload.clone(),
                         created_at: now(),
                     };
@@ -157,7 +159,8 @@ impl Db {
             created_at: now(),
         };
         let t = now();
-        with_conn!(self, conn => {
+        // One hop on SQLite: the write lock is never held across a thread hand-off.
+        with_conn_hop!(self, conn => {
             conn.transaction::<_, DbError, _>(async |conn| {
                 // The insert takes the write lock first (SQLite) and is the guard itself.
                 let inserted = diesel::insert_into(batch_results::table)

@@ -5,7 +5,8 @@
 //! - [`Db`] is a cheap-to-clone handle over one of two pools: deadpool of `AsyncPgConnection`
 //!   (diesel-async over tokio-postgres, no libpq) or deadpool of
 //!   `SyncConnectionWrapper<SqliteConnection>` (bundled SQLite, every query in
-//!   `spawn_blocking`). The backend is chosen by the URL alone ([`Db::connect`]).
+//!   `spawn_blocking`; a routine of several statements in one, see [`hop`]). The backend is
+//!   chosen by the URL alone ([`Db::connect`]).
 //! - One hand-written [`schema`] serves both, through the custom SQL types of [`types`]
 //!   (uuid/timestamptz/jsonb on Postgres, TEXT on SQLite). Every query is written once and the
 //!   private `with_conn!` macro expands it once per backend, so both are type-checked.
@@ -61,8 +62,32 @@ macro_rules! with_conn {
     };
 }
 
+/// [`with_conn!`] for a routine of several statements: on SQLite the whole body runs on one
+/// blocking thread, each statement in place ([`hop`]), instead of one thread hand-off per
+/// statement. The body may only capture owned (`'static`, `Send`) values.
+macro_rules! with_conn_hop {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match &$db.backend {
+            $crate::db::Backend::Pg { pool, .. } => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut *pooled;
+                $body
+            }
+            $crate::db::Backend::Sqlite { pool, .. } => {
+                let mut pooled = pool.get().await?;
+                $crate::db::hop::run(move || {
+                    let $conn: &mut $crate::db::SqliteConn = &mut *pooled;
+                    $crate::db::hop::block_on(async move { $body })
+                })
+                .await
+            }
+        }
+    };
+}
+
 mod artifacts;
 mod events;
+mod hop;
 mod jobs;
 pub mod models;
 mod repos;
@@ -77,7 +102,8 @@ pub use models::{
 pub use types::{SnapshotStatus, TaskState};
 
 /// The SQLite connection type used by the pool.
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// Its runtime is [`hop::Hop`]: statements of a routine run with [`with_conn_hop!`] run in place.
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection, hop::Hop>;
 
 /// Postgres migrations, embedded at build time.
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -216,7 +216,7 @@ pub async fn set_phase(
                 ..extra.clone()
             },
             events::types::PHASE,
-            |_| {
+            move |_| {
                 payload::to_value(&payload::Phase {
                     phase: name.to_string(),
                     pct,
@@ -262,12 +262,18 @@ pub async fn set_pct(
 ) -> Result<Job, TaskError> {
     let raised = ctx
         .db()
-        .raise_job_pct(job_id, pct, extra.clone(), events::types::PROGRESS, |job| {
-            payload::to_value(&payload::Progress {
-                phase: job.phase.clone(),
-                pct,
-            })
-        })
+        .raise_job_pct(
+            job_id,
+            pct,
+            extra.clone(),
+            events::types::PROGRESS,
+            move |job| {
+                payload::to_value(&payload::Progress {
+                    phase: job.phase.clone(),
+                    pct,
+                })
+            },
+        )
         .await
         .retryable()?;
     let Some((job, row)) = raised else {
