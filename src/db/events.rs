@@ -25,7 +25,7 @@ impl Db {
         let event_type = event_type.to_owned();
         let payload = payload.clone();
         // Both statements on one connection (one hop on SQLite), as often as the race asks.
-        with_conn_hop!(self, conn => {
+        with_conn!(self, one_hop conn => {
             for _ in 0..MAX_ALLOCATION_ATTEMPTS {
                 let current: Option<i64> = events::table
                     .filter(events::job_id.eq(DbUuid(job_id)))

@@ -89,7 +89,7 @@ impl Db {
         };
         let event_type = event_type.to_owned();
         // One hop on SQLite: the write lock is never held across a thread hand-off.
-        with_conn_hop!(self, conn => {
+        with_conn!(self, one_hop conn => {
             conn.transaction::<_, DbError, _>(async |conn| {
                 let job = diesel::update(jobs::table.find(DbUuid(id)).filter(jobs::pct.lt(pct)))
                     .set((update, jobs::updated_at.eq(DbTime(t))))
@@ -160,7 +160,7 @@ impl Db {
         };
         let t = now();
         // One hop on SQLite: the write lock is never held across a thread hand-off.
-        with_conn_hop!(self, conn => {
+        with_conn!(self, one_hop conn => {
             conn.transaction::<_, DbError, _>(async |conn| {
                 // The insert takes the write lock first (SQLite) and is the guard itself.
                 let inserted = diesel::insert_into(batch_results::table)

@@ -45,8 +45,18 @@ use uuid::Uuid;
 ///
 /// The body is expanded twice (once per backend) so each copy is type-checked against its
 /// own connection type; it must evaluate to the same `Result<_, DbError>` in both.
+///
+/// `with_conn!(db, one_hop conn => body)` is for a routine of several statements: on SQLite
+/// the whole body runs on one blocking thread, each statement in place ([`in_one_hop!`]). Its
+/// body may only capture owned (`'static`, `Send`) values.
 macro_rules! with_conn {
     ($db:expr, $conn:ident => $body:expr) => {
+        with_conn!(@ $db, $conn, $body, each_statement)
+    };
+    ($db:expr, one_hop $conn:ident => $body:expr) => {
+        with_conn!(@ $db, $conn, $body, in_one_hop)
+    };
+    (@ $db:expr, $conn:ident, $body:expr, $sqlite:ident) => {
         match &$db.backend {
             $crate::db::Backend::Pg { pool, .. } => {
                 let mut pooled = pool.get().await?;
@@ -54,34 +64,34 @@ macro_rules! with_conn {
                 $body
             }
             $crate::db::Backend::Sqlite { pool, .. } => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut $crate::db::SqliteConn = &mut *pooled;
-                $body
+                let pooled = pool.get().await?;
+                $sqlite!(pooled, $conn => $body)
             }
         }
     };
 }
 
-/// [`with_conn!`] for a routine of several statements: on SQLite the whole body runs on one
-/// blocking thread, each statement in place ([`hop`]), instead of one thread hand-off per
+/// `$body` with `$conn` bound to the pooled SQLite connection `$pooled`, each statement handed
+/// off to a blocking thread on its own (diesel-async's way).
+macro_rules! each_statement {
+    ($pooled:ident, $conn:ident => $body:expr) => {{
+        let mut $pooled = $pooled;
+        let $conn: &mut $crate::db::SqliteConn = &mut *$pooled;
+        $body
+    }};
+}
+
+/// `$body` with `$conn` bound to the pooled SQLite connection `$pooled`, the whole body on one
+/// blocking thread and each statement in place ([`hop`]) instead of one thread hand-off per
 /// statement. The body may only capture owned (`'static`, `Send`) values.
-macro_rules! with_conn_hop {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match &$db.backend {
-            $crate::db::Backend::Pg { pool, .. } => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut *pooled;
-                $body
-            }
-            $crate::db::Backend::Sqlite { pool, .. } => {
-                let mut pooled = pool.get().await?;
-                $crate::db::hop::run(move || {
-                    let $conn: &mut $crate::db::SqliteConn = &mut *pooled;
-                    $crate::db::hop::block_on(async move { $body })
-                })
-                .await
-            }
-        }
+macro_rules! in_one_hop {
+    ($pooled:ident, $conn:ident => $body:expr) => {
+        $crate::db::hop::run(move || {
+            let mut $pooled = $pooled;
+            let $conn: &mut $crate::db::SqliteConn = &mut *$pooled;
+            $crate::db::hop::block_on(async move { $body })
+        })
+        .await
     };
 }
 
@@ -102,7 +112,7 @@ pub use models::{
 pub use types::{SnapshotStatus, TaskState};
 
 /// The SQLite connection type used by the pool.
-/// Its runtime is [`hop::Hop`]: statements of a routine run with [`with_conn_hop!`] run in place.
+/// Its runtime is [`hop::Hop`]: statements of a routine run with [`in_one_hop!`] run in place.
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection, hop::Hop>;
 
 /// Postgres migrations, embedded at build time.

@@ -275,46 +275,42 @@ impl Db {
                 claimed
             }
             Backend::Sqlite { pool, .. } => {
-                let mut pooled = pool.get().await?;
+                let pooled = pool.get().await?;
                 let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
                 let worker = worker.to_owned();
                 // The reads and the write run in one hop ([`super::hop`]).
-                super::hop::run(move || {
-                    let conn: &mut super::SqliteConn = &mut pooled;
-                    super::hop::block_on(async move {
-                        let worker = worker.as_str();
-                        let mut claimed = None;
-                        // A read first, then the write by id. The read is prepared once per
-                        // connection (diesel prepares every UPDATE afresh) and takes no write
-                        // lock, and most claims find the higher queues empty: one cached read
-                        // each instead of one UPDATE each. Another claimer may take the row in
-                        // between: the write then changes nothing and the queue is read again.
-                        'queues: for queue in &queues {
-                            loop {
-                                let candidate: Option<DbUuid> = tasks::table
-                                    .select(tasks::id)
-                                    .filter(tasks::state.eq(TaskState::Queued))
-                                    .filter(tasks::queue.eq(queue.as_str()))
-                                    .filter(tasks::available_at.le(DbTime(t)))
-                                    .order((tasks::available_at.asc(), tasks::created_at.asc()))
-                                    .first(conn)
-                                    .await
-                                    .optional()?;
-                                let Some(id) = candidate else {
-                                    continue 'queues;
-                                };
-                                let got: Option<Task> =
-                                    claim_row!(conn, tasks::id.eq(id), worker, lease_until, t);
-                                if got.is_some() {
-                                    claimed = got;
-                                    break 'queues;
-                                }
+                in_one_hop!(pooled, conn => {
+                    let worker = worker.as_str();
+                    let mut claimed = None;
+                    // A read first, then the write by id. The read is prepared once per
+                    // connection (diesel prepares every UPDATE afresh) and takes no write
+                    // lock, and most claims find the higher queues empty: one cached read
+                    // each instead of one UPDATE each. Another claimer may take the row in
+                    // between: the write then changes nothing and the queue is read again.
+                    'queues: for queue in &queues {
+                        loop {
+                            let candidate: Option<DbUuid> = tasks::table
+                                .select(tasks::id)
+                                .filter(tasks::state.eq(TaskState::Queued))
+                                .filter(tasks::queue.eq(queue.as_str()))
+                                .filter(tasks::available_at.le(DbTime(t)))
+                                .order((tasks::available_at.asc(), tasks::created_at.asc()))
+                                .first(conn)
+                                .await
+                                .optional()?;
+                            let Some(id) = candidate else {
+                                continue 'queues;
+                            };
+                            let got: Option<Task> =
+                                claim_row!(conn, tasks::id.eq(id), worker, lease_until, t);
+                            if got.is_some() {
+                                claimed = got;
+                                break 'queues;
                             }
                         }
-                        Ok::<_, DbError>(claimed)
-                    })
-                })
-                .await?
+                    }
+                    Ok::<_, DbError>(claimed)
+                })?
             }
         };
         if let Some(task) = &claimed {
