@@ -7,8 +7,9 @@ use super::capabilities::{CapabilitiesDoc, Capability};
 use super::detect::{stem, Detections, Finding, FindingKind, STORE_DEFINED};
 use super::CapsInput;
 use crate::pipeline::model::{FileRecord, Language};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// `source` of summaries built here.
 pub const SOURCE_DETERMINISTIC: &str = "deterministic";
@@ -87,20 +88,18 @@ pub fn summarize_files(
     det: &Detections,
     caps: &CapabilitiesDoc,
 ) -> SummariesDoc {
-    let mut out_deg: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut in_deg: BTreeMap<&str, usize> = BTreeMap::new();
+    // Each file's (in, out) degree. The summaries are independent of each other: built on
+    // every core (320 ms on one at 53.6k files), in the files' order.
+    let mut degrees: HashMap<&str, (usize, usize)> = HashMap::with_capacity(input.files.len());
     for &(a, b) in input.edges.iter().filter(|(a, b)| a != b) {
-        *out_deg.entry(a).or_default() += 1;
-        *in_deg.entry(b).or_default() += 1;
+        degrees.entry(a).or_default().1 += 1;
+        degrees.entry(b).or_default().0 += 1;
     }
     let mut files: Vec<FileSummary> = input
         .files
-        .iter()
+        .par_iter()
         .map(|rec| {
-            let degrees = (
-                in_deg.get(rec.path.as_str()).copied().unwrap_or(0),
-                out_deg.get(rec.path.as_str()).copied().unwrap_or(0),
-            );
+            let degrees = degrees.get(rec.path.as_str()).copied().unwrap_or_default();
             file_summary(input, det, rec, degrees)
         })
         .collect();
