@@ -142,20 +142,30 @@ pub fn resolve_imports(
 ) -> Vec<(String, FileWarning)> {
     let py = super::py::PyResolver::from_records(records);
     super::py::resolve_all_py(records, &py);
-    let warnings = resolve_js(records, configs);
-    super::routing::compose_routes(records, &py);
+    let (warnings, spent) = resolve_js(records, configs);
+    // Freeing the JS resolver's caches (a path entry per file and probe) took ~190 ms at
+    // 53.6k files, longer than composing the routes: do both at once, on two threads.
+    rayon::join(
+        move || drop(spent),
+        || super::routing::compose_routes(records, &py),
+    );
     warnings
 }
 
+/// What the JS resolution leaves to free: the resolver (its caches) and the snapshot it read.
+type SpentJs = Option<(super::js::JsResolver, super::js::MemorySnapshot)>;
+
+/// Resolves the JS/TS imports; returns the warnings and the resolver, left for the caller
+/// to drop (see [`resolve_imports`]).
 fn resolve_js(
     records: &mut [FileRecord],
     configs: &BTreeMap<String, String>,
-) -> Vec<(String, FileWarning)> {
+) -> (Vec<(String, FileWarning)>, SpentJs) {
     if !records
         .iter()
         .any(|r| matches!(r.language, Language::Js | Language::Ts))
     {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
     for (path, text) in configs {
@@ -181,7 +191,7 @@ fn resolve_js(
             }
         }
     }
-    warnings
+    (warnings, Some((js, snapshot)))
 }
 
 /// Whether the capability detectors read a file's text (code, manifests, Prisma schemas).
