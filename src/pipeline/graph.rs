@@ -23,8 +23,9 @@
 //! in-degree 0 left out.
 
 use crate::pipeline::model::{EdgeKind, FileRecord, Import, ImportKind, Language};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Unresolved reason: a resolver named a path that is not a file of the snapshot.
@@ -175,6 +176,51 @@ pub struct Graph {
     pub metrics: GraphMetrics,
 }
 
+/// One file's edges: (external, target, kind rank) → (kind, line), sorted by key.
+type FileEdges<'r> = Vec<((bool, &'r str, u8), (EdgeKind, u32))>;
+
+/// The edges of `rec` (an import that resolves to the same target with a kind of the same
+/// rank as an earlier one is merged into it: the earlier kind, the smaller line) and its
+/// unresolved imports.
+fn file_edges<'r>(
+    rec: &'r FileRecord,
+    index: &HashMap<&str, usize>,
+) -> (FileEdges<'r>, Vec<UnresolvedImport>) {
+    let mut edges: FileEdges<'r> = Vec::with_capacity(rec.imports.len());
+    let mut unresolved = Vec::new();
+    for imp in &rec.imports {
+        let kind = edge_kind(imp.kind);
+        let target = match (&imp.resolved, imp.external) {
+            (Some(to), _) if index.contains_key(to.as_str()) => Ok((false, to.as_str())),
+            (Some(_), _) => Err(REASON_TARGET_NOT_IN_SNAPSHOT),
+            (None, true) => Ok((true, imp.package.as_ref().unwrap_or(&imp.raw).as_str())),
+            (None, false) => Err(imp
+                .unresolved_reason
+                .as_deref()
+                .unwrap_or(REASON_NOT_RESOLVED)),
+        };
+        match target {
+            Ok((external, to)) => edges.push(((external, to, kind_rank(kind)), (kind, imp.line))),
+            Err(reason) => unresolved.push(UnresolvedImport {
+                from: rec.path.clone(),
+                raw: imp.raw.to_string(),
+                line: imp.line,
+                reason: reason.to_string(),
+            }),
+        }
+    }
+    // Stable: among equal keys the first import comes first and is the one kept.
+    edges.sort_by(|a, b| a.0.cmp(&b.0));
+    edges.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 .1 = kept.1 .1.min(later.1 .1);
+        }
+        same
+    });
+    (edges, unresolved)
+}
+
 /// Builds the graph from resolved records (any order; duplicates of a path keep the first).
 pub fn build_graph(records: &[FileRecord]) -> Graph {
     let mut recs: Vec<&FileRecord> = records.iter().collect();
@@ -186,36 +232,16 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
         .map(|(i, r)| (r.path.as_str(), i))
         .collect();
 
-    // (from index, external, to, kind rank) → (kind, smallest line); sorted by construction.
-    let mut merged: BTreeMap<(usize, bool, String, u8), (EdgeKind, u32)> = BTreeMap::new();
+    // Each file's edges, merged per (external, to, kind rank) into the first import's kind and
+    // the smallest line, in key order; built on every core. (One map of all 265k edges of the
+    // 53.6k-file monorepo, keyed by file and target path, spent its time comparing paths.)
+    let per_file: Vec<(FileEdges<'_>, Vec<UnresolvedImport>)> =
+        recs.par_iter().map(|rec| file_edges(rec, &index)).collect();
     let mut unresolved = Vec::new();
-    for (from, rec) in recs.iter().enumerate() {
-        for imp in &rec.imports {
-            let kind = edge_kind(imp.kind);
-            let target = match (&imp.resolved, imp.external) {
-                (Some(to), _) if index.contains_key(to.as_str()) => Ok((false, to.clone())),
-                (Some(_), _) => Err(REASON_TARGET_NOT_IN_SNAPSHOT),
-                (None, true) => Ok((true, imp.package.as_ref().unwrap_or(&imp.raw).to_string())),
-                (None, false) => Err(imp
-                    .unresolved_reason
-                    .as_deref()
-                    .unwrap_or(REASON_NOT_RESOLVED)),
-            };
-            match target {
-                Ok((external, to)) => {
-                    let e = merged
-                        .entry((from, external, to, kind_rank(kind)))
-                        .or_insert((kind, imp.line));
-                    e.1 = e.1.min(imp.line);
-                }
-                Err(reason) => unresolved.push(UnresolvedImport {
-                    from: rec.path.clone(),
-                    raw: imp.raw.to_string(),
-                    line: imp.line,
-                    reason: reason.to_string(),
-                }),
-            }
-        }
+    let mut merged = Vec::with_capacity(per_file.iter().map(|(e, _)| e.len()).sum());
+    for (from, (file_edges, file_unresolved)) in per_file.into_iter().enumerate() {
+        unresolved.extend(file_unresolved);
+        merged.extend(file_edges.into_iter().map(|e| (from, e)));
     }
     unresolved.sort_by(|a, b| (&a.from, a.line, &a.raw).cmp(&(&b.from, b.line, &b.raw)));
 
@@ -226,16 +252,14 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
     let mut edges = Vec::with_capacity(merged.len());
     let mut internal = 0u64;
     let paths: Vec<Arc<str>> = recs.iter().map(|r| Arc::from(r.path.as_str())).collect();
-    let mut packages: HashMap<String, Arc<str>> = HashMap::new();
-    for ((from, external, to, _), (kind, line)) in merged {
+    let mut packages: HashMap<&str, Arc<str>> = HashMap::new();
+    for (from, ((external, to, _), (kind, line))) in merged {
         let to = if external {
-            let shared = packages
-                .entry(to)
-                .or_insert_with_key(|name| Arc::from(name.as_str()));
+            let shared = packages.entry(to).or_insert_with(|| Arc::from(to));
             Arc::clone(shared)
         } else {
             internal += 1;
-            let t = index[to.as_str()];
+            let t = index[to];
             out_degree[from] += 1;
             in_degree[t] += 1;
             // Merged edges are sorted by (from, to): a repeated pair (other kind) is adjacent.

@@ -53,6 +53,8 @@ fn sample() -> Vec<FileRecord> {
                 // The same edge again, later and earlier: merged, smallest line kept.
                 import("./b", Esm, 9, internal("src/b.ts")),
                 import("./b", Esm, 2, internal("src/b.ts")),
+                // Neither the first nor the last of them holds the smallest line.
+                import("./b", Esm, 8, internal("src/b.ts")),
                 // Same target, other kind: a separate edge.
                 import("./b", Type, 5, internal("src/b.ts")),
                 import("react", Esm, 1, Some(Resolution::External("react".into()))),
