@@ -120,17 +120,25 @@ async fn load_pack(
     Some(map)
 }
 
-/// The records of a pack by key, read and decoded (not kept in the memo: merge, its main
-/// reader, reads each pack once). None when the pack is gone or unreadable.
+/// The records of a pack by key, read and decoded. None when the pack is gone or unreadable.
 pub async fn read_pack(ctx: &AppContext, pack: &str) -> Option<HashMap<String, FileRecord>> {
-    let bytes = ctx.artifacts().get(&pack_key(pack)).await.ok()?;
-    tokio::task::spawn_blocking(move || {
-        serde_json::from_slice::<Vec<(String, FileRecord)>>(&bytes)
-            .ok()
-            .map(|pairs| pairs.into_iter().collect())
-    })
-    .await
-    .ok()?
+    let bytes = read_pack_bytes(ctx, pack).await?;
+    tokio::task::spawn_blocking(move || decode_pack(&bytes))
+        .await
+        .ok()?
+}
+
+/// A pack as stored (merge, its main reader, fetches many and decodes them on all cores).
+/// None when it is gone.
+pub async fn read_pack_bytes(ctx: &AppContext, pack: &str) -> Option<bytes::Bytes> {
+    ctx.artifacts().get(&pack_key(pack)).await.ok()
+}
+
+/// The records of a stored pack by key; None when it is not a pack.
+pub fn decode_pack(bytes: &[u8]) -> Option<HashMap<String, FileRecord>> {
+    serde_json::from_slice::<Vec<(String, FileRecord)>>(bytes)
+        .ok()
+        .map(|pairs| pairs.into_iter().collect())
 }
 
 fn pack_key(pack: &str) -> String {

@@ -110,8 +110,14 @@ pub struct Reused {
     pub missing: Vec<PlannedFile>,
 }
 
-/// Loads the records of the job's reused files from their packs, several packs at a time.
-pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]) -> Reused {
+/// Loads the records of the job's reused files from their packs: fetched several at a time,
+/// then decoded and matched on every core. (Taken one pack at a time on the merge task, the
+/// matching was serial and the decoding waited for it: 540 ms for 50.7k reused files.)
+pub async fn load_reused(
+    ctx: &AppContext,
+    job: &Job,
+    discovered: &Arc<Vec<PlannedFile>>,
+) -> Reused {
     let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await else {
         return Reused::default();
     };
@@ -121,27 +127,67 @@ pub async fn load_reused(ctx: &AppContext, job: &Job, discovered: &[PlannedFile]
     }
     // Owned, so each load is a `'static` future (a stream of borrowing futures is not `Send`
     // for every lifetime the task runner asks of it).
-    let mut loads = futures_util::stream::iter(by_pack)
-        .map(|(pack, files)| {
-            let ctx = ctx.clone();
-            async move {
-                let records = parse_cache::read_pack(&ctx, &pack).await;
-                (pack, files, records)
-            }
-        })
-        .buffer_unordered(PACKS_AT_ONCE);
-    let mut out = Reused::default();
-    while let Some((pack, files, records)) = loads.next().await {
-        let mut records = records.unwrap_or_default();
-        for f in files.iter().filter_map(|&i| discovered.get(i as usize)) {
-            let key = key_of(f);
-            match records.remove(&key) {
-                Some(rec) => {
-                    out.records.push(rec);
-                    out.refs.push((key, pack.clone()));
+    let fetched: Vec<(String, Vec<u32>, Option<bytes::Bytes>)> =
+        futures_util::stream::iter(by_pack)
+            .map(|(pack, files)| {
+                let ctx = ctx.clone();
+                async move {
+                    let bytes = parse_cache::read_pack_bytes(&ctx, &pack).await;
+                    (pack, files, bytes)
                 }
-                None => out.missing.push(f.clone()),
+            })
+            .buffer_unordered(PACKS_AT_ONCE)
+            .collect()
+            .await;
+    let all = Arc::clone(discovered);
+    let matched = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        let parts: Vec<Reused> = fetched
+            .into_par_iter()
+            .map(|(pack, files, bytes)| {
+                let files = files.iter().filter_map(|&i| all.get(i as usize));
+                match_pack(&pack, bytes.as_deref(), files)
+            })
+            .collect();
+        let mut out = Reused::default();
+        for part in parts {
+            out.records.extend(part.records);
+            out.refs.extend(part.refs);
+            out.missing.extend(part.missing);
+        }
+        out
+    })
+    .await;
+    matched.unwrap_or_else(|e| {
+        // Only a bug panics there: every reused file is then parsed again.
+        tracing::warn!(error = %e, "loading the parse cache failed; its files are parsed again");
+        Reused {
+            missing: reused
+                .iter()
+                .filter_map(|(i, _)| discovered.get(*i as usize).cloned())
+                .collect(),
+            ..Reused::default()
+        }
+    })
+}
+
+/// The records of `files` found in one pack (`bytes`, None when it could not be read); the
+/// files it lacks are missing.
+fn match_pack<'a>(
+    pack: &str,
+    bytes: Option<&[u8]>,
+    files: impl Iterator<Item = &'a PlannedFile>,
+) -> Reused {
+    let mut records = bytes.and_then(parse_cache::decode_pack).unwrap_or_default();
+    let mut out = Reused::default();
+    for f in files {
+        let key = key_of(f);
+        match records.remove(&key) {
+            Some(rec) => {
+                out.records.push(rec);
+                out.refs.push((key, pack.to_string()));
             }
+            None => out.missing.push(f.clone()),
         }
     }
     out
@@ -389,7 +435,52 @@ pub async fn parse_missing(
 
 #[cfg(test)]
 mod tests {
-    use super::to_parse;
+    use super::{key_of, match_pack, to_parse};
+    use crate::pipeline::ingest::ManifestEntry;
+    use crate::pipeline::model::{FileRecord, Language};
+    use crate::pipeline::PlannedFile;
+
+    fn planned(path: &str, hash: &str) -> PlannedFile {
+        PlannedFile {
+            entry: ManifestEntry {
+                path: path.to_string(),
+                size: 1,
+                hash: hash.to_string(),
+                zip: None,
+            },
+            language: Language::Ts,
+            ext: "ts".to_string(),
+            parse: true,
+        }
+    }
+
+    #[test]
+    fn a_pack_gives_the_records_it_holds_and_the_other_files_are_missing() {
+        let (a, b, c) = (
+            planned("a.ts", "h1"),
+            planned("b.ts", "h2"),
+            planned("c.ts", "h3"),
+        );
+        let rec = |p: &str| FileRecord::new(p, Language::Ts, "ts", b"x");
+        // `c` is not in the pack; `b`'s record is stored under another content's key.
+        let pack: Vec<(String, FileRecord)> = vec![
+            (key_of(&a), rec("a.ts")),
+            (key_of(&planned("b.ts", "old")), rec("b.ts")),
+        ];
+        let bytes = serde_json::to_vec(&pack).expect("encode");
+        let got = match_pack("p1", Some(&bytes), [&a, &b, &c].into_iter());
+        let paths = |v: &[PlannedFile]| v.iter().map(|f| f.entry.path.clone()).collect::<Vec<_>>();
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.records[0].path, "a.ts");
+        assert_eq!(got.refs, vec![(key_of(&a), "p1".to_string())]);
+        assert_eq!(paths(&got.missing), ["b.ts", "c.ts"]);
+        // A pack that is gone or is not a pack: every file is missing (and parsed again).
+        for bytes in [None, Some(&b"not json"[..])] {
+            let got = match_pack("p1", bytes, [&a, &b].into_iter());
+            assert!(got.records.is_empty() && got.refs.is_empty());
+            assert_eq!(paths(&got.missing), ["a.ts", "b.ts"]);
+        }
+    }
 
     #[test]
     fn the_batches_take_every_file_not_reused_in_order() {
