@@ -237,22 +237,23 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
     // 53.6k-file monorepo, keyed by file and target path, spent its time comparing paths.)
     let per_file: Vec<(FileEdges<'_>, Vec<UnresolvedImport>)> =
         recs.par_iter().map(|rec| file_edges(rec, &index)).collect();
-    let mut unresolved = Vec::new();
-    let mut merged = Vec::with_capacity(per_file.iter().map(|(e, _)| e.len()).sum());
-    for (from, (file_edges, file_unresolved)) in per_file.into_iter().enumerate() {
-        unresolved.extend(file_unresolved);
-        merged.extend(file_edges.into_iter().map(|e| (from, e)));
-    }
-    unresolved.sort_by(|a, b| (&a.from, a.line, &a.raw).cmp(&(&b.from, b.line, &b.raw)));
-
     let n = recs.len();
     let mut in_degree = vec![0u32; n];
     let mut out_degree = vec![0u32; n];
     let mut adjacency: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut edges = Vec::with_capacity(merged.len());
+    let mut edges = Vec::with_capacity(per_file.iter().map(|(e, _)| e.len()).sum());
+    let mut unresolved = Vec::new();
     let mut internal = 0u64;
     let paths: Vec<Arc<str>> = recs.iter().map(|r| Arc::from(r.path.as_str())).collect();
     let mut packages: HashMap<&str, Arc<str>> = HashMap::new();
+    let merged =
+        per_file
+            .into_iter()
+            .enumerate()
+            .flat_map(|(from, (file_edges, file_unresolved))| {
+                unresolved.extend(file_unresolved);
+                file_edges.into_iter().map(move |e| (from, e))
+            });
     for (from, ((external, to, _), (kind, line))) in merged {
         let to = if external {
             let shared = packages.entry(to).or_insert_with(|| Arc::from(to));
@@ -276,6 +277,7 @@ pub fn build_graph(records: &[FileRecord]) -> Graph {
             line,
         });
     }
+    unresolved.sort_by(|a, b| (&a.from, a.line, &a.raw).cmp(&(&b.from, b.line, &b.raw)));
 
     let mut cycles: Vec<Vec<String>> = strongly_connected(&adjacency)
         .into_iter()
