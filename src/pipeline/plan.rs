@@ -140,50 +140,112 @@ pub fn resolve_imports(
     records: &mut [FileRecord],
     configs: &BTreeMap<String, String>,
 ) -> Vec<(String, FileWarning)> {
+    resolve_imports_reusing(records, configs, None).warnings
+}
+
+/// What [`resolve_imports_reusing`] did.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// The config warnings (see [`resolve_imports`]).
+    pub warnings: Vec<(String, FileWarning)>,
+    /// The JS/TS resolution environment ([`super::js::environment`]); None without JS/TS files.
+    pub env: Option<String>,
+    /// JS/TS imports whose kept resolution was reused.
+    pub js_reused: usize,
+    /// JS/TS imports resolved afresh.
+    pub js_resolved: usize,
+}
+
+impl Resolved {
+    /// Whether this run's resolutions are worth keeping: some were made afresh (the kept ones,
+    /// if any, already answer for the rest).
+    pub fn worth_keeping(&self) -> bool {
+        self.env.is_some() && self.js_resolved > 0
+    }
+}
+
+/// [`resolve_imports`] reusing the JS/TS resolutions an earlier run kept, when they were made
+/// in the same environment (`records` sorted by path; see [`super::js::KeptResolutions`]).
+pub fn resolve_imports_reusing(
+    records: &mut [FileRecord],
+    configs: &BTreeMap<String, String>,
+    kept: Option<super::js::KeptResolutions>,
+) -> Resolved {
+    let t0 = std::time::Instant::now();
     let py = super::py::PyResolver::from_records(records);
     super::py::resolve_all_py(records, &py);
-    let (warnings, spent) = resolve_js(records, configs);
+    let (resolved, spent) = resolve_js(records, configs, kept);
+    tracing::info!(
+        js_reused = resolved.js_reused,
+        js_resolved = resolved.js_resolved,
+        resolve_ms = t0.elapsed().as_millis() as u64,
+        "imports resolved"
+    );
     // Freeing the JS resolver's caches (a path entry per file and probe) took ~190 ms at
     // 53.6k files, longer than composing the routes: do both at once, on two threads.
     rayon::join(
         move || drop(spent),
         || super::routing::compose_routes(records, &py),
     );
-    warnings
+    resolved
 }
 
 /// What the JS resolution leaves to free: the resolver (its caches) and the snapshot it read.
 type SpentJs = Option<(super::js::JsResolver, super::js::MemorySnapshot)>;
 
-/// Resolves the JS/TS imports; returns the warnings and the resolver, left for the caller
-/// to drop (see [`resolve_imports`]).
+/// Resolves the JS/TS imports, taking what `kept` answers for when it is of this environment;
+/// returns what it did and the resolver, left for the caller to drop (see
+/// [`resolve_imports_reusing`]).
 fn resolve_js(
     records: &mut [FileRecord],
     configs: &BTreeMap<String, String>,
-) -> (Vec<(String, FileWarning)>, SpentJs) {
+    kept: Option<super::js::KeptResolutions>,
+) -> (Resolved, SpentJs) {
     if !records
         .iter()
         .any(|r| matches!(r.language, Language::Js | Language::Ts))
     {
-        return (Vec::new(), None);
+        return (Resolved::default(), None);
     }
-    let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
-    for (path, text) in configs {
-        snapshot.insert(path, text.as_bytes());
+    let env = super::js::environment(records, configs);
+    let kept = kept.filter(|k| k.env() == env);
+    let mut plan = match &kept {
+        Some(k) => super::js::plan_from_kept(records, k),
+        None => records
+            .iter()
+            .map(|r| vec![None; r.imports.len()])
+            .collect(),
+    };
+    let misses = super::js::plan_misses(records, &plan);
+    let mut js_resolved = 0;
+    let mut spent = None;
+    let mut warnings: Vec<(String, FileWarning)> = Vec::new();
+    if misses > 0 || kept.is_none() {
+        let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
+        for (path, text) in configs {
+            snapshot.insert(path, text.as_bytes());
+        }
+        let js = super::js::JsResolver::new(&snapshot);
+        js_resolved = super::js::fill_plan(records, &mut plan, &js);
+        warnings = js
+            .broken_manifests()
+            .iter()
+            .map(|(path, message)| {
+                let w = FileWarning {
+                    code: super::js::WARN_INVALID_MANIFEST.to_string(),
+                    message: message.clone(),
+                };
+                (path.clone(), w)
+            })
+            .collect();
+        spent = Some((js, snapshot));
     }
-    let js = super::js::JsResolver::new(&snapshot);
-    super::js::resolve_all(records, &js);
-    let warnings: Vec<(String, FileWarning)> = js
-        .broken_manifests()
-        .iter()
-        .map(|(path, message)| {
-            let w = FileWarning {
-                code: super::js::WARN_INVALID_MANIFEST.to_string(),
-                message: message.clone(),
-            };
-            (path.clone(), w)
-        })
-        .collect();
+    // The environment's warnings are the full run's, whichever files this run resolved.
+    if let Some(k) = &kept {
+        warnings = k.warnings().to_vec();
+    }
+    let js_reused = plan.iter().flatten().filter(|p| p.is_some()).count() - js_resolved;
+    super::js::apply_plan(records, plan);
     for (path, w) in &warnings {
         if let Some(r) = records.iter_mut().find(|r| &r.path == path) {
             if !r.warnings.contains(w) {
@@ -191,7 +253,13 @@ fn resolve_js(
             }
         }
     }
-    (warnings, Some((js, snapshot)))
+    let resolved = Resolved {
+        warnings,
+        env: Some(env),
+        js_reused,
+        js_resolved,
+    };
+    (resolved, spent)
 }
 
 /// Whether the capability detectors read a file's text (code, manifests, Prisma schemas).

@@ -10,8 +10,7 @@
 //! recomputed.
 //!
 //! Layout: `cache/detect/v1/<repo_id>/<millis>-<job_id>.json`, every `[key, result]` of one
-//! finished summarize; the next job of the repository reads the newest. Older ones are
-//! deleted, except the one before it (a job that started from it may still be reading).
+//! finished summarize, kept as [`super::kept`] keeps files.
 //! Nothing here is needed for correctness: a missing or unreadable file only means scanning
 //! again.
 
@@ -22,9 +21,6 @@ use crate::tasks::context::AppContext;
 use std::collections::HashMap;
 
 const PREFIX: &str = "cache/detect/v1";
-
-/// How many of a repository's kept files stay after a new one is stored.
-const KEEP: usize = 2;
 
 /// The key of a file's local detector result: changes whenever the text, the path, the
 /// resolved record or a version that could change the result does.
@@ -62,21 +58,14 @@ pub fn key_of(rec: &FileRecord) -> String {
 /// The results the repository's newest finished summarize kept (empty when there are none or
 /// they cannot be read).
 pub async fn load(ctx: &AppContext, job: &Job) -> HashMap<String, Local> {
-    let prefix = format!("{PREFIX}/{}/", job.repo_id);
-    let Ok(listed) = ctx.artifacts().list(&prefix).await else {
-        return HashMap::new();
-    };
-    let Some(newest) = listed.into_iter().map(|o| o.key).max() else {
-        return HashMap::new();
-    };
-    let Ok(bytes) = ctx.artifacts().get(&newest).await else {
+    let Some(kept) = super::kept::newest(ctx, PREFIX, job.repo_id).await else {
         return HashMap::new();
     };
     tokio::task::spawn_blocking(move || {
-        serde_json::from_slice::<Vec<(String, Local)>>(&bytes)
+        serde_json::from_slice::<Vec<(String, Local)>>(&kept.bytes)
             .map(|pairs| pairs.into_iter().collect())
             .unwrap_or_else(|e| {
-                tracing::warn!(key = %newest, error = %e, "detector cache unreadable; scanning every file");
+                tracing::warn!(key = %kept.key, error = %e, "detector cache unreadable; scanning every file");
                 HashMap::new()
             })
     })
@@ -106,45 +95,15 @@ pub fn entries(
     out
 }
 
-/// Keeps this job's results for the next job of the repository, then deletes the older
-/// files. Best effort, like every cache.
+/// Keeps this job's results for the next job of the repository (see [`super::kept`]).
 pub async fn store(ctx: &AppContext, job: &Job, pairs: Vec<(String, Local)>) {
     if pairs.is_empty() {
         return;
     }
-    let millis = chrono::Utc::now().timestamp_millis();
-    let key = format!("{PREFIX}/{}/{millis:015}-{}.json", job.repo_id, job.id);
-    let store = ctx.artifacts().clone();
-    let scratch = ctx.scratch().to_path_buf();
-    let written = tokio::task::spawn_blocking(move || {
-        store.put_new_writer_blocking(&key, "application/json", &scratch, false, &mut |w| {
-            serde_json::to_writer(w, &pairs).map_err(std::io::Error::from)
-        })
+    super::kept::keep(ctx, job, PREFIX, "", "detector cache", move |w| {
+        serde_json::to_writer(w, &pairs).map_err(std::io::Error::from)
     })
     .await;
-    match written {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "detector cache not stored; the next job scans every file");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "detector cache not stored; the next job scans every file");
-            return;
-        }
-    }
-    let prefix = format!("{PREFIX}/{}/", job.repo_id);
-    let Ok(listed) = ctx.artifacts().list(&prefix).await else {
-        return;
-    };
-    let mut keys: Vec<String> = listed.into_iter().map(|o| o.key).collect();
-    keys.sort();
-    let old = keys.len().saturating_sub(KEEP);
-    for key in keys.into_iter().take(old) {
-        if let Err(e) = ctx.artifacts().delete(&key).await {
-            tracing::debug!(key, error = %e, "old detector cache not deleted");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //! its bytes and the parser. So a record is keyed by [`cache_key`]: blake3 of the path, the
 //! content hash, [`PARSER_VERSION`] and the generator version. Re-uploading a repository after a
 //! small change parses only the changed files; everything that depends on other files —
-//! resolution against tsconfig/package.json, the graph, capabilities — is always recomputed at
-//! merge and after, so a changed tsconfig or package.json changes exactly what it must.
+//! resolution against tsconfig/package.json, the graph, capabilities — is recomputed at merge
+//! and after (resolutions are reused only while the file list and every config file are
+//! unchanged, see [`super::resolve_cache`]), so a changed tsconfig or package.json changes
+//! exactly what it must.
 //!
 //! Layout (keys of the artifact store, create-only like everything there):
 //! - `cache/parse/v1/packs/<pack>.json`: the records one batch parsed afresh, as

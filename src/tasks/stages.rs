@@ -9,7 +9,7 @@ use super::publish::{
     self, get_work_blob, get_work_value, put_work_blob, put_work_records, put_work_value,
     take_work_part, take_work_value, write_artifact, WorkBlob, WorkPart,
 };
-use super::{detect_cache, parse_cache, source};
+use super::{detect_cache, parse_cache, resolve_cache, source};
 use super::{enqueue, DISCOVER, FINALIZE, MAP, MERGE, PARSE_BATCH, SUMMARIZE};
 use crate::artifacts::ArtifactKind;
 use crate::db::{Job, JobUpdate, Snapshot, SnapshotStatus};
@@ -375,7 +375,8 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     parse_cache::store_index(&ctx, &job, cache.refs).await;
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
-    let (records, config_warnings) = tokio::task::spawn_blocking(move || {
+    let kept = resolve_cache::load(&ctx, &job).await;
+    let (records, resolved) = tokio::task::spawn_blocking(move || {
         let wanted: Vec<ManifestEntry> = discovered
             .iter()
             .filter(|f| pipeline::is_resolver_config(&f.entry.path))
@@ -389,16 +390,19 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
             })
             .collect();
         records.sort_by(|a, b| a.path.cmp(&b.path));
-        let warnings = pipeline::resolve_imports(&mut records, &configs);
+        let env = pipeline::js::environment(&records, &configs);
+        let kept = resolve_cache::decode_for(kept, &env);
+        let resolved = pipeline::resolve_imports_reusing(&mut records, &configs, kept);
         // Decoding the batches and composing routes freed ~200 MB at 50k files (encoded
         // batches, wiring), scattered between the records that stay: give back the whole
         // pages of it now instead of carrying them through map and summarize.
         crate::host::release_free_memory();
-        (records, warnings)
+        (records, resolved)
     })
     .await
     .map_err(|e| TaskError::Retry(format!("resolution panicked: {e}")))?;
-    for (path, w) in &config_warnings {
+    let config_warnings = &resolved.warnings;
+    for (path, w) in config_warnings {
         let new = crate::db::NewWarning {
             job_id: job.id,
             snapshot_id: job.snapshot_id,
@@ -413,6 +417,16 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         }
     }
     let records = Arc::new(records);
+    if resolved.worth_keeping() {
+        if let Some(env) = resolved.env.clone() {
+            // Best effort and off the job's path: map does not wait for it.
+            let (ctx, job, records) = (ctx.clone(), job.clone(), Arc::clone(&records));
+            let warnings = resolved.warnings.clone();
+            tokio::spawn(async move {
+                resolve_cache::store(&ctx, &job, env, records, warnings).await;
+            });
+        }
+    }
     let doc = FilesDoc::new(DocHead::now(job.repo_id, snapshot.id), Arc::clone(&records));
     let written = write_artifact(&ctx, &job, &snapshot, ArtifactKind::Files, doc).await?;
     ctx.memo()

@@ -763,4 +763,5 @@ fn broken_package_json_keeps_relative_imports_resolving() {
 }
 
 mod compose;
+mod kept;
 mod regressions;

@@ -34,7 +34,7 @@ use super::extract::package_root;
 use super::jsonc;
 use super::vfs::{abs_of, rel_of, MemFs, MemorySnapshot, SnapshotFiles, ROOT};
 use super::workspace::{self, Workspaces};
-use crate::pipeline::model::{FileRecord, Import, Language};
+use crate::pipeline::model::{FileRecord, Import};
 
 /// Where one import leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -667,7 +667,7 @@ fn node_modules_package(rel: &str) -> Option<String> {
 pub fn resolve_all(records: &mut [FileRecord], resolver: &JsResolver) {
     records
         .par_iter_mut()
-        .filter(|r| matches!(r.language, Language::Js | Language::Ts) && !r.skipped)
+        .filter(|r| super::kept::resolves(r))
         .for_each(|record| {
             let from = record.path.clone();
             for import in &mut record.imports {
@@ -676,7 +676,41 @@ pub fn resolve_all(records: &mut [FileRecord], resolver: &JsResolver) {
         });
 }
 
-fn apply(import: &mut Import, resolution: Resolution) {
+/// Resolves the imports `plan` has no answer for (`None`) of the records JS resolution
+/// handles, in parallel, and fills them in; returns how many it resolved.
+pub fn fill_plan(
+    records: &[FileRecord],
+    plan: &mut [Vec<Option<Resolution>>],
+    resolver: &JsResolver,
+) -> usize {
+    records
+        .par_iter()
+        .zip(plan.par_iter_mut())
+        .filter(|(r, _)| super::kept::resolves(r))
+        .map(|(r, planned)| {
+            let mut n = 0;
+            for (import, slot) in r.imports.iter().zip(planned.iter_mut()) {
+                if slot.is_none() {
+                    *slot = Some(resolver.resolve(&r.path, import));
+                    n += 1;
+                }
+            }
+            n
+        })
+        .sum()
+}
+
+/// How many imports of the records JS resolution handles `plan` has no answer for.
+pub fn plan_misses(records: &[FileRecord], plan: &[Vec<Option<Resolution>>]) -> usize {
+    records
+        .iter()
+        .zip(plan)
+        .filter(|(r, _)| super::kept::resolves(r))
+        .map(|(_, p)| p.iter().filter(|x| x.is_none()).count())
+        .sum()
+}
+
+pub(super) fn apply(import: &mut Import, resolution: Resolution) {
     import.resolved = None;
     import.external = false;
     import.package = None;

@@ -191,10 +191,24 @@ fn detector_counts(out: &Output) -> (u64, u64) {
     (n("scanned"), n("reused"))
 }
 
+/// `(reused, resolved)`: JS/TS imports whose kept resolution was reused and imports resolved
+/// afresh, from the run's log.
+fn resolution_counts(out: &Output) -> (u64, u64) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "imports resolved")
+        .unwrap_or_else(|| panic!("no resolution line in the log:\n{stderr}"));
+    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
+    (n("js_reused"), n("js_resolved"))
+}
+
 /// Issue 10 goal 3: a re-analysis reuses the content-addressed parse records of the
 /// repository's previous run for unchanged files, and its artifacts are those of a cold run of
 /// the same tree. A changed file is parsed again; a changed tsconfig.json/package.json changes
-/// resolution (and what depends on it) without invalidating any parse.
+/// resolution (and what depends on it) without invalidating any parse. Resolutions are kept
+/// too: an edit resolves only its file's new specifiers, a changed config resolves everything.
 #[test]
 fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     let root = Root::new();
@@ -217,6 +231,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
         "every code file scanned"
     );
     assert_eq!(metric(&warm, "filesParsed"), parsed);
+    let (reused, imports) = resolution_counts(&first);
+    assert!(
+        reused == 0 && imports > 1,
+        "{reused} reused, {imports} resolved"
+    );
 
     // One changed file: parsed again, every other one reused.
     std::fs::write(
@@ -233,6 +252,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
         detector_counts(&second),
         (1, parsed - 1),
         "only the changed file is scanned again"
+    );
+    assert_eq!(
+        resolution_counts(&second),
+        (imports, 1),
+        "only the edited file's new specifier (models/user) is resolved again"
     );
     let cold = root.path().join("cold-1");
     summary(&analyze(&root, &src, &cold));
@@ -264,6 +288,11 @@ fn warm_runs_reuse_parse_records_and_equal_cold_runs() {
     let third = analyze(&root, &src, &warm);
     summary(&third);
     assert_eq!(metric(&warm, "filesReused"), parsed);
+    assert_eq!(
+        resolution_counts(&third),
+        (0, imports + 1),
+        "new configs resolve every import again"
+    );
     let (scanned, reused) = detector_counts(&third);
     assert!(
         scanned >= 1 && reused >= 1 && scanned + reused == parsed,
