@@ -209,24 +209,29 @@ fn resolve_js(
     }
     let env = super::js::environment(records, configs);
     let kept = kept.filter(|k| k.env() == env);
-    let mut plan = match &kept {
-        Some(k) => super::js::plan_from_kept(records, k),
-        None => records
-            .iter()
-            .map(|r| vec![None; r.imports.len()])
-            .collect(),
-    };
-    let misses = super::js::plan_misses(records, &plan);
+    // With kept resolutions, only the imports they do not answer for are resolved.
+    let misses = kept.as_ref().map(|k| super::js::apply_kept(records, k));
+    let resolvable: usize = records
+        .iter()
+        .filter(|r| matches!(r.language, Language::Js | Language::Ts) && !r.skipped)
+        .map(|r| r.imports.len())
+        .sum();
     let mut js_resolved = 0;
     let mut spent = None;
     let mut warnings: Vec<(String, FileWarning)> = Vec::new();
-    if misses > 0 || kept.is_none() {
+    if misses.as_ref().is_none_or(|m| !m.is_empty()) {
         let mut snapshot = super::js::MemorySnapshot::new(records.iter().map(|r| r.path.clone()));
         for (path, text) in configs {
             snapshot.insert(path, text.as_bytes());
         }
         let js = super::js::JsResolver::new(&snapshot);
-        js_resolved = super::js::fill_plan(records, &mut plan, &js);
+        js_resolved = match &misses {
+            Some(positions) => super::js::resolve_at(records, positions, &js),
+            None => {
+                super::js::resolve_all(records, &js);
+                resolvable
+            }
+        };
         warnings = js
             .broken_manifests()
             .iter()
@@ -240,12 +245,15 @@ fn resolve_js(
             .collect();
         spent = Some((js, snapshot));
     }
+    let js_reused = if kept.is_some() {
+        resolvable - js_resolved
+    } else {
+        0
+    };
     // The environment's warnings are the full run's, whichever files this run resolved.
     if let Some(k) = &kept {
         warnings = k.warnings().to_vec();
     }
-    let js_reused = plan.iter().flatten().filter(|p| p.is_some()).count() - js_resolved;
-    super::js::apply_plan(records, plan);
     for (path, w) in &warnings {
         if let Some(r) = records.iter_mut().find(|r| &r.path == path) {
             if !r.warnings.contains(w) {

@@ -94,37 +94,41 @@ pub(super) fn resolves(r: &FileRecord) -> bool {
     matches!(r.language, Language::Js | Language::Ts) && !r.skipped
 }
 
-/// Each record's imports, by position, as `kept` resolves them (`None` where it has no answer,
-/// and for every import of a record JS resolution does not handle). `records` must be the ones
-/// `kept`'s environment was hashed over (the caller compares [`KeptResolutions::env`]).
-pub fn plan_from_kept(
-    records: &[FileRecord],
-    kept: &KeptResolutions,
-) -> Vec<Vec<Option<Resolution>>> {
+/// Resolves the records' imports that `kept` answers for, in place, and returns the
+/// positions `(record, import)` of those it has no answer for (imports of records JS
+/// resolution does not handle are left alone). `records` must be the ones `kept`'s
+/// environment was hashed over (the caller compares [`KeptResolutions::env`]).
+pub fn apply_kept(records: &mut [FileRecord], kept: &KeptResolutions) -> Vec<(usize, usize)> {
     let mut by_file: Vec<Option<&KeptImports>> = vec![None; records.len()];
     for (i, imports) in &kept.files {
         if let Some(slot) = by_file.get_mut(*i as usize) {
             *slot = Some(imports);
         }
     }
+    // Internal answers name their target by index; the records are borrowed mutably below.
+    let paths: Vec<String> = records.iter().map(|r| r.path.clone()).collect();
+    let answer = |k: &Kept<Name>| -> Option<Resolution> {
+        Some(match k {
+            Kept::I(n) => Resolution::Internal(paths.get(*n as usize)?.clone()),
+            Kept::E(pkg) => Resolution::External(pkg.to_string()),
+            Kept::U(reason) => Resolution::Unresolved(reason.to_string()),
+        })
+    };
     records
-        .par_iter()
+        .par_iter_mut()
         .zip(by_file.par_iter())
-        .map(|(r, kept)| {
-            let Some(kept) = kept.filter(|_| resolves(r)) else {
-                return vec![None; r.imports.len()];
-            };
-            r.imports
-                .iter()
-                .map(|import| {
-                    let (_, k) = kept.iter().find(|(raw, _)| *raw == import.raw)?;
-                    Some(match k {
-                        Kept::I(n) => Resolution::Internal(records.get(*n as usize)?.path.clone()),
-                        Kept::E(pkg) => Resolution::External(pkg.to_string()),
-                        Kept::U(reason) => Resolution::Unresolved(reason.to_string()),
-                    })
-                })
-                .collect()
+        .enumerate()
+        .filter(|(_, (r, _))| resolves(r))
+        .flat_map_iter(|(at, (r, kept))| {
+            let mut misses = Vec::new();
+            for (j, import) in r.imports.iter_mut().enumerate() {
+                let found = kept.and_then(|k| k.iter().find(|(raw, _)| *raw == import.raw));
+                match found.and_then(|(_, k)| answer(k)) {
+                    Some(res) => apply(import, res),
+                    None => misses.push((at, j)),
+                }
+            }
+            misses
         })
         .collect()
 }
@@ -187,18 +191,4 @@ impl Serialize for Imports<'_> {
             Some((i.raw.as_str(), kept))
         }))
     }
-}
-
-/// Applies a plan to the records' imports (every `Some`; a `None` leaves its import as it is).
-pub fn apply_plan(records: &mut [FileRecord], plan: Vec<Vec<Option<Resolution>>>) {
-    records
-        .par_iter_mut()
-        .zip(plan.into_par_iter())
-        .for_each(|(r, planned)| {
-            for (import, res) in r.imports.iter_mut().zip(planned) {
-                if let Some(res) = res {
-                    apply(import, res);
-                }
-            }
-        });
 }

@@ -28,16 +28,13 @@ mod visit;
 mod wiring;
 mod workspace;
 
-pub use kept::{
-    apply_plan, environment, plan_from_kept, write_kept, KeptResolutions, RESOLVE_VERSION,
-};
+pub use kept::{apply_kept, environment, write_kept, KeptResolutions, RESOLVE_VERSION};
 pub use parse::{
     assume_parse_stack, init_parse_pool, js_language, parse_js, parse_js_batch, parse_pool,
     MAX_NESTING, PARSE_STACK_BYTES,
 };
 pub use resolve::{
-    fill_plan, plan_misses, resolve_all, JsResolver, Resolution, UNRESOLVED_REASONS,
-    WARN_INVALID_MANIFEST,
+    resolve_all, resolve_at, JsResolver, Resolution, UNRESOLVED_REASONS, WARN_INVALID_MANIFEST,
 };
 pub use vfs::{MemorySnapshot, SnapshotFiles};
 

@@ -676,37 +676,34 @@ pub fn resolve_all(records: &mut [FileRecord], resolver: &JsResolver) {
         });
 }
 
-/// Resolves the imports `plan` has no answer for (`None`) of the records JS resolution
-/// handles, in parallel, and fills them in; returns how many it resolved.
-pub fn fill_plan(
-    records: &[FileRecord],
-    plan: &mut [Vec<Option<Resolution>>],
+/// Resolves the imports at `positions` (`(record, import)`, sorted) in place, in parallel;
+/// returns how many it resolved.
+pub fn resolve_at(
+    records: &mut [FileRecord],
+    positions: &[(usize, usize)],
     resolver: &JsResolver,
 ) -> usize {
+    let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); records.len()];
+    for &(r, i) in positions {
+        if let Some(w) = wanted.get_mut(r) {
+            w.push(i);
+        }
+    }
     records
-        .par_iter()
-        .zip(plan.par_iter_mut())
-        .filter(|(r, _)| super::kept::resolves(r))
-        .map(|(r, planned)| {
+        .par_iter_mut()
+        .zip(wanted.par_iter())
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(record, w)| {
+            let from = &record.path;
             let mut n = 0;
-            for (import, slot) in r.imports.iter().zip(planned.iter_mut()) {
-                if slot.is_none() {
-                    *slot = Some(resolver.resolve(&r.path, import));
+            for &i in w {
+                if let Some(import) = record.imports.get_mut(i) {
+                    apply(import, resolver.resolve(from, import));
                     n += 1;
                 }
             }
             n
         })
-        .sum()
-}
-
-/// How many imports of the records JS resolution handles `plan` has no answer for.
-pub fn plan_misses(records: &[FileRecord], plan: &[Vec<Option<Resolution>>]) -> usize {
-    records
-        .iter()
-        .zip(plan)
-        .filter(|(r, _)| super::kept::resolves(r))
-        .map(|(_, p)| p.iter().filter(|x| x.is_none()).count())
         .sum()
 }
 
