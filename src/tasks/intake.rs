@@ -172,7 +172,11 @@ fn effective_settings(ctx: &AppContext, user: &Value) -> Value {
 }
 
 /// What inspection found, with the plain copy of the files when one was written.
-type Inspected = Result<(ZipManifest, Option<ingest::Mirror>), ZipRejection>;
+type Inspected = Result<(ZipManifest, Option<ingest::Mirror>, Learned), ZipRejection>;
+
+/// What an inspection learned of the zip's entries, and what it started from (see
+/// [`super::zip_cache`]).
+type Learned = (ingest::KnownEntries, ingest::KnownEntries);
 
 /// Inspects the input. A process that runs the job's tasks itself (it has parsers) keeps a
 /// [plain copy](ingest::Mirror) of a zip's files in its scratch folder, so the tasks read
@@ -192,14 +196,18 @@ async fn inspect(
         && ctx.parsers().is_some()
         && !super::parse_cache::has_index(ctx, repo_id).await;
     let mirror = wanted.then(|| ctx.scratch().join(format!("mirror-{job_id}")));
-    tokio::task::spawn_blocking(move || match (input, mirror) {
-        (Input::Zip(p) | Input::Spooled(p), Some(m)) => {
-            ingest::inspect_zip_mirrored(&p, &limits, &m)
+    // Without a mirror, entries an earlier upload of the repository inflated are recognised
+    // by their compressed bytes instead of inflated again.
+    let known = match (&input, &mirror) {
+        (Input::Zip(_) | Input::Spooled(_), None) => super::zip_cache::load(ctx, repo_id).await,
+        _ => ingest::KnownEntries::new(),
+    };
+    tokio::task::spawn_blocking(move || match input {
+        Input::Zip(p) | Input::Spooled(p) => {
+            ingest::inspect_zip_with(&p, &limits, mirror.as_deref(), &known)
+                .map(|i| (i.manifest, i.mirror, (i.known, known)))
         }
-        (Input::Zip(p) | Input::Spooled(p), None) => {
-            ingest::inspect_zip(&p, &limits).map(|m| (m, None))
-        }
-        (Input::Dir(p), _) => ingest::inspect_dir(&p, &limits).map(|m| (m, None)),
+        Input::Dir(p) => ingest::inspect_dir(&p, &limits).map(|m| (m, None, Learned::default())),
     })
     .await
     .map_err(IntakeError::Inspection)
@@ -213,7 +221,7 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     let settings = effective_settings(ctx, &sub.settings);
     let settings_hash = ingest::settings_hash(&settings);
     let job_id = Uuid::new_v4();
-    let (manifest, mirror) = match inspect(ctx, &sub.input, job_id, repo.id).await? {
+    let (manifest, mirror, learned) = match inspect(ctx, &sub.input, job_id, repo.id).await? {
         Ok(found) => found,
         Err(rejection) => {
             if rejection.code.is_transient() {
@@ -308,6 +316,11 @@ pub async fn submit(ctx: &AppContext, sub: Submission) -> Result<Accepted, Intak
     if let Some(mirror) = mirror {
         ctx.sources()
             .put_mirror(job.id, std::sync::Arc::new(mirror));
+    }
+    {
+        // Best effort, beside the job: only the next upload of the repository needs it.
+        let (ctx, job, (learned, before)) = (ctx.clone(), job.clone(), learned);
+        tokio::spawn(async move { super::zip_cache::store(&ctx, &job, learned, &before).await });
     }
     // From here on a job exists: it is queued, or marked failed before the error answer, so
     // no job is left waiting for a task that was never enqueued.

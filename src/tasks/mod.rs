@@ -23,6 +23,7 @@ pub mod retention;
 pub mod scratch;
 pub mod source;
 pub mod store;
+pub mod zip_cache;
 
 mod stages;
 

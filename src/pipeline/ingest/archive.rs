@@ -1,8 +1,9 @@
 //! The zip source: [`inspect_zip`] checks and hashes a stored zip in place (and
-//! [`inspect_zip_mirrored`] keeps a plain copy of the files on the way), [`read_entries`] reads
-//! chosen files back out of it for the parse stage.
+//! [`inspect_zip_mirrored`] keeps a plain copy of the files on the way);
+//! [`super::read_entries`] reads chosen files back out of it for the parse stage.
 
-use super::inflate::{inflate, InflateError, Inflater, Spare};
+use super::inflate::{inflate, InflateError, Inflater};
+use super::known::{KeyReader, Known, KnownEntries};
 use super::mirror::{Mirror, Sink, NOT_HELD};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
 use super::{
@@ -11,8 +12,8 @@ use super::{
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::io::BufReader;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use zip::result::ZipError;
@@ -42,7 +43,53 @@ struct Planned {
 /// run over the whole central directory before anything is inflated, so a bad name costs
 /// no inflation at all. See the [module docs](super) for every rule and its code.
 pub fn inspect_zip(path: &Path, limits: &ZipLimits) -> Result<ZipManifest, ZipRejection> {
-    inspect_logged(path, limits, None).map(|(m, _)| m)
+    inspect_zip_with(path, limits, None, &KnownEntries::new()).map(|i| i.manifest)
+}
+
+/// What [`inspect_zip_with`] found.
+#[derive(Debug)]
+pub struct Inspection {
+    /// The accepted files.
+    pub manifest: ZipManifest,
+    /// The plain copy, when one was asked for and could be written.
+    pub mirror: Option<Mirror>,
+    /// Every accepted entry's key and content, for the next inspection of the repository.
+    pub known: KnownEntries,
+}
+
+/// [`inspect_zip`], with a [`Mirror`] written to `mirror` when given (see
+/// [`inspect_zip_mirrored`]), and without inflating the entries `known` (an earlier
+/// inspection's [`Inspection::known`]) recognises by their compressed bytes; see
+/// [`super::known`]. The manifest is the same either way. Entries are inflated whenever a
+/// mirror is written, since it needs their bytes.
+pub fn inspect_zip_with(
+    path: &Path,
+    limits: &ZipLimits,
+    mirror: Option<&Path>,
+    known: &KnownEntries,
+) -> Result<Inspection, ZipRejection> {
+    let sink = mirror.and_then(|m| match Sink::create(m) {
+        Ok(sink) => Some(sink),
+        Err(e) => {
+            tracing::warn!(path = %m.display(), error = %e,
+                "cannot create the plain copy of the upload; its files will be read from the zip");
+            None
+        }
+    });
+    let known = if sink.is_some() { None } else { Some(known) };
+    match (inspect_logged(path, limits, sink.as_ref(), known), sink) {
+        (Ok((manifest, at, known, _)), sink) => Ok(Inspection {
+            manifest,
+            mirror: sink.and_then(|s| s.finish(at)),
+            known,
+        }),
+        (Err(rejection), sink) => {
+            if let Some(sink) = sink {
+                sink.discard();
+            }
+            Err(rejection)
+        }
+    }
 }
 
 /// [`inspect_zip`], writing a [`Mirror`] of the files' bytes to `mirror` (a new file) on the
@@ -54,38 +101,24 @@ pub fn inspect_zip_mirrored(
     limits: &ZipLimits,
     mirror: &Path,
 ) -> Result<(ZipManifest, Option<Mirror>), ZipRejection> {
-    let sink = match Sink::create(mirror) {
-        Ok(sink) => Some(sink),
-        Err(e) => {
-            tracing::warn!(path = %mirror.display(), error = %e,
-                "cannot create the plain copy of the upload; its files will be read from the zip");
-            None
-        }
-    };
-    match (inspect_logged(path, limits, sink.as_ref()), sink) {
-        (Ok((manifest, at)), Some(sink)) => Ok((manifest, sink.finish(at))),
-        (Ok((manifest, _)), None) => Ok((manifest, None)),
-        (Err(rejection), sink) => {
-            if let Some(sink) = sink {
-                sink.discard();
-            }
-            Err(rejection)
-        }
-    }
+    inspect_zip_with(path, limits, Some(mirror), &KnownEntries::new())
+        .map(|i| (i.manifest, i.mirror))
 }
 
 fn inspect_logged(
     path: &Path,
     limits: &ZipLimits,
     sink: Option<&Sink>,
+    known: Option<&KnownEntries>,
 ) -> Result<Inspected, ZipRejection> {
     let started = Instant::now();
-    let result = inspect(path, limits, sink);
+    let result = inspect(path, limits, sink, known);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok((m, _)) => tracing::info!(
+        Ok((m, _, _, recognised)) => tracing::info!(
             path = %path.display(),
             files = m.entries.len(),
+            recognised,
             total_bytes = m.total_bytes,
             skipped = m.skipped.len(),
             duration_ms = elapsed_ms,
@@ -152,12 +185,15 @@ fn zip_error_text(err: &ZipError) -> String {
 
 /// The manifest, and where each file's bytes went in the mirror (by zip index; empty without
 /// one).
-type Inspected = (ZipManifest, Vec<u64>);
+/// The manifest, each entry's place in the mirror, what was learned of every entry, and how
+/// many entries were known (not inflated).
+type Inspected = (ZipManifest, Vec<u64>, KnownEntries, usize);
 
 fn inspect(
     path: &Path,
     limits: &ZipLimits,
     sink: Option<&Sink>,
+    known: Option<&KnownEntries>,
 ) -> Result<Inspected, ZipRejection> {
     let mut archive = open_archive(path)?;
     let count = archive.len() as u64;
@@ -238,7 +274,20 @@ fn inspect(
     } else {
         1
     };
-    let mut entries = inflate_all(path, &mut archive, &files, limits, threads, sink)?;
+    let found = inflate_all(path, &mut archive, &files, limits, threads, sink, known)?;
+    // An entry is known exactly when its key is: then it was not inflated.
+    let recognised = known.map_or(0, |k| {
+        found
+            .iter()
+            .filter(|(_, key, _)| k.contains_key(key))
+            .count()
+    });
+    let mut learned = KnownEntries::with_capacity(found.len());
+    let mut entries = Vec::with_capacity(found.len());
+    for (entry, key, k) in found {
+        learned.insert(key, k);
+        entries.push(entry);
+    }
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     let manifest = ZipManifest {
         total_bytes: entries.iter().map(|e| e.size).sum(),
@@ -246,7 +295,7 @@ fn inspect(
         stripped_prefix: prefix,
         skipped: skipped.into_iter().collect(),
     };
-    Ok((manifest, at))
+    Ok((manifest, at, learned, recognised))
 }
 
 /// Archives with less compressed data than this are inflated on one thread (starting more
@@ -268,15 +317,20 @@ fn inflate_all(
     limits: &ZipLimits,
     threads: usize,
     sink: Option<&Sink>,
-) -> Result<Vec<ManifestEntry>, ZipRejection> {
+    known: Option<&KnownEntries>,
+) -> Result<Vec<Found>, ZipRejection> {
     let total = AtomicU64::new(0);
     let stop = AtomicUsize::new(usize::MAX);
     if threads <= 1 || files.len() < 2 * threads {
-        return inflate_share(archive, files, limits, &total, &stop, sink).map_err(|e| match e {
-            ShareError::Rejected(_, r) => r,
-            // Only another share stops one, and there is none.
-            ShareError::Stopped => ZipRejection::new(RejectCode::CorruptEntry, "inflation stopped"),
-        });
+        return inflate_share(archive, files, limits, &total, &stop, sink, known).map_err(
+            |e| match e {
+                ShareError::Rejected(_, r) => r,
+                // Only another share stops one, and there is none.
+                ShareError::Stopped => {
+                    ZipRejection::new(RejectCode::CorruptEntry, "inflation stopped")
+                }
+            },
+        );
     }
     let compressed: u64 = files.iter().map(|(p, _, _)| p.compressed.max(1)).sum();
     let per_share = compressed.div_ceil(threads as u64);
@@ -290,7 +344,7 @@ fn inflate_all(
         }
     }
     shares.push(&files[start..]);
-    let results: Vec<Result<Vec<ManifestEntry>, ShareError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<Found>, ShareError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
             .map(|share| {
@@ -298,7 +352,7 @@ fn inflate_all(
                 scope.spawn(move || {
                     let first = share.first().map_or(0, |(p, _, _)| p.index);
                     let mut own = open_archive(path).map_err(|r| ShareError::Rejected(first, r))?;
-                    inflate_share(&mut own, share, limits, total, stop, sink)
+                    inflate_share(&mut own, share, limits, total, stop, sink, known)
                 })
             })
             .collect();
@@ -336,6 +390,9 @@ fn inflate_all(
     }
 }
 
+/// An accepted entry, its key and what was learned of it (see [`super::known`]).
+type Found = (ManifestEntry, String, Known);
+
 /// Why a share of the files stopped.
 enum ShareError {
     /// An entry (by its index in the archive) broke a rule.
@@ -354,7 +411,8 @@ fn inflate_share(
     total: &AtomicU64,
     stop: &AtomicUsize,
     sink: Option<&Sink>,
-) -> Result<Vec<ManifestEntry>, ShareError> {
+    known: Option<&KnownEntries>,
+) -> Result<Vec<Found>, ShareError> {
     let mut inflater = Inflater::new();
     let mut entries = Vec::with_capacity(files.len());
     for (p, path, at) in files {
@@ -362,11 +420,15 @@ fn inflate_share(
             return Err(ShareError::Stopped);
         }
         let mirror = sink.map(|s| (s, *at));
-        match inflate_planned(archive, p, limits, &mut inflater, total, mirror) {
-            Ok(entry) => entries.push(ManifestEntry {
-                path: path.clone(),
-                ..entry
-            }),
+        match inflate_planned(archive, p, limits, &mut inflater, total, mirror, known) {
+            Ok((entry, key, k)) => entries.push((
+                ManifestEntry {
+                    path: path.clone(),
+                    ..entry
+                },
+                key,
+                k,
+            )),
             Err(r) => {
                 stop.fetch_min(p.index, Ordering::Relaxed);
                 let inflated = total.load(Ordering::Relaxed);
@@ -518,7 +580,8 @@ fn inflate_planned(
     inflater: &mut Inflater,
     total: &AtomicU64,
     mirror: Option<(&Sink, u64)>,
-) -> Result<ManifestEntry, ZipRejection> {
+    known: Option<&KnownEntries>,
+) -> Result<Found, ZipRejection> {
     let name = p.name.as_str();
     let method = match p.method {
         CompressionMethod::Stored => StoredAs::Stored,
@@ -531,21 +594,39 @@ fn inflate_planned(
             ))
         }
     };
-    let mut raw = archive.by_index_raw(p.index).map_err(|err| {
-        ZipRejection::entry(
-            RejectCode::CorruptEntry,
-            name,
-            format!("entry {name:?}: {}", zip_error_text(&err)),
-        )
-    })?;
-    let data_offset = raw.data_start().ok_or_else(|| {
-        ZipRejection::entry(
-            RejectCode::CorruptEntry,
-            name,
-            format!("entry {name:?}: data offset unknown"),
-        )
-    })?;
+    let corrupt = |why: String| ZipRejection::entry(RejectCode::CorruptEntry, name, why);
+    let location = |data_offset| ZipLocation {
+        index: p.index,
+        data_offset,
+        compressed_size: p.compressed,
+        method,
+    };
     let ratio_cap = |compressed: u64| limits.max_ratio.saturating_mul(compressed.max(1));
+    if let Some(known) = known {
+        let (raw, data_offset) = open_raw(archive, p, method)?;
+        let key = raw
+            .finish()
+            .map_err(|e| corrupt(format!("entry {name:?}: {e}")))?;
+        if let Some(k) = known.get(&key) {
+            // These very bytes inflated to `p.size` bytes from `k.consumed` before: the limits
+            // apply to those numbers, as they would after inflating.
+            let now = total.fetch_add(p.size, Ordering::Relaxed) + p.size;
+            if p.size > RATIO_EXEMPT_BYTES && p.size > ratio_cap(k.consumed) {
+                return Err(ratio_error(name, p.size, k.consumed, limits.max_ratio));
+            }
+            if now > limits.max_uncompressed_bytes {
+                return Err(total_too_large(name, limits));
+            }
+            let entry = ManifestEntry {
+                path: String::new(),
+                size: p.size,
+                hash: k.hash.clone(),
+                zip: Some(location(data_offset)),
+            };
+            return Ok((entry, key, k.clone()));
+        }
+    }
+    let (mut raw, data_offset) = open_raw(archive, p, method)?;
     let done = inflate(&mut raw, method, inflater, |chunk, out| {
         let now = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
         if out > p.size {
@@ -562,14 +643,7 @@ fn inflate_planned(
             return Err(ratio_error(name, out, p.compressed, limits.max_ratio));
         }
         if now > limits.max_uncompressed_bytes {
-            return Err(ZipRejection::entry(
-                RejectCode::TotalTooLarge,
-                name,
-                format!(
-                    "the archive inflates to more than {} bytes (stopped at entry {name:?})",
-                    limits.max_uncompressed_bytes
-                ),
-            ));
+            return Err(total_too_large(name, limits));
         }
         if let Some((sink, at)) = mirror {
             // `out` is at most the declared size: the chunk stays inside this file's place.
@@ -598,17 +672,48 @@ fn inflate_planned(
             format!("entry {name:?}: CRC-32 mismatch"),
         ));
     }
-    Ok(ManifestEntry {
+    let key = raw
+        .finish()
+        .map_err(|e| corrupt(format!("entry {name:?}: {e}")))?;
+    let k = Known {
+        hash: done.hash.clone(),
+        consumed: done.consumed,
+    };
+    let entry = ManifestEntry {
         path: String::new(),
         size: done.out,
         hash: done.hash,
-        zip: Some(ZipLocation {
-            index: p.index,
-            data_offset,
-            compressed_size: p.compressed,
-            method,
-        }),
-    })
+        zip: Some(location(data_offset)),
+    };
+    Ok((entry, key, k))
+}
+
+/// The entry's compressed bytes, read through its key, and where they start.
+fn open_raw<'a>(
+    archive: &'a mut ZipArchive<BufReader<File>>,
+    p: &Planned,
+    method: StoredAs,
+) -> Result<(KeyReader<impl std::io::Read + 'a>, u64), ZipRejection> {
+    let name = p.name.as_str();
+    let corrupt = |why: String| ZipRejection::entry(RejectCode::CorruptEntry, name, why);
+    let raw = archive
+        .by_index_raw(p.index)
+        .map_err(|err| corrupt(format!("entry {name:?}: {}", zip_error_text(&err))))?;
+    let data_offset = raw
+        .data_start()
+        .ok_or_else(|| corrupt(format!("entry {name:?}: data offset unknown")))?;
+    Ok((KeyReader::new(raw, method, p.size, p.crc), data_offset))
+}
+
+fn total_too_large(name: &str, limits: &ZipLimits) -> ZipRejection {
+    ZipRejection::entry(
+        RejectCode::TotalTooLarge,
+        name,
+        format!(
+            "the archive inflates to more than {} bytes (stopped at entry {name:?})",
+            limits.max_uncompressed_bytes
+        ),
+    )
 }
 
 fn ratio_error(name: &str, out: u64, compressed: u64, max: u64) -> ZipRejection {
@@ -622,89 +727,11 @@ fn ratio_error(name: &str, out: u64, compressed: u64, max: u64) -> ZipRejection 
     )
 }
 
-/// Reads chosen files straight from a stored zip, in the order given, without parsing its
-/// central directory: each entry's [`ZipLocation`] from the manifest says where its bytes are.
-///
-/// The manifest is trusted, the zip is not: a zip changed since inspection can make an item
-/// fail with `entry_changed` (size or blake3 differs, or more bytes than the manifest's size
-/// would come out — inflation stops there), never make this inflate more than the manifest
-/// allows. An entry without a zip location (a directory manifest) is `entry_changed` too.
-pub fn read_entries<'a>(
-    zip_path: &Path,
-    wanted: &'a [ManifestEntry],
-) -> Result<ZipEntryReader<'a>, ZipRejection> {
-    let file = File::open(zip_path).map_err(|e| ZipRejection::io(zip_path, &e))?;
-    Ok(ZipEntryReader {
-        file,
-        path: zip_path.to_owned(),
-        wanted: wanted.iter(),
-        inflater: Spare::take(),
-    })
-}
-
-/// Iterator of [`read_entries`]: `(path, bytes)` per wanted entry, or why it failed. Items
-/// fail independently; the caller decides whether one failure ends the batch.
-pub struct ZipEntryReader<'a> {
-    file: File,
-    path: PathBuf,
-    wanted: std::slice::Iter<'a, ManifestEntry>,
-    inflater: Spare,
-}
-
-impl ZipEntryReader<'_> {
-    fn read_one(&mut self, entry: &ManifestEntry) -> Result<(String, Vec<u8>), ZipRejection> {
-        let name = entry.path.as_str();
-        let changed = |why: String| ZipRejection::entry(RejectCode::EntryChanged, name, why);
-        let loc = entry
-            .zip
-            .as_ref()
-            .ok_or_else(|| changed(format!("entry {name:?} has no location in a zip")))?;
-        self.file
-            .seek(SeekFrom::Start(loc.data_offset))
-            .map_err(|e| ZipRejection::io(&self.path, &e))?;
-        let raw = (&mut self.file).take(loc.compressed_size);
-        // The manifest size bounds the allocation; a first reservation stays modest anyway.
-        let mut bytes = Vec::with_capacity(entry.size.min(16 << 20) as usize);
-        let done = inflate(raw, loc.method, self.inflater.get(), |chunk, out| {
-            if out > entry.size {
-                return Err(changed(format!(
-                    "entry {name:?} now inflates past its {} bytes",
-                    entry.size
-                )));
-            }
-            bytes.extend_from_slice(chunk);
-            Ok(())
-        })
-        .map_err(|e| match e.into_rejection(name) {
-            r if r.code == RejectCode::CorruptEntry => changed(r.message),
-            r => r,
-        })?;
-        if done.out != entry.size || done.hash != entry.hash {
-            return Err(changed(format!(
-                "entry {name:?} no longer matches the manifest (size or hash differs)"
-            )));
-        }
-        Ok((entry.path.clone(), bytes))
-    }
-}
-
-impl Iterator for ZipEntryReader<'_> {
-    type Item = Result<(String, Vec<u8>), ZipRejection>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.wanted.next()?;
-        Some(self.read_one(entry))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.wanted.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write as _;
+    use std::path::PathBuf;
 
     /// A zip of `n` files (stored, so a test can find and break their bytes), each with its own
     /// content; returns its path.
@@ -731,14 +758,16 @@ mod tests {
             .filter(|p| !p.is_dir)
             .map(|p| (p, p.name.clone(), 0))
             .collect();
-        let mut out = inflate_all(
+        let found = inflate_all(
             path,
             &mut archive,
             &files,
             &ZipLimits::default(),
             threads,
             None,
+            None,
         )?;
+        let mut out: Vec<ManifestEntry> = found.into_iter().map(|(e, _, _)| e).collect();
         out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }

@@ -49,17 +49,21 @@
 
 mod archive;
 mod dir;
+mod entries;
 mod hash;
 mod inflate;
+mod known;
 mod mirror;
 mod names;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub use archive::{inspect_zip, inspect_zip_mirrored, read_entries, ZipEntryReader};
+pub use archive::{inspect_zip, inspect_zip_mirrored, inspect_zip_with, Inspection};
 pub use dir::{inspect_dir, read_dir_entries, DirEntryReader};
+pub use entries::{read_entries, ZipEntryReader};
 pub use hash::{commit_hash, settings_hash};
+pub use known::{Known, KnownEntries};
 pub use mirror::Mirror;
 
 /// Entries that inflate to at most this many bytes are exempt from the ratio rule: tiny

@@ -117,6 +117,69 @@ fn analyze_a_zip_prints_a_json_summary_and_writes_artifacts() {
     );
 }
 
+/// `(files, recognised)` of the run's accepted zip, from its log.
+fn zip_counts(out: &Output) -> (u64, u64) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "zip accepted")
+        .unwrap_or_else(|| panic!("no zip line in the log:\n{stderr}"));
+    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
+    (n("files"), n("recognised"))
+}
+
+/// Issue 10 goal 3: a zip of the repository uploaded again is not inflated again where its
+/// entries' compressed bytes are unchanged (the last upload's inspection kept what they hold),
+/// and the run equals a cold one.
+#[test]
+fn a_zip_analysed_again_inflates_only_its_changed_entries() {
+    let root = Root::new();
+    let repo = fixtures::ts_app();
+    let out = root.path().join("out");
+    let zip = root.input("app.zip", &repo.zip());
+    let first = analyze(&root, &zip, &out);
+    summary(&first);
+    let n = repo.len() as u64;
+    assert_eq!(
+        zip_counts(&first),
+        (n, 0),
+        "nothing is known the first time"
+    );
+
+    let mut changed = repo.clone();
+    for f in changed.files.iter_mut().filter(|f| f.0 == "src/lazy.ts") {
+        f.1.extend_from_slice(b"export const touched = 1;\n");
+    }
+    let zip = root.input("app.zip", &changed.zip());
+    let second = analyze(&root, &zip, &out);
+    summary(&second);
+    assert_eq!(
+        zip_counts(&second),
+        (n, n - 1),
+        "every entry but the changed one is recognised"
+    );
+    let cold = root.path().join("cold");
+    summary(&analyze(&root, &zip, &cold));
+    assert_eq!(
+        comparable(&out),
+        comparable(&cold),
+        "warm run differs from cold"
+    );
+    let docs = artifacts(&out);
+    let files = &docs.iter().find(|d| d.0 == "files").expect("files").1;
+    let lazy = files["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "src/lazy.ts")
+        .expect("src/lazy.ts");
+    assert!(
+        lazy["exports"].to_string().contains("touched"),
+        "the changed file is read anew: {lazy}"
+    );
+}
+
 #[test]
 fn analyze_a_refused_zip_exits_non_zero_with_the_rule_code() {
     let root = Root::new();
