@@ -3,7 +3,9 @@
 # the monorepo of monorepo.sh (BENCH_WARM_COPIES, default 16: 53.7k files) cold, then the same
 # repository with 1% of its source files changed (a comment appended to every 100th .ts/.js/.py
 # file, in sorted order). Prints both upload→done times, the ratio (goal: warm <= 25% of cold)
-# and `filesReused` of the warm job from /status.
+# and `filesReused` of the warm job from /status; then, from the server's log, each task's
+# time, the detectors' and the resolution's reuse, and how many zip entries each inspection
+# knew from the last upload (not inflated).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -35,7 +37,7 @@ echo "bench warm: $copies copies, $n_changed files changed, load average before:
 port=$(free_port)
 data="$work/aio"
 mkdir -p "$data"
-RUST_LOG=warn,provis::queue::worker=info,provis::pipeline::caps=info,provis::pipeline::plan=info LOG_FORMAT=json "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
+RUST_LOG=warn,provis::queue::worker=info,provis::pipeline::caps=info,provis::pipeline::plan=info,provis::pipeline::ingest=info LOG_FORMAT=json "$bin" all-in-one --port "$port" --data-dir "$data" >"$data.log" 2>&1 &
 pid=$!
 pids+=("$pid")
 wait_health "$port"
@@ -59,6 +61,10 @@ done
 # Inside summarize: the detectors, capabilities and summaries (cold first, then warm).
 jq -r 'select(.message == "capabilities and summaries built")
     | "  summarize inside: detect \(.detect_ms) ms (files scanned \(.scanned // "?"), reused \(.reused // "?")), capabilities \(.capabilities_ms) ms, summaries \(.summaries_ms) ms"' \
+    <(grep '^{' "$data.log")
+# Intake: the zip's inspection, and how many entries an earlier upload's inspection knew.
+jq -r 'select(.message == "zip accepted")
+    | "  zip inspection: \(.files) files, \(.recognised // 0) known (not inflated), \(.duration_ms) ms"' \
     <(grep '^{' "$data.log")
 # Import resolution: JS/TS imports taken from the kept resolutions and resolved afresh.
 jq -r 'select(.message == "imports resolved")
