@@ -1,5 +1,6 @@
-//! Files a finished job keeps for the next job of its repository (the detector results, the
-//! JS/TS resolutions), in the artifact store so every worker finds them.
+//! Files a job keeps for the next job of its repository (what its zip's inspection learned of
+//! the entries, its JS/TS resolutions, its detectors' results), in the artifact store so every
+//! worker finds them.
 //!
 //! Layout: `<prefix>/<repo_id>/<millis>-<job_id>[-<tag>].json`. The next job reads the newest
 //! ([`newest`]); [`keep`] deletes the older ones except the one before it (a job that started
