@@ -69,14 +69,8 @@ pub async fn has_index(ctx: &AppContext, repo: Uuid) -> bool {
 }
 
 async fn load_index(ctx: &AppContext, repo: Uuid) -> Option<HashMap<String, String>> {
-    let listed = ctx
-        .artifacts()
-        .list(&format!("{PREFIX}/index/{repo}/"))
-        .await
-        .ok()?;
-    let newest = listed.into_iter().map(|o| o.key).max()?;
-    let bytes = ctx.artifacts().get(&newest).await.ok()?;
-    let pairs: Vec<(String, String)> = serde_json::from_slice(&bytes).ok()?;
+    let newest = super::kept::newest(ctx, &format!("{PREFIX}/index"), repo).await?;
+    let pairs: Vec<(String, String)> = serde_json::from_slice(&newest.bytes).ok()?;
     Some(pairs.into_iter().collect())
 }
 

@@ -117,16 +117,21 @@ fn analyze_a_zip_prints_a_json_summary_and_writes_artifacts() {
     );
 }
 
-/// `(files, recognised)` of the run's accepted zip, from its log.
-fn zip_counts(out: &Output) -> (u64, u64) {
+/// The numbers `keys` of the first line of the run's log with message `message`.
+fn log_counts<const N: usize>(out: &Output, message: &str, keys: [&str; N]) -> [u64; N] {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line: Value = stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "zip accepted")
-        .unwrap_or_else(|| panic!("no zip line in the log:\n{stderr}"));
-    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
-    (n("files"), n("recognised"))
+        .find(|l| l["message"] == message)
+        .unwrap_or_else(|| panic!("no {message:?} line in the log:\n{stderr}"));
+    keys.map(|k| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}")))
+}
+
+/// `(files, recognised)` of the run's accepted zip, from its log.
+fn zip_counts(out: &Output) -> (u64, u64) {
+    let [x, y] = log_counts(out, "zip accepted", ["files", "recognised"]);
+    (x, y)
 }
 
 /// Issue 10 goal 3: a zip of the repository uploaded again is not inflated again where its
@@ -244,27 +249,19 @@ fn metric(out: &Path, key: &str) -> u64 {
 /// `(scanned, reused)`: files the capability detectors scanned afresh and files whose kept
 /// result they reused, from the run's log.
 fn detector_counts(out: &Output) -> (u64, u64) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line: Value = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "capabilities and summaries built")
-        .unwrap_or_else(|| panic!("no detector line in the log:\n{stderr}"));
-    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
-    (n("scanned"), n("reused"))
+    let [x, y] = log_counts(
+        out,
+        "capabilities and summaries built",
+        ["scanned", "reused"],
+    );
+    (x, y)
 }
 
 /// `(reused, resolved)`: JS/TS imports whose kept resolution was reused and imports resolved
 /// afresh, from the run's log.
 fn resolution_counts(out: &Output) -> (u64, u64) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line: Value = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "imports resolved")
-        .unwrap_or_else(|| panic!("no resolution line in the log:\n{stderr}"));
-    let n = |k: &str| line[k].as_u64().unwrap_or_else(|| panic!("{k} in {line}"));
-    (n("js_reused"), n("js_resolved"))
+    let [x, y] = log_counts(out, "imports resolved", ["js_reused", "js_resolved"]);
+    (x, y)
 }
 
 /// Issue 10 goal 3: a re-analysis reuses the content-addressed parse records of the
