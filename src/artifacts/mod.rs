@@ -456,15 +456,21 @@ impl ArtifactStore {
         }
         let objects = self.list(prefix).await?;
         let n = objects.len();
-        futures_util::stream::iter(objects)
-            .map(|o| async move { self.delete(&o.key).await })
-            .buffer_unordered(8)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>()?;
-        if let ArtifactStore::Local(s) = self {
-            s.remove_empty_dirs(prefix);
+        match self {
+            ArtifactStore::S3(s) => {
+                s.delete_many(objects.into_iter().map(|o| o.key).collect())
+                    .await?
+            }
+            ArtifactStore::Local(s) => {
+                futures_util::stream::iter(objects)
+                    .map(|o| async move { s.delete(&o.key).await })
+                    .buffer_unordered(8)
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<()>, _>>()?;
+                s.remove_empty_dirs(prefix);
+            }
         }
         Ok(n)
     }

@@ -108,7 +108,7 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let (to_parse, reused) = parsing::split(&ctx, &job, &files).await?;
     let batches = to_parse.len().div_ceil(batch_size);
     // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
-    // not all of them. Written several at a time: against S3 each is a HEAD and a PUT. With the
+    // not all of them. Written several at a time: against S3 each is a round trip. With the
     // in-process queue every batch runs here and takes its slice from the memo (after a
     // restart, from the `discovered` and `reused` blobs), so the blobs are not needed.
     if matches!(ctx.queue(), QueueBackend::Redis(_)) {

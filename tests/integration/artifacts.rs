@@ -90,6 +90,7 @@ on_both_backends!(
     invalid_keys_rejected,
     fetch_and_open_local,
     health_check,
+    delete_prefix_removes_its_folder_only,
 );
 
 fn snapshot_keys(repo: Uuid) -> (String, String, String) {
@@ -355,6 +356,44 @@ impl AsyncRead for Generated {
 }
 
 /// BLAKE3 and length of what `Generated::new(seed, len)` yields, computed independently.
+/// A large job leaves over a thousand work blobs: S3 deletes them in `DeleteObjects` requests
+/// of at most 1,000 keys, so 1,005 takes two; neighbours of the folder stay.
+async fn delete_prefix_removes_its_folder_only(f: Fixture) {
+    use futures_util::StreamExt as _;
+    let job = Uuid::new_v4();
+    let prefix = format!("work/{job}/");
+    let keys: Vec<String> = (0..1005).map(|i| format!("{prefix}batch-{i}.json")).collect();
+    let neighbours = [
+        format!("work/{job}-x/batch-0.json"),
+        format!("work/{}/batch-0.json", Uuid::new_v4()),
+    ];
+    let store = &f.store;
+    futures_util::stream::iter(keys.iter().chain(&neighbours))
+        .map(|k| async move { store.put_new(k, b"{}".to_vec(), CONTENT_TYPE_JSON).await })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(store.list(&prefix).await.unwrap().len(), 1005);
+
+    assert_eq!(store.delete_prefix(&prefix).await.unwrap(), 1005);
+    assert!(store.list(&prefix).await.unwrap().is_empty());
+    for k in [&keys[0], &keys[999], &keys[1000], &keys[1004]] {
+        assert_eq!(store.head(k).await.unwrap(), None, "{k}");
+    }
+    for k in &neighbours {
+        assert_eq!(store.head(k).await.unwrap(), Some(2), "{k}");
+    }
+    // Again: nothing left, nothing to do.
+    assert_eq!(store.delete_prefix(&prefix).await.unwrap(), 0);
+    assert!(matches!(
+        store.delete_prefix(&format!("work/{job}")).await,
+        Err(ArtifactError::InvalidKey { .. })
+    ));
+}
+
 async fn expected_digest(seed: u64, len: usize) -> (u64, String) {
     use tokio::io::AsyncReadExt;
     let mut reader = Generated::new(seed, len);
@@ -470,17 +509,20 @@ async fn streamed_upload(f: Fixture) {
         .to_string();
     assert_eq!(on_disk, digest);
 
-    // Create-only for streams too, content intact.
-    let err = f
-        .store
-        .put_new_stream(&key, Generated::new(8, 1000), CONTENT_TYPE_ZIP, None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ArtifactError::AlreadyExists { .. }),
-        "{err:?}"
-    );
-    assert_eq!(f.store.head(&key).await.unwrap(), Some(LEN as u64));
+    // Create-only for streams too, content intact: on S3 a multipart write of an existing key
+    // is refused by its `CompleteMultipartUpload`, a small one by its single `PUT`.
+    for len in [LEN, 1000] {
+        let err = f
+            .store
+            .put_new_stream(&key, Generated::new(8, len), CONTENT_TYPE_ZIP, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::AlreadyExists { .. }),
+            "{len} bytes: {err:?}"
+        );
+        assert_eq!(f.store.head(&key).await.unwrap(), Some(LEN as u64));
+    }
 
     // A small stream takes the single-request path.
     let small = upload_key(Uuid::new_v4());
