@@ -17,6 +17,8 @@
 # BENCH_WORKER_CONCURRENCY (`provis work --concurrency`, default 2: one slot per core),
 # BENCH_E2E_ZIPS (space-separated zips instead of mui-material and django),
 # TEST_DATABASE_URL, TEST_REDIS_URL, TEST_S3_ENDPOINT (the test services' defaults),
+# BENCH_S3_KEY / BENCH_S3_SECRET (default bench/bench, which moto takes; another S3 server
+# may want its own),
 # BENCH_JOB_TIMEOUT_S (default 300: a job not done by then fails the run), BENCH_KEEP=1 (keep
 # the logs and data dirs).
 set -euo pipefail
@@ -30,6 +32,8 @@ worker_concurrency="${BENCH_WORKER_CONCURRENCY:-2}"
 db_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 s3_endpoint="${TEST_S3_ENDPOINT:-http://127.0.0.1:9000}"
+s3_key="${BENCH_S3_KEY:-bench}"
+s3_secret="${BENCH_S3_SECRET:-bench}"
 if [[ -n "${BENCH_E2E_ZIPS:-}" ]]; then read -r -a zips <<<"$BENCH_E2E_ZIPS"; else zips=("$corpora/mui-material.zip" "$corpora/django.zip"); fi
 timev=/usr/bin/time
 [[ -x "$timev" ]] || { echo "bench e2e: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
@@ -94,7 +98,7 @@ for zip in "${zips[@]}"; do
                     export DATABASE_URL="$db_url?options=-csearch_path%3D$schema"
                     export REDIS_URL="$redis_url" RQ_KEY_PREFIX="$tag"
                     export S3_ENDPOINT_URL="$s3_endpoint" S3_BUCKET="$tag"
-                    export S3_ACCESS_KEY_ID=bench S3_SECRET_ACCESS_KEY=bench
+                    export S3_ACCESS_KEY_ID="$s3_key" S3_SECRET_ACCESS_KEY="$s3_secret"
                     export RUST_S3_SKIP_LOCATION_CONSTRAINT=true RUST_LOG=warn
                     dir="$work/cluster-$name-$nw-$run"
                     mkdir -p "$dir"

@@ -179,9 +179,14 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
         .batch_index
         .ok_or_else(|| TaskError::Fail("parse_batch without a batch index".into()))?;
     // A re-delivered batch whose result is stored skips the parsing and only redoes fan-in.
-    let stored: Option<Arc<Vec<FileRecord>>> = get_work_value(&ctx, &job, WorkBlob::Batch(index))
-        .await
-        .ok();
+    // A first attempt cannot find one, and asking costs a round trip to the store per batch;
+    // were one there after all (a task put back on its queue as new), parsing again is only
+    // slower: every write below accepts what an earlier attempt stored.
+    let stored: Option<Arc<Vec<FileRecord>>> = if env.attempt > 1 {
+        get_work_value(&ctx, &job, WorkBlob::Batch(index)).await.ok()
+    } else {
+        None
+    };
     let heads: Vec<RecordHead> = match stored {
         Some(records) => records.iter().map(RecordHead::of).collect(),
         None => {
