@@ -183,7 +183,9 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     // were one there after all (a task put back on its queue as new), parsing again is only
     // slower: every write below accepts what an earlier attempt stored.
     let stored: Option<Arc<Vec<FileRecord>>> = if env.attempt > 1 {
-        get_work_value(&ctx, &job, WorkBlob::Batch(index)).await.ok()
+        get_work_value(&ctx, &job, WorkBlob::Batch(index))
+            .await
+            .ok()
     } else {
         None
     };

@@ -362,7 +362,9 @@ async fn delete_prefix_removes_its_folder_only(f: Fixture) {
     use futures_util::StreamExt as _;
     let job = Uuid::new_v4();
     let prefix = format!("work/{job}/");
-    let keys: Vec<String> = (0..1005).map(|i| format!("{prefix}batch-{i}.json")).collect();
+    let keys: Vec<String> = (0..1005)
+        .map(|i| format!("{prefix}batch-{i}.json"))
+        .collect();
     let neighbours = [
         format!("work/{job}-x/batch-0.json"),
         format!("work/{}/batch-0.json", Uuid::new_v4()),
