@@ -115,7 +115,10 @@ for zip in "${zips[@]}"; do
                         pids+=("$!")
                     done
                     wait_health "$port"
+                    s3_port=$(sed -E 's#^[a-z]+://[^:/]+:?([0-9]*).*#\1#' <<<"$s3_endpoint")
+                    s3_cpu0=$(listener_cpu "${s3_port:-80}")
                     read -r s job < <(upload "$zip" "$port")
+                    s3_cpu1=$(listener_cpu "${s3_port:-80}")
                     for w in "${workers[@]}"; do stop "$w"; done
                     stop "$serve"
                     rss="serve $(maxrss "$dir.serve.time") MB"
@@ -124,6 +127,14 @@ for zip in "${zips[@]}"; do
                     # How evenly the parse batches spread (goal: with 2 workers none over 60%).
                     psql "$db_url" -qAt -F ' ' -c "SELECT coalesce(worker, '?'), count(*) FROM $schema.tasks WHERE job_id = '$job' AND name = 'parse_batch' GROUP BY 1 ORDER BY 1" |
                         awk -v nw="$nw" '{n[$1] = $2; t += $2} END {for (w in n) printf "  parse batches on %s: %d of %d (%.0f%%)\n", w, n[w], t, 100 * n[w] / t}'
+                    # Where the time went: each stage from its first start to its last end.
+                    psql "$db_url" -qAt -F ' ' -c "SELECT name, count(*), round(extract(epoch FROM max(ended_at) - min(started_at))::numeric, 2) FROM $schema.tasks WHERE job_id = '$job' GROUP BY name ORDER BY min(started_at)" |
+                        awk '{printf "%s%s %s s%s", (NR == 1 ? "  stages (wall): " : ", "), $1, $3, ($2 > 1 ? " (" $2 " tasks)" : "")} END {print ""}'
+                    # The S3 server shares these cores: its CPU during the job (when it is a local
+                    # process this user can read).
+                    if [[ -n "$s3_cpu0" && -n "$s3_cpu1" ]]; then
+                        awk -v a="$s3_cpu0" -v b="$s3_cpu1" 'BEGIN {printf "  S3 server CPU during the job: %.1f s\n", b - a}'
+                    fi
 
                     psql "$db_url" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
                     unset DATABASE_URL REDIS_URL RQ_KEY_PREFIX S3_ENDPOINT_URL S3_BUCKET

@@ -67,3 +67,11 @@ on_exit_stop_and_remove() {
     pids=()
     trap 'for p in "${pids[@]}"; do stop_direct "$p"; done; rm -rf "$bench_work_dir"' EXIT
 }
+# listener_cpu PORT: CPU seconds (user + system, with reaped children) used so far by the
+# process listening on 127.0.0.1:PORT, or nothing when none is found (e.g. not ours to read).
+listener_cpu() {
+    local pid
+    pid=$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 0
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15 + $16 + $17) / hz }' "/proc/$pid/stat"
+}
