@@ -137,7 +137,7 @@ impl Db {
     }
 
     /// Counts parse batch `batch_index` of a job as done, once: the first call for a batch
-    /// records it in `batch_results`, adds 1 to `jobs.batches_done` and `files_parsed` to
+    /// records it in `batch_results` (with its parse-cache refs), adds 1 to `jobs.batches_done` and `files_parsed` to
     /// `jobs.files_parsed`, in one transaction, and returns the job's row after the increment
     /// (the caller needs its counts and phase, and would otherwise read it again at once). Any
     /// later call for the same batch (a retried or re-delivered task) changes nothing and
@@ -150,6 +150,7 @@ impl Db {
         job_id: Uuid,
         batch_index: i32,
         files_parsed: i32,
+        cache_refs: Option<String>,
     ) -> Result<Option<Job>> {
         let record = BatchResult {
             job_id,
@@ -157,6 +158,7 @@ impl Db {
             files_parsed,
             done: true,
             created_at: now(),
+            cache_refs,
         };
         let t = now();
         // One hop on SQLite: the write lock is never held across a thread hand-off.

@@ -459,4 +459,8 @@ pub struct BatchResult {
     /// When it was counted.
     #[diesel(serialize_as = DbTime, deserialize_as = DbTime)]
     pub created_at: DateTime<Utc>,
+    /// The batch's parse-cache refs as JSON, for merge to index; here rather than in a work
+    /// blob of its own, so merge reads every batch's in one query (against S3 that was a PUT
+    /// per batch, and a GET per batch another worker parsed). `None` when unknown.
+    pub cache_refs: Option<String>,
 }

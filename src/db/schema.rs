@@ -164,6 +164,7 @@ diesel::table! {
         files_parsed -> Integer,
         done -> Bool,
         created_at -> PTimestamptz,
+        cache_refs -> Nullable<Text>,
     }
 }
 

@@ -209,7 +209,8 @@ pub enum WorkBlob {
     Plan(u32),
     /// Batch `n`'s parse records (`parse_batch`).
     Batch(u32),
-    /// Batch `n`'s parse-cache references (`parse_batch`).
+    /// Batch `n`'s parse-cache references with the in-process queue (a cluster keeps them in
+    /// `batch_results.cache_refs`; versions before that column wrote this blob there too).
     Cache(u32),
 }
 

@@ -22,7 +22,7 @@ use crate::queue::{Envelope, QueueBackend, TaskError, TaskResultExt};
 use crate::tasks::context::AppContext;
 use rayon::prelude::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Work value: the discovered files of a job (`Vec<PlannedFile>`).
@@ -189,15 +189,27 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     } else {
         None
     };
-    let heads: Vec<RecordHead> = match stored {
-        Some(records) => records.iter().map(RecordHead::of).collect(),
+    // Against Redis (a cluster) the parse-cache refs go with the batch's count, in the
+    // database, so merge reads them all in one query instead of a blob per batch from the
+    // bucket. In process they stay in the memo, decoded, as a work value: merge takes them
+    // from there without a copy in the database or its decoding. A re-delivered batch whose
+    // records were stored has none to give: if an earlier attempt did not count it, its files
+    // are simply not indexed.
+    let (heads, cache_refs): (Vec<RecordHead>, Option<String>) = match stored {
+        Some(records) => (records.iter().map(RecordHead::of).collect(), None),
         None => {
             let slice = batch_plan(&ctx, &job, index).await?;
             let src = source::open(&ctx, &job).await?;
             let (records, refs) = parsing::parse_files(&ctx, &job, src, slice).await?;
-            put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
+            let refs = match ctx.queue() {
+                QueueBackend::Redis(_) => Some(serde_json::to_string(&refs).fatal()?),
+                QueueBackend::Local(_) => {
+                    put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
+                    None
+                }
+            };
             put_work_records(&ctx, &job, WorkBlob::Batch(index), &records).await?;
-            records.into_iter().map(|r| r.head).collect()
+            (records.into_iter().map(|r| r.head).collect(), refs)
         }
     };
     let parsed = heads.iter().filter(|r| !r.skipped).count() as i32;
@@ -207,7 +219,7 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
     parsing::insert_warnings(&ctx, &job, &heads).await?;
     let counted = ctx
         .db()
-        .incr_batches_done(job.id, index as i32, parsed)
+        .incr_batches_done(job.id, index as i32, parsed, cache_refs)
         .await
         .retryable()?;
     let recount = counted.is_none();
@@ -445,7 +457,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
 const BATCHES_AT_ONCE: usize = 8;
 
 /// What merge takes of one parse batch: its records (maybe still encoded) and its cache refs.
-type BatchParts = (WorkPart<Vec<FileRecord>>, Option<Arc<CacheRefs>>);
+type BatchParts = (WorkPart<Vec<FileRecord>>, Option<CacheRefs>);
 
 /// Every parse batch's records, in batch order, and their parse-cache refs: taken from the memo
 /// or fetched from the store several at a time, then decoded on all cores.
@@ -454,15 +466,36 @@ async fn gather_batches(
     job: &Job,
 ) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
     use futures_util::{StreamExt, TryStreamExt};
+    // Every batch's parse-cache refs, counted with it.
+    let mut counted: HashMap<u32, String> = ctx
+        .db()
+        .list_batch_results(job.id)
+        .await
+        .retryable()?
+        .into_iter()
+        .filter_map(|b| Some((u32::try_from(b.batch_index).ok()?, b.cache_refs?)))
+        .collect();
     let parts: Vec<BatchParts> = futures_util::stream::iter(0..job.batches_total.max(0) as u32)
-        .map(|i| async move {
-            let records = take_work_part(ctx, job, WorkBlob::Batch(i)).await?;
-            // Absent for a batch parsed by an older version: its files are simply not
-            // indexed.
-            let refs = take_work_value::<CacheRefs>(ctx, job, WorkBlob::Cache(i))
-                .await
-                .ok();
-            Ok::<_, TaskError>((records, refs))
+        .map(|i| {
+            let refs = counted.remove(&i);
+            async move {
+                let records = take_work_part(ctx, job, WorkBlob::Batch(i)).await?;
+                let refs = match refs {
+                    Some(json) => serde_json::from_str::<CacheRefs>(&json).ok(),
+                    // In process, or counted by an older version: a work value; absent there
+                    // too, the batch's files are simply not indexed.
+                    None => take_work_value::<CacheRefs>(ctx, job, WorkBlob::Cache(i))
+                        .await
+                        .ok()
+                        .map(|r| {
+                            Arc::try_unwrap(r).unwrap_or_else(|shared| CacheRefs {
+                                refs: shared.refs.clone(),
+                                reused: shared.reused,
+                            })
+                        }),
+                };
+                Ok::<_, TaskError>((records, refs))
+            }
         })
         .buffered(BATCHES_AT_ONCE)
         .try_collect()
@@ -471,7 +504,7 @@ async fn gather_batches(
     let mut decode = Vec::with_capacity(parts.len());
     for (records, refs) in parts {
         if let Some(refs) = refs {
-            cache.refs.extend(refs.refs.iter().cloned());
+            cache.refs.extend(refs.refs);
             cache.reused += refs.reused;
         }
         decode.push(records);

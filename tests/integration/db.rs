@@ -374,21 +374,30 @@ async fn check_batch_fan_in(db: &Db) {
     .await
     .unwrap();
     assert_eq!(
-        db.incr_batches_done(job.id, 0, 10)
-            .await
-            .unwrap()
-            .map(counts),
+        db.incr_batches_done(
+            job.id,
+            0,
+            10,
+            Some(r#"{"refs":[["k0","p0"]],"reused":0}"#.into())
+        )
+        .await
+        .unwrap()
+        .map(counts),
         Some((1, 3))
     );
     assert_eq!(
-        db.incr_batches_done(job.id, 0, 10)
+        db.incr_batches_done(job.id, 0, 10, Some("a retry's refs".into()))
             .await
             .unwrap()
             .map(counts),
         None,
         "retry not counted"
     );
-    let second = db.incr_batches_done(job.id, 1, 5).await.unwrap().unwrap();
+    let second = db
+        .incr_batches_done(job.id, 1, 5, Some("[]".into()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (
             second.batches_done,
@@ -406,7 +415,7 @@ async fn check_batch_fan_in(db: &Db) {
     for _ in 0..10 {
         let db = db.clone();
         handles.push(tokio::spawn(async move {
-            db.incr_batches_done(job.id, 2, 7)
+            db.incr_batches_done(job.id, 2, 7, None)
                 .await
                 .unwrap()
                 .map(counts)
@@ -427,6 +436,18 @@ async fn check_batch_fan_in(db: &Db) {
     );
     assert_eq!(batches.iter().map(|b| b.files_parsed).sum::<i32>(), 22);
     assert!(batches.iter().all(|b| b.done && b.job_id == job.id));
+    // Each batch keeps the cache refs of the attempt that counted it.
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b.cache_refs.as_deref())
+            .collect::<Vec<_>>(),
+        vec![
+            Some(r#"{"refs":[["k0","p0"]],"reused":0}"#),
+            Some("[]"),
+            None
+        ]
+    );
 
     // Many distinct batches, each delivered twice, concurrently: each count seen once.
     let job2 = new_job(db, "fan-in-2").await;
@@ -443,7 +464,7 @@ async fn check_batch_fan_in(db: &Db) {
     for i in 0..24 {
         let db = db.clone();
         handles.push(tokio::spawn(async move {
-            db.incr_batches_done(job2.id, i % 12, 1)
+            db.incr_batches_done(job2.id, i % 12, 1, None)
                 .await
                 .unwrap()
                 .map(counts)
@@ -460,7 +481,9 @@ async fn check_batch_fan_in(db: &Db) {
     assert_eq!(seen, (1..=12).collect::<Vec<_>>());
 
     assert!(
-        db.incr_batches_done(Uuid::now_v7(), 0, 1).await.is_err(),
+        db.incr_batches_done(Uuid::now_v7(), 0, 1, None)
+            .await
+            .is_err(),
         "unknown job"
     );
 }

@@ -1,0 +1,1 @@
+ALTER TABLE batch_results DROP COLUMN cache_refs;
