@@ -356,11 +356,10 @@ impl S3Store {
             .enforces_create_only
             .get_or_init(|| async {
                 let key = format!("{PROBE_PREFIX}{}", uuid::Uuid::now_v7());
-                let verdict = self.probe_create_only(&key).await;
+                let enforced = self.probe_create_only(&key).await;
                 if let Err(e) = self.delete(&key).await {
                     warn!(key = %key, error = %e, "cannot delete the create-only probe object");
                 }
-                let enforced = verdict.unwrap_or(false);
                 info!(
                     bucket = %self.bucket.name(),
                     enforced, "S3 server create-only writes (If-None-Match) probed"
@@ -370,25 +369,23 @@ impl S3Store {
             .await
     }
 
-    /// Writes `key` twice with `If-None-Match: *`: true when the second write is refused (412).
-    async fn probe_create_only(&self, key: &str) -> Result<bool, S3Error> {
-        for attempt in 0..2 {
-            let result = self
-                .bucket
+    /// Writes `key` twice with `If-None-Match: *`: true when the first write is stored and the
+    /// second refused (412); false on anything else, errors included.
+    async fn probe_create_only(&self, key: &str) -> bool {
+        let put = || async {
+            self.bucket
                 .put_object_builder(key, b"create-only probe")
                 .with_content_type("text/plain")
                 .with_header("if-none-match", "*")?
                 .execute()
-                .await;
-            match (attempt, result) {
-                (0, Ok(resp)) if (200..300).contains(&resp.status_code()) => {}
-                (1, Err(S3Error::HttpFailWithBody(412, _))) => return Ok(true),
-                (1, Ok(resp)) if resp.status_code() == 412 => return Ok(true),
-                (_, Err(e)) => return Err(e),
-                _ => return Ok(false),
-            }
-        }
-        Ok(false)
+                .await
+                .map(|resp| resp.status_code())
+        };
+        let status = |r: Result<u16, S3Error>| match r {
+            Ok(code) | Err(S3Error::HttpFailWithBody(code, _)) => Some(code),
+            Err(_) => None,
+        };
+        matches!(status(put().await), Some(200..=299)) && status(put().await) == Some(412)
     }
 
     async fn refuse_existing(&self, key: &str) -> Result<(), ArtifactError> {

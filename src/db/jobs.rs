@@ -137,8 +137,8 @@ impl Db {
     }
 
     /// Counts parse batch `batch_index` of a job as done, once: the first call for a batch
-    /// records it in `batch_results` (with its parse-cache refs), adds 1 to `jobs.batches_done` and `files_parsed` to
-    /// `jobs.files_parsed`, in one transaction, and returns the job's row after the increment
+    /// records it in `batch_results` (with its parse-cache refs), adds 1 to `jobs.batches_done`
+    /// and `files_parsed` to `jobs.files_parsed`, in one transaction, and returns the job's row after the increment
     /// (the caller needs its counts and phase, and would otherwise read it again at once). Any
     /// later call for the same batch (a retried or re-delivered task) changes nothing and
     /// returns `None`.

@@ -314,7 +314,7 @@ async fn unannounced_batches(ctx: &AppContext, job: &Job) -> Result<Vec<u64>, Ta
 
 /// What a batch left for the parse cache: `[key, pack]` of each record it parsed or reused,
 /// and how many it reused.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CacheRefs {
     /// `[key, pack]` of each cached record.
     pub refs: Vec<(String, String)>,

@@ -466,15 +466,19 @@ async fn gather_batches(
     job: &Job,
 ) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
     use futures_util::{StreamExt, TryStreamExt};
-    // Every batch's parse-cache refs, counted with it.
-    let mut counted: HashMap<u32, String> = ctx
-        .db()
-        .list_batch_results(job.id)
-        .await
-        .retryable()?
-        .into_iter()
-        .filter_map(|b| Some((u32::try_from(b.batch_index).ok()?, b.cache_refs?)))
-        .collect();
+    // In a cluster, every batch's parse-cache refs, counted with it (in process they are in
+    // the memo: see parse_batch).
+    let mut counted: HashMap<u32, String> = match ctx.queue() {
+        QueueBackend::Redis(_) => ctx
+            .db()
+            .list_batch_results(job.id)
+            .await
+            .retryable()?
+            .into_iter()
+            .filter_map(|b| Some((u32::try_from(b.batch_index).ok()?, b.cache_refs?)))
+            .collect(),
+        QueueBackend::Local(_) => HashMap::new(),
+    };
     let parts: Vec<BatchParts> = futures_util::stream::iter(0..job.batches_total.max(0) as u32)
         .map(|i| {
             let refs = counted.remove(&i);
@@ -487,12 +491,7 @@ async fn gather_batches(
                     None => take_work_value::<CacheRefs>(ctx, job, WorkBlob::Cache(i))
                         .await
                         .ok()
-                        .map(|r| {
-                            Arc::try_unwrap(r).unwrap_or_else(|shared| CacheRefs {
-                                refs: shared.refs.clone(),
-                                reused: shared.reused,
-                            })
-                        }),
+                        .map(Arc::unwrap_or_clone),
                 };
                 Ok::<_, TaskError>((records, refs))
             }
