@@ -85,7 +85,7 @@ impl EncodedRecord {
 
     /// The record.
     pub fn decode(&self) -> Result<FileRecord, serde_json::Error> {
-        serde_json::from_slice(&self.json)
+        super::json::decode(&self.json)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod encoded;
 pub mod graph;
 pub mod ingest;
 pub mod js;
+pub mod json;
 pub mod model;
 pub mod py;
 pub mod role;

@@ -62,7 +62,7 @@ pub async fn load(ctx: &AppContext, job: &Job) -> HashMap<String, Local> {
         return HashMap::new();
     };
     tokio::task::spawn_blocking(move || {
-        serde_json::from_slice::<Vec<(String, Local)>>(&kept.bytes)
+        crate::pipeline::json::decode::<Vec<(String, Local)>>(&kept.bytes)
             .map(|pairs| pairs.into_iter().collect())
             .unwrap_or_else(|e| {
                 tracing::warn!(key = %kept.key, error = %e, "detector cache unreadable; scanning every file");

@@ -70,7 +70,7 @@ pub async fn has_index(ctx: &AppContext, repo: Uuid) -> bool {
 
 async fn load_index(ctx: &AppContext, repo: Uuid) -> Option<HashMap<String, String>> {
     let newest = super::kept::newest(ctx, &format!("{PREFIX}/index"), repo).await?;
-    let pairs: Vec<(String, String)> = serde_json::from_slice(&newest.bytes).ok()?;
+    let pairs: Vec<(String, String)> = crate::pipeline::json::decode(&newest.bytes).ok()?;
     Some(pairs.into_iter().collect())
 }
 
@@ -132,7 +132,7 @@ pub async fn read_pack_bytes(ctx: &AppContext, pack: &str) -> Option<bytes::Byte
 
 /// The records of a stored pack by key; None when it is not a pack.
 pub fn decode_pack(bytes: &[u8]) -> Option<HashMap<String, FileRecord>> {
-    serde_json::from_slice::<Vec<(String, FileRecord)>>(bytes)
+    crate::pipeline::json::decode::<Vec<(String, FileRecord)>>(bytes)
         .ok()
         .map(|pairs| pairs.into_iter().collect())
 }

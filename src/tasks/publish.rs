@@ -152,7 +152,7 @@ pub async fn read_artifact(
         .get(&row_key(snapshot, row)?)
         .await
         .map_err(store_err)?;
-    serde_json::from_slice(&bytes).fatal()
+    crate::pipeline::json::decode(&bytes).fatal()
 }
 
 /// Reads the document this job wrote for `kind` (the input of the next stage), straight into
@@ -180,7 +180,7 @@ pub async fn read_job_artifact<T: DeserializeOwned>(
         .get(&row_key(snapshot, &row)?)
         .await
         .map_err(store_err)?;
-    serde_json::from_slice(&bytes).fatal()
+    crate::pipeline::json::decode(&bytes).fatal()
 }
 
 /// The store key of an artifact row.
@@ -260,7 +260,7 @@ pub async fn get_work_blob<T: DeserializeOwned>(
         .get(&work_key(job.id, &blob.name()))
         .await
         .map_err(store_err)?;
-    serde_json::from_slice(&bytes).fatal()
+    crate::pipeline::json::decode(&bytes).fatal()
 }
 
 /// Stores an intermediate result of a job under `work/{job}/…` in the compact work-blob
@@ -457,12 +457,16 @@ pub fn encode_work<T: Serialize + ?Sized>(
     w: &mut dyn std::io::Write,
     value: &T,
 ) -> std::io::Result<()> {
-    serde_json::to_writer(w, value).map_err(std::io::Error::from)
+    // The serializer writes token by token: through a buffer of its own type each write is a
+    // copy, not a call through `dyn Write` (the manifest and plan are ~20 MB at 50k files).
+    let mut buffered = std::io::BufWriter::with_capacity(64 << 10, w);
+    serde_json::to_writer(&mut buffered, value).map_err(std::io::Error::from)?;
+    std::io::Write::flush(&mut buffered)
 }
 
 /// Decodes a work value written by [`encode_work`].
 pub fn decode_work<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    crate::pipeline::json::decode(bytes).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -103,9 +103,21 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let batch_size = ctx.cfg().parse_batch_size.max(1);
     let languages = found.languages();
     let files = Arc::new(found.files);
-    // Files the parse cache holds skip the batches: merge loads their records.
-    put_work_value(&ctx, &job, WorkBlob::Discovered, Arc::clone(&files)).await?;
-    let (to_parse, reused) = parsing::split(&ctx, &job, &files).await?;
+    // The plan's blob, the tree artifact and the parse cache's answer are independent: each
+    // is mostly one core's work (50k entries each at 50k files), so they run side by side.
+    let tree = TreeDoc {
+        head: DocHead::now(job.repo_id, snapshot.id),
+        total_files: files.len(),
+        languages,
+        files: TreeEntries(Arc::clone(&files)),
+        ignored: found.ignored,
+    };
+    let (_, _, (to_parse, reused)) = tokio::try_join!(
+        put_work_value(&ctx, &job, WorkBlob::Discovered, Arc::clone(&files)),
+        write_artifact(&ctx, &job, &snapshot, ArtifactKind::Tree, tree),
+        // Files the parse cache holds skip the batches: merge loads their records.
+        parsing::split(&ctx, &job, &files),
+    )?;
     let batches = to_parse.len().div_ceil(batch_size);
     // Each batch's slice on its own, so a parse_batch on another worker reads its 50 entries,
     // not all of them. Written several at a time: against S3 each is a round trip. With the
@@ -131,20 +143,6 @@ pub async fn discover(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         }
     }
     let reused_count = reused.len();
-    write_artifact(
-        &ctx,
-        &job,
-        &snapshot,
-        ArtifactKind::Tree,
-        TreeDoc {
-            head: DocHead::now(job.repo_id, snapshot.id),
-            total_files: files.len(),
-            languages,
-            files: TreeEntries(Arc::clone(&files)),
-            ignored: found.ignored,
-        },
-    )
-    .await?;
     let job = progress::set_phase(
         &ctx,
         job.id,

@@ -18,7 +18,7 @@ pub async fn load(ctx: &AppContext, repo: Uuid) -> KnownEntries {
         return KnownEntries::new();
     };
     tokio::task::spawn_blocking(move || {
-        serde_json::from_slice(&kept.bytes).unwrap_or_else(|e| {
+        crate::pipeline::json::decode(&kept.bytes).unwrap_or_else(|e| {
             tracing::warn!(key = %kept.key, error = %e, "kept zip entries unreadable; inflating every entry");
             KnownEntries::new()
         })

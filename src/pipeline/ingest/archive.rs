@@ -299,8 +299,9 @@ fn inspect(
 }
 
 /// Archives with less compressed data than this are inflated on one thread (starting more
-/// costs more than it saves, and small archives keep one deterministic order of checks).
-const PARALLEL_MIN_COMPRESSED_BYTES: u64 = 8 << 20;
+/// costs more than it saves). A 3.3 MB zip of a 2.6k-file app took 40 ms on one thread, most
+/// of its upload's inspection; the rejection returned is the earliest bad entry's either way.
+const PARALLEL_MIN_COMPRESSED_BYTES: u64 = 1 << 20;
 
 /// At most this many threads inflate one archive.
 const MAX_INFLATE_THREADS: usize = 4;

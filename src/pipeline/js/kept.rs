@@ -75,7 +75,7 @@ pub struct KeptResolutions {
 impl KeptResolutions {
     /// Reads a kept document; None when it is not one (the caller then resolves everything).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice(bytes).ok()
+        crate::pipeline::json::decode(bytes).ok()
     }
 
     /// The environment the resolutions were made in.
