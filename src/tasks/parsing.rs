@@ -421,7 +421,7 @@ pub async fn parse_missing(
         return Ok((Vec::new(), CacheRefs::default()));
     }
     tracing::warn!(job_id = %job.id, files = missing.len(),
-        "parse cache packs gone since discovery; parsing those files in merge");
+        "records not at hand (parse-cache packs gone since discovery, or a batch lost with a restart); parsing those files in merge");
     let src = source::open(ctx, job).await?;
     let (encoded, refs) = parse_files(ctx, job, src, missing).await?;
     let records = encoded

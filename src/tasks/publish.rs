@@ -9,7 +9,7 @@ use crate::artifacts::{artifact_key, work_key, ArtifactError, ArtifactKind, CONT
 use crate::db::{Artifact, Job, NewArtifact, Snapshot};
 use crate::events;
 use crate::pipeline::encoded::{self, EncodedRecord};
-use crate::queue::{TaskError, TaskResultExt};
+use crate::queue::{QueueBackend, TaskError, TaskResultExt};
 use crate::tasks::context::AppContext;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -320,6 +320,11 @@ pub struct Encoded(pub bytes::Bytes);
 /// Kept decoded, 53.6k files' records grew the process by about 400 MB during parsing, spread
 /// over the allocator's arenas by whichever thread decoded them; encoded they are a fraction
 /// of that in one block per batch, and merge decodes them together (see [`take_work_part`]).
+///
+/// With the in-process queue every task of a job runs in this process, and the records stay
+/// in the memo only: writing them too was a file per batch (about 150 MB at 53.6k files,
+/// written and deleted again within the job, a third of the job's writes). A batch lost with
+/// a restart, or evicted from the memo, is parsed again by merge.
 pub async fn put_work_records(
     ctx: &AppContext,
     job: &Job,
@@ -332,8 +337,10 @@ pub async fn put_work_records(
         Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum::<usize>() + 2);
     encoded::write_array(&mut joined, records).fatal()?;
     let joined = bytes::Bytes::from(joined);
-    let written = joined.clone();
-    store_work(ctx, job, &name, move |w| w.write_all(&written)).await?;
+    if matches!(ctx.queue(), QueueBackend::Redis(_)) {
+        let written = joined.clone();
+        store_work(ctx, job, &name, move |w| w.write_all(&written)).await?;
+    }
     let size = joined.len() as u64;
     ctx.memo()
         .put(job.id, &name, Arc::new(Encoded(joined)), size);

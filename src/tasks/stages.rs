@@ -202,7 +202,15 @@ pub async fn parse_batch(ctx: AppContext, env: Envelope) -> Result<(), TaskError
             let refs = match ctx.queue() {
                 QueueBackend::Redis(_) => Some(serde_json::to_string(&refs).fatal()?),
                 QueueBackend::Local(_) => {
-                    put_work_value(&ctx, &job, WorkBlob::Cache(index), Arc::new(refs)).await?;
+                    // Memo only, like the records (see put_work_records): refs lost with a
+                    // restart only leave their files out of the parse cache's index.
+                    let size = refs
+                        .refs
+                        .iter()
+                        .map(|(k, p)| k.len() + p.len())
+                        .sum::<usize>();
+                    let name = WorkBlob::Cache(index).name();
+                    ctx.memo().put(job.id, &name, Arc::new(refs), size as u64);
                     None
                 }
             };
@@ -361,7 +369,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     };
     parsing::announce_unannounced_batches(&ctx, &job).await?;
     progress::set_phase(&ctx, job.id, phase::MERGING, JobUpdate::default()).await?;
-    let (mut records, mut cache) = gather_batches(&ctx, &job).await?;
+    let (mut records, mut cache, lost) = gather_batches(&ctx, &job).await?;
     // The files no batch took: their records come from the parse cache.
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
         get_work_value(&ctx, &job, WorkBlob::Discovered).await?;
@@ -370,7 +378,13 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     cache.refs.extend(loaded.refs);
     parsing::record_warnings(&ctx, &job, &loaded.records).await?;
     records.extend(loaded.records);
-    let (parsed_now, refs) = parsing::parse_missing(&ctx, &job, loaded.missing).await?;
+    let mut missing = loaded.missing;
+    let batch_size = ctx.cfg().parse_batch_size.max(1);
+    for index in lost {
+        let files = parsing::batch_files(&ctx, &job, &discovered, index, batch_size).await?;
+        missing.extend(files);
+    }
+    let (parsed_now, refs) = parsing::parse_missing(&ctx, &job, missing).await?;
     // This job's parsing is over: this worker's idle parser children would only hold their
     // memory through the rest of the job and the wait for the next one.
     if let Some(pool) = ctx.parsers() {
@@ -454,15 +468,18 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
 /// Batch blobs merge fetches at once (each is a GET against S3).
 const BATCHES_AT_ONCE: usize = 8;
 
-/// What merge takes of one parse batch: its records (maybe still encoded) and its cache refs.
-type BatchParts = (WorkPart<Vec<FileRecord>>, Option<CacheRefs>);
+/// What merge takes of one parse batch: its records (maybe still encoded; None when an
+/// in-process batch's were lost) and its cache refs.
+type BatchParts = (Option<WorkPart<Vec<FileRecord>>>, Option<CacheRefs>);
 
 /// Every parse batch's records, in batch order, and their parse-cache refs: taken from the memo
-/// or fetched from the store several at a time, then decoded on all cores.
+/// or fetched from the store several at a time, then decoded on all cores. With the in-process
+/// queue a batch's records are in the memo only (see [`put_work_records`]): the batches whose
+/// records are not there (a restart, an eviction) are returned, for merge to parse again.
 async fn gather_batches(
     ctx: &AppContext,
     job: &Job,
-) -> Result<(Vec<FileRecord>, CacheRefs), TaskError> {
+) -> Result<(Vec<FileRecord>, CacheRefs, Vec<u32>), TaskError> {
     use futures_util::{StreamExt, TryStreamExt};
     // In a cluster, every batch's parse-cache refs, counted with it (in process they are in
     // the memo: see parse_batch).
@@ -481,7 +498,15 @@ async fn gather_batches(
         .map(|i| {
             let refs = counted.remove(&i);
             async move {
-                let records = take_work_part(ctx, job, WorkBlob::Batch(i)).await?;
+                let records = match take_work_part(ctx, job, WorkBlob::Batch(i)).await {
+                    Ok(part) => Some(part),
+                    Err(e) if matches!(ctx.queue(), QueueBackend::Local(_)) => {
+                        tracing::warn!(job_id = %job.id, batch = i, error = %e,
+                            "a parse batch's records are not in memory (restart or eviction); merge parses its files again");
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
                 let refs = match refs {
                     Some(json) => serde_json::from_str::<CacheRefs>(&json).ok(),
                     // In process, or counted by an older version: a work value; absent there
@@ -499,7 +524,13 @@ async fn gather_batches(
         .await?;
     let mut cache = CacheRefs::default();
     let mut decode = Vec::with_capacity(parts.len());
-    for (records, refs) in parts {
+    let mut lost = Vec::new();
+    for (i, (records, refs)) in parts.into_iter().enumerate() {
+        let Some(records) = records else {
+            // Parsed again in full: its refs (if any) would only repeat.
+            lost.push(i as u32);
+            continue;
+        };
         if let Some(refs) = refs {
             cache.refs.extend(refs.refs);
             cache.reused += refs.reused;
@@ -519,7 +550,7 @@ async fn gather_batches(
     for batch in batches {
         records.extend(batch);
     }
-    Ok((records, cache))
+    Ok((records, cache, lost))
 }
 
 /// The resolved records of the job: from the memo (merge ran here), else the `files` artifact.
