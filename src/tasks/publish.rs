@@ -323,8 +323,8 @@ pub struct Encoded(pub bytes::Bytes);
 ///
 /// With the in-process queue every task of a job runs in this process, and the records stay
 /// in the memo only: writing them too was a file per batch (about 150 MB at 53.6k files,
-/// written and deleted again within the job, a third of the job's writes). A batch lost with
-/// a restart, or evicted from the memo, is parsed again by merge.
+/// written and deleted again within the job). A batch lost with a restart, or evicted from
+/// the memo, is parsed again by merge.
 pub async fn put_work_records(
     ctx: &AppContext,
     job: &Job,

@@ -501,8 +501,7 @@ async fn gather_batches(
                 let records = match take_work_part(ctx, job, WorkBlob::Batch(i)).await {
                     Ok(part) => Some(part),
                     Err(e) if matches!(ctx.queue(), QueueBackend::Local(_)) => {
-                        tracing::warn!(job_id = %job.id, batch = i, error = %e,
-                            "a parse batch's records are not in memory (restart or eviction); merge parses its files again");
+                        tracing::debug!(job_id = %job.id, batch = i, error = %e, "batch records lost");
                         None
                     }
                     Err(e) => return Err(e),
@@ -536,6 +535,10 @@ async fn gather_batches(
             cache.reused += refs.reused;
         }
         decode.push(records);
+    }
+    if !lost.is_empty() {
+        tracing::warn!(job_id = %job.id, batches = lost.len(),
+            "parse batches' records are not in memory (a restart or an eviction); merge parses their files again");
     }
     let capacity = job.files_total.max(0) as usize;
     let batches: Vec<Vec<FileRecord>> = tokio::task::spawn_blocking(move || {
