@@ -70,32 +70,31 @@ fn key_of(f: &PlannedFile) -> String {
     parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
 }
 
-/// The files of parse batch `index`: its slice of the files to parse.
+/// The files of the parse batches `indices`: their slices of the files to parse, in batch
+/// order (one read of the reused list and one pass, however many batches).
 pub async fn batch_files(
     ctx: &AppContext,
     job: &Job,
     discovered: &[PlannedFile],
-    index: u32,
+    indices: &[u32],
     batch_size: usize,
 ) -> Result<Vec<PlannedFile>, TaskError> {
-    let start = index as usize * batch_size;
-    Ok(
+    let positions: Vec<u32> =
         match get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await {
-            Ok(reused) if !reused.is_empty() => to_parse(discovered.len(), &reused)
-                .into_iter()
-                .skip(start)
-                .take(batch_size)
-                .filter_map(|i| discovered.get(i as usize).cloned())
-                .collect(),
+            Ok(reused) if !reused.is_empty() => to_parse(discovered.len(), &reused),
             // Nothing reused (a cold run), or a job discovered before files were split.
-            _ => discovered
+            _ => (0..discovered.len() as u32).collect(),
+        };
+    Ok(indices
+        .iter()
+        .flat_map(|&index| {
+            positions
                 .iter()
-                .skip(start)
+                .skip(index as usize * batch_size)
                 .take(batch_size)
-                .cloned()
-                .collect(),
-        },
-    )
+        })
+        .filter_map(|&i| discovered.get(i as usize).cloned())
+        .collect())
 }
 
 /// What merge got from the cache without a batch: the records, their `[key, pack]` for the

@@ -91,11 +91,7 @@ where
             generator_version: GENERATOR_VERSION,
         };
         store.put_new_writer_blocking(&key2, CONTENT_TYPE_JSON, &scratch, true, &mut |w| {
-            // The serializer writes token by token: through a buffer of its own type each
-            // write is a copy, not a call through `dyn Write` (150 MB of `files` at 50k files).
-            let mut buffered = std::io::BufWriter::with_capacity(64 << 10, w);
-            serde_json::to_writer(&mut buffered, &versioned).map_err(std::io::Error::from)?;
-            std::io::Write::flush(&mut buffered)
+            write_json(w, &versioned)
         })
     })
     .await
@@ -464,8 +460,13 @@ pub fn encode_work<T: Serialize + ?Sized>(
     w: &mut dyn std::io::Write,
     value: &T,
 ) -> std::io::Result<()> {
-    // The serializer writes token by token: through a buffer of its own type each write is a
-    // copy, not a call through `dyn Write` (the manifest and plan are ~20 MB at 50k files).
+    write_json(w, value)
+}
+
+/// Writes `value` as JSON to a store's writer. The serializer writes token by token: through
+/// a buffer of its own type each write is a copy, not a call through `dyn Write` (150 MB of
+/// `files`, ~20 MB of manifest and plan at 50k files).
+fn write_json<T: Serialize + ?Sized>(w: &mut dyn std::io::Write, value: &T) -> std::io::Result<()> {
     let mut buffered = std::io::BufWriter::with_capacity(64 << 10, w);
     serde_json::to_writer(&mut buffered, value).map_err(std::io::Error::from)?;
     std::io::Write::flush(&mut buffered)

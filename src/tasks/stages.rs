@@ -336,7 +336,7 @@ async fn batch_plan(
     }
     let discovered: Arc<Vec<pipeline::PlannedFile>> =
         get_work_value(ctx, job, WorkBlob::Discovered).await?;
-    parsing::batch_files(ctx, job, &discovered, index, batch_size).await
+    parsing::batch_files(ctx, job, &discovered, &[index], batch_size).await
 }
 
 /// Enqueues merge when every batch is counted and nobody enqueued it yet.
@@ -379,10 +379,9 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     parsing::record_warnings(&ctx, &job, &loaded.records).await?;
     records.extend(loaded.records);
     let mut missing = loaded.missing;
-    let batch_size = ctx.cfg().parse_batch_size.max(1);
-    for index in lost {
-        let files = parsing::batch_files(&ctx, &job, &discovered, index, batch_size).await?;
-        missing.extend(files);
+    if !lost.is_empty() {
+        let batch_size = ctx.cfg().parse_batch_size.max(1);
+        missing.extend(parsing::batch_files(&ctx, &job, &discovered, &lost, batch_size).await?);
     }
     let (parsed_now, refs) = parsing::parse_missing(&ctx, &job, missing).await?;
     // This job's parsing is over: this worker's idle parser children would only hold their
