@@ -81,7 +81,8 @@ pub struct JobStatus {
     pub files_parsed: i64,
     /// Files whose parse records came from the parse cache (content-addressed, shared by every
     /// worker) instead of being parsed again: unchanged files of an earlier upload of the
-    /// repository. Known once the parse batches are merged (0 before).
+    /// repository. Only parsed files count (the records of files that are not parsed come from
+    /// the cache too). Known once the parse batches are merged (0 before).
     pub files_reused: i64,
     /// Imports seen.
     pub imports_total: i64,

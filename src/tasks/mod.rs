@@ -7,6 +7,7 @@
 //! job's phase and enqueues the next task. Every task row in `tasks` follows its executions
 //! through [`TaskRows`], and a task whose retries run out fails its job.
 
+mod ahead;
 pub mod context;
 pub mod detect_cache;
 pub mod docs;

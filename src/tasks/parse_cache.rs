@@ -49,6 +49,21 @@ pub fn cache_key(path: &str, content_hash: &str, parser_version: u32) -> String 
     h.finalize().to_hex().to_string()
 }
 
+/// The cache key of the record of a file that is not parsed (not code, or over the size
+/// limit): its size, lines and hash, nothing else. Keyed apart from [`cache_key`] (another
+/// domain), so a file that turns from one kind to the other (a new size limit, a language
+/// provis learns to parse) never takes the other kind's record.
+pub fn unparsed_key(path: &str, content_hash: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"provis-unparsed-record\0");
+    h.update(super::publish::GENERATOR_VERSION.as_bytes());
+    h.update(&PARSER_VERSION.to_le_bytes());
+    h.update(path.as_bytes());
+    h.update(b"\0");
+    h.update(content_hash.as_bytes());
+    h.finalize().to_hex().to_string()
+}
+
 /// The index of the repository's last finished job (key → pack); empty when there is none.
 pub async fn index(ctx: &AppContext, job: &Job) -> Arc<HashMap<String, String>> {
     if let Some(index) = ctx.memo().get::<HashMap<String, String>>(job.id, INDEX) {
@@ -75,18 +90,14 @@ async fn load_index(ctx: &AppContext, repo: Uuid) -> Option<HashMap<String, Stri
 }
 
 /// The records of `keys` found in the cache (by position), loading each pack once.
-pub async fn lookup(
-    ctx: &AppContext,
-    job: &Job,
-    keys: &[Option<String>],
-) -> Vec<Option<FileRecord>> {
+pub async fn lookup(ctx: &AppContext, job: &Job, keys: &[String]) -> Vec<Option<FileRecord>> {
     let index = index(ctx, job).await;
     let mut packs: HashMap<&str, Option<Arc<HashMap<String, FileRecord>>>> = HashMap::new();
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let found = match key.as_deref().and_then(|k| Some((k, index.get(k)?))) {
+        let found = match index.get(key) {
             None => None,
-            Some((k, pack)) => {
+            Some(pack) => {
                 if !packs.contains_key(pack.as_str()) {
                     let loaded = load_pack(ctx, job, pack).await;
                     packs.insert(pack.as_str(), loaded);
@@ -94,7 +105,7 @@ pub async fn lookup(
                 packs
                     .get(pack.as_str())
                     .and_then(|p| p.as_ref())
-                    .and_then(|p| p.get(k).cloned())
+                    .and_then(|p| p.get(key).cloned())
             }
         };
         out.push(found);

@@ -43,7 +43,7 @@ pub async fn split(
     let index = parse_cache::index(ctx, job).await;
     let mut reused = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        if f.parse && !index.is_empty() {
+        if !index.is_empty() {
             if let Some(pack) = index.get(&key_of(f)) {
                 reused.push((i as u32, pack.clone()));
             }
@@ -67,7 +67,11 @@ fn to_parse(n: usize, reused: &[(u32, String)]) -> Vec<u32> {
 
 /// The parse cache key of a file.
 fn key_of(f: &PlannedFile) -> String {
-    parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
+    if f.parse {
+        parse_cache::cache_key(&f.entry.path, &f.entry.hash, parse_cache::PARSER_VERSION)
+    } else {
+        parse_cache::unparsed_key(&f.entry.path, &f.entry.hash)
+    }
 }
 
 /// The files of the parse batches `indices`: their slices of the files to parse, in batch
@@ -107,6 +111,14 @@ pub struct Reused {
     pub refs: Vec<(String, String)>,
     /// Files whose pack was missing or unreadable.
     pub missing: Vec<PlannedFile>,
+}
+
+impl Reused {
+    /// How many of the loaded records are parse records: what `filesReused` counts (the
+    /// records of files that are not parsed are cached too, but nothing parses them anyway).
+    pub fn parsed(&self) -> usize {
+        self.records.iter().filter(|r| !r.skipped).count()
+    }
 }
 
 /// Loads the records of the job's reused files from their packs: fetched several at a time,
@@ -317,7 +329,7 @@ async fn unannounced_batches(ctx: &AppContext, job: &Job) -> Result<Vec<u64>, Ta
 pub struct CacheRefs {
     /// `[key, pack]` of each cached record.
     pub refs: Vec<(String, String)>,
-    /// Records taken from the cache.
+    /// Parse records taken from the cache (records of files not parsed are not counted).
     pub reused: usize,
 }
 
@@ -330,22 +342,24 @@ pub async fn parse_files(
     src: source::Source,
     files: Vec<PlannedFile>,
 ) -> Result<(Vec<EncodedRecord>, CacheRefs), TaskError> {
-    let keys: Vec<Option<String>> = files.iter().map(|f| f.parse.then(|| key_of(f))).collect();
+    let keys: Vec<String> = files.iter().map(key_of).collect();
     let cached = parse_cache::lookup(ctx, job, &keys).await;
     let index = parse_cache::index(ctx, job).await;
     let mut out: Vec<Option<EncodedRecord>> = vec![None; files.len()];
     let mut refs = CacheRefs::default();
     let mut to_read = Vec::new();
     for (i, hit) in cached.into_iter().enumerate() {
-        match (hit, &keys[i]) {
-            (Some(rec), Some(key)) => {
+        match hit {
+            Some(rec) => {
+                let key = &keys[i];
                 if let Some(pack) = index.get(key) {
                     refs.refs.push((key.clone(), pack.clone()));
                 }
-                refs.reused += 1;
+                // `filesReused` counts parse records (see `Reused::parsed`).
+                refs.reused += usize::from(!rec.skipped);
                 out[i] = Some(EncodedRecord::encode(&rec));
             }
-            _ => to_read.push(i),
+            None => to_read.push(i),
         }
     }
     let entries: Vec<ManifestEntry> = to_read.iter().map(|&i| files[i].entry.clone()).collect();
@@ -353,6 +367,7 @@ pub async fn parse_files(
         .await
         .map_err(|e| TaskError::Retry(format!("reading the batch panicked: {e}")))?;
     let mut to_parse = Vec::new();
+    let mut fresh = Vec::new();
     for (i, (path, bytes)) in to_read.into_iter().zip(read) {
         let file = &files[i];
         match bytes {
@@ -369,12 +384,16 @@ pub async fn parse_files(
                 out[i] = Some(EncodedRecord::encode(&rec));
             }
             Ok(bytes) if !file.parse => {
-                out[i] = Some(EncodedRecord::encode(&pipeline::unparsed_record(
+                let rec = EncodedRecord::encode(&pipeline::unparsed_record(
                     &path,
                     file,
                     &bytes,
                     ctx.cfg().max_file_bytes,
-                )));
+                ));
+                // Cached too: a re-upload then reads none of its unchanged files, and its
+                // parse batches hold only what changed.
+                fresh.push((keys[i].clone(), rec.clone()));
+                out[i] = Some(rec);
             }
             Ok(bytes) => to_parse.push((i, path, bytes)),
         }
@@ -385,7 +404,6 @@ pub async fn parse_files(
         .parsers()
         .ok_or_else(|| TaskError::Fail("this process has no parser pool (API-only)".into()))?;
     let parsed = pool.parse_batch(jobs).await;
-    let mut fresh = Vec::new();
     for (i, rec) in indices.into_iter().zip(parsed) {
         ::metrics::counter!(crate::telemetry::metrics::FILES_PARSED_TOTAL,
             "language" => pipeline::language_label(rec.head.language),
@@ -397,8 +415,8 @@ pub async fn parse_files(
             .warnings
             .iter()
             .any(|w| w.code == sandbox::PARSE_TIMEOUT || w.code == sandbox::PARSE_CRASH);
-        if let (Some(key), false) = (&keys[i], sandbox_failure) {
-            fresh.push((key.clone(), rec.clone()));
+        if !sandbox_failure {
+            fresh.push((keys[i].clone(), rec.clone()));
         }
         out[i] = Some(rec);
     }

@@ -472,9 +472,11 @@ async fn same_zip_is_a_cache_hit_and_a_redelivered_merge_writes_no_second_versio
     let mut changed = repo.clone();
     changed[0].1.push_str("\nexport const touched = 1;\n");
     // Parsed: 40 .ts files and 21 .py (20 modules and pkg/__init__.py); one .ts changed. The
-    // 4 notes are not parsed, so never cached.
+    // records of the 4 notes (not parsed: size, lines, hash) come from the cache too, so
+    // every file but the changed one is cached; `filesReused` counts parsed files only.
     let parsed_files = shape.ts + shape.py + 1;
-    let (warm, out) = run_fixture(&c, &changed, "idem", 50, parsed_files - 1).await;
+    assert_eq!(changed.len(), parsed_files + 4);
+    let (warm, out) = run_fixture(&c, &changed, "idem", 50, changed.len() - 1).await;
     assert_eq!(warm.repo_id, acc.repo_id);
     let parsed = out.status["filesParsed"].as_u64().expect("filesParsed");
     assert_eq!(

@@ -522,15 +522,25 @@ async fn concurrent_uploads_get_one_snapshot_per_distinct_content() {
 
 /// Issue 10 goal 3: a re-upload of a repository with one file changed reuses the parse
 /// records of the others, and `/status` (`filesReused`, from the job row and from the live
-/// overlay alike) and `metrics.json` say how many.
+/// overlay alike) and `metrics.json` say how many. The records of files that are not parsed
+/// come from the cache too: the re-upload's parse batches hold only the changed file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_metrics_report_files_reused_from_the_parse_cache() {
     let root = Root::new();
     let server = Server::start(&root, &[]).await;
-    let repo = fixtures::ts_app();
+    let mut repo = fixtures::ts_app();
+    // More files than one parse batch takes (50), none of them code.
+    for i in 0..60 {
+        repo.files.push((
+            format!("docs/page-{i}.md"),
+            format!("# Page {i}\n\ntext\n").into_bytes(),
+        ));
+    }
     let parsed = repo.files.iter().filter(|f| f.0.ends_with(".ts")).count() as u64;
     let first = server.upload("app.zip", repo.zip(), Some("reuse")).await;
-    finished_job(&server, first.clone(), repo.len()).await;
+    let cold_batches = finished_job(&server, first.clone(), repo.len())
+        .await
+        .batches;
     let job = first.job();
     let status = server.get_json(&format!("/status/{job}"), 200).await;
     assert_eq!(status["filesReused"], 0, "nothing to reuse yet: {status}");
@@ -562,4 +572,18 @@ async fn status_and_metrics_report_files_reused_from_the_parse_cache() {
         .expect("job")
         .expect("row");
     assert_eq!(row.files_reused as u64, parsed - 1);
+    assert!(cold_batches >= 2, "{cold_batches}");
+    assert_eq!(
+        done.batches, 1,
+        "only the changed file is read and parsed again"
+    );
+    let files = &done.docs["files"]["files"];
+    let page = files
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "docs/page-7.md")
+        .expect("a reused page");
+    assert_eq!(page["lines"], 3, "{page}");
+    assert_eq!(page["skipReason"], "not_code", "{page}");
 }

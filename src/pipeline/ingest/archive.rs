@@ -6,13 +6,13 @@ use super::inflate::{inflate, InflateError, Inflater};
 use super::known::{KeyReader, Known, KnownEntries};
 use super::mirror::{Mirror, Sink, NOT_HELD};
 use super::names::{common_top_dir, heavy_dir_at, normalize};
+use super::posread::PosReader;
 use super::{
     ManifestEntry, RejectCode, SkipReason, SkippedEntry, StoredAs, ZipLimits, ZipLocation,
     ZipManifest, ZipRejection, RATIO_EXEMPT_BYTES,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -137,9 +137,11 @@ fn inspect_logged(
     result
 }
 
-fn open_archive(path: &Path) -> Result<ZipArchive<BufReader<File>>, ZipRejection> {
-    let file = File::open(path).map_err(|e| ZipRejection::io(path, &e))?;
-    ZipArchive::new(BufReader::new(file)).map_err(|err| match err {
+fn open_archive(path: &Path) -> Result<ZipArchive<PosReader>, ZipRejection> {
+    let file = File::open(path)
+        .and_then(PosReader::new)
+        .map_err(|e| ZipRejection::io(path, &e))?;
+    ZipArchive::new(file).map_err(|err| match err {
         ZipError::Io(e)
             if !matches!(
                 e.kind(),
@@ -274,7 +276,7 @@ fn inspect(
     } else {
         1
     };
-    let found = inflate_all(path, &mut archive, &files, limits, threads, sink, known)?;
+    let found = inflate_all(&mut archive, &files, limits, threads, sink, known)?;
     // An entry is known exactly when its key is: then it was not inflated.
     let recognised = known.map_or(0, |k| {
         found
@@ -312,8 +314,7 @@ const MAX_INFLATE_THREADS: usize = 4;
 /// its next entry after the rejected one, while the entries before it are still checked, so
 /// the rejection returned is that of the earliest bad entry, as on one thread.
 fn inflate_all(
-    path: &Path,
-    archive: &mut ZipArchive<BufReader<File>>,
+    archive: &mut ZipArchive<PosReader>,
     files: &[(&Planned, String, u64)],
     limits: &ZipLimits,
     threads: usize,
@@ -350,11 +351,10 @@ fn inflate_all(
             .iter()
             .map(|share| {
                 let (total, stop) = (&total, &stop);
-                scope.spawn(move || {
-                    let first = share.first().map_or(0, |(p, _, _)| p.index);
-                    let mut own = open_archive(path).map_err(|r| ShareError::Rejected(first, r))?;
-                    inflate_share(&mut own, share, limits, total, stop, sink, known)
-                })
+                // The same parsed archive, read through a handle of its own.
+                let mut own = archive.clone();
+                scope
+                    .spawn(move || inflate_share(&mut own, share, limits, total, stop, sink, known))
             })
             .collect();
         handles
@@ -406,7 +406,7 @@ enum ShareError {
 /// entry so far (`usize::MAX`: none); checked before each entry, it stops work on later ones
 /// (the entry in progress is bounded by the size and ratio limits).
 fn inflate_share(
-    archive: &mut ZipArchive<BufReader<File>>,
+    archive: &mut ZipArchive<PosReader>,
     files: &[(&Planned, String, u64)],
     limits: &ZipLimits,
     total: &AtomicU64,
@@ -473,12 +473,11 @@ pub(super) fn too_deep(name: &str, folders: u64, limits: &ZipLimits) -> ZipRejec
 }
 
 /// Pass one: names, symlinks, encryption and duplicates, from the central directory.
-fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipRejection> {
+fn plan(archive: &ZipArchive<PosReader>) -> Result<Vec<Planned>, ZipRejection> {
     let mut planned = Vec::with_capacity(archive.len());
     // Normalised path -> position in `planned`, for files and for explicit directories.
     let mut files: HashMap<String, usize> = HashMap::new();
     let mut dirs: HashSet<String> = HashSet::new();
-    let mut implied_dirs: HashSet<String> = HashSet::new();
     for index in 0..archive.len() {
         let e = archive.by_index_data(index).map_err(|err| {
             ZipRejection::new(
@@ -539,9 +538,6 @@ fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipReject
                 format!("entry {name:?} appears twice (as {joined:?})"),
             ));
         }
-        for k in 1..parts.len() {
-            implied_dirs.insert(parts[..k].join("/"));
-        }
         planned.push(Planned {
             index,
             name,
@@ -553,12 +549,24 @@ fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipReject
             method: e.compression(),
         });
     }
+    // A file named like a folder: an explicit one, or one that another entry's path implies
+    // (each folder above it). The earliest such file is the one reported.
     let mut clash: Option<&Planned> = None;
+    let mut clashes = |at: usize| {
+        let p = &planned[at];
+        if clash.is_none_or(|c| p.index < c.index) {
+            clash = Some(p);
+        }
+    };
     for (path, &at) in &files {
-        if dirs.contains(path) || implied_dirs.contains(path) {
-            let p = &planned[at];
-            if clash.is_none_or(|c| p.index < c.index) {
-                clash = Some(p);
+        if dirs.contains(path) {
+            clashes(at);
+        }
+    }
+    for path in files.keys().chain(dirs.iter()) {
+        for (slash, _) in path.match_indices('/') {
+            if let Some(&at) = files.get(&path[..slash]) {
+                clashes(at);
             }
         }
     }
@@ -575,7 +583,7 @@ fn plan(archive: &ZipArchive<BufReader<File>>) -> Result<Vec<Planned>, ZipReject
 /// Pass two for one file: inflate, count, check, hash. `total` is the running sum of
 /// inflated bytes over the archive.
 fn inflate_planned(
-    archive: &mut ZipArchive<BufReader<File>>,
+    archive: &mut ZipArchive<PosReader>,
     p: &Planned,
     limits: &ZipLimits,
     inflater: &mut Inflater,
@@ -691,7 +699,7 @@ fn inflate_planned(
 
 /// The entry's compressed bytes, read through its key, and where they start.
 fn open_raw<'a>(
-    archive: &'a mut ZipArchive<BufReader<File>>,
+    archive: &'a mut ZipArchive<PosReader>,
     p: &Planned,
     method: StoredAs,
 ) -> Result<(KeyReader<impl std::io::Read + 'a>, u64), ZipRejection> {
@@ -760,7 +768,6 @@ mod tests {
             .map(|p| (p, p.name.clone(), 0))
             .collect();
         let found = inflate_all(
-            path,
             &mut archive,
             &files,
             &ZipLimits::default(),

@@ -55,6 +55,7 @@ mod inflate;
 mod known;
 mod mirror;
 mod names;
+mod posread;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;

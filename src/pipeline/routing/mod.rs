@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::pipeline::model::{FileRecord, FileRole, Route};
 use crate::pipeline::py::PyResolver;
-use crate::pipeline::wiring::{Join, RouterDecl, Setting, URLPATTERNS};
+use crate::pipeline::wiring::{Join, RouterDecl, Setting, Wiring, URLPATTERNS};
 use names::{Key, Names};
 
 /// At most this many mount chains are followed per unit (a router mounted in many places).
@@ -99,8 +99,9 @@ fn owner_of<'a>(rec: &FileRecord, route: &'a Route) -> Option<&'a str> {
 }
 
 /// Composes the routes of a snapshot in place (see the module docs). `py` resolves Django
-/// `include("module")` targets.
-pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
+/// `include("module")` targets. Returns the records' wiring, which nothing reads afterwards,
+/// for the caller to free where it costs least.
+pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) -> Vec<Wiring> {
     resolve_route_refs(records, py);
     let composed = {
         let records: &[FileRecord] = records;
@@ -165,9 +166,10 @@ pub fn compose_routes(records: &mut [FileRecord], py: &PyResolver) {
     }
     nest::apply(records);
     next_base_path(records);
-    for rec in records.iter_mut() {
-        rec.wiring = Default::default();
-    }
+    records
+        .iter_mut()
+        .map(|rec| std::mem::take(&mut rec.wiring))
+        .collect()
 }
 
 /// Turns every `X.route(name)` into the routes of the config object `name` stands for (see
