@@ -26,7 +26,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Work value: the discovered files of a job (`Vec<PlannedFile>`).
 /// Memo only: the resolved records of a job, sorted (`Vec<FileRecord>`), from merge.
 const RESOLVED: &str = "resolved";
 
