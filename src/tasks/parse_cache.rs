@@ -39,14 +39,7 @@ const INDEX: &str = "parse-cache-index";
 
 /// The cache key of a file's parse record.
 pub fn cache_key(path: &str, content_hash: &str, parser_version: u32) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(b"provis-parse-cache\0");
-    h.update(super::publish::GENERATOR_VERSION.as_bytes());
-    h.update(&parser_version.to_le_bytes());
-    h.update(path.as_bytes());
-    h.update(b"\0");
-    h.update(content_hash.as_bytes());
-    h.finalize().to_hex().to_string()
+    key_in(b"provis-parse-cache\0", path, content_hash, parser_version)
 }
 
 /// The cache key of the record of a file that is not parsed (not code, or over the size
@@ -54,10 +47,20 @@ pub fn cache_key(path: &str, content_hash: &str, parser_version: u32) -> String 
 /// domain), so a file that turns from one kind to the other (a new size limit, a language
 /// provis learns to parse) never takes the other kind's record.
 pub fn unparsed_key(path: &str, content_hash: &str) -> String {
+    key_in(
+        b"provis-unparsed-record\0",
+        path,
+        content_hash,
+        PARSER_VERSION,
+    )
+}
+
+/// blake3 of `domain`, the generator and parser versions, the path and the content hash.
+fn key_in(domain: &[u8], path: &str, content_hash: &str, parser_version: u32) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(b"provis-unparsed-record\0");
+    h.update(domain);
     h.update(super::publish::GENERATOR_VERSION.as_bytes());
-    h.update(&PARSER_VERSION.to_le_bytes());
+    h.update(&parser_version.to_le_bytes());
     h.update(path.as_bytes());
     h.update(b"\0");
     h.update(content_hash.as_bytes());
