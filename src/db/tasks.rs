@@ -102,7 +102,13 @@ impl Db {
     /// enqueued this way: one commit instead of one per batch (1,073 at 53k files).
     pub async fn insert_tasks(&self, news: Vec<NewTask>) -> Result<usize> {
         let t = now();
-        let rows: Vec<TaskInsert> = news.into_iter().map(|n| task_insert(n, t)).collect();
+        // A microsecond apart, in the order given: claims take equal `available_at`s by
+        // `created_at`, so workers take the tasks in this order on every database.
+        let rows: Vec<TaskInsert> = news
+            .into_iter()
+            .zip(0..)
+            .map(|(n, i)| task_insert(n, t + chrono::Duration::microseconds(i)))
+            .collect();
         with_conn!(self, conn => {
             conn.transaction::<_, DbError, _>(async |conn| {
                 let mut inserted = 0;

@@ -361,6 +361,37 @@ impl ParserPool {
         done
     }
 
+    /// Starts children ahead of a job's first batch, up to the concurrency cap, and parks them
+    /// idle; returns how many it started. A child takes a few milliseconds to start: started
+    /// while discovery runs, the first batches do not wait for them. Each one is started under
+    /// a permit taken without waiting, so a batch already parsing is never held up, and the
+    /// pool never holds more children than its cap.
+    pub async fn prewarm(&self) -> usize {
+        if !self.opts.enabled {
+            return 0;
+        }
+        let permits: Vec<_> = (0..self.opts.concurrency)
+            .map_while(|_| self.permits.try_acquire().ok())
+            .collect();
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let wanted = permits.len().saturating_sub(idle);
+        let started = futures_util::future::join_all((0..wanted).map(|_| self.start_child())).await;
+        let mut n = 0;
+        for child in started.into_iter().flatten() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(child);
+            n += 1;
+        }
+        drop(permits);
+        n
+    }
+
     /// Stops every idle child and returns how many. A worker calls it when a job's parsing is
     /// over: an idle child keeps its heap (15–20 MB each after 50k files) through the rest of
     /// the job and while the worker waits for the next one, which starts children on demand.

@@ -8,6 +8,7 @@
 //! through [`TaskRows`], and a task whose retries run out fails its job.
 
 mod ahead;
+mod behind;
 pub mod context;
 pub mod detect_cache;
 pub mod docs;
@@ -139,17 +140,19 @@ pub async fn enqueue(
 /// Redis enqueues [`enqueue_batches`] keeps in flight at once.
 const REDIS_ENQUEUES_AT_ONCE: usize = 16;
 
-/// [`enqueue`] of a job's batches `0..count` of `spec` at once: the rows in one transaction
-/// instead of one commit each (and, on Redis, several enqueues in flight), so the first
-/// batches do not wait behind the enqueueing of a thousand others.
+/// [`enqueue`] of a job's batches `order` of `spec` at once, in that order (workers take them
+/// in it): the rows in one transaction instead of one commit each (and, on Redis, several
+/// enqueues in flight), so the first batches do not wait behind the enqueueing of a
+/// thousand others.
 pub async fn enqueue_batches(
     ctx: &AppContext,
     spec: &TaskSpec,
     job_id: Uuid,
-    count: u32,
+    order: &[u32],
 ) -> Result<(), TaskError> {
-    let envs: Vec<Envelope> = (0..count)
-        .map(|i| envelope(spec, job_id, Some(i)))
+    let envs: Vec<Envelope> = order
+        .iter()
+        .map(|&i| envelope(spec, job_id, Some(i)))
         .collect();
     match ctx.queue() {
         QueueBackend::Redis(q) => {

@@ -16,7 +16,7 @@ use crate::pipeline::encoded::{EncodedRecord, RecordHead};
 use crate::pipeline::ingest::ManifestEntry;
 use crate::pipeline::model::FileRecord;
 use crate::pipeline::{self, PlannedFile};
-use crate::queue::{TaskError, TaskResultExt};
+use crate::queue::{QueueBackend, TaskError, TaskResultExt};
 use crate::sandbox;
 use crate::tasks::context::AppContext;
 use futures_util::StreamExt;
@@ -52,6 +52,45 @@ pub async fn split(
     let reused = Arc::new(reused);
     put_work_value(ctx, job, WorkBlob::Reused, Arc::clone(&reused)).await?;
     Ok((to_parse(files.len(), &reused), reused))
+}
+
+/// With the in-process queue this process parses every batch of the job: its parser children
+/// start while discovery runs (see [`crate::sandbox::ParserPool::prewarm`]) instead of in the
+/// first batches. In a cluster any worker may take the batches, so none starts children early.
+pub fn prewarm(ctx: &AppContext) {
+    if !matches!(ctx.queue(), QueueBackend::Local(_)) || ctx.parsers().is_none() {
+        return;
+    }
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        if let Some(pool) = ctx.parsers() {
+            pool.prewarm().await;
+        }
+    });
+}
+
+/// The batches of `to_parse` (positions in `files`, `batch_size` a batch) in the order they
+/// are enqueued: the costliest first, by the bytes they give the parsers. Batches follow the
+/// path order, so a few large files (a bundled build, a generated client) often land in one
+/// of the last batches, and the job then waits on it alone with the other cores idle;
+/// started first, it runs beside the others. Ties keep the batch order.
+pub fn costliest_first(files: &[PlannedFile], to_parse: &[u32], batch_size: usize) -> Vec<u32> {
+    // A file's fixed cost (reading, a round trip to the child, its record), in bytes.
+    const PER_FILE: u64 = 2048;
+    let mut costs: Vec<(u64, u32)> = to_parse
+        .chunks(batch_size)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let bytes: u64 = chunk
+                .iter()
+                .filter_map(|&at| files.get(at as usize))
+                .map(|f| PER_FILE + if f.parse { f.entry.size } else { 0 })
+                .sum();
+            (bytes, i as u32)
+        })
+        .collect();
+    costs.sort_by_key(|&(bytes, i)| (std::cmp::Reverse(bytes), i));
+    costs.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Positions of the files the parse batches take: every one of `n` not reused, in order.
@@ -452,7 +491,7 @@ pub async fn parse_missing(
 
 #[cfg(test)]
 mod tests {
-    use super::{key_of, match_pack, to_parse};
+    use super::{costliest_first, key_of, match_pack, to_parse};
     use crate::pipeline::ingest::ManifestEntry;
     use crate::pipeline::model::{FileRecord, Language};
     use crate::pipeline::PlannedFile;
@@ -469,6 +508,36 @@ mod tests {
             ext: "ts".to_string(),
             parse: true,
         }
+    }
+
+    /// The batch holding a large file goes first; batches of equal cost keep their order; a
+    /// file that is not parsed weighs only its fixed cost, and reused files are no batch's.
+    #[test]
+    fn batches_are_enqueued_costliest_first() {
+        let sized = |path: &str, size: u64, parse: bool| {
+            let mut f = planned(path, "h");
+            f.entry.size = size;
+            f.parse = parse;
+            f
+        };
+        let files = vec![
+            sized("a.ts", 10, true),
+            sized("b.ts", 10, true),
+            sized("c.ts", 10, true),
+            sized("d.json", 500_000, false),
+            sized("e.ts", 10, true),
+            sized("f.ts", 10, true),
+            sized("g.ts", 400_000, true),
+            sized("h.ts", 10, true),
+            sized("reused.ts", 9_000_000, true),
+        ];
+        // Batches of 2 over positions 0..=7 (8, the reused file, is in none of them):
+        // [a b] [c d] [e f] [g h]. `d` is large but not parsed: [c d] is the cheapest, and
+        // [a b] and [e f] cost the same.
+        let to_parse: Vec<u32> = (0..8).collect();
+        assert_eq!(costliest_first(&files, &to_parse, 2), [3, 0, 2, 1]);
+        assert_eq!(costliest_first(&files, &to_parse[..6], 2), [0, 2, 1]);
+        assert!(costliest_first(&files, &[], 2).is_empty());
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! and the (file, specifier) pair ([`crate::pipeline::js::KeptResolutions`]), so a re-upload
 //! that edits files without adding, removing or renaming any and without touching a
 //! `package.json` or `tsconfig` resolves only the specifiers that are new in the files it
-//! edited. Each file is tagged with its environment
-//! ([`crate::pipeline::js::environment`]), so a job whose environment differs does not even
-//! read it.
+//! edited. Each file holds the environment it was made in
+//! ([`crate::pipeline::js::environment`]), and a job whose environment differs does not use
+//! it. Merge decodes it before it knows its own environment, on a core of its own while it
+//! sorts the records: resolution then keeps it or not.
 //!
 //! Layout: `cache/resolve/v1/<repo_id>/<millis>-<job_id>-<env>.json`, kept as
 //! [`super::kept`] keeps files.
@@ -20,20 +21,21 @@ use std::sync::Arc;
 const PREFIX: &str = "cache/resolve/v1";
 
 /// The newest resolutions the repository kept, as stored, with the environment they were
-/// made in; decode them with [`decode_for`].
+/// made in; decode them with [`decode`].
 pub async fn load(ctx: &AppContext, job: &Job) -> Option<super::kept::Kept> {
     super::kept::newest(ctx, PREFIX, job.repo_id).await
 }
 
-/// The kept resolutions when they were made in environment `env` (None otherwise, or when
-/// they cannot be read).
-pub fn decode_for(kept: Option<super::kept::Kept>, env: &str) -> Option<KeptResolutions> {
-    let kept = kept.filter(|k| k.tag == env)?;
+/// The kept resolutions, decoded before this run's environment is known; resolution uses them
+/// only when their [`KeptResolutions::env`] is this run's. None when there are none or they
+/// cannot be read.
+pub fn decode(kept: Option<super::kept::Kept>) -> Option<KeptResolutions> {
+    let kept = kept?;
     let decoded = KeptResolutions::decode(&kept.bytes);
     if decoded.is_none() {
         tracing::warn!(key = %kept.key, "kept resolutions unreadable; resolving every import");
     }
-    decoded.filter(|k| k.env() == env)
+    decoded
 }
 
 /// Keeps the JS/TS resolutions of `records` (sorted by path, resolved in environment `env`,

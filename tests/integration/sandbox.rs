@@ -278,6 +278,27 @@ async fn memory_hog_hits_the_address_space_limit() {
     assert_parsed(&records[1]);
 }
 
+/// Children started ahead of a batch are the ones it parses with: the batch starts none,
+/// and a second prewarm (the cap reached) starts none either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prewarmed_children_parse_the_next_batch() {
+    let pool = pool(options());
+    assert_eq!(pool.prewarm().await, 2);
+    assert_eq!(pool.prewarm().await, 0, "the cap is reached");
+    let stats = pool.stats();
+    assert_eq!((stats.spawned, stats.live), (2, 2), "{stats:?}");
+    let files: Vec<_> = (0..6)
+        .map(|i| file(&format!("m{i}.js"), format!("export const a{i} = {i};\n")))
+        .collect();
+    let records = pool.parse_batch(files).await.decoded();
+    for r in &records {
+        assert_parsed(r);
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.spawned, 2, "the batch started no child: {stats:?}");
+    assert_eq!(pool.release_idle().await, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_is_a_parse_crash_and_the_child_survives() {
     let pool = pool(SandboxOptions {

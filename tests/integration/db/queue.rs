@@ -140,6 +140,32 @@ async fn check_insert_tasks(db: &Db) {
 }
 both_backends!(insert_tasks, check_insert_tasks);
 
+/// A job's batches inserted together, all available at the same instant, are claimed in the
+/// order they were given (discover gives the costliest first), not by batch index.
+async fn check_bulk_claim_order(db: &Db) {
+    let job = new_job(db, "bulk-order").await;
+    let at = db::now() - Duration::seconds(1);
+    let given = [3, 0, 4, 1, 2];
+    let rows = given
+        .iter()
+        .map(|&i| {
+            let mut t = new_task(Some(job.id), "parse_batch", "normal");
+            t.id = db::task_id(job.id, "parse_batch", Some(i));
+            t.batch_index = Some(i);
+            t.available_at = Some(at);
+            t
+        })
+        .collect();
+    assert_eq!(db.insert_tasks(rows).await.unwrap(), given.len());
+    let lease = db::now() + Duration::seconds(60);
+    let mut claimed = Vec::new();
+    while let Some(t) = db.claim_next_task(&["normal"], "w", lease).await.unwrap() {
+        claimed.extend(t.batch_index);
+    }
+    assert_eq!(claimed, given);
+}
+both_backends!(bulk_claim_order, check_bulk_claim_order);
+
 async fn check_claim_order(db: &Db) {
     let job = new_job(db, "claim-order").await;
     let queues = ["high", "normal", "low"];
