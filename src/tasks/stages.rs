@@ -402,6 +402,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
         },
     )
     .await?;
+    // For the next job of the repository: written while this one resolves (finalize waits).
     {
         let (ctx2, job2) = (ctx.clone(), job.clone());
         behind::write_behind(&ctx, &job, async move {
@@ -455,7 +456,7 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     let records = Arc::new(records);
     if resolved.worth_keeping() {
         if let Some(env) = resolved.env.clone() {
-            // Best effort and off the job's path: map does not wait for it.
+            // Best effort, beside the stages that follow (finalize waits for it).
             let (ctx2, job2, records) = (ctx.clone(), job.clone(), Arc::clone(&records));
             let warnings = resolved.warnings.clone();
             behind::write_behind(&ctx, &job, async move {
@@ -700,7 +701,8 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
     })
     .await
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
-    // Kept while the documents are written (the cache is not needed before the next job).
+    // Kept while the documents are written and finalize runs (the cache is not needed before
+    // the next job; finalize waits for it).
     {
         let (ctx2, job2) = (ctx.clone(), job.clone());
         behind::write_behind(&ctx, &job, async move {
