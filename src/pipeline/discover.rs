@@ -10,8 +10,9 @@
 //! kept: they are code that imports code.
 
 use crate::pipeline::model::Language;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Directory names ignored at any depth.
 pub const IGNORED_DIRS: &[&str] = &[
@@ -324,36 +325,43 @@ fn ignore_reason(path: &str) -> Option<&'static str> {
 
 /// Discovers the files of a snapshot from `(path, size)` pairs (zip entries, a directory
 /// walk). Pure: it looks at names only. See the module docs for the rules.
-pub fn discover<P: AsRef<str>>(paths: impl IntoIterator<Item = (P, u64)>) -> Discovered {
-    let mut out = Discovered::default();
-    let mut seen = HashSet::new();
-    let mut count = |reason: &str| *out.ignored.entry(reason.to_string()).or_default() += 1;
-    let mut files = Vec::new();
-    for (raw, size) in paths {
-        let path = match normalize_path(raw.as_ref()) {
-            Ok(p) => p,
-            Err(reason) => {
-                count(reason);
-                continue;
+pub fn discover<P: AsRef<str> + Send>(paths: impl IntoIterator<Item = (P, u64)>) -> Discovered {
+    let paths: Vec<(P, u64)> = paths.into_iter().collect();
+    // Each path is checked on its own, on every core (about 0.1 s on one at 53.6k paths).
+    let checked: Vec<Result<DiscoveredFile, &'static str>> = paths
+        .into_par_iter()
+        .map(|(raw, size)| {
+            let path = normalize_path(raw.as_ref())?;
+            if let Some(reason) = ignore_reason(&path) {
+                return Err(reason);
             }
-        };
-        if let Some(reason) = ignore_reason(&path) {
-            count(reason);
-            continue;
+            let (language, ext) = language_of(&path);
+            Ok(DiscoveredFile {
+                path,
+                size,
+                language,
+                ext,
+            })
+        })
+        .collect();
+    let mut out = Discovered::default();
+    let mut files = Vec::with_capacity(checked.len());
+    for c in checked {
+        match c {
+            Ok(f) => files.push(f),
+            Err(reason) => *out.ignored.entry(reason.to_string()).or_default() += 1,
         }
-        if !seen.insert(path.clone()) {
-            count(IGNORED_DUPLICATE);
-            continue;
-        }
-        let (language, ext) = language_of(&path);
-        files.push(DiscoveredFile {
-            path,
-            size,
-            language,
-            ext,
-        });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Stable: of a path given more than once, the first stays.
+    files.par_sort_by(|a, b| a.path.cmp(&b.path));
+    let before = files.len();
+    files.dedup_by(|later, first| later.path == first.path);
+    let repeated = (before - files.len()) as u64;
+    if repeated > 0 {
+        *out.ignored
+            .entry(IGNORED_DUPLICATE.to_string())
+            .or_default() += repeated;
+    }
     out.files = files;
     out
 }

@@ -5,6 +5,7 @@ use super::caps::{CapabilitiesDoc, SummariesDoc};
 use super::discover::{self, DiscoveredFile};
 use super::ingest::ManifestEntry;
 use super::model::{FileRecord, FileWarning, Language};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -61,7 +62,7 @@ pub fn plan(entries: &[ManifestEntry], max_file_bytes: u64) -> Plan {
         entries.iter().map(|e| (e.path.as_str(), e)).collect();
     let files = found
         .files
-        .iter()
+        .par_iter()
         .filter_map(|f: &DiscoveredFile| {
             by_path.get(f.path.as_str()).map(|entry| PlannedFile {
                 entry: (*entry).clone(),
