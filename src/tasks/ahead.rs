@@ -48,9 +48,23 @@ pub fn start_graph(records: &Arc<Vec<FileRecord>>) -> JoinHandle<Graph> {
 /// Leaves the graph `started` built in the memo for map (nothing when building it failed:
 /// map builds it again and reports the failure).
 pub async fn keep_graph(ctx: &AppContext, job: &Job, started: JoinHandle<Graph>) {
-    match started.await {
-        Ok(g) => ctx.memo().put(job.id, GRAPH, Arc::new(g), 0),
-        Err(e) => tracing::warn!(job_id = %job.id, error = %e, "building the graph ahead failed"),
+    keep(ctx, job, GRAPH, started.await, "building the graph");
+}
+
+/// Leaves what was computed ahead in the memo as `name`, or logs why there is nothing (the
+/// next stage then computes it itself).
+fn keep<T: Send + Sync + 'static>(
+    ctx: &AppContext,
+    job: &Job,
+    name: &str,
+    got: Result<T, tokio::task::JoinError>,
+    what: &str,
+) {
+    match got {
+        Ok(v) => ctx.memo().put(job.id, name, Arc::new(v), 0),
+        Err(e) => {
+            tracing::warn!(job_id = %job.id, error = %e, work = what, "work started ahead failed")
+        }
     }
 }
 
@@ -103,10 +117,8 @@ pub fn start_detect_inputs(
 ) -> JoinHandle<()> {
     let (ctx, job, records) = (ctx.clone(), job.clone(), Arc::clone(records));
     tokio::spawn(async move {
-        match detect_inputs(&ctx, &job, records).await {
-            Ok(inputs) => ctx.memo().put(job.id, DETECT_INPUTS, Arc::new(inputs), 0),
-            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "keying the files ahead failed"),
-        }
+        let got = detect_inputs(&ctx, &job, records).await;
+        keep(&ctx, &job, DETECT_INPUTS, got, "keying the files");
     })
 }
 

@@ -23,12 +23,14 @@ const PENDING: &str = "pending-writes";
 #[derive(Default)]
 struct Pending(Mutex<Vec<JoinHandle<()>>>);
 
-/// Runs `write` on its own task; [`settle`] waits for it.
-pub fn write_behind<F>(ctx: &AppContext, job: &Job, write: F)
+/// Runs `write` (given its own handles of the context and the job) on its own task;
+/// [`settle`] waits for it.
+pub fn write_behind<W, F>(ctx: &AppContext, job: &Job, write: W)
 where
+    W: FnOnce(AppContext, Job) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    let handle = tokio::spawn(write);
+    let handle = tokio::spawn(write(ctx.clone(), job.clone()));
     let pending = match ctx.memo().get::<Pending>(job.id, PENDING) {
         Some(p) => p,
         None => {

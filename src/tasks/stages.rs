@@ -403,12 +403,9 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     )
     .await?;
     // For the next job of the repository: written while this one resolves (finalize waits).
-    {
-        let (ctx2, job2) = (ctx.clone(), job.clone());
-        behind::write_behind(&ctx, &job, async move {
-            parse_cache::store_index(&ctx2, &job2, cache.refs).await;
-        });
-    }
+    behind::write_behind(&ctx, &job, |ctx, job| async move {
+        parse_cache::store_index(&ctx, &job, cache.refs).await;
+    });
     // Configuration files the resolvers read (tsconfig, package.json, workspaces).
     let src = source::open(&ctx, &job).await?;
     let kept = resolve_cache::load(&ctx, &job).await;
@@ -457,10 +454,9 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     if resolved.worth_keeping() {
         if let Some(env) = resolved.env.clone() {
             // Best effort, beside the stages that follow (finalize waits for it).
-            let (ctx2, job2, records) = (ctx.clone(), job.clone(), Arc::clone(&records));
-            let warnings = resolved.warnings.clone();
-            behind::write_behind(&ctx, &job, async move {
-                resolve_cache::store(&ctx2, &job2, env, records, warnings).await;
+            let (records, warnings) = (Arc::clone(&records), resolved.warnings.clone());
+            behind::write_behind(&ctx, &job, |ctx, job| async move {
+                resolve_cache::store(&ctx, &job, env, records, warnings).await;
             });
         }
     }
@@ -703,12 +699,9 @@ pub async fn summarize(ctx: AppContext, env: Envelope) -> Result<(), TaskError> 
     .map_err(|e| TaskError::Retry(format!("summarizing panicked: {e}")))?;
     // Kept while the documents are written and finalize runs (the cache is not needed before
     // the next job; finalize waits for it).
-    {
-        let (ctx2, job2) = (ctx.clone(), job.clone());
-        behind::write_behind(&ctx, &job, async move {
-            detect_cache::store(&ctx2, &job2, keep).await;
-        });
-    }
+    behind::write_behind(&ctx, &job, |ctx, job| async move {
+        detect_cache::store(&ctx, &job, keep).await;
+    });
     let head = DocHead::now(job.repo_id, snapshot.id);
     let caps = Headed {
         head: head.clone(),
