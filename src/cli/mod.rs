@@ -106,7 +106,8 @@ pub struct AllInOneArgs {
     /// [default: ./.provis].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Number of concurrent workers in this process [env: PROVIS_WORKERS] [default: 2].
+    /// Number of concurrent workers in this process [env: PROVIS_WORKERS] [default: one more
+    /// than NODE_SUBPROC_CONCURRENCY, so 3].
     #[arg(long)]
     pub workers: Option<usize>,
 }
