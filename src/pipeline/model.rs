@@ -88,36 +88,48 @@ pub struct Import {
 
 /// Decodes a list at its exact length. serde grows a list it decodes by doubling, which left
 /// a decoded record's lists a third empty (the imports of the 53.6k-file monorepo: room for
-/// 472k, 323k used), and merge holds every record of a job at once. The elements are
-/// gathered on the stack first (nearly every list is short), then moved into one block of
-/// the right size: no growing, and no shrinking that would leave a hole behind each list.
+/// 472k, 323k used), and merge holds every record of a job at once.
 fn exact<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    struct Exact<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Exact<T> {
-        type Value = Vec<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut held = smallvec::SmallVec::<[T; 16]>::new();
-            while let Some(item) = seq.next_element()? {
-                held.push(item);
+    ExactList::deserialize(d).map(|l| l.0)
+}
+
+/// A list decoded at its exact length (see [`exact`]). The elements are gathered on the stack
+/// first (nearly every list is short), then moved into one block of the right size: no
+/// growing, and no shrinking in place, which would leave a small hole behind each list.
+struct ExactList<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ExactList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = ExactList<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list")
             }
-            if held.spilled() {
-                let mut v = held.into_vec();
-                v.shrink_to_fit();
-                return Ok(v);
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ExactList<T>, A::Error> {
+                let mut held = smallvec::SmallVec::<[T; 16]>::new();
+                while let Some(item) = seq.next_element()? {
+                    held.push(item);
+                }
+                Ok(ExactList(exact_copy(held.into_iter())))
             }
-            let mut v = Vec::with_capacity(held.len());
-            v.extend(held);
-            Ok(v)
         }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
     }
-    d.deserialize_seq(Exact(std::marker::PhantomData))
+}
+
+/// The items in a new block of their exact length (a block that held them is freed whole).
+fn exact_copy<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(items.len());
+    v.extend(items);
+    v
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -313,13 +325,10 @@ impl<'de> Deserialize<'de> for Symbols {
                 mut map: A,
             ) -> Result<Symbols, A::Error> {
                 let mut out = Symbols::default();
-                while let Some((k, v)) = map.next_entry::<String, Vec<Name>>()? {
-                    let mut v = v;
-                    v.shrink_to_fit();
-                    out.insert(k, v);
+                while let Some((k, v)) = map.next_entry::<String, ExactList<Name>>()? {
+                    out.insert(k, v.0);
                 }
-                out.0.shrink_to_fit();
-                Ok(out)
+                Ok(Symbols(exact_copy(out.0.into_iter())))
             }
         }
         d.deserialize_map(Visit)
@@ -533,6 +542,7 @@ mod tests {
         assert_eq!(rec.imports.capacity(), 5);
         assert_eq!(rec.imports[0].names.capacity(), 5);
         assert_eq!(rec.exports.capacity(), 20);
-        assert_eq!(rec.symbols.get("variables").map(Vec::len), Some(3));
+        assert_eq!(rec.symbols.get("variables").map(Vec::capacity), Some(3));
+        assert_eq!(rec.symbols.0.capacity(), 1);
     }
 }
