@@ -482,6 +482,7 @@ impl RawConfig {
             return Err(invalid("log", &format!("not a log filter ({e})")));
         }
         let port: u16 = self.num("port", 0)?;
+        let node_subproc_concurrency: usize = self.num("node_subproc_concurrency", 1)?;
         let rq_key_prefix = self
             .opt("rq_key_prefix")
             .unwrap_or_else(|| DEFAULT_RQ_KEY_PREFIX.into());
@@ -507,11 +508,11 @@ impl RawConfig {
                 // the task while it reads files and records results: one task more than
                 // children keeps the children busy (53.6k files on 2 cores: the parse phase
                 // took 5.2 instead of 5.7 s, mean of five runs each).
-                None => self.num::<usize>("node_subproc_concurrency", 1)? + 1,
+                None => node_subproc_concurrency + 1,
             },
             queues,
             worker_lease_s: self.num("worker_lease_s", 1)?,
-            node_subproc_concurrency: self.num("node_subproc_concurrency", 1)?,
+            node_subproc_concurrency,
             node_file_timeout_s: self.num("node_file_timeout_s", 1)?,
             node_batch_timeout_s: self.num("node_batch_timeout_s", 1)?,
             parse_batch_size: self.num("parse_batch_size", 1)?,
