@@ -31,19 +31,28 @@ pub fn process_alive(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Arenas glibc's allocator may create, unless `MALLOC_ARENA_MAX` says otherwise.
+/// The settings the binary gives jemalloc, its allocator (`main.rs` exports them as jemalloc's
+/// `malloc_conf`; `_RJEM_MALLOC_CONF` in the environment overrides them one by one), as a
+/// NUL-terminated string.
+///
+/// `narenas:2`: by default jemalloc makes four arenas per core, and a job's records, decoded
+/// by whichever thread is free, scatter over all of them with their free holes (the
+/// 53.6k-file monorepo's `all-in-one` peaked at 618 MB with the default).
+///
+/// Background threads (which give unused pages back while the process is idle) are started by
+/// [`start_allocator_threads`] in the server and CLI process only: a parser child must stay
+/// single-threaded until it has entered its namespaces (`unshare` refuses a threaded process).
+pub const JEMALLOC_CONF: &[u8] = b"narenas:2\0";
+
+/// Arenas glibc's allocator may create, unless `MALLOC_ARENA_MAX` says otherwise. glibc's
+/// allocator only serves C code now (the bundled SQLite, zlib); Rust allocates from jemalloc.
 pub const MALLOC_ARENAS: i32 = 2;
 
 /// Caps glibc's allocator at [`MALLOC_ARENAS`] arenas, unless the environment sets
 /// `MALLOC_ARENA_MAX` (glibc reads it itself). Call first thing in `main`.
 ///
-/// By default glibc gives threads up to eight arenas per core. The parse batches decode their
-/// records on whichever blocking thread runs them, so a job's records end up spread over many
-/// arenas, each with its own free holes. Measured with `analyze` on a 53.6k-file monorepo
-/// (docs/operations.md#memory): peak RSS of the process tree 912 MB with the default,
-/// 651 MB with two arenas, 632 MB with one, and no measurable change in time. With jemalloc
-/// or mimalloc (background purging) it was 750 and 759 MB.
-/// Elsewhere (other C libraries) this does nothing.
+/// By default glibc gives threads up to eight arenas per core; the C libraries' few
+/// allocations need no more than two. Elsewhere (other C libraries) this does nothing.
 #[allow(unsafe_code)] // one libc call; see SAFETY below
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -55,18 +64,56 @@ pub fn limit_malloc_arenas() {
     }
 }
 
-/// Gives the heap memory freed by a finished job back to the operating system.
+/// Starts jemalloc's background threads, which give the pages a finished stage freed back to
+/// the system after a while (`dirty_decay_ms`, 10 s) even when the process then sits idle.
+/// Called by `main` in the server and CLI process, never in a parser child (see
+/// [`JEMALLOC_CONF`]). Does nothing when the binary's allocator is not jemalloc.
+pub fn start_allocator_threads() {
+    set_jemalloc_bool(c"background_thread", true);
+}
+
+/// Gives the heap memory a stage or a job freed back to the operating system at once: every
+/// jemalloc arena's unused pages, and glibc's free lists (C code's heap).
 ///
-/// glibc's allocator keeps freed memory in its arenas for reuse, so after a 50k-file job an idle
-/// worker stayed at its peak (over 1 GB) until the next job; trimming returns it at once.
-/// Elsewhere (other C libraries, other allocators) this does nothing.
-#[allow(unsafe_code)] // one libc call; see SAFETY below
+/// Called where a stage has just freed a large amount (after merge's resolution, before
+/// summarize, after the job): otherwise an idle worker would hold its peak until the
+/// allocator's decay returns it, and the next stage's peak would stack on the freed pages.
+#[allow(unsafe_code)] // libc and jemalloc control calls; see SAFETY below
 pub fn release_free_memory() {
+    // SAFETY: the name is a NUL-terminated string; "purge" reads and writes nothing through
+    // the null pointers (MALLCTL_ARENAS_ALL = 4096 names every arena).
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes an integer and only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Writes a boolean jemalloc setting; false when jemalloc refused it.
+#[allow(unsafe_code)] // one jemalloc control call; see SAFETY below
+fn set_jemalloc_bool(name: &std::ffi::CStr, value: bool) -> bool {
+    let mut value = value;
+    // SAFETY: the name is NUL-terminated; the new value points at a live bool of the size
+    // given, which is the type jemalloc documents for these settings.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut value as *mut bool).cast(),
+            std::mem::size_of::<bool>(),
+        )
+    };
+    rc == 0
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! artifact, and the `tasks` rows read from the server's own SQLite file. Also idempotency,
 //! bad input (every zip rule), `kill -9` durability, and `provis analyze`.
 
+mod allocator;
 mod analyze;
 mod bad_input;
 mod check;

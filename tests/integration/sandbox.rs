@@ -407,6 +407,34 @@ async fn net_probe(opts: SandboxOptions) -> (String, bool, Isolation) {
     (outcome, arrived, isolation)
 }
 
+/// A parser child starts none of the allocator's background threads (the server does, see
+/// `e2e_embedded::allocator`): it must be single-threaded when it enters its namespaces, and
+/// where the process may make a network namespace without a user namespace (as root) the
+/// namespace tests above would still pass with a threaded child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_run_no_allocator_threads() {
+    let pool = pool(options());
+    let files = vec![
+        file("a.js", "export const a = 1;\n"),
+        file("b.ts", "export const b = 2;\n"),
+    ];
+    let records = pool.parse_batch(files).await.decoded();
+    let pids: BTreeSet<u32> = records.iter().filter_map(child_of).collect();
+    assert!(!pids.is_empty(), "the batch was parsed by children");
+    for pid in pids {
+        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("the child is alive between batches")
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .collect();
+        assert!(!threads.is_empty(), "child {pid} has threads");
+        assert!(
+            !threads.iter().any(|t| t.starts_with("jemalloc")),
+            "child {pid} runs allocator threads: {threads:?}"
+        );
+    }
+}
+
 /// Whether this kernel lets an unprivileged process make a user and network namespace,
 /// asked independently of provis (util-linux `unshare`), so a sandbox that fails to use what
 /// the kernel offers fails the tests below instead of taking their "not available" branch.

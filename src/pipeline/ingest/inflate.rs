@@ -52,9 +52,9 @@ const INPUT_BYTES: usize = 32 * 1024;
 /// decompressor, allocated once and reused for every entry.
 ///
 /// A decoder per entry (flate2's `DeflateDecoder` with its own 32 KiB input buffer) cost two
-/// allocations per entry. With the process's allocator capped at two arenas
-/// (`host::limit_malloc_arenas`) and two threads inspecting a 53.6k-entry zip, those
-/// allocate-free cycles sometimes grew the heap by about 1 GB that was never given back.
+/// allocations per entry. With glibc's allocator capped at two arenas (the binary's allocator
+/// then) and two threads inspecting a 53.6k-entry zip, those allocate-free cycles sometimes
+/// grew the heap by about 1 GB that was never given back.
 pub(crate) struct Inflater {
     out: Vec<u8>,
     input: Vec<u8>,

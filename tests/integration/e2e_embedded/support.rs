@@ -124,6 +124,11 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.proc.pid()
+    }
+
     /// The last lines of the server's log (for failure messages).
     pub fn log_text(&self) -> String {
         self.proc.log_tail()
