@@ -3,8 +3,8 @@
 //!
 //! The queue names workers after the host (as RQ does) and reclaims the work of a dead local
 //! worker; the scratch space removes folders of dead local processes. Both ask the same two
-//! questions, so the answers (and their `libc` calls) live here once, with the two allocator
-//! settings the process makes.
+//! questions, so the answers (and their `libc` calls) live here once, with the settings the
+//! process gives its allocators (jemalloc for Rust, glibc's for C code) and their purges.
 
 /// The host name (RQ shows it next to the worker name); `unknown` when the call fails.
 #[allow(unsafe_code)] // one libc call; see SAFETY below
@@ -45,7 +45,7 @@ pub fn process_alive(pid: i32) -> bool {
 pub const JEMALLOC_CONF: &[u8] = b"narenas:2\0";
 
 /// Arenas glibc's allocator may create, unless `MALLOC_ARENA_MAX` says otherwise. glibc's
-/// allocator only serves C code now (the bundled SQLite, zlib); Rust allocates from jemalloc.
+/// allocator only serves C code now (the bundled SQLite); Rust allocates from jemalloc.
 pub const MALLOC_ARENAS: i32 = 2;
 
 /// Caps glibc's allocator at [`MALLOC_ARENAS`] arenas, unless the environment sets

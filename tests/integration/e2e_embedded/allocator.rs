@@ -1,7 +1,7 @@
 //! The binary's allocator (jemalloc, see `host.rs`): its background threads, which give the
 //! pages a finished job freed back while the server idles, run in the server process. (That a
-//! parser child starts none, so it can still enter its namespaces, is what the sandbox tests'
-//! namespace cases check.)
+//! parser child starts none, so it can still enter its namespaces, is checked by
+//! `sandbox::children_run_no_allocator_threads`.)
 
 use super::check::finished_job;
 use super::fixtures;
