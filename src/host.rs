@@ -67,9 +67,22 @@ pub fn limit_malloc_arenas() {
 /// Starts jemalloc's background threads, which give the pages a finished stage freed back to
 /// the system after a while (`dirty_decay_ms`, 10 s) even when the process then sits idle.
 /// Called by `main` in the server and CLI process, never in a parser child (see
-/// [`JEMALLOC_CONF`]). Does nothing when the binary's allocator is not jemalloc.
+/// [`JEMALLOC_CONF`]).
+#[allow(unsafe_code)] // one jemalloc control call; see SAFETY below
 pub fn start_allocator_threads() {
-    set_jemalloc_bool(c"background_thread", true);
+    let mut on = true;
+    // SAFETY: the name is NUL-terminated; the new value points at a live bool of the size
+    // given, the type jemalloc documents for `background_thread`. A refusal (a jemalloc built
+    // without thread support) leaves the threads off, which only delays giving pages back.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"background_thread".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut on as *mut bool).cast(),
+            std::mem::size_of::<bool>(),
+        );
+    }
 }
 
 /// Gives the heap memory a stage or a job freed back to the operating system at once: every
@@ -96,24 +109,6 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// Writes a boolean jemalloc setting; false when jemalloc refused it.
-#[allow(unsafe_code)] // one jemalloc control call; see SAFETY below
-fn set_jemalloc_bool(name: &std::ffi::CStr, value: bool) -> bool {
-    let mut value = value;
-    // SAFETY: the name is NUL-terminated; the new value points at a live bool of the size
-    // given, which is the type jemalloc documents for these settings.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            name.as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&mut value as *mut bool).cast(),
-            std::mem::size_of::<bool>(),
-        )
-    };
-    rc == 0
 }
 
 #[cfg(test)]

@@ -422,11 +422,7 @@ async fn children_run_no_allocator_threads() {
     let pids: BTreeSet<u32> = records.iter().filter_map(child_of).collect();
     assert!(!pids.is_empty(), "the batch was parsed by children");
     for pid in pids {
-        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .expect("the child is alive between batches")
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .map(|name| name.trim().to_string())
-            .collect();
+        let threads = crate::common::thread_names(pid);
         assert!(!threads.is_empty(), "child {pid} has threads");
         assert!(
             !threads.iter().any(|t| t.starts_with("jemalloc")),

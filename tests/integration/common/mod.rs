@@ -448,6 +448,15 @@ pub fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
+/// The names of a process's threads (`/proc/<pid>/task/*/comm`); panics when the process is gone.
+pub fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap_or_else(|e| panic!("threads of process {pid}: {e}"))
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
 /// A child process with its stdout and stderr in a log file; killed (SIGKILL) and reaped on
 /// drop, whatever happened.
 pub struct Proc {

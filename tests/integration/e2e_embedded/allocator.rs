@@ -6,15 +6,7 @@
 use super::check::finished_job;
 use super::fixtures;
 use super::support::{Root, Server};
-
-/// The names of a process's threads.
-fn thread_names(pid: i32) -> Vec<String> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("list the threads");
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim().to_string())
-        .collect()
-}
+use crate::common::thread_names;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_the_allocators_background_threads() {
@@ -23,7 +15,7 @@ async fn the_server_runs_the_allocators_background_threads() {
     let repo = fixtures::ts_app();
     let up = server.upload("app.zip", repo.zip(), None).await;
     finished_job(&server, up, repo.len()).await;
-    let names = thread_names(server.pid());
+    let names = thread_names(server.pid() as u32);
     assert!(
         names.iter().any(|n| n == "jemalloc_bg_thd"),
         "no allocator background thread among {names:?}"
