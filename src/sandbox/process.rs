@@ -125,6 +125,19 @@ async fn write_requests(
     }
 }
 
+/// Bytes a widened pipe to a child holds: Linux's default `pipe-max-size`.
+const PIPE_BYTES: usize = 1 << 20;
+
+/// Widens a pipe to a child from Linux's default 64 KiB, so a batch's files (about 0.5 MB for
+/// 50 files) go to the child in a few writes instead of a wake-up of each side every 64 KiB,
+/// and the child finds its next file already there while the worker is busy elsewhere. Best
+/// effort: a refusal (a lower `pipe-max-size`) leaves the pipe as it was.
+fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    if let Err(e) = super::sys::set_pipe_size(pipe.as_raw_fd(), PIPE_BYTES) {
+        tracing::debug!(error = %e, "parser pipe left at its default size");
+    }
+}
+
 impl ChildProc {
     /// Spawns a child through `spawner`, counts it in `live` from that moment, and waits for
     /// its hello frame (the isolation it achieved).
@@ -151,6 +164,8 @@ impl ChildProc {
             live.fetch_sub(1, Ordering::SeqCst);
             return Err(io::Error::other("parser child started without pipes").into());
         };
+        widen_pipe(&stdin);
+        widen_pipe(&stdout);
         let (requests, queue) = mpsc_async::unbounded_channel();
         let writer = tokio::spawn(write_requests(stdin, queue));
         let mut proc = Self {

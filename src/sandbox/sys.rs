@@ -1,9 +1,11 @@
-//! The only code of the sandbox that calls into libc: process limits, namespaces, Landlock.
+//! The only code of the sandbox that calls into libc: process limits, namespaces, Landlock,
+//! pipe sizes.
 //!
 //! Every function is a safe wrapper around one or a few system calls, with its `unsafe` block and
 //! SAFETY argument at the call. The parser child calls these at the top of its own `main` (after
 //! `exec`, while it is still single-threaded), never between `fork` and `exec`, so nothing here has
-//! to be async-signal-safe and errors can be reported normally.
+//! to be async-signal-safe and errors can be reported normally. The one the worker calls,
+//! [`set_pipe_size`], acts on its own ends of a running child's pipes.
 #![allow(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,20 @@ fn check(rc: libc::c_int) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Sets the capacity of the pipe `fd` to at least `bytes` (the worker's end of a pipe to a
+/// parser child; see `process::widen_pipe`).
+pub(crate) fn set_pipe_size(fd: std::os::fd::RawFd, bytes: usize) -> io::Result<()> {
+    let bytes = libc::c_int::try_from(bytes).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: fcntl(F_SETPIPE_SZ) takes a descriptor and an integer and touches no memory; on
+    // a descriptor that is not a pipe it fails with EBADF/EINVAL and changes nothing.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, bytes) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }
 

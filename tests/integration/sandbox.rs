@@ -12,6 +12,8 @@ use provis::sandbox::{
     PARSE_CRASH, PARSE_TIMEOUT, TEST_PARSER_ENV, WEAKEN_ENV,
 };
 use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// The records of a batch, decoded, each checked against the head the worker read beside it.
@@ -428,6 +430,30 @@ async fn children_run_no_allocator_threads() {
             !threads.iter().any(|t| t.starts_with("jemalloc")),
             "child {pid} runs allocator threads: {threads:?}"
         );
+    }
+}
+
+/// The pipes to a parser child hold 1 MiB, not Linux's default 64 KiB, so a batch's files
+/// reach the child in a few writes. Read from outside, through the child's own descriptors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipes_to_children_are_widened() {
+    let pool = pool(options());
+    let files = vec![file("a.js", "export const a = 1;\n")];
+    let records = pool.parse_batch(files).await.decoded();
+    let pids: BTreeSet<u32> = records.iter().filter_map(child_of).collect();
+    assert!(!pids.is_empty(), "the batch was parsed by a child");
+    for pid in pids {
+        for fd in [0, 1] {
+            let path = format!("/proc/{pid}/fd/{fd}");
+            let pipe = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // SAFETY: F_GETPIPE_SZ on a descriptor this test owns only reads its capacity.
+            let size = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
+            assert_eq!(size, 1 << 20, "capacity of {path}");
+        }
     }
 }
 
