@@ -19,8 +19,11 @@ use tokio::process::Command;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
 
-/// Files queued to one child at once (the one it parses and those waiting in its pipe).
-const AHEAD: usize = 4;
+/// Files queued to one child at once (the one it parses and those waiting in its pipe). With
+/// 4, a child often finished its queue before the worker (busy with the other batches' files,
+/// packs and events) came back to refill it; with 16 the cold 53.6k-file job ran 0.5–1.1 s
+/// faster in five interleaved pairs. The pipe (1 MiB) holds that many typical files.
+const AHEAD: usize = 16;
 /// Largest stack given to a parse thread.
 const MAX_PARSE_STACK: u64 = 256 << 20;
 /// Smallest stack given to a parse thread.
