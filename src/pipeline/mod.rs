@@ -23,5 +23,5 @@ mod plan;
 pub use plan::{
     capabilities_and_summaries, capabilities_and_summaries_reusing, caps_reads, is_resolver_config,
     language_counts, language_label, parse_file, plan, resolve_imports, resolve_imports_reusing,
-    unparsed_record, Plan, PlannedFile, Resolved, Spent,
+    resolve_indexed, unparsed_record, Indexes, Plan, PlannedFile, Resolved, Spent,
 };

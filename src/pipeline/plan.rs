@@ -195,14 +195,64 @@ pub fn resolve_imports_reusing(
     configs: &BTreeMap<String, String>,
     kept: Option<super::js::KeptResolutions>,
 ) -> Resolved {
+    let ready = Indexes::of(records, configs);
+    resolve_indexed(records, configs, ready, kept)
+}
+
+/// What resolution reads of the snapshot's file list before it changes any record: the
+/// Python resolver's indexes and the JS/TS resolution environment. Built on their own (see
+/// [`Indexes::of`]), so a caller can build them while it does something else, such as
+/// decoding the kept resolutions ([`resolve_indexed`]).
+pub struct Indexes {
+    py: super::py::PyResolver,
+    /// None without JS/TS files.
+    env: Option<String>,
+    /// How long building them took, counted in the resolution's logged time.
+    took: std::time::Duration,
+}
+
+impl Indexes {
+    /// The indexes of `records` (sorted by path) and `configs`, the two side by side (in a
+    /// profile of a 53.6k-file merge, about 70 ms for the Python index and 25 ms for the
+    /// environment, each on one core).
+    pub fn of(records: &[FileRecord], configs: &BTreeMap<String, String>) -> Self {
+        let t0 = std::time::Instant::now();
+        let (py, env) = rayon::join(
+            || super::py::PyResolver::from_records(records),
+            || {
+                records
+                    .iter()
+                    .any(|r| matches!(r.language, Language::Js | Language::Ts))
+                    .then(|| super::js::environment(records, configs))
+            },
+        );
+        Self {
+            py,
+            env,
+            took: t0.elapsed(),
+        }
+    }
+}
+
+/// [`resolve_imports_reusing`] with the indexes already built, from these `records`
+/// (unchanged since) and the same configs.
+pub fn resolve_indexed(
+    records: &mut [FileRecord],
+    configs: &BTreeMap<String, String>,
+    ready: Indexes,
+    kept: Option<super::js::KeptResolutions>,
+) -> Resolved {
     let t0 = std::time::Instant::now();
-    let py = super::py::PyResolver::from_records(records);
+    let Indexes { py, env, took } = ready;
     super::py::resolve_all_py(records, &py);
-    let (mut resolved, (spent, kept)) = resolve_js(records, configs, kept);
+    let (mut resolved, (spent, kept)) = match env {
+        Some(env) => resolve_js(records, env, configs, kept),
+        None => (Resolved::default(), (None, kept)),
+    };
     tracing::info!(
         js_reused = resolved.js_reused,
         js_resolved = resolved.js_resolved,
-        resolve_ms = t0.elapsed().as_millis() as u64,
+        resolve_ms = (took + t0.elapsed()).as_millis() as u64,
         "imports resolved"
     );
     // Freeing the JS resolver's caches (a path entry per file and probe) took ~190 ms at
@@ -226,21 +276,15 @@ type SpentJs = (
     Option<super::js::KeptResolutions>,
 );
 
-/// Resolves the JS/TS imports, taking what `kept` answers for when it is of this environment;
-/// returns what it did and the resolver, left for the caller to drop (see
-/// [`resolve_imports_reusing`]).
+/// Resolves the JS/TS imports of `records` (environment `env`, see [`Indexes`]), taking what
+/// `kept` answers for when it is of this environment; returns what it did and the resolver,
+/// left for the caller to drop (see [`resolve_imports_reusing`]).
 fn resolve_js(
     records: &mut [FileRecord],
+    env: String,
     configs: &BTreeMap<String, String>,
     kept: Option<super::js::KeptResolutions>,
 ) -> (Resolved, SpentJs) {
-    if !records
-        .iter()
-        .any(|r| matches!(r.language, Language::Js | Language::Ts))
-    {
-        return (Resolved::default(), (None, kept));
-    }
-    let env = super::js::environment(records, configs);
     let kept = kept.filter(|k| k.env() == env);
     // With kept resolutions, only the imports they do not answer for are resolved.
     let misses = kept.as_ref().map(|k| super::js::apply_kept(records, k));

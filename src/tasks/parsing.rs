@@ -199,7 +199,14 @@ pub async fn load_reused(
                 match_pack(&pack, bytes.as_deref(), files)
             })
             .collect();
+        // Reserved at once: grown part by part, the records (large values, 50k of them on
+        // a re-upload of a 53.6k-file monorepo) were copied again at every doubling: about
+        // 50 ms on one core, with its page faults, in a profile of that merge.
         let mut out = Reused::default();
+        out.records
+            .reserve_exact(parts.iter().map(|p| p.records.len()).sum());
+        out.refs
+            .reserve_exact(parts.iter().map(|p| p.refs.len()).sum());
         for part in parts {
             out.records.extend(part.records);
             out.refs.extend(part.refs);

@@ -123,7 +123,9 @@ impl PyResolver {
         let mut dirs = HashSet::new();
         for f in &files {
             let mut d = parent(f);
-            while !d.is_empty() && dirs.insert(d.to_string()) {
+            // Looked up before it is copied: most directories are seen once per file in them.
+            while !d.is_empty() && !dirs.contains(d) {
+                dirs.insert(d.to_string());
                 d = parent(d);
             }
         }
