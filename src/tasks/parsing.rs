@@ -190,6 +190,7 @@ pub async fn load_reused(
             .collect()
             .await;
     let all = Arc::clone(discovered);
+    let total = job.files_total.max(0) as usize;
     let matched = tokio::task::spawn_blocking(move || {
         use rayon::prelude::*;
         let parts: Vec<Reused> = fetched
@@ -199,12 +200,18 @@ pub async fn load_reused(
                 match_pack(&pack, bytes.as_deref(), files)
             })
             .collect();
-        // Reserved at once: grown part by part, the records (large values, 50k of them on
-        // a re-upload of a 53.6k-file monorepo) were copied again at every doubling: about
-        // 50 ms on one core, with its page faults, in a profile of that merge.
+        // Reserved at once, with room for the whole job's records (merge adds the batches'
+        // to this list): grown part by part, the records (large values, 50k of them on a
+        // re-upload of a 53.6k-file monorepo) were copied again at every doubling, about
+        // 50 ms on one core with its page faults in a profile of that merge.
         let mut out = Reused::default();
-        out.records
-            .reserve_exact(parts.iter().map(|p| p.records.len()).sum());
+        out.records.reserve_exact(
+            parts
+                .iter()
+                .map(|p| p.records.len())
+                .sum::<usize>()
+                .max(total),
+        );
         out.refs
             .reserve_exact(parts.iter().map(|p| p.refs.len()).sum());
         for part in parts {

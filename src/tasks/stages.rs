@@ -377,7 +377,18 @@ pub async fn merge(ctx: AppContext, env: Envelope) -> Result<(), TaskError> {
     cache.reused += loaded.parsed();
     cache.refs.extend(loaded.refs);
     parsing::record_warnings(&ctx, &job, &loaded.records).await?;
-    records.extend(loaded.records);
+    // The shorter list joins the longer (the reused records' list has room for the whole job):
+    // on a re-upload the reused records are nearly all of them, and copying them into the
+    // batches' list moved 50k large values on this task's thread. The order does not matter
+    // here: the records are sorted by path before they are resolved.
+    let mut records = if loaded.records.len() >= records.len() {
+        let mut all = loaded.records;
+        all.append(&mut records);
+        all
+    } else {
+        records.extend(loaded.records);
+        records
+    };
     let mut missing = loaded.missing;
     if !lost.is_empty() {
         let batch_size = ctx.cfg().parse_batch_size.max(1);
