@@ -111,6 +111,38 @@ pub fn release_free_memory() {
     }
 }
 
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to its disk, without
+/// waiting for them (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`).
+///
+/// A large document written and then `fsync`ed leaves all of its pages dirty until the end,
+/// and the `fsync` then waits for every one of them (about 160 ms for the 152 MB `files` of
+/// the 53.6k-file monorepo, with both cores idle). Started range by range while the writer
+/// goes on, the writes overlap the serializing, and the final `fsync` waits for the tail
+/// only. Advice, not a promise: an error (a filesystem without the call) changes nothing,
+/// since the `fsync` that follows is what makes the bytes durable.
+#[allow(unsafe_code)] // one libc call; see SAFETY below
+pub fn start_writeback(file: &impl std::os::fd::AsFd, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: the descriptor is open for as long as `file` is borrowed; the call only
+        // schedules writeback of that file's pages and touches no memory of this process.
+        unsafe {
+            libc::sync_file_range(
+                file.as_fd().as_raw_fd(),
+                offset,
+                len,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use super::model::{
     JobStatus, SseMessage,
 };
 use super::{sse, upload, ApiState};
-use crate::artifacts::{ArtifactError, ArtifactKind};
+use crate::artifacts::{ArtifactError, ArtifactKind, ArtifactStore};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::tasks::context::AppContext;
 use crate::tasks::intake::{self, Input, IntakeError, Submission};
@@ -73,7 +73,8 @@ pub async fn ingest(
     upload::refuse_declared_oversize(&req, max)?;
     let spool = ctx.scratch().join(format!("upload-{}.zip", Uuid::new_v4()));
     let _cleanup = RemoveOnDrop(spool.clone());
-    let up = upload::receive(payload, &spool, max).await?;
+    let kept = matches!(ctx.artifacts(), ArtifactStore::Local(_));
+    let up = upload::receive(payload, &spool, max, kept).await?;
     let settings = up.settings.as_deref().or(query.settings.as_deref());
     let sub = Submission {
         repo: up.repo_name(query.repo.as_deref()),

@@ -11,6 +11,7 @@ use actix_multipart::Multipart;
 use actix_web::HttpRequest;
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
 /// Largest accepted text field (`repo`, `settings`).
@@ -64,10 +65,16 @@ pub fn refuse_declared_oversize(req: &HttpRequest, max: u64) -> Result<(), ApiEr
 }
 
 /// Reads the multipart body into `dest` (a file path in a directory that exists).
+///
+/// `kept`: the spool becomes the stored upload itself (the local artifact store links it into
+/// place and syncs it), so its writeback is started as it arrives. A spool that is sent
+/// elsewhere (S3) and removed is left to the page cache: writing it to this disk would be
+/// wasted.
 pub async fn receive(
     mut payload: Multipart,
     dest: &Path,
     max_bytes: u64,
+    kept: bool,
 ) -> Result<ReceivedUpload, ApiError> {
     let mut out: Option<ReceivedUpload> = None;
     let mut repo = None;
@@ -87,7 +94,8 @@ pub async fn receive(
                     .content_disposition()
                     .and_then(|cd| cd.get_filename())
                     .map(str::to_string);
-                let (bytes, upload_hash) = write_file_field(&mut field, dest, max_bytes).await?;
+                let (bytes, upload_hash) =
+                    write_file_field(&mut field, dest, max_bytes, kept).await?;
                 out = Some(ReceivedUpload {
                     path: dest.to_path_buf(),
                     bytes,
@@ -116,19 +124,38 @@ pub async fn receive(
     Ok(up)
 }
 
+/// Bytes of an upload after which their writeback is started (see
+/// [`crate::host::start_writeback`]).
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// How far behind what was received the writeback stays: the bytes still in the spool's
+/// buffer ([`crate::artifacts::STREAM_BUFFER`]) and those of the write that tokio's file may
+/// have in flight (at most 2 MiB) are not in the file yet.
+const WRITEBACK_LAG: u64 = 4 << 20;
+
 async fn write_file_field(
     field: &mut actix_multipart::Field,
     dest: &Path,
     max_bytes: u64,
+    kept: bool,
 ) -> Result<(u64, String), ApiError> {
     let file = tokio::fs::File::create(dest)
         .await
         .map_err(ApiError::internal)?;
+    // The spool's descriptor once more, for starting its writeback on a blocking thread (the
+    // call can wait for the disk's queue; this task serves a connection).
+    let write_back = if kept {
+        let spool = file.try_clone().await.map_err(ApiError::internal)?;
+        Some(Arc::new(spool.into_std().await))
+    } else {
+        None
+    };
     // Multipart chunks are small and each write of a tokio file is a blocking hand-off:
     // gathered into large writes (about 1 s of hand-offs for a 500 MB upload otherwise).
     let mut file = tokio::io::BufWriter::with_capacity(crate::artifacts::STREAM_BUFFER, file);
     let mut hasher = blake3::Hasher::new();
     let mut total: u64 = 0;
+    let mut written_back: u64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(4);
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|e| bad_multipart(&e))?;
@@ -145,6 +172,19 @@ async fn write_file_field(
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
+        // A kept spool is synced once stored (a 500 MB zip's pages all dirty then, and the
+        // sync waited for all of them): its writeback starts as it arrives, a few MiB behind
+        // what may still sit in a buffer or be on its way to the file.
+        let behind = total.saturating_sub(WRITEBACK_LAG);
+        if let Some(spool) = write_back.as_ref() {
+            if behind - written_back >= WRITEBACK_EVERY {
+                let (spool, from, len) = (Arc::clone(spool), written_back, behind - written_back);
+                tokio::task::spawn_blocking(move || {
+                    crate::host::start_writeback(spool.as_ref(), from, len)
+                });
+                written_back = behind;
+            }
+        }
     }
     if head.len() < 4 {
         return Err(not_a_zip());

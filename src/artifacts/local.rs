@@ -6,7 +6,7 @@
 //! another, and readers never see a partial file. Temporary files start with `.` so they can
 //! never collide with a valid key (key components may not start with `.`) and listings skip them.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -135,7 +135,19 @@ impl LocalStore {
             path: src.to_path_buf(),
             source,
         })?;
-        write_new_blocking(&self.path_of(key), key, |file| io::copy(&mut source, file))
+        // In pieces, each piece's writeback started once it is copied, so that the sync at the
+        // end does not wait for the whole file (see [`crate::host::start_writeback`]).
+        write_new_blocking(&self.path_of(key), key, |file| {
+            let mut copied = 0;
+            loop {
+                let n = io::copy(&mut (&mut source).take(WRITEBACK_EVERY), file)?;
+                if n == 0 {
+                    return Ok(copied);
+                }
+                crate::host::start_writeback(file, copied, n);
+                copied += n;
+            }
+        })
     }
 
     /// Stores the file `src` as a new object by hard-linking it, with no copy, then syncs it
@@ -334,6 +346,13 @@ pub(super) fn write_file(
         .create_new(true)
         .open(path)
         .map_err(|e| io_err("create temporary file", path, e))?;
+    // A durable document's pages go to disk while the rest is written, not all at the sync.
+    let file = WritebackAhead {
+        file,
+        every: if durable { WRITEBACK_EVERY } else { u64::MAX },
+        written: 0,
+        started: 0,
+    };
     let mut out = CountingWriter {
         inner: io::BufWriter::with_capacity(256 << 10, file),
         bytes: 0,
@@ -342,11 +361,43 @@ pub(super) fn write_file(
     let file = out
         .inner
         .into_inner()
-        .map_err(|e| io_err("write", path, e.into_error()))?;
+        .map_err(|e| io_err("write", path, e.into_error()))?
+        .file;
     if durable {
         file.sync_all().map_err(|e| io_err("sync", path, e))?;
     }
     Ok(out.bytes)
+}
+
+/// Bytes of a durable document after which their writeback is started (see
+/// [`crate::host::start_writeback`]): small documents are synced at the end only, as before.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// A file that starts the writeback of each [`WRITEBACK_EVERY`] bytes written to it once they
+/// are written (`every` is `u64::MAX` for a file that is not synced).
+struct WritebackAhead {
+    file: std::fs::File,
+    every: u64,
+    /// Bytes written so far.
+    written: u64,
+    /// Bytes whose writeback was started.
+    started: u64,
+}
+
+impl Write for WritebackAhead {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= self.every {
+            crate::host::start_writeback(&self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Counts what passes through.
@@ -472,5 +523,61 @@ fn join_err(e: tokio::task::JoinError) -> ArtifactError {
         message: format!("blocking storage task failed: {e}"),
         status: None,
         retryable: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writeback of each full range starts once the range is written, from where the last
+    /// one ended; every byte reaches the file as written; a file that is not synced never
+    /// starts one.
+    #[test]
+    fn writeback_starts_range_by_range_and_keeps_every_byte() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let piece: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+        for (every, want_started) in [(1200, 2400), (u64::MAX, 0)] {
+            let path = dir.path().join(format!("f-{every}"));
+            let mut w = WritebackAhead {
+                file: std::fs::File::create(&path).expect("create"),
+                every,
+                written: 0,
+                started: 0,
+            };
+            for _ in 0..11 {
+                w.write_all(&piece).expect("write");
+            }
+            assert_eq!(w.written, 3300);
+            assert_eq!(w.started, want_started, "every {every}");
+            drop(w);
+            let back = std::fs::read(&path).expect("read");
+            assert_eq!(back, piece.repeat(11));
+        }
+    }
+
+    /// A durable document larger than one writeback range is written whole, and its size is
+    /// the bytes written.
+    #[test]
+    fn durable_write_of_several_ranges_is_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("doc");
+        let chunk: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
+        let n = (WRITEBACK_EVERY as usize * 2 + 12_345) / chunk.len() + 1;
+        let bytes = write_file(&path, true, &mut |w| {
+            for _ in 0..n {
+                w.write_all(&chunk)?;
+            }
+            w.write_all(b"tail")
+        })
+        .expect("written");
+        let back = std::fs::read(&path).expect("read");
+        assert_eq!(bytes, back.len() as u64);
+        assert_eq!(back.len(), n * chunk.len() + 4);
+        assert!(back.starts_with(&chunk) && back.ends_with(b"tail"));
+        assert!(back
+            .chunks(chunk.len())
+            .take(n)
+            .all(|c| c == chunk.as_slice()));
     }
 }
