@@ -111,6 +111,11 @@ pub fn release_free_memory() {
     }
 }
 
+/// Bytes of a large file being written (a document or upload that is synced once complete)
+/// after which their writeback is started (see [`start_writeback`]): files smaller than this
+/// are synced at the end only, as before.
+pub const WRITEBACK_EVERY: u64 = 8 << 20;
+
 /// Asks the kernel to start writing `len` bytes of `file` from `offset` to its disk, without
 /// waiting for them (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`).
 ///

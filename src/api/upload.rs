@@ -124,10 +124,6 @@ pub async fn receive(
     Ok(up)
 }
 
-/// Bytes of an upload after which their writeback is started (see
-/// [`crate::host::start_writeback`]).
-const WRITEBACK_EVERY: u64 = 8 << 20;
-
 /// How far behind what was received the writeback stays: the bytes still in the spool's
 /// buffer ([`crate::artifacts::STREAM_BUFFER`]) and those of the write that tokio's file may
 /// have in flight (at most 2 MiB) are not in the file yet.
@@ -177,7 +173,7 @@ async fn write_file_field(
         // what may still sit in a buffer or be on its way to the file.
         let behind = total.saturating_sub(WRITEBACK_LAG);
         if let Some(spool) = write_back.as_ref() {
-            if behind - written_back >= WRITEBACK_EVERY {
+            if behind - written_back >= crate::host::WRITEBACK_EVERY {
                 let (spool, from, len) = (Arc::clone(spool), written_back, behind - written_back);
                 tokio::task::spawn_blocking(move || {
                     crate::host::start_writeback(spool.as_ref(), from, len)

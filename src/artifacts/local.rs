@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::hashing::HashingReader;
 use super::{ArtifactError, LocalCopy, ObjectInfo, StoredObject};
+use crate::host::WRITEBACK_EVERY;
 
 /// Scheme of the URIs of local artifacts (`local:repos/…/graph.v1.json`).
 pub const LOCAL_URI_SCHEME: &str = "local:";
@@ -368,10 +369,6 @@ pub(super) fn write_file(
     }
     Ok(out.bytes)
 }
-
-/// Bytes of a durable document after which their writeback is started (see
-/// [`crate::host::start_writeback`]): small documents are synced at the end only, as before.
-const WRITEBACK_EVERY: u64 = 8 << 20;
 
 /// A file that starts the writeback of each [`WRITEBACK_EVERY`] bytes written to it once they
 /// are written (`every` is `u64::MAX` for a file that is not synced).
