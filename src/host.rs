@@ -119,11 +119,11 @@ pub const WRITEBACK_EVERY: u64 = 8 << 20;
 /// Asks the kernel to start writing `len` bytes of `file` from `offset` to its disk, without
 /// waiting for them (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`).
 ///
-/// A large document written and then `fsync`ed leaves all of its pages dirty until the end,
-/// and the `fsync` then waits for every one of them (about 160 ms for the 152 MB `files` of
-/// the 53.6k-file monorepo, with both cores idle). Started range by range while the writer
-/// goes on, the writes overlap the serializing, and the final `fsync` waits for the tail
-/// only. Advice, not a promise: an error (a filesystem without the call) changes nothing,
+/// A large document written and then `fsync`ed leaves nearly all of its pages dirty until
+/// the end, and the `fsync` then waits for them (180–200 ms for the 95 MB `files` of the
+/// 53.6k-file monorepo on the test machine, with both cores idle). Started range by range
+/// while the writer goes on, the writes overlap the serializing, and the final `fsync` waits
+/// for what the disk has not caught up with only. Advice, not a promise: an error (a filesystem without the call) changes nothing,
 /// since the `fsync` that follows is what makes the bytes durable.
 #[allow(unsafe_code)] // one libc call; see SAFETY below
 pub fn start_writeback(file: &impl std::os::fd::AsFd, offset: u64, len: u64) {
