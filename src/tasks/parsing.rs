@@ -171,6 +171,10 @@ pub async fn load_reused(
     let Ok(reused) = get_work_value::<Vec<(u32, String)>>(ctx, job, WorkBlob::Reused).await else {
         return Reused::default();
     };
+    // A cold job reuses nothing: no list with room for the whole job (below) to throw away.
+    if reused.is_empty() {
+        return Reused::default();
+    }
     let mut by_pack: HashMap<String, Vec<u32>> = HashMap::new();
     for (i, pack) in reused.iter() {
         by_pack.entry(pack.clone()).or_default().push(*i);
