@@ -639,6 +639,28 @@ mod tests {
         assert_eq!(task_id(job, "merge", None).get_version_num(), 8);
     }
 
+    /// The bundled SQLite is built with the query planner stability guarantee on by default
+    /// (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`): without it SQLite prepares every
+    /// statement with a `LIMIT ?` (diesel's `.first()`) again each time it runs.
+    #[test]
+    fn bundled_sqlite_keeps_plans_whatever_is_bound() {
+        use diesel::{Connection as _, RunQueryDsl as _};
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+            .load(&mut conn)
+            .expect("compile options");
+        let options: Vec<String> = options.into_iter().map(|o| o.compile_options).collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "SQLite built without ENABLE_QPSG: {options:?}"
+        );
+    }
+
     #[test]
     fn now_has_microsecond_precision() {
         let t = now();
