@@ -644,16 +644,16 @@ mod tests {
     /// statement with a `LIMIT ?` (diesel's `.first()`) again each time it runs.
     #[test]
     fn bundled_sqlite_keeps_plans_whatever_is_bound() {
-        use diesel::{Connection as _, RunQueryDsl as _};
+        use diesel::Connection as _;
         #[derive(diesel::QueryableByName)]
         struct CompileOption {
             #[diesel(sql_type = diesel::sql_types::Text)]
             compile_options: String,
         }
         let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
-        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
-            .load(&mut conn)
-            .expect("compile options");
+        let options: Vec<CompileOption> =
+            diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA compile_options"), &mut conn)
+                .expect("compile options");
         let options: Vec<String> = options.into_iter().map(|o| o.compile_options).collect();
         assert!(
             options.iter().any(|o| o == "ENABLE_QPSG"),
