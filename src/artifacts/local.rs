@@ -137,7 +137,9 @@ impl LocalStore {
             source,
         })?;
         // In pieces, each piece's writeback started once it is copied, so that the sync at the
-        // end does not wait for the whole file (see [`crate::host::start_writeback`]).
+        // end does not wait for the whole file (see [`crate::host::start_writeback`]). Not
+        // through [`WritebackAhead`]: `io::copy` makes one kernel copy (`copy_file_range`)
+        // only between plain files.
         write_new_blocking(&self.path_of(key), key, |file| {
             let mut copied = 0;
             loop {
